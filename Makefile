@@ -1,0 +1,60 @@
+# Newsroom: `make run` starts everything, `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Procfile.dev and load_demo read these; honcho also takes its base port from PORT.
+export HOST PORT
+
+.PHONY: run test lint typecheck unit bench install install-dev browser clean
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamp files: a second `make run` reuses what the first installed, and a
+# changed requirements file triggers a reinstall.
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Links in emails are built on SITE_URL: by default, the address make run serves.
+run: export SITE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(VENV)/bin/honcho -f Procfile.dev start -e /dev/null
+
+browser:
+	@scripts/ensure-chromium
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-dev
+	$(VENV)/bin/mypy .
+
+test: install-dev browser lint typecheck
+	$(VENV)/bin/pytest
+
+unit: install-dev
+	$(VENV)/bin/pytest -m "not integration and not browser"
+
+bench: install-dev
+	$(PY) -m bench.run
+	$(PY) -m bench.page
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 staticfiles

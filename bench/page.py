@@ -1,0 +1,216 @@
+"""Issue page benchmark: requests per second served by gunicorn on PostgreSQL.
+
+    python -m bench.page [--seconds 8] [--clients 4]
+
+Drops and re-creates a throwaway database (newsroom_bench_page; BENCH_PAGE_DATABASE_URL
+overrides it), migrates it, collects static files with the production storage
+(hashed, compressed names), creates one issue of the reference shape, and starts
+gunicorn (2 sync workers, DEBUG=0) on a free port of 127.0.0.1. Client processes
+(http.client, one connection per request, as gunicorn's sync workers close each)
+then drive each URL for a fixed time. The page is measured with the fragment cache
+on (Redis, as in production) and off (PAGE_CACHE_SECONDS=0, a second gunicorn),
+beside two baselines from the same server: /health/ (one query) and a static file
+served by WhiteNoise. Everything it starts is stopped before it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DATABASE_URL = os.environ.get("BENCH_PAGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_bench_page")
+BENCH_CACHE_URL = os.environ.get("BENCH_PAGE_CACHE_URL", "redis://127.0.0.1:6379/10")
+ROOT = Path(__file__).resolve().parents[1]
+ISSUE_SLUG = "bench-reference-issue"
+
+
+def environment(static_root: str, *, cache_seconds: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings",
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "CACHE_URL": BENCH_CACHE_URL,
+        "CACHE_KEY_PREFIX": "bench-page",
+        "REDIS_URL": BENCH_CACHE_URL,
+        "PAGE_CACHE_SECONDS": str(cache_seconds),
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + uuid.uuid4().hex * 2,
+        "SECURE_SSL_REDIRECT": "0",
+        "STATIC_ROOT": static_root,
+        "NEWSROOM_VAR_DIR": static_root + "-var",
+    }
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    name = BENCH_DATABASE_URL.rsplit("/", 1)[1]
+    admin_url = BENCH_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+_MAKE_ISSUE = f"""
+import django
+django.setup()
+from django.core.cache import cache
+from django.utils import timezone
+from issues.models import IssueStatus
+from newsroom.testing.factories import make_full_issue
+make_full_issue(slug="{ISSUE_SLUG}", title="The reference issue", status=IssueStatus.SENT,
+                publish_date=timezone.now() - timezone.timedelta(hours=1), reading_minutes=8)
+cache.clear()
+"""
+
+
+def prepare(env: dict[str, str]) -> None:
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    # Chart.js (analytics admin) names a source map that is not vendored, which the
+    # manifest storage refuses; the page under test does not use it.
+    collect = [*manage, "collectstatic", "--noinput", "-v", "0", "--ignore", "chart.umd.min.js"]
+    subprocess.run(collect, env=env, check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", _MAKE_ISSUE], env=env, check=True, cwd=ROOT)
+
+
+def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    cmd = [gunicorn, "newsroom.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited at start")
+        try:
+            if fetch(port, "/health/")[0] == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError("gunicorn did not answer /health/ within 30 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def fetch(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _client(args: tuple[int, str, float]) -> tuple[int, int]:
+    port, path, until = args
+    ok = errors = 0
+    while time.monotonic() < until:
+        try:
+            status, _ = fetch(port, path)
+        except OSError:
+            errors += 1
+            continue
+        if status == 200:
+            ok += 1
+        else:
+            errors += 1
+    return ok, errors
+
+
+@dataclass
+class Result:
+    what: str
+    path: str
+    requests_per_second: float
+    errors: int
+
+
+def drive(port: int, what: str, path: str, *, seconds: float, clients: int) -> Result:
+    for _ in range(20):  # warm up: connections, the cache, each worker's imports
+        fetch(port, path)
+    start = time.monotonic()
+    until = start + seconds
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        counts = pool.map(_client, [(port, path, until)] * clients)
+    elapsed = time.monotonic() - start
+    ok = sum(c[0] for c in counts)
+    return Result(what, path, ok / elapsed, sum(c[1] for c in counts))
+
+
+def static_path(static_root: str) -> str:
+    import json
+
+    manifest = json.loads((Path(static_root) / "staticfiles.json").read_text())
+    return "/static/" + manifest["paths"]["css/site.css"]
+
+
+def run(seconds: float, clients: int) -> list[Result]:
+    from newsroom.testing.workers import free_port
+
+    static_root = tempfile.mkdtemp(prefix="newsroom-bench-static-")
+    results: list[Result] = []
+    try:
+        recreate_database()
+        prepare(environment(static_root, cache_seconds=300))
+        page = f"/newsletter/{ISSUE_SLUG}/"
+        for cache_seconds in (300, 0):
+            port = free_port()
+            server = start_gunicorn(environment(static_root, cache_seconds=cache_seconds), port)
+            try:
+                status, body = fetch(port, page)
+                if status != 200 or b"The reference issue" not in body:
+                    raise RuntimeError(f"the issue page answered {status}")
+                if cache_seconds:
+                    results.append(
+                        drive(
+                            port, "static file (WhiteNoise)", static_path(static_root), seconds=seconds, clients=clients
+                        )
+                    )
+                    results.append(drive(port, "/health/ (one query)", "/health/", seconds=seconds, clients=clients))
+                    results.append(drive(port, "issue page, cached", page, seconds=seconds, clients=clients))
+                else:
+                    results.append(drive(port, "issue page, cache off", page, seconds=seconds, clients=clients))
+            finally:
+                stop(server)
+    finally:
+        shutil.rmtree(static_root, ignore_errors=True)
+        shutil.rmtree(static_root + "-var", ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="time each URL is driven")
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    options = parser.parse_args()
+    results = run(options.seconds, options.clients)
+    baseline = next(r for r in results if r.path == "/health/").requests_per_second
+    print(f"\nIssue page, gunicorn 2 sync workers, {options.clients} clients, {options.seconds:g} s each")
+    print(f"{'what':<28} {'req/s':>8} {'vs /health/':>12} {'errors':>7}")
+    for r in results:
+        print(f"{r.what:<28} {r.requests_per_second:>8.0f} {r.requests_per_second / baseline:>11.2f}x {r.errors:>7}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Sending: a Send is one issue to one audience at one time; a Delivery is one
+reader of a send; an Event is what the provider told us afterwards."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class SendStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SNAPSHOTTING = "snapshotting", "Preparing audience"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Send(models.Model):
+    issue = models.ForeignKey("issues.Issue", on_delete=models.PROTECT, related_name="sends")
+    lists = models.ManyToManyField("subscribers.MailingList", blank=True, related_name="sends")
+    segment = models.ForeignKey(
+        "subscribers.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="sends"
+    )
+    scheduled_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.SCHEDULED, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Readers in the audience snapshot.")
+    audience_key = models.CharField(
+        max_length=200, blank=True, help_text="Identifies the audience, to refuse a second identical send."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-scheduled_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=SendStatus.values), name="send_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    UNCERTAIN = "uncertain", "Uncertain"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Delivery(models.Model):
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    batch = models.PositiveIntegerField(default=0, help_text="Batch number within the send.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["send", "subscriber"], name="delivery_once_per_reader"),
+            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
+        ]
+        indexes = [models.Index(fields=["send", "status", "batch"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+class Event(models.Model):
+    """One tracking event from the provider, as anymail normalised it."""
+
+    class Type(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        REJECTED = "rejected"
+        FAILED = "failed"
+        BOUNCED = "bounced"
+        DEFERRED = "deferred"
+        DELIVERED = "delivered"
+        AUTORESPONDED = "autoresponded"
+        OPENED = "opened"
+        CLICKED = "clicked"
+        COMPLAINED = "complained"
+        UNSUBSCRIBED = "unsubscribed"
+        SUBSCRIBED = "subscribed"
+        INBOUND = "inbound"
+        INBOUND_FAILED = "inbound_failed"
+        UNKNOWN = "unknown"
+
+    dedupe_key = models.CharField(max_length=200, unique=True, help_text="Provider event id, or a digest of the event.")
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    send = models.ForeignKey(Send, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    event_type = models.CharField(max_length=20, choices=Type.choices, db_index=True)
+    at = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    recipient = models.CharField(max_length=320, blank=True)
+    message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    esp_event_id = models.CharField(max_length=200, blank=True)
+    esp_name = models.CharField(max_length=40, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    reject_reason = models.CharField(max_length=40, blank=True)
+    description = models.TextField(blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["send", "event_type", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient}"

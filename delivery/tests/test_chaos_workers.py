@@ -1,0 +1,61 @@
+"""Several real worker processes on one Send, and a worker killed in the middle of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.fakeprovider import FakeProviderClient
+from delivery.models import Delivery, DeliveryStatus, SendStatus
+from newsroom.testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_workers_send_every_reader_exactly_once(worker_processes: Any, fake_provider: FakeProviderClient) -> None:
+    send = send_to_new_list(3000)
+    workers = worker_processes(count=2, NEWSROOM_BATCH_SIZE="100")
+
+    kick_due_sends()
+    status = wait_for_send_end(send.pk, timeout=120, workers=workers)
+
+    stats = fake_provider.stats()
+    assert status == SendStatus.DONE
+    assert delivery_counts(send.pk) == {DeliveryStatus.SENT: 3000}
+    assert (stats["recipients"], stats["unique_recipients"], stats["duplicates"]) == (3000, 3000, 0)
+    assert stats["messages"] == 30  # one provider call per batch of 100
+    # Both processes took part: each wrote its hostname into its log as it ran batches.
+    assert all("delivery.send_batch" in workers.procs[name].log_text() for name in ("w1", "w2"))
+
+
+def test_a_worker_killed_mid_send_sends_no_one_twice_and_loses_no_one(
+    worker_processes: Any, fake_provider: FakeProviderClient
+) -> None:
+    readers, batch_size = 20_000, 500
+    send = send_to_new_list(readers)
+    # Every answer comes a little after the provider accepted the batch, so a
+    # kill is likely to land in the window between acceptance and the commit.
+    fake_provider.set_mode(slow_seconds=0.3, requests=10**6)
+    workers = worker_processes(count=2, NEWSROOM_BATCH_SIZE=str(batch_size))
+    kick_due_sends()
+
+    def just_accepted_after(count: int) -> bool:
+        return bool(fake_provider.stats()["messages"] > count)
+
+    wait_until(lambda: just_accepted_after(4), timeout=60, interval=0.02, what="a few batches to be accepted")
+    killed = [workers.kill_pool_child("w1"), workers.kill_pool_child("w2")]
+    assert len(set(killed)) == 2
+    workers.restart("w1")
+    status = wait_for_send_end(send.pk, timeout=150, workers=workers)
+
+    stats = fake_provider.stats()
+    counts = delivery_counts(send.pk)
+    assert status == SendStatus.DONE
+    assert stats["duplicates"] == 0, stats["duplicate_addresses"]
+    assert counts.get(DeliveryStatus.SENT, 0) + counts.get(DeliveryStatus.UNCERTAIN, 0) == readers, counts
+    # at most one batch per killed process is left uncertain
+    assert counts.get(DeliveryStatus.UNCERTAIN, 0) <= 3 * batch_size
+    accepted = set(fake_provider.accepted())
+    sent = set(Delivery.objects.filter(send=send, status=DeliveryStatus.SENT).values_list("email", flat=True))
+    assert sent <= accepted  # a row marked sent was really accepted by the provider

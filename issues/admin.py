@@ -1,0 +1,240 @@
+"""Admin for composing issues: sortable sections and items, CKEditor 5 rich
+text, workflow buttons, pre-send checks, preview, test sends and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from reversion.admin import VersionAdmin
+
+from issues import admin_views, services
+from issues.forms import IssueAdminForm, SectionAdminForm
+from issues.models import Author, Issue, IssueTransition, PreviewSend, Section, SectionItem, Tag
+from issues.sections import COMMON_FIELDS, spec_for
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "user"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ("name",)}
+
+
+def _parent_issue(obj: Any) -> Issue | None:
+    if isinstance(obj, Issue):
+        return obj
+    if isinstance(obj, Section):
+        return obj.issue if obj.issue_id else None
+    return None
+
+
+class DraftOnlyForContributorsMixin:
+    """Contributors edit drafts only; editors edit in every state. An issue
+    out of draft stays visible to contributors, read-only."""
+
+    def _may_edit(self, request: HttpRequest, obj: Any) -> bool:
+        return services.user_may_edit(request.user, _parent_issue(obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_edit(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_edit(request, obj)  # type: ignore[misc]
+
+
+class DraftOnlyInlineMixin(DraftOnlyForContributorsMixin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and self._may_edit(request, obj)  # type: ignore[misc]
+
+
+class SectionInline(DraftOnlyInlineMixin, SortableTabularInline):
+    model = Section
+    form = SectionAdminForm
+    fields = ["kind", "heading", "link_url"]
+    extra = 0
+    show_change_link = True
+    verbose_name = "section"
+    verbose_name_plural = "Sections (drag to reorder; open a section to write its text and items)"
+
+
+@admin.register(Issue)
+class IssueAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
+    form = IssueAdminForm
+    inlines = [SectionInline]
+    list_display = ["title", "status_badge", "publish_date", "reading_time", "updated_at"]
+    list_filter = ["status", "publish_date", "tags", "authors"]
+    search_fields = ["title", "subject", "slug", "summary"]
+    date_hierarchy = "publish_date"
+    prepopulated_fields = {"slug": ("title",)}
+    autocomplete_fields = ["authors", "tags"]
+    readonly_fields = ["status", "word_count", "reading_time"]
+    fieldsets = [
+        ("Content", {"fields": ["title", "slug", "summary", "cover_image", "cover_alt", "canonical_url"]}),
+        ("Email", {"fields": ["subject", "preheader"]}),
+        (
+            "Publishing",
+            {"fields": ["status", "publish_date", "authors", "tags", "word_count", "reading_time"]},
+        ),
+    ]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Issue) -> str:
+        return format_html('<span class="issue-status issue-status-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Reading time")
+    def reading_time(self, obj: Issue) -> str:
+        return f"{obj.reading_minutes} min read" if obj.pk else "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path(
+                "<int:object_id>/transition/", wrap(self._view(admin_views.transition)), name="issues_issue_transition"
+            ),
+            path("<int:object_id>/preview/", wrap(self._view(admin_views.preview)), name="issues_issue_preview"),
+            path(
+                "<int:object_id>/preview/email/",
+                wrap(self._view(admin_views.preview_email)),
+                name="issues_issue_preview_email",
+            ),
+            path(
+                "<int:object_id>/preview/web/",
+                wrap(self._view(admin_views.preview_web)),
+                name="issues_issue_preview_web",
+            ),
+            path("<int:object_id>/test-send/", wrap(self._view(admin_views.test_send)), name="issues_issue_test_send"),
+        ]
+        return own + super().get_urls()
+
+    def _view(self, func: Any) -> Any:
+        def view(request: HttpRequest, object_id: int) -> HttpResponse:
+            return func(request, model_admin=self, object_id=object_id)
+
+        return view
+
+    def save_model(self, request: HttpRequest, obj: Issue, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.issue_refresh_stats(issue=form.instance)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        issue = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if issue is not None and request.method == "GET":
+            extra.update(admin_views.panel_context(request, issue))
+        return super().change_view(request, object_id, form_url, extra)
+
+
+class SectionItemInline(DraftOnlyInlineMixin, SortableTabularInline):
+    model = SectionItem
+    extra = 0
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        names = list(spec_for(obj.kind).item_fields) if isinstance(obj, Section) else ["label", "text", "url"]
+        return [*names, "position"]
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if isinstance(obj, Section):
+            self.verbose_name_plural = f"{spec_for(obj.kind).items_label} (drag to reorder)"
+            self.verbose_name = "item"
+        return super().get_formset(request, obj, **kwargs)
+
+
+@admin.register(Section)
+class SectionAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
+    form = SectionAdminForm
+    inlines = [SectionItemInline]
+    list_display = ["__str__", "issue", "kind", "position"]
+    list_filter = ["kind"]
+    search_fields = ["heading", "issue__title"]
+    autocomplete_fields = ["issue"]
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        # Sections are reached from their issue, not from the admin index.
+        return {}
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        if obj is None:
+            return ["issue", *COMMON_FIELDS, "body", "analysis", "partner_name", "link_url", "link_label"]
+        return ["issue_link", *COMMON_FIELDS, *[f for f in spec_for(obj.kind).fields if f not in COMMON_FIELDS]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        return ["issue_link"] if obj is not None else []
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is not None and not spec_for(obj.kind).item_fields:
+            return []
+        return super().get_inline_instances(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Section, form: Any, change: bool) -> None:
+        # The add page lets anyone with add_section pick an issue: a
+        # contributor may only add to a draft.
+        if not services.user_may_edit(request.user, obj.issue):
+            raise PermissionDenied("Only editors may change an issue once it has left draft.")
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Issue")
+    def issue_link(self, obj: Section) -> str:
+        url = reverse("admin:issues_issue_change", args=[obj.issue_id])
+        return format_html('<a href="{}">{}</a> ({})', url, obj.issue, obj.issue.get_status_display())
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.issue_refresh_stats(issue=form.instance.issue)
+
+    def response_change(self, request: HttpRequest, obj: Section) -> HttpResponse:
+        response = super().response_change(request, obj)
+        if "_continue" not in request.POST and "_addanother" not in request.POST and response.status_code == 302:
+            response["Location"] = reverse("admin:issues_issue_change", args=[obj.issue_id])
+        return response
+
+
+@admin.register(IssueTransition)
+class IssueTransitionAdmin(admin.ModelAdmin):
+    list_display = ["issue", "from_status", "to_status", "actor", "at", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["issue__title", "note"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PreviewSend)
+class PreviewSendAdmin(admin.ModelAdmin):
+    list_display = ["issue", "recipient_list", "requested_by", "requested_at", "sent_at", "error"]
+    readonly_fields = ["issue", "recipients", "requested_by", "requested_at", "sent_at", "error"]
+
+    @admin.display(description="Recipients")
+    def recipient_list(self, obj: PreviewSend) -> str:
+        return ", ".join(obj.recipients)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,154 @@
+"""Admin pages for an issue beyond the change form: workflow moves, preview
+and test sends. Thin: they parse input and call issues.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+from django_ckeditor_5.storage_utils import get_django_storage
+
+from issues import services
+from issues.checks import presend_checks
+from issues.emails import merge_sample, sample_merge_values
+from issues.forms import TestSendForm, TransitionForm
+from issues.models import Issue, IssueStatus
+from issues.rendering import render_email, render_web_sections, sections_with_items
+from issues.storage import validate_image_file
+
+# Labels of the workflow buttons, by target status.
+BUTTON_LABELS: dict[str, str] = {
+    IssueStatus.REVIEW: "Submit for review",
+    IssueStatus.DRAFT: "Back to draft",
+    IssueStatus.APPROVED: "Approve",
+    IssueStatus.SCHEDULED: "Mark as scheduled",
+}
+
+
+def _issue(request: HttpRequest, model_admin: Any, object_id: int) -> Issue:
+    issue = Issue.objects.filter(pk=object_id).first()
+    if issue is None:
+        raise Http404("No such issue.")
+    if not model_admin.has_view_or_change_permission(request, issue):
+        raise PermissionDenied("You may not see this issue.")
+    return issue
+
+
+def _change_url(issue: Issue) -> str:
+    return reverse("admin:issues_issue_change", args=[issue.pk])
+
+
+def public_url(issue: Issue) -> str:
+    try:
+        return issue.get_absolute_url()
+    except NoReverseMatch:
+        return ""
+
+
+def panel_context(request: HttpRequest, issue: Issue) -> dict[str, Any]:
+    """What the issue change page shows above the form."""
+    checks = presend_checks(issue)
+    targets = services.allowed_targets(issue=issue, user=request.user)
+    # Scheduling happens with a Send (delivery admin), not with a bare button.
+    buttons = [(t, BUTTON_LABELS[t]) for t in targets if t != IssueStatus.SCHEDULED]
+    return {
+        "workflow_buttons": buttons,
+        "check_errors": [c for c in checks if c.level == "error"],
+        "check_warnings": [c for c in checks if c.level == "warning"],
+        "transitions": issue.transitions.select_related("actor")[:20],
+        "preview_sends": issue.preview_sends.select_related("requested_by")[:10],
+        "test_send_form": TestSendForm(),
+        "may_test_send": request.user.has_perm("issues.add_previewsend"),
+        "public_url": public_url(issue),
+    }
+
+
+@require_POST
+def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a status to move the issue to.")
+        return HttpResponseRedirect(_change_url(issue))
+    target = form.cleaned_data["to_status"]
+    try:
+        services.issue_transition(
+            issue=issue, to_status=target, acting_user=request.user, note=form.cleaned_data["note"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"“{issue}” is now {IssueStatus(target).label.lower()}.")
+    return HttpResponseRedirect(_change_url(issue))
+
+
+@require_POST
+def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    form = TestSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Test send not queued: " + " ".join(str(e) for e in form.errors["recipients"]))
+        return HttpResponseRedirect(_change_url(issue) + "#test-send")
+    recipients = form.cleaned_data["recipients"]
+    services.preview_send_create(issue=issue, recipients=recipients, acting_user=request.user)
+    messages.success(request, f"Test send queued to {', '.join(recipients)}.")
+    return HttpResponseRedirect(_change_url(issue) + "#test-send")
+
+
+def preview(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    email = render_email(issue)
+    values = sample_merge_values(issue)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Issue._meta,
+        "original": issue,
+        "title": f"Preview: {issue}",
+        # The frames need the full width of the window.
+        "is_nav_sidebar_enabled": False,
+        "subject": email.subject,
+        "preheader": email.preheader,
+        "text": merge_sample(email.text, values),
+        "html_kb": len(merge_sample(email.html, values).encode()) / 1024,
+        "public_url": public_url(issue),
+        "change_url": _change_url(issue),
+    }
+    return render(request, "admin/issues/issue/preview.html", context)
+
+
+@xframe_options_sameorigin
+def preview_email(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    html = merge_sample(render_email(issue).html, sample_merge_values(issue))
+    return HttpResponse(html)
+
+
+@xframe_options_sameorigin
+def preview_web(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = Issue.objects.prefetch_related("authors", "tags").get(pk=_issue(request, model_admin, object_id).pk)
+    issue._prefetched_objects_cache["sections"] = list(sections_with_items(issue))  # type: ignore[attr-defined]
+    context = {"issue": issue, "sections_html": render_web_sections(issue)}
+    return render(request, "admin/issues/issue/preview_web.html", context)
+
+
+@require_POST
+def ckeditor_upload(request: HttpRequest) -> HttpResponse:
+    """CKEditor 5 image upload, answering every refusal with a message the
+    editor sees in the editor (CKEditor shows ``error.message``)."""
+    if not (request.user.is_authenticated and request.user.is_staff):
+        return JsonResponse({"error": {"message": "Sign in to the admin to upload images."}}, status=403)
+    upload = request.FILES.get("upload")
+    if upload is None:
+        return JsonResponse({"error": {"message": "No file was received; choose an image to upload."}}, status=400)
+    try:
+        validate_image_file(upload)
+        name = get_django_storage().save(upload.name or "image", upload)
+    except ValidationError as exc:
+        return JsonResponse({"error": {"message": f"{upload.name}: {' '.join(exc.messages)}"}}, status=400)
+    return JsonResponse({"url": get_django_storage().url(name)})

@@ -1,0 +1,220 @@
+"""Editorial content: an Issue and its ordered, typed sections."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import reversion
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django_ckeditor_5.fields import CKEditor5Field
+
+
+def _web_link_errors(instance: models.Model, fields: tuple[str, ...]) -> dict[str, str]:
+    """Links readers click must be absolute http(s) URLs (URLField also allows ftp)."""
+    errors = {}
+    for field in fields:
+        value = getattr(instance, field)
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            errors[field] = "Enter a full web address starting with https:// (or http://)."
+    return errors
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IssueStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    REVIEW = "review", "In review"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+
+
+class Issue(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=120, unique=True, help_text="Used in the web address: /newsletter/this-slug/. Must be unique."
+    )
+    subject = models.CharField(max_length=200, blank=True, help_text="Email subject; the title when left empty.")
+    preheader = models.CharField(
+        max_length=200, blank=True, help_text="Preview text shown after the subject in inboxes."
+    )
+    summary = models.TextField(blank=True, help_text="One or two sentences for the archive and feeds.")
+    cover_image = models.ImageField(upload_to="covers/%Y/%m/", blank=True)
+    cover_alt = models.CharField(
+        max_length=250, blank=True, help_text="Describe the cover image for readers who cannot see it."
+    )
+    canonical_url = models.URLField(blank=True, max_length=500, help_text='"Read original article" link.')
+    authors = models.ManyToManyField(Author, blank=True, related_name="issues")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="issues")
+    publish_date = models.DateTimeField(null=True, blank=True, db_index=True)
+    word_count = models.PositiveIntegerField(default=0, editable=False)
+    reading_minutes = models.PositiveIntegerField(default=1, editable=False)
+    status = models.CharField(max_length=16, choices=IssueStatus.choices, default=IssueStatus.DRAFT, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-publish_date", "-id"]
+        permissions = [
+            ("submit_issue", "Can submit an issue for review"),
+            ("approve_issue", "Can approve an issue"),
+            ("schedule_issue", "Can schedule and send an issue"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=IssueStatus.values), name="issue_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "-publish_date"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("issues:detail", args=[self.slug])
+
+    @property
+    def email_subject(self) -> str:
+        return self.subject or self.title
+
+    def clean(self) -> None:
+        errors = _web_link_errors(self, ("canonical_url",))
+        if self.cover_image and not self.cover_alt.strip():
+            errors["cover_alt"] = "Describe the cover image: alt text is required when an image is set."
+        if errors:
+            raise ValidationError(errors)
+
+
+class SectionKind(models.TextChoices):
+    LEAD = "lead", "Lead story"
+    HIGHLIGHT = "highlight", "Special highlight (sponsored)"
+    TOOL = "tool", "Tool of the Day"
+    QUICK_LINKS = "quick_links", "Light Bytes (quick links)"
+
+
+class Section(models.Model):
+    """One block of an issue. Which fields a kind uses, and how it is rendered,
+    is declared in issues/sections.py (one entry per kind)."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sections")
+    kind = models.CharField(max_length=20, choices=SectionKind.choices)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    heading = models.CharField(max_length=200, blank=True)
+    body = CKEditor5Field(
+        blank=True, config_name="default", help_text="Opening paragraph, highlight body or tool description."
+    )
+    analysis = CKEditor5Field(
+        blank=True, config_name="default", help_text='Lead story: the "why it matters" paragraphs.'
+    )
+    partner_name = models.CharField(max_length=120, blank=True, help_text="Sponsored highlight: the partner.")
+    link_url = models.URLField(blank=True, max_length=500, help_text="Source link, call-to-action or tool link.")
+    link_label = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=SectionKind.values), name="section_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.heading or '(untitled)'}"
+
+    def clean(self) -> None:
+        # Rich text is reduced to the allowlist here, so every ModelForm
+        # (admin inline, section page) and every service stores clean HTML.
+        from issues.sanitize import sanitize_html
+
+        self.body = sanitize_html(self.body)
+        self.analysis = sanitize_html(self.analysis)
+        errors = _web_link_errors(self, ("link_url",))
+        if errors:
+            raise ValidationError(errors)
+
+
+class SectionItem(models.Model):
+    """A bullet of "The details" (label + text), a "Try this yourself" step
+    (text) or a quick link (text + url)."""
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    label = models.CharField(max_length=80, blank=True)
+    text = models.CharField(max_length=500)
+    url = models.URLField(blank=True, max_length=500)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    def clean(self) -> None:
+        errors = _web_link_errors(self, ("url",))
+        if errors:
+            raise ValidationError(errors)
+
+
+class IssueTransition(models.Model):
+    """Audit row for every move of an issue through the workflow."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="transitions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_status = models.CharField(max_length=16, choices=IssueStatus.choices)
+    to_status = models.CharField(max_length=16, choices=IssueStatus.choices)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id}: {self.from_status} → {self.to_status}"
+
+
+class PreviewSend(models.Model):
+    """A test send of an issue to addresses an editor typed."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="preview_sends")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    recipients = models.JSONField(default=list)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Test send of {self.issue_id} to {', '.join(self.recipients)}"
+
+
+# Revision history: saving an issue keeps its sections and their items; a
+# section saved on its own page is kept together with its issue.
+reversion.register(SectionItem)
+reversion.register(Section, follow=["items", "issue"])
+reversion.register(Issue, follow=["sections"])

@@ -1,0 +1,147 @@
+"""One renderer, three outputs: the web sections, the email HTML and the plain text.
+
+Each section kind has three templates (see issues/sections.py). The email is
+rendered once per send with per-reader values left as merge tags
+(``merge_tag(key)``), which the provider (or the outbox) fills per recipient.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.template.loader import render_to_string
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeString, mark_safe
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+
+from issues.models import Issue, Section, SectionItem
+from issues.sections import spec_for
+
+MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url", "web_url")
+WORDS_PER_MINUTE = 200
+MergeTag = Callable[[str], str]
+
+# Styles for phones: media queries cannot be inlined, so this block is added
+# to the <head> after css-inline has moved the other rules onto the elements.
+_RESPONSIVE_CSS = (
+    "<style>@media only screen and (max-width:620px){"
+    ".container{width:100%!important}.px{padding-left:16px!important;padding-right:16px!important}"
+    "h1{font-size:24px!important}img{max-width:100%!important;height:auto!important}}</style>"
+)
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+_TEXT_CONFIG = ParserConfig(display_links=True)
+# Root-relative addresses (images uploaded through CKEditor live under
+# /media/) mean nothing in an inbox: the email gets them on SITE_URL.
+_ROOT_RELATIVE = re.compile(r'(\s(?:src|href)=")/(?!/)')
+_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+def mailgun_tag(key: str) -> str:
+    """Mailgun's recipient-variable syntax; the outbox backend uses it too."""
+    return f"%recipient.{key}%"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def sections_with_items(issue: Issue) -> QuerySet[Section]:
+    """The issue's sections in order with their items, in two queries."""
+    return issue.sections.order_by("position", "id").prefetch_related(
+        Prefetch("items", queryset=SectionItem.objects.order_by("position", "id"))
+    )
+
+
+def _sections(issue: Issue) -> list[Section]:
+    cached = getattr(issue, "_prefetched_objects_cache", {}).get("sections")
+    if cached is not None:
+        return sorted(cached, key=lambda s: (s.position, s.id))
+    return list(sections_with_items(issue))
+
+
+def _render_sections(sections: list[Section], channel: str, context: dict[str, Any]) -> list[str]:
+    extension = "txt" if channel == "text" else "html"
+    parts: list[str] = []
+    for section in sections:
+        spec_for(section.kind)  # an unknown kind fails loudly rather than vanishing
+        template = f"issues/sections/{channel}/{section.kind}.{extension}"
+        extra: dict[str, Any] = {"section": section}
+        if channel == "text":
+            extra |= {"body_text": html_to_text(section.body), "analysis_text": html_to_text(section.analysis)}
+        parts.append(render_to_string(template, {**context, **extra}))
+    return parts
+
+
+def render_web_sections(issue: Issue) -> SafeString:
+    """The issue's sections in order, as HTML for the public issue page."""
+    parts = _render_sections(_sections(issue), "web", {"issue": issue})
+    return mark_safe("\n".join(parts))
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of a sanitised rich-text fragment, links shown as URLs."""
+    if not fragment:
+        return ""
+    return str(get_text(fragment, _TEXT_CONFIG)).strip()
+
+
+def _base_context(issue: Issue, merge_tag: MergeTag) -> dict[str, Any]:
+    tags = {key: merge_tag(key) for key in MERGE_KEYS}
+    return {
+        "issue": issue,
+        "merge": tags,
+        "PUBLISHER_NAME": settings.PUBLISHER_NAME,
+        "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
+        "SITE_URL": settings.SITE_URL,
+        "cover_url": _absolute(issue.cover_image.url) if issue.cover_image else "",
+    }
+
+
+def _absolute(url: str) -> str:
+    return url if url.startswith(("http://", "https://")) else settings.SITE_URL.rstrip("/") + url
+
+
+def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> RenderedEmail:
+    """Subject, preheader, inlined table-layout HTML and plain text for one issue.
+
+    Per-reader values appear only as ``merge_tag(key)`` for key in MERGE_KEYS."""
+    sections = _sections(issue)
+    context = _base_context(issue, merge_tag)
+    body_parts = _render_sections(sections, "email", context)
+    document = render_to_string("issues/email/issue.html", {**context, "sections_html": mark_safe("".join(body_parts))})
+    site = settings.SITE_URL.rstrip("/")
+    html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
+        "</head>", _RESPONSIVE_CSS + "</head>", 1
+    )
+    text_parts = [part.strip() for part in _render_sections(sections, "text", context)]
+    plain = render_to_string(
+        "issues/email/issue.txt", {**context, "sections_text": "\n\n".join(p for p in text_parts if p)}
+    )
+    text = re.sub(r"\n{3,}", "\n\n", str(plain)).strip() + "\n"
+    return RenderedEmail(subject=issue.email_subject, preheader=issue.preheader, html=html, text=text)
+
+
+def count_words(issue: Issue) -> int:
+    """Words a reader reads on the page: title, summary and every section's text."""
+    chunks: list[str] = [issue.title, issue.summary]
+    for section in _sections(issue):
+        chunks += [section.heading, section.partner_name, strip_tags(section.body), strip_tags(section.analysis)]
+        chunks += [f"{item.label} {item.text}" for item in section.items.all()]
+    return sum(len(_WORD.findall(chunk)) for chunk in chunks if chunk)
+
+
+def reading_minutes(word_count: int) -> int:
+    """Reading time at 200 words a minute, rounded up, at least one minute."""
+    return max(1, math.ceil(word_count / WORDS_PER_MINUTE))

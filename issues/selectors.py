@@ -1,0 +1,154 @@
+"""Reads for the public site: which issues readers may see, and the cache of
+their rendered pages."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from issues.models import Issue, IssueStatus, Section, SectionItem
+
+PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
+SEARCH_MAX_CHARS = 200
+SEARCH_MAX_WORDS = 8
+_VERSION_KEY = "public:version"
+
+
+def _dated(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+    # The date readers see: when it was published, else when it was written.
+    return queryset.annotate(shown_at=Coalesce("publish_date", "created_at")).order_by(F("shown_at").desc(), "-id")
+
+
+def public_issues() -> QuerySet[Issue]:
+    """Issues the public may see, newest first: sent, or approved/scheduled/sending
+    with a publish date that has passed. Each carries `shown_at`, its display date."""
+    visible = Q(status=IssueStatus.SENT) | Q(status__in=PUBLISHED_ONCE_DATED, publish_date__lte=timezone.now())
+    return _dated(Issue.objects.filter(visible))
+
+
+def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+    """Everything the issue page shows, in a fixed number of queries."""
+    sections = Section.objects.order_by("position", "id").prefetch_related(
+        Prefetch("items", queryset=SectionItem.objects.order_by("position", "id"))
+    )
+    return queryset.prefetch_related("tags", "authors", Prefetch("sections", queryset=sections))
+
+
+def issue_for_preview(slug: str) -> Issue | None:
+    """Any issue by slug, whatever its status (staff preview)."""
+    return issue_page_queryset(_dated(Issue.objects.filter(slug=slug))).first()
+
+
+def clean_search(raw: str) -> str:
+    """A search string safe to hand to the database: no NUL or control
+    characters, bounded length and word count."""
+    text = "".join(ch if ch.isprintable() else " " for ch in raw[: SEARCH_MAX_CHARS * 4])
+    words = text.split()[:SEARCH_MAX_WORDS]
+    return " ".join(words)[:SEARCH_MAX_CHARS]
+
+
+def search_issues(queryset: QuerySet[Issue], query: str) -> QuerySet[Issue]:
+    """Issues whose title, summary or section text contains every word of `query`."""
+    for word in clean_search(query).split():
+        in_sections = Section.objects.filter(issue=OuterRef("pk")).filter(
+            Q(heading__icontains=word)
+            | Q(body__icontains=word)
+            | Q(analysis__icontains=word)
+            | Q(partner_name__icontains=word)
+            | Exists(SectionItem.objects.filter(section=OuterRef("pk"), text__icontains=word))
+        )
+        queryset = queryset.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Exists(in_sections))
+    return queryset
+
+
+def archive_queryset(*, query: str = "", tag_slug: str = "") -> QuerySet[Issue]:
+    queryset = public_issues()
+    if tag_slug:
+        queryset = queryset.filter(tags__slug=tag_slug)
+    if query:
+        queryset = search_issues(queryset, query)
+    return queryset.prefetch_related("tags")
+
+
+# --- cache of rendered public fragments ---------------------------------------
+
+
+def public_cache_version() -> str:
+    version = cache.get(_VERSION_KEY)
+    if version is None:
+        version = str(time.time_ns())
+        cache.add(_VERSION_KEY, version, None)
+        version = cache.get(_VERSION_KEY) or version
+    return str(version)
+
+
+def public_cache_clear() -> None:
+    """Forget every cached public page fragment (home, archive, issue pages).
+    Call it whenever an issue's content, status or publish date changes."""
+    cache.set(_VERSION_KEY, str(time.time_ns()), None)
+
+
+def public_cache_key(*parts: object) -> str:
+    return ":".join(["public", public_cache_version(), *(str(p) for p in parts)])
+
+
+def cached_fragment(key: str, build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The cached value at `key`, built and stored on a miss. A None result
+    (say, no such issue) is not stored. PAGE_CACHE_SECONDS=0 turns caching off."""
+    seconds = settings.PAGE_CACHE_SECONDS
+    if seconds <= 0:
+        return build()
+    full_key = public_cache_key(key)
+    value = cache.get(full_key)
+    if value is None:
+        value = build()
+        if value is not None:
+            cache.set(full_key, value, seconds)
+    return value
+
+
+# --- structured data -----------------------------------------------------------
+
+_JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+def absolute_url(path: str) -> str:
+    if path.startswith(("http://", "https://")):
+        return path
+    return settings.SITE_URL.rstrip("/") + "/" + path.lstrip("/")
+
+
+def cover_url(issue: Issue) -> str:
+    return absolute_url(issue.cover_image.url) if issue.cover_image else ""
+
+
+def issue_json_ld(issue: Issue) -> str:
+    """A schema.org NewsArticle for the issue, escaped for a <script> element."""
+    shown_at = getattr(issue, "shown_at", None) or issue.publish_date or issue.created_at
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": issue.title[:110],
+        "description": issue.summary,
+        "url": absolute_url(issue.get_absolute_url()),
+        "mainEntityOfPage": absolute_url(issue.get_absolute_url()),
+        "datePublished": shown_at.isoformat(),
+        "dateModified": issue.updated_at.isoformat(),
+        "wordCount": issue.word_count,
+        "publisher": {"@type": "Organization", "name": settings.PUBLISHER_NAME, "url": absolute_url("/")},
+        "author": [{"@type": "Person", "name": a.name} for a in issue.authors.all()]
+        or [{"@type": "Organization", "name": settings.PUBLISHER_NAME}],
+    }
+    if issue.cover_image:
+        data["image"] = [cover_url(issue)]
+    if issue.canonical_url:
+        data["isBasedOn"] = issue.canonical_url
+    return json.dumps(data, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)

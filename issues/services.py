@@ -1,0 +1,216 @@
+"""Writes for the editorial app: saving issues and sections, moving issues
+through the workflow, restoring revisions and test sends.
+
+Every function is keyword-only and runs in a transaction; workflow moves check
+the actor's permission and write an IssueTransition audit row.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+import reversion
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from reversion.models import Version
+
+from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
+from issues.rendering import count_words, reading_minutes, sections_with_items
+from issues.sanitize import sanitize_html
+
+S = IssueStatus
+
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.REVIEW}),
+    S.REVIEW: frozenset({S.DRAFT, S.APPROVED}),
+    S.APPROVED: frozenset({S.DRAFT, S.SCHEDULED}),
+    S.SCHEDULED: frozenset({S.APPROVED, S.SENDING}),
+    S.SENDING: frozenset({S.SENT}),
+    S.SENT: frozenset(),
+}
+
+# The permission a person needs to move an issue *to* a status. Moving an
+# approved or scheduled issue back needs the same right that put it there.
+TARGET_PERMISSION: dict[str, str] = {
+    S.REVIEW: "issues.submit_issue",
+    S.APPROVED: "issues.approve_issue",
+    S.SCHEDULED: "issues.schedule_issue",
+    S.SENDING: "issues.schedule_issue",
+    S.SENT: "issues.schedule_issue",
+}
+SOURCE_PERMISSION: dict[str, str] = {
+    S.APPROVED: "issues.approve_issue",
+    S.SCHEDULED: "issues.schedule_issue",
+}
+MAX_TEST_RECIPIENTS = 10
+
+
+def user_is_editor(user: Any) -> bool:
+    """Editors may change an issue in any state; contributors only drafts."""
+    return bool(user.has_perm("issues.approve_issue"))
+
+
+def user_may_edit(user: Any, issue: Issue | None) -> bool:
+    if issue is None or issue.pk is None:
+        return True
+    return issue.status == S.DRAFT or user_is_editor(user)
+
+
+def allowed_targets(*, issue: Issue, user: Any) -> list[str]:
+    """The statuses this user may move the issue to now (for the admin buttons)."""
+    return [
+        target
+        for target in ALLOWED_MOVES[issue.status]
+        if target not in (S.SENDING, S.SENT) and _permission_problem(issue.status, target, user) is None
+    ]
+
+
+def _permission_problem(source: str, target: str, user: Any) -> str | None:
+    needed = [p for p in (TARGET_PERMISSION.get(target), SOURCE_PERMISSION.get(source)) if p]
+    if target == S.DRAFT and source == S.REVIEW:
+        needed.append("issues.submit_issue")
+    for perm in needed:
+        if not user.has_perm(perm):
+            return f"You do not have permission to move an issue from “{S(source).label}” to “{S(target).label}”."
+    return None
+
+
+def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, note: str = "") -> Issue:
+    """Move ``issue`` to ``to_status``, checking the move and the actor's permission.
+
+    ``acting_user=None`` is the system (the delivery worker). Raises
+    PermissionDenied or ValidationError with a message for the editor."""
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().get(pk=issue.pk)
+        source = locked.status
+        if to_status not in S.values:
+            raise ValidationError(f"“{to_status}” is not a status.")
+        if to_status not in ALLOWED_MOVES[source]:
+            raise ValidationError(f"An issue cannot move from “{S(source).label}” to “{S(to_status).label}”.")
+        if acting_user is not None:
+            problem = _permission_problem(source, to_status, acting_user)
+            if problem:
+                raise PermissionDenied(problem)
+        if to_status == S.SCHEDULED:
+            from issues.checks import blocking_errors
+
+            errors = blocking_errors(locked)
+            if errors:
+                raise ValidationError(["Fix the pre-send errors before scheduling:", *[c.message for c in errors]])
+        locked.status = to_status
+        locked.save(update_fields=["status", "updated_at"])
+        IssueTransition.objects.create(
+            issue=locked, actor=acting_user, from_status=source, to_status=to_status, note=note[:500]
+        )
+        transaction.on_commit(_public_cache_clear)
+    issue.status = locked.status
+    issue.updated_at = locked.updated_at
+    return issue
+
+
+def issue_refresh_stats(*, issue: Issue) -> Issue:
+    """Recompute the stored word count and reading time from the sections."""
+    issue = Issue.objects.prefetch_related(None).get(pk=issue.pk)
+    issue._prefetched_objects_cache = {"sections": list(sections_with_items(issue))}  # type: ignore[attr-defined]
+    words = count_words(issue)
+    Issue.objects.filter(pk=issue.pk).update(word_count=words, reading_minutes=reading_minutes(words))
+    issue.word_count, issue.reading_minutes = words, reading_minutes(words)
+    transaction.on_commit(_public_cache_clear)
+    return issue
+
+
+def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "") -> Issue:
+    """Validate and save an issue (a new revision), then refresh its stats."""
+    if acting_user is not None and not user_may_edit(acting_user, issue):
+        raise PermissionDenied("Only editors may change an issue once it has left draft.")
+    issue.full_clean()
+    with transaction.atomic(), reversion.create_revision():
+        if acting_user is not None:
+            reversion.set_user(acting_user)
+            issue.created_by = issue.created_by or acting_user
+        reversion.set_comment(comment or "Saved")
+        issue.save()
+        return issue_refresh_stats(issue=issue)
+
+
+def section_save(
+    *, section: Section, items: Iterable[dict[str, Any]] | None = None, acting_user: Any = None
+) -> Section:
+    """Sanitise, validate and save a section (and replace its items when given)."""
+    if acting_user is not None and not user_may_edit(acting_user, section.issue):
+        raise PermissionDenied("Only editors may change an issue once it has left draft.")
+    section.body = sanitize_html(section.body)
+    section.analysis = sanitize_html(section.analysis)
+    section.full_clean()
+    with transaction.atomic(), reversion.create_revision():
+        if acting_user is not None:
+            reversion.set_user(acting_user)
+        section.save()
+        if items is not None:
+            section.items.all().delete()
+            for position, values in enumerate(items):
+                item = SectionItem(section=section, position=position, **values)
+                item.full_clean()
+                item.save()
+        issue_refresh_stats(issue=section.issue)
+    return section
+
+
+def issue_restore(*, version: Version, acting_user: Any) -> Issue:
+    """Bring back an issue (with its sections and items) as it was in ``version``."""
+    if not user_is_editor(acting_user):
+        raise PermissionDenied("Only editors may restore an earlier version.")
+    with transaction.atomic(), reversion.create_revision():
+        reversion.set_user(acting_user)
+        reversion.set_comment(f"Restored the version of {version.revision.date_created:%d %b %Y %H:%M}")
+        version.revision.revert(delete=True)
+        issue = Issue.objects.get(pk=version.object_id)
+        issue.save()
+        return issue_refresh_stats(issue=issue)
+
+
+def parse_recipients(raw: str) -> list[str]:
+    """Addresses typed by an editor (commas, spaces or lines); raises ValidationError."""
+    addresses: list[str] = []
+    for part in raw.replace(";", ",").replace("\n", ",").replace(" ", ",").split(","):
+        address = part.strip()
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(f"“{address}” is not a valid email address.") from None
+        if address.lower() not in (a.lower() for a in addresses):
+            addresses.append(address)
+    if not addresses:
+        raise ValidationError("Enter at least one email address.")
+    if len(addresses) > MAX_TEST_RECIPIENTS:
+        raise ValidationError(f"Send a test to at most {MAX_TEST_RECIPIENTS} addresses at a time.")
+    return addresses
+
+
+def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any) -> PreviewSend:
+    """Store a test send and queue it after commit."""
+    if not acting_user.has_perm("issues.add_previewsend"):
+        raise PermissionDenied("You do not have permission to send test emails.")
+    from issues.tasks import preview_send_task
+
+    with transaction.atomic():
+        preview = PreviewSend.objects.create(issue=issue, requested_by=acting_user, recipients=recipients)
+        transaction.on_commit(lambda: preview_send_task.delay(preview.pk))
+    return preview
+
+
+def _public_cache_clear() -> None:
+    # The public pages (PUBLIC helper's issues/selectors.py) cache rendered
+    # issues; clear them when content or status changes.
+    try:
+        selectors = importlib.import_module("issues.selectors")
+    except ImportError:
+        return
+    clear = getattr(selectors, "public_cache_clear", None)
+    if callable(clear):
+        clear()

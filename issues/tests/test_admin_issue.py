@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import io
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from issues.models import Issue, Section, SectionKind
+from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class FormFields(HTMLParser):
+    """The values a browser would submit from the page's main admin form."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside = form_id, False
+        self.data: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside or not a.get("name"):
+            if tag == "option" and self.inside and self._select and "selected" in a:
+                self.data[self._select] = a.get("value", "")
+            return
+        name = a["name"]
+        if tag == "input" and a.get("type") not in ("submit", "file", "button"):
+            if a.get("type") == "checkbox":
+                if "checked" in a:
+                    self.data[name] = a.get("value", "on")
+            else:
+                self.data[name] = a.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = name
+            self.data[name] = ""
+        elif tag == "select":
+            self._select = name
+            if "multiple" not in a:
+                self.data.setdefault(name, "")
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.data[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea" and self._textarea:
+            # Browsers drop the newline that follows <textarea>.
+            self.data[self._textarea] = self.data[self._textarea].removeprefix("\n")
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "form":
+            self.inside = False
+
+
+def form_data(html: str, form_id: str) -> dict[str, str]:
+    parser = FormFields(form_id)
+    parser.feed(html)
+    parser.data.pop("csrfmiddlewaretoken", None)
+    return parser.data
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "blue").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def new_issue_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "title": "Chips, models and a tool",
+        "slug": "chips-models-and-a-tool",
+        "subject": "",
+        "preheader": "Three stories and a tool.",
+        "summary": "",
+        "cover_alt": "",
+        "canonical_url": "",
+        "publish_date_0": "",
+        "publish_date_1": "",
+        "sections-TOTAL_FORMS": "2",
+        "sections-INITIAL_FORMS": "0",
+        "sections-MIN_NUM_FORMS": "0",
+        "sections-MAX_NUM_FORMS": "1000",
+        "sections-0-kind": "lead",
+        "sections-0-heading": "First story",
+        "sections-0-link_url": "",
+        "sections-0-position": "1",
+        "sections-1-kind": "quick_links",
+        "sections-1-heading": "Light Bytes",
+        "sections-1-link_url": "",
+        "sections-1-position": "2",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def editor_client(editor) -> Client:
+    client = Client()
+    client.force_login(editor)
+    return client
+
+
+def test_editor_creates_an_issue_with_sections_from_the_add_form(editor_client, editor) -> None:
+    response = editor_client.post(reverse("admin:issues_issue_add"), new_issue_data())
+    assert response.status_code == 302, response.content.decode()[:3000]
+    issue = Issue.objects.get(slug="chips-models-and-a-tool")
+    assert list(issue.sections.values_list("heading", flat=True)) == ["First story", "Light Bytes"]
+    assert issue.created_by == editor
+    assert issue.word_count == len(["Chips,", "models", "and", "a", "tool"]) + 4
+
+
+def test_duplicate_slug_gets_a_field_error_and_nothing_is_saved(editor_client) -> None:
+    IssueFactory.create(slug="taken")
+    response = editor_client.post(reverse("admin:issues_issue_add"), new_issue_data(slug="taken"))
+    assert response.status_code == 200
+    assert "Another issue already uses this slug; choose a different one." in response.content.decode()
+    assert response.context["adminform"].form.errors["slug"]
+    assert Issue.objects.count() == 1
+    assert not Section.objects.exists()
+
+
+def test_cover_image_without_alt_text_gets_a_field_error(editor_client) -> None:
+    data = new_issue_data(cover_image=SimpleUploadedFile("c.png", png_bytes(), content_type="image/png"))
+    response = editor_client.post(reverse("admin:issues_issue_add"), data)
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["cover_alt"] == ["Describe the cover image: alt text is required when an image is set."]
+    assert not Issue.objects.exists()
+
+
+def test_cover_image_with_alt_text_is_stored(editor_client) -> None:
+    data = new_issue_data(
+        cover_image=SimpleUploadedFile("c.png", png_bytes(), content_type="image/png"), cover_alt="A blue square"
+    )
+    response = editor_client.post(reverse("admin:issues_issue_add"), data)
+    assert response.status_code == 302
+    assert Issue.objects.get().cover_image.name.endswith(".png")
+
+
+def test_a_cover_that_is_not_an_image_gets_a_field_error(editor_client) -> None:
+    data = new_issue_data(
+        cover_image=SimpleUploadedFile("c.png", b"%PDF-1.4 not an image", content_type="image/png"), cover_alt="x"
+    )
+    response = editor_client.post(reverse("admin:issues_issue_add"), data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["cover_image"]
+    assert not Issue.objects.exists()
+
+
+def test_an_ftp_link_gets_a_field_error(editor_client) -> None:
+    response = editor_client.post(
+        reverse("admin:issues_issue_add"), new_issue_data(canonical_url="ftp://example.com/a")
+    )
+    assert response.status_code == 200
+    assert "starting with https://" in str(response.context["adminform"].form.errors["canonical_url"])
+
+
+def test_ckeditor_upload_of_a_non_image_is_refused_with_a_message(editor_client) -> None:
+    upload = SimpleUploadedFile("notes.png", b"this is text, not a picture", content_type="image/png")
+    response = editor_client.post("/ckeditor5/image_upload/", {"upload": upload})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "notes.png: The file is not an image (JPEG, PNG, GIF or WebP)."
+
+
+def test_ckeditor_upload_over_the_size_limit_is_refused_with_a_message(editor_client, settings) -> None:
+    settings.IMAGE_UPLOAD_MAX_BYTES = 1024 * 1024
+    big = png_bytes() + b"\0" * (1024 * 1024 + 1)
+    response = editor_client.post("/ckeditor5/image_upload/", {"upload": SimpleUploadedFile("big.png", big)})
+    assert response.status_code == 400
+    assert "larger than 1 MB" in response.json()["error"]["message"]
+
+
+def test_ckeditor_upload_of_an_image_returns_its_url(editor_client) -> None:
+    response = editor_client.post("/ckeditor5/image_upload/", {"upload": SimpleUploadedFile("ok.png", png_bytes())})
+    assert response.status_code == 200
+    assert response.json()["url"].startswith("/media/uploads/ok")
+
+
+def test_ckeditor_upload_needs_a_staff_login() -> None:
+    response = Client().post("/ckeditor5/image_upload/", {"upload": SimpleUploadedFile("ok.png", png_bytes())})
+    assert response.status_code == 403
+
+
+def test_section_page_sanitises_rich_text_posted_by_the_browser(editor_client) -> None:
+    section = SectionFactory.create(kind=SectionKind.LEAD, heading="Story")
+    url = reverse("admin:issues_section_change", args=[section.pk])
+    data = form_data(editor_client.get(url).content.decode(), "section_form")
+    data["body"] = '<p>Safe</p><script>alert(1)</script><img src="https://x.example/a.png" alt="a" onerror="alert(1)">'
+    data["analysis"] = '<a href="javascript:alert(1)">x</a>'
+    response = editor_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    section.refresh_from_db()
+    assert "<script" not in section.body and "onerror" not in section.body and "Safe" in section.body
+    assert "javascript:" not in section.analysis
+
+
+def test_section_page_shows_the_fields_and_items_of_its_kind(editor_client) -> None:
+    tool = SectionFactory.create(kind=SectionKind.TOOL, heading="Summariser")
+    SectionItemFactory.create(section=tool, text="Open the app.")
+    html = editor_client.get(reverse("admin:issues_section_change", args=[tool.pk])).content.decode()
+    assert "Try this yourself (drag to reorder)" in html
+    assert "Open the app." in html
+    assert 'name="partner_name"' not in html
+    highlight = SectionFactory.create(kind=SectionKind.HIGHLIGHT, heading="Partner")
+    html = editor_client.get(reverse("admin:issues_section_change", args=[highlight.pk])).content.decode()
+    assert 'name="partner_name"' in html
+    assert "items-TOTAL_FORMS" not in html
+
+
+def test_issue_page_shows_word_count_reading_time_and_sortable_sections(editor_client) -> None:
+    issue = IssueFactory.create()
+    SectionFactory.create(issue=issue, heading="Alpha")
+    html = editor_client.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
+    assert "Reading time" in html and "min read" in html
+    assert "adminsortable2" in html
+    assert reverse("admin:issues_section_change", args=[issue.sections.get().pk]) in html
+
+
+def test_editor_restores_an_earlier_version_from_the_history_page(editor_client) -> None:
+    issue = IssueFactory.create(title="Restorable")
+    section = SectionFactory.create(issue=issue, heading="Original heading")
+    change = reverse("admin:issues_issue_change", args=[issue.pk])
+    data = form_data(editor_client.get(change).content.decode(), "issue_form")
+    assert editor_client.post(change, data).status_code == 302
+    data["sections-0-heading"] = "Rewritten heading"
+    assert editor_client.post(change, data).status_code == 302
+    assert Section.objects.get(pk=section.pk).heading == "Rewritten heading"
+
+    history = editor_client.get(reverse("admin:issues_issue_history", args=[issue.pk])).content.decode()
+    from reversion.models import Version
+
+    first = Version.objects.get_for_object(issue).order_by("revision__date_created").first()
+    revision_url = reverse("admin:issues_issue_revision", args=[issue.pk, first.pk])
+    assert revision_url in history
+    page = editor_client.get(revision_url).content.decode()
+    assert "Original heading" in page
+    response = editor_client.post(revision_url, form_data(page, "issue_form"))
+    assert response.status_code == 302
+    assert Section.objects.get(pk=section.pk).heading == "Original heading"

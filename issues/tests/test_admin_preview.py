@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from issues.models import PreviewSend
+from issues.tasks import preview_send_task
+from newsroom.models import OutboxMessage
+from newsroom.testing.factories import make_full_issue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def outbox_backend(settings) -> None:
+    # pytest-django swaps in the locmem backend; use the project's default one.
+    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+
+
+@pytest.fixture
+def client_for(editor) -> Client:
+    client = Client()
+    client.force_login(editor)
+    return client
+
+
+def test_preview_page_frames_email_and_web_at_two_widths_and_shows_text(client_for) -> None:
+    issue = make_full_issue()
+    html = client_for.get(reverse("admin:issues_issue_preview", args=[issue.pk])).content.decode()
+    email_url = reverse("admin:issues_issue_preview_email", args=[issue.pk])
+    web_url = reverse("admin:issues_issue_preview_web", args=[issue.pk])
+    assert f'src="{email_url}" width="640"' in html and f'src="{email_url}" width="375"' in html
+    assert f'src="{web_url}" width="1024"' in html and f'src="{web_url}" width="375"' in html
+    assert "Hi Sample Reader," in html
+    assert "%recipient." not in html
+
+
+def test_preview_email_has_sample_values_in_place_of_merge_tags(client_for, settings) -> None:
+    issue = make_full_issue()
+    response = client_for.get(reverse("admin:issues_issue_preview_email", args=[issue.pk]))
+    html = response.content.decode()
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert "%recipient." not in html
+    assert "Hi Sample Reader," in html
+    assert f"{settings.SITE_URL}/unsubscribe/sample/" in html
+
+
+def test_preview_web_shows_the_sections_even_for_a_draft(client_for) -> None:
+    issue = make_full_issue()
+    html = client_for.get(reverse("admin:issues_issue_preview_web", args=[issue.pk])).content.decode()
+    assert "Preview: Draft, not yet public" in html
+    assert "Lead story 1" in html and "Quick item 7." in html
+
+
+def test_preview_needs_admin_login() -> None:
+    issue = make_full_issue()
+    response = Client().get(reverse("admin:issues_issue_preview", args=[issue.pk]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_test_send_stores_the_request_and_sends_one_copy_per_address(
+    client_for, editor, celery_eager, django_capture_on_commit_callbacks
+) -> None:
+    issue = make_full_issue()
+    url = reverse("admin:issues_issue_test_send", args=[issue.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for.post(url, {"recipients": "a@example.com, b@example.com"})
+    assert response.status_code == 302
+    preview = PreviewSend.objects.get()
+    assert preview.recipients == ["a@example.com", "b@example.com"] and preview.requested_by == editor
+    assert preview.sent_at is not None and preview.error == ""
+    messages = OutboxMessage.objects.order_by("to")
+    assert [m.to for m in messages] == ["a@example.com", "b@example.com"]
+    assert messages[0].subject == f"[Test] {issue.email_subject}"
+    assert "Hi Sample Reader," in messages[0].html_body and "%recipient." not in messages[0].html_body
+    assert "%recipient." not in messages[0].text_body
+    page = client_for.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
+    assert "Sent at " in page and "a@example.com, b@example.com" in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("not-an-address", "“not-an-address” is not a valid email address."),
+        (", ".join(f"p{n}@example.com" for n in range(11)), "at most 10 addresses"),
+        ("  ", "This field is required."),
+    ],
+)
+def test_test_send_with_bad_addresses_is_refused_with_a_message(client_for, typed: str, message: str) -> None:
+    issue = make_full_issue()
+    response = client_for.post(
+        reverse("admin:issues_issue_test_send", args=[issue.pk]), {"recipients": typed}, follow=True
+    )
+    assert message in response.content.decode()
+    assert not PreviewSend.objects.exists()
+
+
+def test_a_failing_provider_is_recorded_on_the_test_send(editor, monkeypatch) -> None:
+    issue = make_full_issue()
+    preview = PreviewSend.objects.create(issue=issue, requested_by=editor, recipients=["x@example.com"])
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("provider unreachable")
+
+    monkeypatch.setattr("issues.tasks.send_test_issue", broken)
+    preview_send_task(preview.pk)
+    preview.refresh_from_db()
+    assert preview.sent_at is None
+    assert "provider unreachable" in preview.error
+
+
+def test_task_argument_is_json(editor) -> None:
+    issue = make_full_issue()
+    preview = PreviewSend.objects.create(issue=issue, requested_by=editor, recipients=["x@example.com"])
+    assert json.loads(json.dumps([preview.pk])) == [preview.pk]
+    preview_send_task(preview.pk)
+    preview_send_task(preview.pk)  # a re-delivered task does not send twice
+    assert OutboxMessage.objects.filter(to="x@example.com").count() == 1

@@ -1,0 +1,73 @@
+import re
+
+import pytest
+from django.test import Client
+
+from issues.models import IssueStatus
+from issues.selectors import public_cache_clear
+from issues.tests.public_helpers import published
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _cache_on(settings):
+    settings.PAGE_CACHE_SECONDS = 300
+
+
+def test_the_issue_page_is_served_from_the_cache_until_cleared(client, django_assert_max_num_queries):
+    issue = published(slug="cached", title="First title")
+    assert "First title" in client.get("/newsletter/cached/").content.decode()
+    issue.title = "Second title"
+    issue.save()
+    assert "First title" in client.get("/newsletter/cached/").content.decode()
+    public_cache_clear()
+    assert "Second title" in client.get("/newsletter/cached/").content.decode()
+
+
+def test_a_cached_issue_page_needs_no_issue_queries(client, django_assert_max_num_queries):
+    published(slug="hot")
+    client.get("/newsletter/hot/")
+    with django_assert_max_num_queries(3):  # only the site frame (subscribe form)
+        assert client.get("/newsletter/hot/").status_code == 200
+
+
+def test_unpublishing_hides_the_issue_once_the_cache_is_cleared(client):
+    issue = published(slug="pulled")
+    assert client.get("/newsletter/pulled/").status_code == 200
+    issue.status = IssueStatus.DRAFT
+    issue.save()
+    public_cache_clear()
+    assert client.get("/newsletter/pulled/").status_code == 404
+
+
+def test_the_archive_and_home_pick_up_a_new_issue_after_clear(client):
+    published(full=False, title="Alpha")
+    client.get("/newsletter/")
+    client.get("/")
+    published(full=False, title="Bravo")
+    assert "Bravo" not in client.get("/newsletter/").content.decode()
+    public_cache_clear()
+    assert "Bravo" in client.get("/newsletter/").content.decode()
+    assert "Bravo" in client.get("/").content.decode()
+
+
+def test_the_frame_with_the_subscribe_form_token_is_rendered_per_visitor(client):
+    # Only fragments are cached: a cached whole page would hand every visitor
+    # the same CSRF token, and their subscribe POST would fail.
+    published(slug="tokens")
+    first = client.get("/newsletter/tokens/").content.decode()
+    other = Client().get("/newsletter/tokens/").content.decode()
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', first + other)
+    assert len(tokens) == 2
+    assert tokens[0] != tokens[1]
+
+
+def test_a_workflow_move_clears_the_cached_page(client, editor, django_capture_on_commit_callbacks):
+    from issues.services import issue_transition
+
+    issue = published(slug="moved", status=IssueStatus.APPROVED)
+    assert client.get("/newsletter/moved/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_transition(issue=issue, to_status=IssueStatus.DRAFT, acting_user=editor)
+    assert client.get("/newsletter/moved/").status_code == 404

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from issues.models import SectionKind
+from issues.rendering import MERGE_KEYS, count_words, mailgun_tag, reading_minutes, render_email, render_web_sections
+from newsroom.testing.factories import SectionFactory, SectionItemFactory, make_full_issue
+
+pytestmark = pytest.mark.django_db
+
+
+def _positions(text: str, needles: list[str]) -> list[int]:
+    return [text.index(needle) for needle in needles]
+
+
+def test_web_sections_come_in_the_order_the_editor_set() -> None:
+    issue = make_full_issue()
+    lead = issue.sections.get(heading__startswith="Lead story 2")
+    lead.position = 99
+    lead.save()
+    html = str(render_web_sections(issue))
+    order = _positions(
+        html,
+        ["Lead story 1", "Lead story 3", "A partner&#x27;s new course", "Summariser", "Light Bytes", "Lead story 2"],
+    )
+    assert order == sorted(order)
+
+
+def test_email_keeps_the_same_order_and_marks_the_highlight_sponsored() -> None:
+    issue = make_full_issue()
+    html = render_email(issue).html
+    order = _positions(
+        html, ["Lead story 1", "Lead story 2", "Lead story 3", "SPONSORED", "Summariser", "Quick item 7"]
+    )
+    assert order == sorted(order)
+    assert "SPONSORED &middot; Partner Co" in html or "SPONSORED · Partner Co" in html
+    assert "Sponsored · from our partner Partner Co" in str(render_web_sections(issue))
+
+
+def test_lead_story_shows_details_with_bold_labels_and_tool_shows_steps() -> None:
+    issue = make_full_issue()
+    html = str(render_web_sections(issue))
+    assert "<strong>The details:</strong>" in html
+    assert "<strong>Label 0:</strong> Detail sentence 0." in html
+    assert "<strong>Try this yourself:</strong>" in html
+    assert re.search(r"<ol class=\"steps\"><li>Step 1\.</li><li>Step 2\.</li>", html)
+
+
+def test_email_carries_every_merge_tag_and_the_publisher_footer() -> None:
+    email = render_email(make_full_issue())
+    for key in MERGE_KEYS:
+        assert mailgun_tag(key) in email.html
+    assert f'href="{mailgun_tag("web_url")}"' in email.html
+    assert "View in browser" in email.html
+    assert settings.PUBLISHER_NAME in email.html
+    for key in ("unsubscribe_url", "preferences_url", "web_url", "name"):
+        assert mailgun_tag(key) in email.text
+    assert settings.PUBLISHER_ADDRESS in email.text
+
+
+def test_a_custom_merge_tag_syntax_is_used_everywhere() -> None:
+    email = render_email(make_full_issue(), merge_tag=lambda key: "{{" + key + "}}")
+    assert "{{unsubscribe_url}}" in email.html
+    assert "%recipient." not in email.html
+    assert "%recipient." not in email.text
+
+
+def test_email_css_is_inlined_into_a_600px_table_layout() -> None:
+    html = render_email(make_full_issue()).html
+    assert 'role="presentation"' in html
+    assert re.search(r'class="container"[^>]*style="[^"]*width: ?600px', html) or re.search(
+        r'style="[^"]*width: ?600px[^"]*"[^>]*class="container"', html
+    )
+    # Rules from the <style> block now sit on the elements themselves.
+    assert re.search(r'<h2 style="[^"]*font:', html)
+    assert ".kicker{" not in html
+    assert "@media only screen and (max-width:620px)" in html
+
+
+def test_email_has_a_hidden_preheader_first_in_the_body() -> None:
+    issue = make_full_issue(preheader="Three stories and a tool you can try today.")
+    html = render_email(issue).html
+    body = html[html.index("<body") :]
+    first_div = body[: body.index("</div>")]
+    assert "display:none" in first_div.replace(" ", "")
+    assert "Three stories and a tool you can try today." in first_div
+
+
+def test_plain_text_is_readable_and_shows_links_as_urls() -> None:
+    issue = make_full_issue()
+    lead = issue.sections.get(heading__startswith="Lead story 1")
+    lead.body = '<p>Read <a href="https://example.org/paper">the paper</a> first.</p>'
+    lead.save()
+    text = render_email(issue).text
+    assert "<p>" not in text and "<a " not in text
+    assert "https://example.org/paper" in text
+    assert "The details:\n  * Label 0: Detail sentence 0." in text
+    assert "Try this yourself:\n  1. Step 1." in text
+    assert "  * Quick item 3.\n    https://news.example.com/3" in text
+    assert "SPONSORED by Partner Co" in text
+    assert text.index("LEAD STORY 1") < text.index("LEAD STORY 2") < text.index("TOOL OF THE DAY")
+
+
+def test_rich_text_is_escaped_nowhere_and_plain_fields_are_escaped() -> None:
+    issue = make_full_issue()
+    SectionFactory.create(
+        issue=issue, kind=SectionKind.LEAD, position=50, heading="<b>Tom & Jerry</b>", body="<p>x</p>"
+    )
+    html = render_email(issue).html
+    assert "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;" in html
+
+
+def test_rendering_fetches_sections_and_items_in_two_queries() -> None:
+    issue = make_full_issue()
+    with CaptureQueriesContext(connection) as queries:
+        render_email(issue)
+    assert len(queries) == 2
+
+
+def test_rendering_twice_gives_the_same_output() -> None:
+    issue = make_full_issue()
+    assert render_email(issue) == render_email(issue)
+
+
+def test_a_reference_size_issue_stays_well_under_gmails_clip() -> None:
+    issue = make_full_issue()
+    paragraph = "<p>" + " ".join(["Analysis words about models and chips."] * 30) + "</p>"
+    for section in issue.sections.filter(kind=SectionKind.LEAD):
+        section.analysis = paragraph * 2
+        section.save()
+    for n in range(2):
+        extra = SectionFactory.create(
+            issue=issue, kind=SectionKind.LEAD, position=20 + n, body=paragraph, analysis=paragraph
+        )
+        SectionItemFactory.create(section=extra, label="Point", text="A detail sentence.")
+    assert count_words(issue) > 1500
+    assert len(render_email(issue).html.encode()) < 60 * 1024
+
+
+def test_word_count_and_reading_time() -> None:
+    issue = make_full_issue()
+    words = count_words(issue)
+    assert words > 50
+    assert reading_minutes(0) == 1
+    assert reading_minutes(1600) == 8
+    assert reading_minutes(1601) == 9
+
+
+def test_rendered_email_fields_are_json_serialisable() -> None:
+    email = render_email(make_full_issue())
+    assert json.loads(json.dumps(email.__dict__))["subject"] == email.subject
+
+
+def test_uploaded_images_and_site_links_get_absolute_addresses_in_the_email(settings) -> None:
+    settings.SITE_URL = "https://news.example.org"
+    issue = make_full_issue()
+    lead = issue.sections.filter(kind=SectionKind.LEAD).first()
+    lead.body = '<p><img src="/media/uploads/chart.png" alt="A chart"> <a href="/about/">About</a></p>'
+    lead.save()
+    html = render_email(issue).html
+    assert 'src="https://news.example.org/media/uploads/chart.png"' in html
+    assert 'href="https://news.example.org/about/"' in html
+    assert 'src="/media' not in html

@@ -1,0 +1,138 @@
+"""The public archive and issue pages. Rendered fragments are cached
+(issues.selectors.cached_fragment); the site frame around them, which holds the
+subscribe form's CSRF token, is rendered for every request."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.paginator import InvalidPage, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
+
+from issues import selectors
+from issues.models import Issue, Tag
+from issues.rendering import render_web_sections
+
+ARCHIVE_PAGE_SIZE = 12
+_SLUG_MAX = 120
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+
+
+def may_preview(user: User | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_staff and user.has_perm("issues.view_issue"))
+
+
+def issue_context(issue: Issue) -> dict[str, Any]:
+    url = selectors.absolute_url(issue.get_absolute_url())
+    return {
+        "PUBLISHER_NAME": settings.PUBLISHER_NAME,
+        "issue": issue,
+        "absolute_url": url,
+        "cover_url": selectors.cover_url(issue),
+        "sections_html": render_web_sections(issue),
+        "json_ld": mark_safe(selectors.issue_json_ld(issue)),
+        "share": {
+            "x": "https://x.com/intent/tweet?" + urlencode({"url": url, "text": issue.title}),
+            "linkedin": "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": url}),
+            # mailto: wants %20 for spaces, not "+".
+            "email": f"mailto:?subject={quote(issue.title, safe='')}&body={quote(f'{issue.title} {url}', safe='')}",
+        },
+    }
+
+
+def _issue_fragment(slug: str) -> dict[str, Any] | None:
+    queryset = selectors.issue_page_queryset(selectors.public_issues().filter(slug=slug))
+    issue = queryset.first()
+    if issue is None:
+        return None
+    context = issue_context(issue)
+    return {
+        "title": issue.title,
+        "head_html": render_to_string("issues/_issue_head.html", context),
+        "article_html": render_to_string("issues/_issue_article.html", context),
+    }
+
+
+def issue_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    if len(slug) > _SLUG_MAX:
+        raise Http404("No such issue.")
+    fragment = selectors.cached_fragment(f"issue:{slug}", lambda: _issue_fragment(slug))
+    if fragment is not None:
+        return render(request, "issues/issue_detail.html", {**fragment, "preview": False})
+    issue = selectors.issue_for_preview(slug) if may_preview(request.user) else None
+    if issue is None:
+        raise Http404("No such issue.")
+    context = issue_context(issue)
+    response = render(
+        request,
+        "issues/issue_detail.html",
+        {
+            "title": issue.title,
+            "preview": True,
+            "issue": issue,
+            "head_html": render_to_string("issues/_issue_head.html", context),
+            "article_html": render_to_string("issues/_issue_article.html", context),
+        },
+    )
+    add_never_cache_headers(response)
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _page_number(raw: str) -> int:
+    if not raw:
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        raise Http404("No such page.")
+    return int(raw)
+
+
+def _archive_fragment(*, query: str, tag: Tag | None, number: int) -> dict[str, Any] | None:
+    issues = selectors.archive_queryset(query=query, tag_slug=tag.slug if tag else "")
+    paginator = Paginator(issues, ARCHIVE_PAGE_SIZE)
+    try:
+        page = paginator.page(number)
+    except InvalidPage:
+        return None
+    params = {k: v for k, v in (("q", query), ("tag", tag.slug if tag else "")) if v}
+
+    def link(n: int) -> str:
+        return "?" + urlencode({**params, "page": n}) if n > 1 else ("?" + urlencode(params) if params else "./")
+
+    context = {
+        "page": page,
+        "query": query,
+        "tag": tag,
+        "previous_link": link(page.previous_page_number()) if page.has_previous() else "",
+        "next_link": link(page.next_page_number()) if page.has_next() else "",
+    }
+    return {"results_html": render_to_string("issues/_archive_results.html", context), "count": paginator.count}
+
+
+def archive(request: HttpRequest) -> HttpResponse:
+    query = selectors.clean_search(request.GET.get("q", ""))
+    number = _page_number(request.GET.get("page", ""))
+    tag_slug = request.GET.get("tag", "").strip()
+    tag = None
+    if tag_slug:
+        valid = len(tag_slug) <= _SLUG_MAX and _SLUG.fullmatch(tag_slug)
+        tag = Tag.objects.filter(slug=tag_slug).first() if valid else None
+        if tag is None:
+            raise Http404("No such tag.")
+
+    def build() -> dict[str, Any] | None:
+        return _archive_fragment(query=query, tag=tag, number=number)
+
+    # Searches are not cached: their keys are unbounded.
+    fragment = build() if query else selectors.cached_fragment(f"archive:{tag_slug}:{number}", build)
+    if fragment is None:
+        raise Http404("No such page.")
+    return render(request, "issues/archive.html", {**fragment, "query": query, "tag": tag, "page_number": number})

@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from newsroom.models import NavLink, OutboxMessage, SitePage
+from newsroom.selectors import site_cache_clear
+
+
+class ClearSiteCacheMixin:
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        site_cache_clear()
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        super().delete_model(request, obj)  # type: ignore[misc]
+        site_cache_clear()
+
+
+@admin.register(SitePage)
+class SitePageAdmin(ClearSiteCacheMixin, admin.ModelAdmin):
+    list_display = ["title", "slug", "show_in_footer", "position"]
+    list_editable = ["show_in_footer", "position"]
+    prepopulated_fields = {"slug": ["title"]}
+
+
+@admin.register(NavLink)
+class NavLinkAdmin(ClearSiteCacheMixin, admin.ModelAdmin):
+    list_display = ["label", "url", "position"]
+    list_editable = ["url", "position"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "to", "subject"]
+    search_fields = ["to", "subject"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,21 @@
+"""The Celery application. Settings come from Django's (CELERY_ prefix)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
+
+app = Celery("newsroom")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    # The database holds the schedule; beat only polls it for due Sends.
+    sender.add_periodic_task(
+        float(settings.SEND_POLL_SECONDS), sender.signature("delivery.start_due_sends"), name="start due sends"
+    )

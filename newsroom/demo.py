@@ -1,0 +1,295 @@
+"""Demo content for `make run`: accounts, lists, site pages, readers and two issues.
+
+:func:`demo_load` is idempotent. Everything is looked up by a natural key
+(username, slug, email) before it is created, so a second run adds nothing;
+objects an editor has changed since are left as they are. The generated
+passwords live in ``var/demo-credentials.txt`` (mode 0600) and are printed by
+the ``load_demo`` command on every run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
+from issues.services import issue_refresh_stats, issue_save, issue_transition
+from newsroom import demo_content as content
+from newsroom.groups import groups_ensure
+from newsroom.models import NavLink, SitePage
+from newsroom.selectors import site_cache_clear
+from subscribers.models import Consent, MailingList, Subscriber, SubscriberSource, SubscriberStatus
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    # False when someone changed the password after the demo set it.
+    password_valid: bool = True
+
+
+@dataclass
+class DemoReport:
+    accounts: list[DemoAccount]
+    credentials_path: Path
+    created: list[str] = field(default_factory=list)
+
+
+# username, first name, last name, group (None = superuser), email
+ACCOUNTS = [
+    ("admin", "Ada", "Admin", None, "admin@example.com"),
+    ("editor", "Edith", "Editor", "Editors", "editor@example.com"),
+    ("contributor", "Carl", "Contributor", "Contributors", "contributor@example.com"),
+]
+ROLES = {None: "superuser", "Editors": "Editors group", "Contributors": "Contributors group"}
+
+
+def credentials_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-credentials.txt"
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    found = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#"):
+            found[parts[0]] = parts[1]
+    return found
+
+
+def _write_credentials(path: Path, passwords: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Newsroom demo accounts, made by `python manage.py load_demo`. Local use only.", "# username password"]
+    lines += [f"{username} {password}" for username, password in passwords.items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def accounts_ensure(*, path: Path) -> tuple[list[DemoAccount], list[str]]:
+    """Create the admin, editor and contributor accounts, or keep the existing ones.
+
+    A password is generated the first time an account is seen without a
+    stored one; it is set on the user and written to ``path``.
+    """
+    stored = _read_credentials(path)
+    passwords = dict(stored)
+    with transaction.atomic():
+        accounts, created = _accounts_apply(stored, passwords)
+    # Written after the commit: a failed run leaves no password on disk that
+    # the database does not know.
+    if passwords != stored or not path.exists():
+        _write_credentials(path, passwords)
+    return accounts, created
+
+
+def _accounts_apply(stored: dict[str, str], passwords: dict[str, str]) -> tuple[list[DemoAccount], list[str]]:
+    groups_ensure()
+    accounts, created = [], []
+    for username, first, last, group_name, email in ACCOUNTS:
+        user, was_created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": email, "is_staff": True},
+        )
+        if was_created:
+            created.append(f"user {username}")
+        if group_name is None and not (user.is_superuser and user.is_staff):
+            user.is_superuser = user.is_staff = True
+            user.save(update_fields=["is_superuser", "is_staff"])
+        if group_name is not None:
+            user.groups.add(Group.objects.get(name=group_name))
+        if username not in stored:
+            passwords[username] = secrets.token_urlsafe(12)
+        if was_created or username not in stored:
+            user.set_password(passwords[username])
+            user.save(update_fields=["password"])
+        Author.objects.get_or_create(user=user, defaults={"name": f"{first} {last}", "slug": slugify(username)})
+        accounts.append(
+            DemoAccount(username, passwords[username], ROLES[group_name], user.check_password(passwords[username]))
+        )
+    return accounts, created
+
+
+def site_ensure() -> list[str]:
+    """Mailing lists, footer and navigation pages, header links."""
+    created = []
+    for data in content.MAILING_LISTS:
+        _, new = MailingList.objects.get_or_create(slug=data["slug"], defaults=data)
+        if new:
+            created.append(f"list {data['name']}")
+    for data in content.SITE_PAGES:
+        _, new = SitePage.objects.get_or_create(slug=data["slug"], defaults=data)
+        if new:
+            created.append(f"page {data['title']}")
+    # Navigation is loaded once: an editor who rearranges it keeps their choice.
+    if not NavLink.objects.exists():
+        NavLink.objects.bulk_create(
+            NavLink(label=label, url=url, position=n) for n, (label, url) in enumerate(content.NAV_LINKS)
+        )
+        created.append(f"{len(content.NAV_LINKS)} navigation links")
+    site_cache_clear()
+    return created
+
+
+def subscribers_ensure() -> list[str]:
+    created = []
+    lists = {ml.slug: ml for ml in MailingList.objects.all()}
+    now = timezone.now()
+    for data in content.SUBSCRIBERS:
+        if Subscriber.objects.filter(email__iexact=data["email"]).exists():
+            continue
+        active = data["status"] == SubscriberStatus.ACTIVE
+        subscriber = Subscriber.objects.create(
+            email=data["email"],
+            name=data["name"],
+            status=data["status"],
+            source=SubscriberSource.ADMIN,
+            confirmed_at=now - timedelta(days=10) if active else None,
+            confirmation_sent_at=now - timedelta(days=10, minutes=5),
+        )
+        subscriber.lists.add(*(lists[slug] for slug in data["lists"] if slug in lists))
+        Consent.objects.create(
+            subscriber=subscriber,
+            action=Consent.Action.IMPORT,
+            form="load_demo",
+            text="Demo reader added by the demo loader; not a real person.",
+        )
+        created.append(f"{data['status']} reader {data['email']}")
+    return created
+
+
+def cover_image_png(*, title: str, seed: int) -> bytes:
+    """An original 1200 by 630 pixel cover: a diagonal gradient, a few shapes and the title."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    palettes = [((14, 30, 84), (46, 110, 196), (255, 214, 102)), ((196, 72, 28), (246, 166, 60), (255, 247, 230))]
+    top, bottom, accent = palettes[seed % len(palettes)]
+    width, height = 1200, 630
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):
+        t = y / (height - 1)
+        colour = tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        draw.line([(0, y), (width, y)], fill=colour)
+    rng = random.Random(seed)  # the same picture on every machine
+    if seed % 2 == 0:
+        draw.ellipse((820, 120, 1060, 360), outline=accent, width=10)
+        for _ in range(14):
+            x, y, r = rng.randint(720, 1160), rng.randint(60, 460), rng.randint(8, 26)
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=accent)
+    else:
+        for n in range(6):
+            bar_h = 60 + n * 55
+            draw.rectangle((760 + n * 70, 470 - bar_h, 810 + n * 70, 470), fill=accent)
+        draw.rounded_rectangle((980, 60, 1100, 160), radius=18, outline=accent, width=10)
+    font = ImageFont.load_default(size=64)
+    small = ImageFont.load_default(size=30)
+    words, lines, line = title.split(), [], ""
+    for word in words:
+        candidate = f"{line} {word}".strip()
+        if draw.textlength(candidate, font=font) > 620 and line:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    lines.append(line)
+    y = 470 - 76 * len(lines)
+    for text in lines:
+        draw.text((64, y), text, font=font, fill=(255, 255, 255))
+        y += 76
+    draw.text((64, 540), settings.PUBLISHER_NAME, font=small, fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _cover_ensure(issue: Issue, seed: int) -> None:
+    if issue.cover_image.name and issue.cover_image.storage.exists(issue.cover_image.name):
+        return
+    png = cover_image_png(title=issue.title, seed=seed)
+    issue.cover_image.save(f"{issue.slug}.png", ContentFile(png), save=False)
+    issue.save(update_fields=["cover_image"])
+
+
+def _sections_create(issue: Issue, sections: list[dict[str, Any]]) -> None:
+    for position, data in enumerate(sections):
+        section = Section(issue=issue, position=position, **{k: v for k, v in data.items() if k != "items"})
+        section.full_clean()  # the same sanitiser and link checks as the admin
+        section.save()
+        SectionItem.objects.bulk_create(
+            SectionItem(section=section, position=n, **item) for n, item in enumerate(data["items"])
+        )
+
+
+def _history(issue: Issue, target: str, users: dict[str, User]) -> None:
+    """Walk the issue through the workflow to ``target`` as the people who would."""
+    steps: list[tuple[str, User | None]] = [
+        (IssueStatus.REVIEW, users["contributor"]),
+        (IssueStatus.APPROVED, users["editor"]),
+    ]
+    if target == IssueStatus.SENT:
+        # Scheduling runs the pre-send checks, so the demo proves it passes them.
+        steps += [(IssueStatus.SCHEDULED, users["editor"]), (IssueStatus.SENDING, None), (IssueStatus.SENT, None)]
+    for to_status, actor in steps:
+        issue_transition(issue=issue, to_status=to_status, acting_user=actor, note="Demo content")
+
+
+def _issue_create(data: dict[str, Any], seed: int, users: dict[str, User]) -> Issue:
+    days_ago = data["days_ago"]
+    publish_date = None
+    if days_ago is not None:
+        publish_date = (timezone.now() - timedelta(days=days_ago)).replace(hour=6, minute=0, second=0, microsecond=0)
+    fields = ("title", "slug", "subject", "preheader", "summary", "canonical_url", "cover_alt")
+    issue = Issue(publish_date=publish_date, **{name: data[name] for name in fields})
+    with transaction.atomic():
+        issue = issue_save(issue=issue, acting_user=users["contributor"], comment="Demo content")
+        issue.authors.add(*Author.objects.filter(user__username__in=["contributor", "editor"]))
+        for name in data["tags"]:
+            tag, _ = Tag.objects.get_or_create(slug=slugify(name), defaults={"name": name})
+            issue.tags.add(tag)
+        _sections_create(issue, data["sections"])
+        _cover_ensure(issue, seed)
+        issue = issue_refresh_stats(issue=issue)
+        _history(issue, IssueStatus.SENT if days_ago is not None else IssueStatus.APPROVED, users)
+    return issue
+
+
+def issues_ensure() -> list[str]:
+    users = {u.username: u for u in User.objects.filter(username__in=["admin", "editor", "contributor"])}
+    created = []
+    for seed, data in enumerate(content.ISSUES):
+        issue = Issue.objects.filter(slug=data["slug"]).first()
+        if issue is None:
+            issue = _issue_create(data, seed, users)
+            created.append(f"issue {issue.title!r} ({issue.get_status_display().lower()})")
+        _cover_ensure(issue, seed)
+    return created
+
+
+def demo_load() -> DemoReport:
+    """Load (or keep) every piece of demo content; returns what it made this time."""
+    path = credentials_path()
+    accounts, created = accounts_ensure(path=path)
+    with transaction.atomic():
+        created += site_ensure()
+        created += subscribers_ensure()
+    created += issues_ensure()
+    return DemoReport(accounts=accounts, credentials_path=path, created=created)

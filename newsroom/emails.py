@@ -1,0 +1,51 @@
+"""Rendering and sending of transactional emails (confirmation, welcome, checks).
+
+Each kind of email is one small function in its app's ``emails.py`` that
+calls :func:`send_templated` with a kind name; the kind names three templates
+alike: ``emails/<kind>_subject.txt``, ``emails/<kind>.txt`` and
+``emails/<kind>.html``. Context values must be JSON-serialisable because the
+email is rendered in a Celery task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+
+def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    base = {
+        "PUBLISHER_NAME": settings.PUBLISHER_NAME,
+        "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
+        "SITE_URL": settings.SITE_URL,
+    }
+    ctx = {**base, **context}
+    subject = " ".join(render_to_string(f"emails/{kind}_subject.txt", ctx).split())
+    text = render_to_string(f"emails/{kind}.txt", ctx)
+    html = render_to_string(f"emails/{kind}.html", ctx)
+    return subject, text, html
+
+
+def send_templated(
+    *, kind: str, to: list[str], context: dict[str, Any], headers: dict[str, str] | None = None
+) -> str | None:
+    """Render and send one email now; returns the provider's message id if any."""
+    subject, text, html = render_templated(kind=kind, context=context)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to, headers=headers or {}
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+    status = getattr(message, "anymail_status", None)
+    message_id = getattr(status, "message_id", None)
+    return message_id if isinstance(message_id, str) else None
+
+
+def operator_check(*, to: str) -> None:
+    """Queue a short email that proves the worker and the provider work."""
+    from newsroom.tasks import send_email_task
+
+    send_email_task.delay(kind="operator_check", to=[to], context={})

@@ -1,0 +1,61 @@
+"""Site-wide content editors manage (footer pages, header navigation) and the
+local development outbox."""
+
+from django.db import models
+from django.urls import reverse
+from django_ckeditor_5.fields import CKEditor5Field
+
+
+class SitePage(models.Model):
+    """An editable page such as Privacy Policy, Support or Advertise with us."""
+
+    title = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80, unique=True)
+    body = CKEditor5Field(blank=True, config_name="default")
+    show_in_footer = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("site-page", args=[self.slug])
+
+
+class NavLink(models.Model):
+    """One entry of the site header's navigation (e.g. Courses, Guides, Tools)."""
+
+    label = models.CharField(max_length=40)
+    url = models.CharField(max_length=300, help_text="An absolute URL or a path on this site, e.g. /newsletter/.")
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    class Meta:
+        ordering = ["position", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class OutboxMessage(models.Model):
+    """One email as the recipient would have received it, kept instead of sent
+    when ANYMAIL_PROVIDER=outbox (the default on a laptop)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    subject = models.CharField(max_length=998)
+    from_email = models.CharField(max_length=320)
+    to = models.CharField(max_length=320, db_index=True)
+    text_body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"

@@ -1,0 +1,346 @@
+"""Newsroom settings: one module, read from the environment.
+
+Every variable is listed in the README. Defaults run on a laptop with no
+services (SQLite, a file-system broker, the local outbox); production sets
+DATABASE_URL, REDIS_URL, the provider and the secrets.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from newsroom.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("NEWSROOM_VAR_DIR", str(BASE_DIR / "var")))
+
+TESTING = "pytest" in sys.modules or env_bool("NEWSROOM_TESTING", False)
+
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-3f9a1c7e5b2d"  # noqa: S105
+# Old keys still accepted when verifying signatures, so rotating SECRET_KEY does
+# not break the unsubscribe and preference links in emails already sent.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
+PUBLISHER_NAME = env_str("PUBLISHER_NAME", "The Newsroom Daily")
+PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "Newsroom Media Ltd, 1 Example Street, London EC1A 1AA, UK")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.humanize",
+    "adminsortable2",
+    "reversion",
+    "django_ckeditor_5",
+    "anymail",
+    "newsroom",
+    "issues",
+    "subscribers",
+    "delivery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "newsroom.urls"
+WSGI_APPLICATION = "newsroom.wsgi.application"
+ASGI_APPLICATION = "newsroom.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "newsroom.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and beat share one file: wait for locks
+    # rather than failing, and take the write lock up front.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, Celery ---------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+
+# CACHE_URL: a redis:// URL, "locmem" or "file"; defaults to REDIS_URL when set.
+CACHE_URL = env_str("CACHE_URL", REDIS_URL or "file")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "newsroom"),
+        }
+    }
+elif CACHE_URL == "locmem":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL == "file":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL, 'locmem' or 'file'.")
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300, minimum=0)
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than any task may run (task_time_limit), so a task is never
+        # handed to a second worker while the first is still on it.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+    }
+else:
+    # An embedded broker that needs no server: kombu's file-system transport
+    # keeps messages as files under var/broker, shared by the web server,
+    # the worker and beat on one machine.
+    _broker = VAR_DIR / "broker"
+    # kombu does not create its folders; without them the worker stops at start-up.
+    for _folder in ("out", "control", "processed"):
+        (_broker / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost/"  # the host is unused; naming it quiets kombu
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker / "out"),
+        "data_folder_out": str(_broker / "out"),
+        "control_folder": str(_broker / "control"),
+        "processed_folder": str(_broker / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+SEND_POLL_SECONDS = env_int("SEND_POLL_SECONDS", 5, minimum=1)
+
+# --- Mail provider ----------------------------------------------------------
+PROVIDERS = ("outbox", "console", "smtp", "mailgun", "postmark", "amazon_ses", "brevo", "resend")
+EMAIL_PROVIDER = env_choice("ANYMAIL_PROVIDER", "outbox", PROVIDERS)
+ANYMAIL_API_KEY = env_str("ANYMAIL_API_KEY")
+ANYMAIL_SENDER_DOMAIN = env_str("ANYMAIL_SENDER_DOMAIN")
+ANYMAIL_API_URL = env_url("ANYMAIL_API_URL", "")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{PUBLISHER_NAME} <newsletter@example.com>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+
+_BACKENDS = {
+    "outbox": "newsroom.outbox.OutboxBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "mailgun": "anymail.backends.mailgun.EmailBackend",
+    "postmark": "anymail.backends.postmark.EmailBackend",
+    "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
+    "brevo": "anymail.backends.brevo.EmailBackend",
+    "resend": "anymail.backends.resend.EmailBackend",
+}
+EMAIL_BACKEND = _BACKENDS[EMAIL_PROVIDER]
+
+if EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend") and not ANYMAIL_API_KEY:
+    raise ImproperlyConfigured(f"ANYMAIL_PROVIDER={EMAIL_PROVIDER} needs ANYMAIL_API_KEY.")
+if EMAIL_PROVIDER == "mailgun" and not ANYMAIL_SENDER_DOMAIN:
+    raise ImproperlyConfigured("ANYMAIL_PROVIDER=mailgun needs ANYMAIL_SENDER_DOMAIN.")
+
+_WEBHOOK_SECRET = env_str("WEBHOOK_SECRET") or env_str("ANYMAIL_WEBHOOK_SECRET")
+if _WEBHOOK_SECRET and ":" not in _WEBHOOK_SECRET:
+    raise ImproperlyConfigured("WEBHOOK_SECRET must look like 'user:password' (HTTP basic auth).")
+ANYMAIL: dict[str, object] = {
+    "WEBHOOK_SECRET": _WEBHOOK_SECRET or None,
+    "SEND_DEFAULTS": {},
+}
+_key_setting = {
+    "mailgun": "MAILGUN_API_KEY",
+    "postmark": "POSTMARK_SERVER_TOKEN",
+    "brevo": "BREVO_API_KEY",
+    "resend": "RESEND_API_KEY",
+}.get(EMAIL_PROVIDER)
+if _key_setting:
+    ANYMAIL[_key_setting] = ANYMAIL_API_KEY
+if EMAIL_PROVIDER == "mailgun":
+    ANYMAIL["MAILGUN_SENDER_DOMAIN"] = ANYMAIL_SENDER_DOMAIN
+    if env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
+        ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
+if EMAIL_PROVIDER == "resend" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
+    ANYMAIL["RESEND_SIGNING_SECRET"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
+if ANYMAIL_API_URL and EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend"):
+    ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = ANYMAIL_API_URL
+# Seconds to wait for the provider's answer; a timeout after sending leaves the rows uncertain.
+ANYMAIL["REQUESTS_TIMEOUT"] = env_int("ANYMAIL_REQUESTS_TIMEOUT", 30, minimum=1)
+
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+
+# Recipients per provider API call; NEWSROOM_BATCH_SIZE overrides.
+PROVIDER_BATCH_LIMITS = {
+    "mailgun": 1000,
+    "postmark": 500,
+    "amazon_ses": 50,
+    "brevo": 1000,
+    "resend": 100,
+}
+NEWSROOM_BATCH_SIZE = env_int("NEWSROOM_BATCH_SIZE", PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, 500), minimum=1)
+SEND_MAX_RETRIES = env_int("SEND_MAX_RETRIES", 6, minimum=0)
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+
+# --- Auth, i18n ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("TIME_ZONE", "Europe/London")
+USE_I18N = True
+USE_TZ = True
+LOGIN_URL = "admin:login"
+
+# --- Static and media ---------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+IMAGE_UPLOAD_MAX_BYTES = env_int("IMAGE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+
+# --- CKEditor 5 (self-hosted; GPL build, no CDN) ------------------------------
+CKEDITOR_5_FILE_STORAGE = "issues.storage.CheckedImageStorage"
+CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
+CKEDITOR_5_MAX_FILE_SIZE = IMAGE_UPLOAD_MAX_BYTES // (1024 * 1024) or 1
+CKEDITOR_5_FILE_UPLOAD_PERMISSION = "staff"
+CKEDITOR_5_CONFIGS = {
+    "default": {
+        "licenseKey": "GPL",
+        "toolbar": {
+            "items": [
+                "heading",
+                "|",
+                "bold",
+                "italic",
+                "link",
+                "bulletedList",
+                "numberedList",
+                "blockQuote",
+                "|",
+                "imageUpload",
+                "|",
+                "undo",
+                "redo",
+            ],
+        },
+        "heading": {
+            "options": [
+                {"model": "paragraph", "title": "Paragraph", "class": "ck-heading_paragraph"},
+                {"model": "heading3", "view": "h3", "title": "Heading", "class": "ck-heading_heading3"},
+            ]
+        },
+        "image": {"toolbar": ["imageTextAlternative"]},
+    },
+}
+
+# --- Security -----------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Views meant to be framed (outbox, admin previews) say so with xframe_options_sameorigin.
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if env_bool("BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Rate limits on the public forms use the cache above.
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_USE_CACHE = "default"
+# The file cache is shared by the processes of one machine, which is all a
+# laptop run has; the locmem cache is only used by the test suite.
+SILENCED_SYSTEM_CHECKS = (
+    ["django_ratelimit.W001", "django_ratelimit.E003"] if not CACHE_URL.startswith(("redis", "unix")) else []
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,12 @@
+from django.contrib.sitemaps.views import sitemap
+from django.urls import path
+
+from issues.sitemaps import SITEMAPS
+from newsroom import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("robots.txt", views.robots_txt, name="robots-txt"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="django.contrib.sitemaps.views.sitemap"),
+    path("pages/<slug:slug>/", views.site_page, name="site-page"),
+]

@@ -1,0 +1,125 @@
+"""Fixtures every app's tests may use: personas, a real Celery worker, a browser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsroom.testing import factories
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def editor(db: None) -> Any:
+    return factories.make_editor()
+
+
+@pytest.fixture
+def contributor(db: None) -> Any:
+    return factories.make_contributor()
+
+
+@pytest.fixture
+def full_issue(db: None) -> Any:
+    return factories.make_full_issue()
+
+
+@pytest.fixture
+def confirmed_reader(db: None) -> Any:
+    return factories.make_confirmed_reader()
+
+
+@pytest.fixture
+def pending_reader(db: None) -> Any:
+    return factories.make_pending_reader()
+
+
+@pytest.fixture
+def celery_eager(settings: Any) -> Iterator[None]:
+    """Run tasks in-process (unit tests); integration tests use celery_worker."""
+    from newsroom.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker thread consuming from the real broker (Redis)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from newsroom.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's
+    # async-safety guard would otherwise refuse the test's own ORM calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Keep a screenshot under test-artifacts/ for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def admin_login(page: Any, live_server: Any, username: str, password: str = factories.PASSWORD) -> None:
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")

@@ -1,0 +1,110 @@
+"""pytest plugin loaded before pytest-django configures Django.
+
+It finds PostgreSQL and Redis on 127.0.0.1 when DATABASE_URL/REDIS_URL are
+unset, and decides what happens to tests that need them (or Chromium):
+skip with a message saying how to enable them, or, with REQUIRE_SERVICES=1,
+fail the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_usable(url: str) -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+def _redis_usable(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except Exception:
+        return False
+
+
+def required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
+    os.environ["NEWSROOM_TESTING"] = "1"
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "test-only-" + uuid.uuid4().hex * 2)
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ["CACHE_URL"] = "locmem"
+    os.environ.setdefault("NEWSROOM_VAR_DIR", f"/tmp/newsroom-test-{uuid.uuid4().hex[:8]}")
+    os.environ.setdefault("ANYMAIL_PROVIDER", "outbox")
+    if "DATABASE_URL" not in os.environ and _port_open("127.0.0.1", 5432) and _postgres_usable(LOCAL_POSTGRES):
+        os.environ["DATABASE_URL"] = LOCAL_POSTGRES
+    if "REDIS_URL" not in os.environ and _port_open("127.0.0.1", 6379) and _redis_usable(LOCAL_REDIS):
+        os.environ["REDIS_URL"] = LOCAL_REDIS
+
+
+def services_available() -> tuple[bool, str]:
+    db = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    missing = []
+    if not db.startswith(("postgres://", "postgresql://")) or not _postgres_usable(db):
+        missing.append("PostgreSQL (DATABASE_URL)")
+    if not redis_url or not _redis_usable(redis_url):
+        missing.append("Redis (REDIS_URL)")
+    if missing:
+        return False, (
+            "needs " + " and ".join(missing) + ": set DATABASE_URL=postgres://… and REDIS_URL=redis://…, "
+            "or start them on 127.0.0.1:5432 / 6379"
+        )
+    return True, ""
+
+
+def browser_available() -> tuple[bool, str]:
+    if CHROMIUM.exists():
+        return True, ""
+    return False, f"needs Chromium at {CHROMIUM}: run 'apt-get install -y chromium' (or set CHROMIUM_PATH)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: needs real PostgreSQL, Redis and a Celery worker")
+    config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
+
+
+_checked: dict[str, tuple[bool, str]] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, check in (("integration", services_available), ("browser", browser_available)):
+        if item.get_closest_marker(marker) is None:
+            continue
+        if marker not in _checked:
+            _checked[marker] = check()
+        ok, why = _checked[marker]
+        if not ok:
+            if required():
+                pytest.fail(f"REQUIRE_SERVICES=1 and this {marker} test {why}", pytrace=False)
+            pytest.skip(f"{marker} test skipped: {why}")

@@ -1,0 +1,222 @@
+"""`manage.py load_demo`: what `make run` loads and prints, every time."""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from issues.models import Issue, IssueStatus, IssueTransition, Section, SectionItem, SectionKind
+from newsroom.models import NavLink, SitePage
+from subscribers.models import Consent, MailingList, Subscriber, SubscriberStatus
+
+pytestmark = pytest.mark.django_db
+
+CREDENTIAL_LINE = re.compile(r"username: (\S+)\s+password: (\S+)")
+
+
+@pytest.fixture(autouse=True)
+def _laptop(settings, tmp_path):
+    settings.VAR_DIR = tmp_path / "var"
+    settings.DEBUG = True
+
+
+def load_demo() -> str:
+    out = io.StringIO()
+    call_command("load_demo", "--base-url", "http://127.0.0.1:8000", stdout=out)
+    return out.getvalue()
+
+
+def printed_credentials(output: str) -> dict[str, str]:
+    return dict(CREDENTIAL_LINE.findall(output))
+
+
+def row_counts() -> dict[str, int]:
+    models = [User, Issue, Section, SectionItem, IssueTransition, NavLink, SitePage, MailingList, Subscriber, Consent]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_it_prints_the_admin_url_and_a_password_that_signs_in(client):
+    output = load_demo()
+
+    assert "http://127.0.0.1:8000/admin/" in output
+    credentials = printed_credentials(output)
+    assert set(credentials) == {"admin", "editor", "contributor"}
+    assert client.login(username="admin", password=credentials["admin"])
+    page = client.get("/admin/issues/issue/")
+    assert page.status_code == 200
+    assert "Small models have a big week" in page.text
+    assert "Agents get a budget" in page.text
+
+
+def test_the_editor_and_contributor_are_in_their_groups():
+    credentials = printed_credentials(load_demo())
+
+    editor = User.objects.get(username="editor")
+    contributor = User.objects.get(username="contributor")
+    assert editor.check_password(credentials["editor"])
+    assert contributor.check_password(credentials["contributor"])
+    assert list(editor.groups.values_list("name", flat=True)) == ["Editors"]
+    assert list(contributor.groups.values_list("name", flat=True)) == ["Contributors"]
+    assert editor.has_perm("issues.approve_issue")
+    assert not contributor.has_perm("issues.approve_issue")
+    assert not editor.is_superuser
+
+
+def test_the_credentials_file_is_readable_by_its_owner_only(settings):
+    credentials = printed_credentials(load_demo())
+
+    path = settings.VAR_DIR / "demo-credentials.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"admin {credentials['admin']}" in path.read_text()
+
+
+def test_a_second_run_adds_nothing_and_prints_the_same_passwords():
+    first = load_demo()
+    counts = row_counts()
+
+    second = load_demo()
+
+    assert row_counts() == counts
+    assert printed_credentials(second) == printed_credentials(first)
+    assert "nothing added" in second
+
+
+def test_a_lost_credentials_file_gets_new_passwords_that_work(settings, client):
+    old = printed_credentials(load_demo())
+    (settings.VAR_DIR / "demo-credentials.txt").unlink()
+
+    new = printed_credentials(load_demo())
+
+    assert new["admin"] != old["admin"]
+    assert client.login(username="admin", password=new["admin"])
+    assert User.objects.filter(username="admin").count() == 1
+
+
+def test_a_password_changed_in_the_admin_is_not_overwritten_but_flagged():
+    load_demo()
+    admin = User.objects.get(username="admin")
+    admin.set_password("a-password-the-owner-chose-77")
+    admin.save()
+
+    output = load_demo()
+
+    admin.refresh_from_db()
+    assert admin.check_password("a-password-the-owner-chose-77")
+    assert "no longer works" in output
+
+
+def test_one_issue_is_sent_and_public_and_one_is_approved_and_ready():
+    load_demo()
+
+    sent = Issue.objects.get(status=IssueStatus.SENT)
+    draft = Issue.objects.get(status=IssueStatus.APPROVED)
+    assert sent.publish_date is not None
+    assert sent.publish_date < timezone.now() - timedelta(days=1)
+    assert draft.publish_date is None
+    assert list(sent.transitions.order_by("id").values_list("to_status", flat=True)) == [
+        "review",
+        "approved",
+        "scheduled",
+        "sending",
+        "sent",
+    ]
+    assert draft.transitions.first().to_status == "approved"
+
+
+@pytest.mark.parametrize("slug", ["small-models-have-a-big-week", "agents-get-a-budget"])
+def test_each_issue_has_the_reference_shape(slug):
+    load_demo()
+    issue = Issue.objects.get(slug=slug)
+    sections = list(issue.sections.prefetch_related("items"))
+    kinds = [s.kind for s in sections]
+
+    leads = [s for s in sections if s.kind == SectionKind.LEAD]
+    assert 3 <= len(leads) <= 5
+    assert kinds[len(leads) :] == [SectionKind.HIGHLIGHT, SectionKind.TOOL, SectionKind.QUICK_LINKS]
+    for lead in leads:
+        bullets = list(lead.items.all())
+        assert 3 <= len(bullets) <= 4
+        assert all(b.label and b.text for b in bullets)
+        assert lead.body.startswith("<p>") and lead.analysis.startswith("<p>")
+        assert lead.link_url.startswith("https://example.")
+    highlight, tool, quick = sections[len(leads) :]
+    assert highlight.partner_name and highlight.link_url and highlight.link_label and highlight.body
+    assert 3 <= tool.items.count() <= 4 and tool.link_url
+    assert 6 <= quick.items.count() <= 10
+    assert all(item.url.startswith("https://example.") for item in quick.items.all())
+
+
+@pytest.mark.parametrize("slug", ["small-models-have-a-big-week", "agents-get-a-budget"])
+def test_each_issue_is_an_eight_minute_read_with_a_described_cover(slug):
+    load_demo()
+    issue = Issue.objects.get(slug=slug)
+
+    assert 1500 <= issue.word_count <= 2000
+    assert issue.reading_minutes == 8
+    assert issue.cover_alt
+    assert issue.cover_image.name.endswith(".png")
+    with issue.cover_image.open("rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_deleted_cover_file_is_drawn_again():
+    load_demo()
+    issue = Issue.objects.get(slug="agents-get-a-budget")
+    name = str(issue.cover_image.name)
+    issue.cover_image.storage.delete(name)
+
+    load_demo()
+
+    issue.refresh_from_db()
+    assert issue.cover_image.storage.exists(str(issue.cover_image.name))
+
+
+def test_readers_lists_pages_and_navigation_are_loaded(client):
+    load_demo()
+
+    assert MailingList.objects.get(default=True).name == "Daily digest"
+    assert MailingList.objects.filter(name="Weekly deep dive").exists()
+    assert Subscriber.objects.filter(status=SubscriberStatus.ACTIVE).count() >= 3
+    assert Subscriber.objects.filter(status=SubscriberStatus.PENDING).count() >= 2
+    assert list(NavLink.objects.values_list("label", flat=True)) == ["Courses", "Guides", "Tools", "Videos", "News"]
+    page = client.get("/pages/privacy/")
+    assert page.status_code == 200
+    for label in ("Privacy Policy", "Support", "Advertise with us", "Courses", "Guides", "Videos"):
+        assert label in page.text
+    assert "unsubscribe" in page.text
+
+
+def test_navigation_an_editor_rearranged_is_kept():
+    load_demo()
+    NavLink.objects.exclude(label="News").delete()
+
+    load_demo()
+
+    assert list(NavLink.objects.values_list("label", flat=True)) == ["News"]
+
+
+def test_it_refuses_to_run_on_a_production_site(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        call_command("load_demo", stdout=io.StringIO())
+
+    assert not User.objects.filter(username="admin").exists()
+
+
+def test_the_printed_links_follow_the_address_make_run_serves(monkeypatch):
+    monkeypatch.setenv("HOST", "0.0.0.0")  # noqa: S104 - an address string, nothing binds
+    monkeypatch.setenv("PORT", "8765")
+    out = io.StringIO()
+
+    call_command("load_demo", stdout=out)
+
+    assert "Admin:   http://127.0.0.1:8765/admin/" in out.getvalue()
+    assert "Outbox:  http://127.0.0.1:8765/dev/outbox/" in out.getvalue()

@@ -1,0 +1,103 @@
+import re
+
+import pytest
+
+from issues.tests.public_helpers import published
+from newsroom.models import NavLink, SitePage
+from newsroom.selectors import site_cache_clear
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_shows_the_publication_latest_and_recent_issues_and_the_form(client, settings):
+    settings.PUBLISHER_NAME = "The Daily Machine"
+    from django.utils import timezone
+
+    now = timezone.now()
+    for n in range(4):
+        published(full=False, title=f"Issue {n}", summary=f"Summary {n}.", when=now - timezone.timedelta(days=5 - n))
+    html = client.get("/").content.decode()
+    assert re.search(r"<h1>The Daily Machine</h1>", html)
+    latest = re.search(r'<section class="latest".*?</section>', html, re.S).group(0)
+    assert "Issue 3" in latest and "Summary 3." in latest and "8 min read" in latest
+    recent = re.search(r'<section class="recent".*?</section>', html, re.S).group(0)
+    assert re.findall(r"Issue \d", recent) == ["Issue 2", "Issue 1", "Issue 0"]
+    assert 'id="subscribe"' in html
+
+
+def test_home_without_issues_invites_to_subscribe(client):
+    html = client.get("/").content.decode()
+    assert "The first issue is on its way" in html
+    assert 'id="subscribe"' in html
+
+
+def test_footer_pages_and_header_links_come_from_the_admin_models(client, settings):
+    settings.SITE_URL = "https://news.example.org"
+    SitePage.objects.create(title="Privacy Policy", slug="privacy", body="<p>We keep little.</p>", position=1)
+    SitePage.objects.create(title="Advertise with us", slug="advertise", body="<p>Reach readers.</p>", position=2)
+    SitePage.objects.create(title="Hidden", slug="hidden", show_in_footer=False)
+    NavLink.objects.create(label="Guides", url="/pages/privacy/", position=1)
+    site_cache_clear()
+    html = client.get("/").content.decode()
+    footer = re.search(r"<footer class=\"site-footer\">.*?</footer>", html, re.S).group(0)
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', footer) == [
+        ("/pages/privacy/", "Privacy Policy"),
+        ("/pages/advertise/", "Advertise with us"),
+    ]
+    header = re.search(r'<header class="site-header">.*?</header>', html, re.S).group(0)
+    assert '<a href="/pages/privacy/">Guides</a>' in header
+    page = client.get("/pages/advertise/").content.decode()
+    assert "<h1>Advertise with us</h1>" in page and "Reach readers." in page
+    assert '<link rel="canonical" href="https://news.example.org/pages/advertise/">' in page
+
+
+def test_an_unknown_site_page_is_not_found(client):
+    assert client.get("/pages/nope/").status_code == 404
+
+
+def test_every_public_page_has_landmarks_and_one_h1(client):
+    issue = published(slug="landmarks")
+    SitePage.objects.create(title="Support", slug="support")
+    for url in ["/", "/newsletter/", issue.get_absolute_url(), "/pages/support/"]:
+        html = client.get(url).content.decode()
+        assert html.count("<h1") == 1, url
+        for landmark in ("<header", "<main", "<footer", 'aria-label="Main"', 'id="subscribe"'):
+            assert landmark in html, (url, landmark)
+
+
+def test_health_still_answers(client):
+    assert client.get("/health/").json() == {"database": True}
+
+
+def test_production_collectstatic_writes_hashed_compressed_files(tmp_path):
+    # DEBUG=0 selects WhiteNoise's CompressedManifestStaticFilesStorage; it refuses
+    # a CSS or JS file that points at a missing file, so this guards every app's assets.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "NEWSROOM_TESTING": "0",
+        "SECRET_KEY": "collectstatic-test-" + "x" * 40,
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "NEWSROOM_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed = manifest["paths"]["css/site.css"]
+    assert hashed != "css/site.css" and hashed.startswith("css/site.")
+    assert (tmp_path / "static" / (hashed + ".gz")).exists()
+    assert "js/share.js" in manifest["paths"]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from issues.selectors import cached_fragment, public_issues
+from newsroom.models import OutboxMessage, SitePage
+
+HOME_RECENT = 6
+
+
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness and readiness: the database answers a query."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        db_ok = True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        db_ok = False
+    return JsonResponse({"database": db_ok}, status=200 if db_ok else 503)
+
+
+def _home_fragment() -> dict[str, Any]:
+    issues = list(public_issues().prefetch_related("tags")[: HOME_RECENT + 1])
+    latest, recent = (issues[0], issues[1:]) if issues else (None, [])
+    return {"issues_html": render_to_string("issues/_home_issues.html", {"latest": latest, "recent": recent})}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The publication's front page: the latest issue, recent ones, the subscribe form."""
+    fragment = cached_fragment("home", _home_fragment) or {}
+    return render(request, "home.html", fragment)
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    return render(request, "robots.txt", content_type="text/plain; charset=utf-8")
+
+
+def site_page(request: HttpRequest, slug: str) -> HttpResponse:
+    page = get_object_or_404(SitePage, slug=slug)
+    return render(request, "newsroom/site_page.html", {"page": page})
+
+
+def _debug_only() -> None:
+    if not settings.DEBUG:
+        raise Http404
+
+
+@never_cache
+def outbox_list(request: HttpRequest) -> HttpResponse:
+    _debug_only()
+    to = request.GET.get("to", "").strip()
+    messages = OutboxMessage.objects.all()
+    if to:
+        messages = messages.filter(to__icontains=to)
+    return render(request, "newsroom/outbox_list.html", {"messages": messages[:200], "to": to})
+
+
+@never_cache
+def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _debug_only()
+    message = get_object_or_404(OutboxMessage, pk=pk)
+    return render(request, "newsroom/outbox_detail.html", {"message": message})
+
+
+_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
+
+
+def _links_open_on_top(html: str) -> str:
+    """Make a click on a link in the framed email (say, a confirmation link)
+    open in the whole tab: the site's own pages refuse to be framed."""
+    base = '<base target="_top">'
+    match = _HEAD.search(html)
+    if match is None:
+        return base + html
+    return html[: match.end()] + base + html[match.end() :]
+
+
+@never_cache
+@xframe_options_sameorigin
+def outbox_html(request: HttpRequest, pk: int) -> HttpResponse:
+    _debug_only()
+    message = get_object_or_404(OutboxMessage, pk=pk)
+    response = HttpResponse(_links_open_on_top(message.html_body or "<p>(no HTML part)</p>"))
+    # The stored HTML is our own rendered email; still, keep it from running scripts.
+    response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
+    return response

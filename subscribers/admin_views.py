@@ -1,0 +1,107 @@
+"""Admin pages for the CSV import: upload, preview and confirm, then the report on the ImportJob page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+
+from subscribers import importer
+from subscribers.models import ConsentBasis, ImportJob, ImportStatus, MailingList, Subscriber
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 text with a header row: “email” (required), “name”, “lists” and “tags” "
+        "(several separated by “;”).",
+    )
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than 50 MB; split it in parts.")
+        return upload
+
+
+class ConfirmForm(forms.Form):
+    consent_basis = forms.ChoiceField(
+        label="Why may we email these readers?",
+        choices=[("", "— choose —"), *ConsentBasis.choices],
+        help_text="Only a stated basis makes imported readers active; without one they are stored as pending.",
+    )
+    lists = forms.ModelMultipleChoiceField(
+        queryset=MailingList.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Add every imported reader to",
+    )
+
+
+def _context(request: HttpRequest, title: str, **extra: object) -> dict[str, object]:
+    return {**admin.site.each_context(request), "title": title, "opts": Subscriber._meta, **extra}
+
+
+def _check(request: HttpRequest) -> None:
+    if not request.user.has_perm("subscribers.add_subscriber"):
+        raise PermissionDenied("You may not import readers.")
+
+
+def import_upload(request: HttpRequest) -> HttpResponse:
+    _check(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job, _columns, _preview, _count = importer.import_job_create(
+                uploaded=form.cleaned_data["file"], acting_user=request.user
+            )
+        except importer.ImportFileError as error:
+            form.add_error("file", error.messages[0])
+        else:
+            return redirect("admin:subscribers_subscriber_import_confirm", pk=job.pk)
+    return TemplateResponse(
+        request, "admin/subscribers/import_upload.html", _context(request, "Import readers from CSV", form=form)
+    )
+
+
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    _check(request)
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status != ImportStatus.UPLOADED:
+        return redirect("admin:subscribers_importjob_change", job.pk)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        job = importer.import_job_run(
+            job=job, consent_basis=form.cleaned_data["consent_basis"], lists=list(form.cleaned_data["lists"])
+        )
+        if job.status == ImportStatus.DONE:
+            messages.success(
+                request,
+                f"Import finished: {job.added} added, {job.updated} updated, "
+                f"{job.skipped} skipped, {job.rejected} rejected.",
+            )
+        else:
+            messages.error(request, f"Nothing was imported: {job.error}")
+        return redirect("admin:subscribers_importjob_change", job.pk)
+    try:
+        columns, preview, count = importer.import_job_preview(job=job)
+    except importer.ImportFileError as error:
+        messages.error(request, error.messages[0])
+        return redirect("admin:subscribers_subscriber_import")
+    ignored = [c for c in columns if c not in importer.KNOWN_COLUMNS]
+    context = _context(
+        request,
+        f"Import {job.filename}: check and confirm",
+        job=job,
+        form=form,
+        columns=columns,
+        preview=preview,
+        count=count,
+        ignored=ignored,
+    )
+    return TemplateResponse(request, "admin/subscribers/import_confirm.html", context)

@@ -1,0 +1,90 @@
+"""Reader-facing forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from subscribers.models import MailingList
+from subscribers.normalise import MAX_EMAIL_LENGTH, normalise_email
+from subscribers.selectors import public_lists
+
+
+class AddressField(forms.CharField):
+    """An email address, normalised (trimmed, IDNA domain) with a clear message when it is not one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_EMAIL_LENGTH + 60)
+        kwargs.setdefault("error_messages", {"required": "Enter an email address."})
+        super().__init__(**kwargs)
+        self.widget = forms.EmailInput(attrs={"autocomplete": "email", "maxlength": MAX_EMAIL_LENGTH})
+
+    def clean(self, value: Any) -> str:
+        value = super().clean(value)
+        return normalise_email(value) if value else value
+
+
+def clean_name(value: str) -> str:
+    if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
+        raise forms.ValidationError("Your name cannot contain line breaks or control characters.")
+    return value.strip()
+
+
+class SubscribeForm(forms.Form):
+    email = AddressField(label="Email address")
+    name = forms.CharField(label="Name (optional)", max_length=100, required=False, strip=False)
+    lists = forms.ModelMultipleChoiceField(
+        label="Newsletters",
+        queryset=MailingList.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    # Honeypot: hidden from people by CSS and aria-hidden; bots fill it in.
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        queryset = public_lists()
+        self.fields["lists"].queryset = queryset  # type: ignore[attr-defined]
+        self.fields["lists"].initial = [item.pk for item in queryset if item.default]
+
+    def clean_name(self) -> str:
+        return clean_name(self.cleaned_data.get("name", ""))
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website"))
+
+
+class ResendForm(forms.Form):
+    email = AddressField(label="Email address")
+
+
+class PreferencesForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, required=False, strip=False)
+    lists = forms.ModelMultipleChoiceField(
+        label="Newsletters", queryset=MailingList.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    paused_until = forms.DateField(
+        label="Pause all emails until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to keep receiving issues.",
+    )
+
+    def __init__(self, *args: Any, current_lists: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Readers see the public lists plus any private list they are already on.
+        ids = {item.pk for item in public_lists()} | {item.pk for item in (current_lists or [])}
+        self.fields["lists"].queryset = MailingList.objects.filter(pk__in=ids)  # type: ignore[attr-defined]
+
+    def clean_name(self) -> str:
+        return clean_name(self.cleaned_data.get("name", ""))
+
+    def clean_paused_until(self) -> Any:
+        value = self.cleaned_data.get("paused_until")
+        if value and value <= timezone.localdate():
+            raise forms.ValidationError("Choose a date in the future.")
+        return value

@@ -1,0 +1,201 @@
+"""The audience: subscribers, lists, tags, segments, consent and suppression."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+def email_hash(email: str) -> str:
+    """Stable hash of a normalised address; what erasure keeps."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class MailingList(models.Model):
+    """A list/topic readers choose on the subscribe form and preferences page."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    public = models.BooleanField(default=True, help_text="Offered to readers on the subscribe form.")
+    default = models.BooleanField(default=False, help_text="Pre-selected on the subscribe form.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriberTag(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    ACTIVE = "active", "Active"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class SubscriberSource(models.TextChoices):
+    FORM = "form", "Web form"
+    IMPORT = "import", "CSV import"
+    ADMIN = "admin", "Added by an editor"
+
+
+class Subscriber(models.Model):
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING, db_index=True
+    )
+    source = models.CharField(max_length=16, choices=SubscriberSource.choices, default=SubscriberSource.FORM)
+    lists = models.ManyToManyField(MailingList, blank=True, related_name="subscribers")
+    tags = models.ManyToManyField(SubscriberTag, blank=True, related_name="subscribers")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateField(null=True, blank=True, help_text="No issues are sent until this date.")
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    welcome_sent_at = models.DateTimeField(null=True, blank=True)
+    soft_bounces = models.PositiveIntegerField(default=0, help_text="Soft bounces in a row.")
+    last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Last open or click.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SubscriberStatus.values), name="subscriber_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Consent(models.Model):
+    """What a reader agreed to (or withdrew), when, where and with which words."""
+
+    class Action(models.TextChoices):
+        SUBSCRIBE = "subscribe", "Subscribed"
+        CONFIRM = "confirm", "Confirmed"
+        UPDATE = "update", "Changed preferences"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+        IMPORT = "import", "Imported"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="consents")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    form = models.CharField(max_length=100, blank=True, help_text="Which form or path recorded it.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    text = models.TextField(blank=True, help_text="The words of the consent shown to the reader.")
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """An address no send and no import may reach again. Erasure keeps only the hash."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "bounced", "Hard bounce"
+        COMPLAINT = "complained", "Complaint"
+        SOFT_BOUNCES = "soft_bounces", "Repeated soft bounces"
+        ERASED = "erased", "Asked to be forgotten"
+        MANUAL = "manual", "Added by an editor"
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(max_length=254, blank=True, help_text="Empty once the reader is erased.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.email or f"(erased) {self.email_hash[:12]}…"
+
+
+class Segment(models.Model):
+    """A saved filter over subscribers that a send can target."""
+
+    name = models.CharField(max_length=100, unique=True)
+    lists = models.ManyToManyField(MailingList, blank=True, help_text="In any of these lists (all lists when empty).")
+    tags = models.ManyToManyField(SubscriberTag, blank=True, help_text="With any of these tags.")
+    signed_up_after = models.DateField(null=True, blank=True)
+    signed_up_before = models.DateField(null=True, blank=True)
+    engaged_within_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Opened or clicked within this many days."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConsentBasis(models.TextChoices):
+    """Why imported readers may be sent to; only a stated basis makes them active."""
+
+    DOUBLE_OPT_IN = "double_opt_in", "They confirmed their address on another platform (double opt-in)"
+    SIGNUP_FORM = "signup_form", "They signed up on one of our forms (single opt-in)"
+    IN_PERSON = "in_person", "They gave written consent in person or on paper"
+    NONE = "none", "No consent recorded: import as pending, send nothing"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded, waiting for confirmation"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed, nothing stored"
+
+
+class ImportJob(models.Model):
+    """One CSV import: the uploaded file, the editor's choices, and the report."""
+
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    consent_basis = models.CharField(max_length=20, choices=ConsentBasis.choices, blank=True)
+    lists = models.ManyToManyField(MailingList, blank=True, help_text="Every imported reader joins these lists.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True, help_text="Rows skipped or rejected, with the reason.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="importjob_status_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"Import of {self.filename} ({self.get_status_display()})"

@@ -1,0 +1,341 @@
+"""Writes over the audience. Keyword-only, each in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from subscribers import emails
+from subscribers.models import (
+    Consent,
+    ImportJob,
+    MailingList,
+    Subscriber,
+    SubscriberSource,
+    SubscriberStatus,
+    SubscriberTag,
+    Suppression,
+    email_hash,
+)
+from subscribers.normalise import normalise_email
+from subscribers.selectors import is_suppressed, subscriber_by_email
+
+CONFIRMATION_COOLDOWN = datetime.timedelta(minutes=10)
+
+CONSENT_TEXT = (
+    "Yes, send me the newsletters I picked. I can unsubscribe at any time with the link in every email; "
+    "my address is used for nothing else."
+)
+
+_STATUS_FOR_REASON = {
+    Suppression.Reason.HARD_BOUNCE: SubscriberStatus.BOUNCED,
+    Suppression.Reason.SOFT_BOUNCES: SubscriberStatus.BOUNCED,
+    Suppression.Reason.COMPLAINT: SubscriberStatus.COMPLAINED,
+}
+
+
+# --- suppression and provider feedback (called by DELIVERY) -----------------
+
+
+@transaction.atomic
+def suppression_add(*, email: str, reason: str, detail: str = "") -> Suppression:
+    """Suppress an address for good; a matching reader becomes bounced/complained as the reason says."""
+    try:
+        address = normalise_email(email)
+    except ValidationError:
+        address = email.strip()
+    digest = email_hash(address)
+    stored_email = "" if reason == Suppression.Reason.ERASED else address.lower()
+    suppression, _created = Suppression.objects.get_or_create(
+        email_hash=digest, defaults={"email": stored_email, "reason": reason, "detail": detail[:500]}
+    )
+    new_status = _STATUS_FOR_REASON.get(Suppression.Reason(reason)) if reason in Suppression.Reason.values else None
+    if new_status is not None:
+        Subscriber.objects.filter(email__iexact=address).exclude(status=new_status).update(status=new_status)
+    return suppression
+
+
+@transaction.atomic
+def subscriber_unsubscribe(
+    *, subscriber: Subscriber, via: str, ip: str | None = None, user_agent: str = ""
+) -> Subscriber:
+    """Stop every future send to this reader at once. Calling it again changes nothing."""
+    now = timezone.now()
+    changed = Subscriber.objects.filter(
+        pk=subscriber.pk, status__in=[SubscriberStatus.ACTIVE, SubscriberStatus.PENDING]
+    ).update(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=now)
+    if changed:
+        Consent.objects.create(
+            subscriber_id=subscriber.pk,
+            action=Consent.Action.UNSUBSCRIBE,
+            form=via[:100],
+            ip=ip,
+            user_agent=user_agent[:500],
+        )
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_record_bounce(*, subscriber: Subscriber, hard: bool, detail: str = "") -> Subscriber:
+    """Hard bounce: bounced and suppressed. Soft: counted; suppressed after SOFT_BOUNCE_LIMIT in a row."""
+    if hard:
+        suppression_add(email=subscriber.email, reason=Suppression.Reason.HARD_BOUNCE, detail=detail)
+    else:
+        Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=F("soft_bounces") + 1)
+        subscriber.refresh_from_db(fields=["soft_bounces"])
+        if subscriber.soft_bounces >= settings.SOFT_BOUNCE_LIMIT:
+            suppression_add(email=subscriber.email, reason=Suppression.Reason.SOFT_BOUNCES, detail=detail)
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_mark_complained(*, subscriber: Subscriber, detail: str = "") -> Subscriber:
+    """A spam complaint: complained and suppressed."""
+    suppression_add(email=subscriber.email, reason=Suppression.Reason.COMPLAINT, detail=detail)
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+def subscriber_record_engagement(*, subscriber: Subscriber, at: datetime.datetime) -> None:
+    """An open or a click: remember the latest one and reset the soft-bounce run."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=0)
+    Subscriber.objects.filter(pk=subscriber.pk).exclude(last_engaged_at__gte=at).update(last_engaged_at=at)
+
+
+# --- the reader's own actions ----------------------------------------------
+
+
+def _consent(
+    *, subscriber: Subscriber, action: str, form: str, ip: str | None, user_agent: str, text: str = ""
+) -> Consent:
+    return Consent.objects.create(
+        subscriber=subscriber, action=action, form=form[:100], ip=ip, user_agent=user_agent[:500], text=text
+    )
+
+
+def _queue_confirmation(subscriber: Subscriber) -> None:
+    subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
+    transaction.on_commit(lambda: emails.confirmation(subscriber_id=subscriber_id, email=address, name=name))
+
+
+@transaction.atomic
+def subscriber_subscribe(
+    *,
+    email: str,
+    name: str = "",
+    lists: list[MailingList] | None = None,
+    form: str = "subscribe form",
+    ip: str | None = None,
+    user_agent: str = "",
+    consent_text: str = CONSENT_TEXT,
+) -> Subscriber | None:
+    """Store a pending reader with their consent and queue a confirmation email.
+
+    The caller shows the same answer whatever happens here. Suppressed addresses
+    are stored nothing and sent nothing (returns None); active readers are left
+    exactly as they are; a pending reader is sent another confirmation
+    only after CONFIRMATION_COOLDOWN.
+    """
+    address = normalise_email(email)
+    if is_suppressed(address):
+        return None
+    now = timezone.now()
+    subscriber = subscriber_by_email(address)
+    if subscriber is None:
+        subscriber = Subscriber.objects.create(email=address, name=name, source=SubscriberSource.FORM)
+    else:
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+            return None
+        if subscriber.status == SubscriberStatus.ACTIVE:
+            # Whoever typed the address may not be its owner: an active reader's
+            # lists change only from their own preferences link.
+            return subscriber
+        if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+            subscriber.status = SubscriberStatus.PENDING
+            subscriber.unsubscribed_at = None
+        if name and not subscriber.name:
+            subscriber.name = name
+    if lists:
+        subscriber.lists.add(*lists)
+    _consent(
+        subscriber=subscriber,
+        action=Consent.Action.SUBSCRIBE,
+        form=form,
+        ip=ip,
+        user_agent=user_agent,
+        text=consent_text,
+    )
+    if subscriber.status == SubscriberStatus.PENDING:
+        recently = subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_COOLDOWN
+        if not recently:
+            subscriber.confirmation_sent_at = now
+            _queue_confirmation(subscriber)
+    subscriber.save()
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_resend_confirmation(*, email: str) -> bool:
+    """Send a fresh confirmation to a pending reader (cool-down applies). True if one was queued."""
+    address = normalise_email(email)
+    found = subscriber_by_email(address)
+    if found is None or found.status != SubscriberStatus.PENDING or is_suppressed(address):
+        return False
+    subscriber = Subscriber.objects.select_for_update().get(pk=found.pk)
+    now = timezone.now()
+    if subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_COOLDOWN:
+        return False
+    subscriber.confirmation_sent_at = now
+    subscriber.save(update_fields=["confirmation_sent_at"])
+    _queue_confirmation(subscriber)
+    return True
+
+
+@transaction.atomic
+def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_agent: str = "") -> Subscriber:
+    """Make a pending reader active (from their signed link) and send the welcome email once."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.status != SubscriberStatus.PENDING:
+        return subscriber
+    now = timezone.now()
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.confirmed_at = now
+    _consent(
+        subscriber=subscriber, action=Consent.Action.CONFIRM, form="confirmation link", ip=ip, user_agent=user_agent
+    )
+    if subscriber.welcome_sent_at is None:
+        subscriber.welcome_sent_at = now
+        subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
+        transaction.on_commit(lambda: emails.welcome(subscriber_id=subscriber_id, email=address, name=name))
+    subscriber.save()
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_update_preferences(
+    *,
+    subscriber: Subscriber,
+    name: str,
+    lists: list[MailingList],
+    paused_until: datetime.date | None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> Subscriber:
+    """Change name, lists and pause from the preferences page; records the change as consent."""
+    subscriber.name = name
+    subscriber.paused_until = paused_until
+    subscriber.save(update_fields=["name", "paused_until"])
+    subscriber.lists.set(lists)
+    chosen = ", ".join(item.name for item in lists) or "no lists"
+    pause = f"; paused until {paused_until:%Y-%m-%d}" if paused_until else ""
+    _consent(
+        subscriber=subscriber,
+        action=Consent.Action.UPDATE,
+        form="preferences page",
+        ip=ip,
+        user_agent=user_agent,
+        text=f"Lists: {chosen}{pause}",
+    )
+    return subscriber
+
+
+def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything stored about a reader, as JSON-ready data (the 'download my data' file)."""
+    from delivery.models import Delivery, Event
+
+    def when(value: datetime.datetime | datetime.date | None) -> str | None:
+        return value.isoformat() if value else None
+
+    deliveries = Delivery.objects.filter(subscriber=subscriber).select_related("send__issue").order_by("pk")
+    events = Event.objects.filter(delivery__subscriber=subscriber).order_by("at")
+    return {
+        "subscriber": {
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "status": subscriber.status,
+            "source": subscriber.source,
+            "created_at": when(subscriber.created_at),
+            "confirmed_at": when(subscriber.confirmed_at),
+            "unsubscribed_at": when(subscriber.unsubscribed_at),
+            "paused_until": when(subscriber.paused_until),
+            "last_engaged_at": when(subscriber.last_engaged_at),
+        },
+        "lists": [item.name for item in subscriber.lists.all()],
+        "tags": [item.name for item in subscriber.tags.all()],
+        "consents": [
+            {
+                "action": c.action,
+                "at": when(c.at),
+                "form": c.form,
+                "ip": c.ip,
+                "user_agent": c.user_agent,
+                "text": c.text,
+            }
+            for c in subscriber.consents.order_by("at")
+        ],
+        "deliveries": [
+            {
+                "issue": d.send.issue.title if hasattr(d.send.issue, "title") else str(d.send.issue),
+                "status": d.status,
+                "sent_at": when(d.sent_at),
+                "delivered_at": when(d.delivered_at),
+                "opened_at": when(d.opened_at),
+                "clicked_at": when(d.clicked_at),
+            }
+            for d in deliveries
+        ],
+        "events": [{"type": e.event_type, "at": when(e.at), "url": e.url} for e in events],
+    }
+
+
+@transaction.atomic
+def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
+    """Forget a reader: delete them and their consents, scrub their address from deliveries and
+    events, and keep only the address hash so nothing reaches them again."""
+    from delivery.models import Delivery, Event
+    from newsroom.models import OutboxMessage
+
+    address = subscriber.email
+    Event.objects.filter(delivery__subscriber=subscriber).update(recipient="", user_agent="", raw={})
+    Delivery.objects.filter(subscriber=subscriber).update(email="", subscriber=None)
+    OutboxMessage.objects.filter(to__iexact=address).delete()
+    for job in ImportJob.objects.filter(report__icontains=address):
+        job.report = [
+            {**row, "email": "(erased)"} if str(row.get("email", "")).lower() == address.lower() else row
+            for row in job.report
+        ]
+        job.save(update_fields=["report"])
+    subscriber.delete()
+    suppression = suppression_add(email=address, reason=Suppression.Reason.ERASED)
+    # An earlier suppression of the same address kept the address itself; erasure removes it.
+    Suppression.objects.filter(pk=suppression.pk).update(email="", reason=Suppression.Reason.ERASED, detail="")
+    suppression.refresh_from_db()
+    return suppression
+
+
+@transaction.atomic
+def subscribers_add_to_list(*, subscribers: Iterable[Subscriber], mailing_list: MailingList) -> int:
+    """Bulk admin action: put readers on a list (already there is fine). Returns how many were given."""
+    through = Subscriber.lists.through
+    rows = [through(subscriber_id=s.pk, mailinglist_id=mailing_list.pk) for s in subscribers]
+    through.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+@transaction.atomic
+def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) -> int:
+    """Bulk admin action: tag readers. Returns how many were given."""
+    through = Subscriber.tags.through
+    rows = [through(subscriber_id=s.pk, subscribertag_id=tag.pk) for s in subscribers]
+    through.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from subscribers.forms import SubscribeForm
+from subscribers.services import CONSENT_TEXT
+
+register = template.Library()
+
+
+@register.inclusion_tag("subscribers/_subscribe_fields.html", takes_context=True)
+def subscribe_form(context: template.Context, form: Any = None) -> dict[str, Any]:
+    """The subscribe form shown on every page (base.html's subscribe block)."""
+    return {
+        "form": form or SubscribeForm(auto_id="sub_%s"),
+        "consent_text": CONSENT_TEXT,
+        "csrf_token": context.get("csrf_token"),
+    }

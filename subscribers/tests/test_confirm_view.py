@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from newsroom.models import OutboxMessage
+from newsroom.testing.factories import make_pending_reader
+from subscribers.links import CONFIRM_SALT, confirm_url, make_token
+from subscribers.models import Consent, SubscriberStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def test_the_signed_link_confirms_and_sends_the_welcome_once(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    reader = make_pending_reader(email="new@example.org")
+    url = path_of(confirm_url(subscriber_id=reader.pk, email=reader.email))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        first = client.get(url)
+        second = client.get(url)
+    assert first.status_code == 200 and "You are subscribed" in first.content.decode()
+    assert second.status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE and reader.confirmed_at is not None
+    assert reader.consents.filter(action=Consent.Action.CONFIRM).count() == 1
+    welcome = OutboxMessage.objects.filter(to="new@example.org", subject__startswith="Welcome")
+    assert welcome.count() == 1
+    assert "/subscription/" in welcome.get().text_body and "/unsubscribe/" in welcome.get().text_body
+
+
+def test_a_tampered_link_offers_a_fresh_one(client: Client) -> None:
+    reader = make_pending_reader()
+    url = path_of(confirm_url(subscriber_id=reader.pk, email=reader.email))
+    response = client.get(url.replace("/confirm/", "/confirm/x"))
+    assert response.status_code == 400
+    assert "Send me a new link" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.PENDING
+
+
+def test_a_link_for_another_purpose_does_not_confirm(client: Client) -> None:
+    reader = make_pending_reader()
+    token = make_token(subscriber_id=reader.pk, email=reader.email, salt="subscribers.unsubscribe")
+    response = client.get(f"/subscribe/confirm/{token}/")
+    assert response.status_code == 400
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.PENDING
+
+
+def test_an_expired_link_offers_a_fresh_one_and_resending_works(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    reader = make_pending_reader(email="late@example.org")
+    token = make_token(subscriber_id=reader.pk, email=reader.email, salt=CONFIRM_SALT)
+    later = signing.time.time() + timedelta(days=8).total_seconds()
+    with mock.patch("django.core.signing.time.time", return_value=later):
+        response = client.get(f"/subscribe/confirm/{token}/")
+    assert response.status_code == 400
+    assert "expired" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        answer = client.post("/subscribe/resend/", {"email": "late@example.org"})
+    assert answer["Location"] == "/subscribe/thanks/"
+    assert OutboxMessage.objects.filter(to="late@example.org").count() == 1
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.PENDING

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.test import Client
+
+from newsroom.models import OutboxMessage
+from newsroom.testing.factories import make_pending_reader
+from subscribers import emails, services
+
+
+@pytest.mark.django_db
+def test_email_task_arguments_are_json() -> None:
+    with mock.patch.object(emails.send_email_task, "delay") as delay:
+        emails.confirmation(subscriber_id=1, email="a@example.org", name="Zoë")
+        emails.welcome(subscriber_id=1, email="a@example.org", name="")
+    assert delay.call_count == 2
+    for call in delay.call_args_list:
+        assert json.loads(json.dumps(call.kwargs)) == call.kwargs
+    assert {call.kwargs["kind"] for call in delay.call_args_list} == {"confirm", "welcome"}
+
+
+@pytest.mark.django_db
+def test_no_email_is_queued_when_the_transaction_rolls_back(django_capture_on_commit_callbacks: Any) -> None:
+    with mock.patch.object(emails.send_email_task, "delay") as delay:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            services.subscriber_subscribe(email="a@example.org")
+        assert delay.call_count == 0
+        assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_the_welcome_email_carries_working_links(
+    client: Client, celery_eager: None, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    reader = make_pending_reader(email="w@example.org", name="Wes")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.subscriber_confirm(subscriber=reader)
+    welcome = OutboxMessage.objects.get(to="w@example.org")
+    assert "Hello Wes" in welcome.text_body and settings.PUBLISHER_ADDRESS in welcome.html_body
+    preferences = welcome.text_body.split("pause them: ", 1)[1].split()[0]
+    assert client.get(preferences.removeprefix(settings.SITE_URL)).status_code == 200
+
+
+@pytest.mark.integration
+def test_a_real_worker_on_redis_delivers_the_confirmation(client: Client, celery_worker: Any) -> None:
+    client.post("/subscribe/", {"email": "queued@example.org"})
+    deadline = time.monotonic() + 20
+    while not OutboxMessage.objects.filter(to="queued@example.org").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    message = OutboxMessage.objects.get(to="queued@example.org")
+    assert "/subscribe/confirm/" in message.text_body

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from django.core.files import File
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from subscribers import importer
+from subscribers.models import (
+    Consent,
+    ConsentBasis,
+    ImportJob,
+    ImportStatus,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+from subscribers.services import subscriber_unsubscribe, suppression_add
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(content: str | bytes, name: str = "readers.csv") -> SimpleUploadedFile:
+    data = content.encode() if isinstance(content, str) else content
+    return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def run(content: str | bytes, basis: str = ConsentBasis.DOUBLE_OPT_IN, lists: list | None = None) -> ImportJob:
+    job, _columns, _preview, _count = importer.import_job_create(uploaded=upload(content), acting_user=None)
+    return importer.import_job_run(job=job, consent_basis=basis, lists=lists or [])
+
+
+def reasons(job: ImportJob) -> dict[int, str]:
+    return {row["line"]: row["reason"] for row in job.report}
+
+
+def test_a_good_file_adds_active_readers_with_lists_tags_and_consent() -> None:
+    daily = MailingListFactory(name="Daily", slug="daily")
+    job = run("email,name,lists,tags\nA@Example.org,Ada,daily,vip;early\nb@example.org,,Daily,\n")
+    assert job.status == ImportStatus.DONE and (job.added, job.updated, job.rejected) == (2, 0, 0)
+    assert not job.file, "the uploaded file is deleted once imported"
+    ada = Subscriber.objects.get(email="A@example.org")
+    assert ada.status == SubscriberStatus.ACTIVE and ada.name == "Ada"
+    assert list(ada.lists.all()) == [daily]
+    assert sorted(t.name for t in ada.tags.all()) == ["early", "vip"]
+    consent = ada.consents.get()
+    assert consent.action == Consent.Action.IMPORT and "double opt-in" in consent.text
+
+
+def test_without_a_consent_basis_imported_readers_stay_pending() -> None:
+    run("email\nc@example.org\n", basis=ConsentBasis.NONE)
+    assert Subscriber.objects.get().status == SubscriberStatus.PENDING
+
+
+def test_bad_rows_are_reported_with_a_reason_and_never_active() -> None:
+    suppression_add(email="blocked@example.org", reason=Suppression.Reason.HARD_BOUNCE)
+    gone = make_confirmed_reader(email="gone@example.org")
+    subscriber_unsubscribe(subscriber=gone, via="test")
+    content = (
+        "email,name\n"
+        "ok@example.org,Ok\n"  # line 2
+        "not-an-address,Bad\n"  # 3
+        "OK@example.org,Again\n"  # 4
+        "blocked@example.org,Blocked\n"  # 5
+        "gone@example.org,Gone\n"  # 6
+        "extra@example.org,Too,Many\n"  # 7
+    )
+    job = run(content)
+    assert (job.total_rows, job.added, job.updated, job.skipped, job.rejected) == (6, 1, 0, 1, 4)
+    why = reasons(job)
+    assert why[3].startswith("Invalid address")
+    assert why[4].startswith("Duplicate")
+    assert why[5].startswith("Suppressed")
+    assert why[6].startswith("Already known as unsubscribed")
+    assert why[7].startswith("Broken row")
+    assert set(Subscriber.objects.values_list("email", flat=True)) == {"ok@example.org", "gone@example.org"}
+    assert Subscriber.objects.get(email="gone@example.org").status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_existing_pending_readers_are_updated_and_activated() -> None:
+    reader = make_pending_reader(email="wait@example.org", name="Old")
+    job = run("email,name\nWAIT@example.org,New\n")
+    assert (job.added, job.updated) == (0, 1)
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE and reader.name == "New"
+
+
+def test_an_unknown_list_rejects_the_row() -> None:
+    job = run("email,lists\nx@example.org,nope\n")
+    assert job.rejected == 1 and "Unknown list: nope" in job.report[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("mail,name\nx@example.org,X\n", "must have an “email” column"),
+        ("", "The file is empty"),
+        ("email,name\nok@example.org,Zoë\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_a_wrong_header_or_encoding_is_refused_and_nothing_is_stored(content: str | bytes, message: str) -> None:
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.import_job_create(uploaded=upload(content), acting_user=None)
+    assert message in caught.value.messages[0]
+    assert not ImportJob.objects.exists() and not Subscriber.objects.exists()
+
+
+def test_a_utf8_file_with_bom_and_idn_addresses_imports() -> None:
+    job = run("\ufeffEmail,Name\nleser@bücher.example,Zoë\n".encode())
+    assert job.added == 1
+    assert Subscriber.objects.get().email == "leser@xn--bcher-kva.example"
+
+
+def test_a_hundred_thousand_rows_import_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("email,name\n")
+        for i in range(100_000):
+            out.write(f"reader{i}@example.org,Reader {i}\n" if i % 1000 else f"broken{i},x\n")
+    job = ImportJob.objects.create(file=SimpleUploadedFile("big.csv", b""), filename="big.csv")
+    with path.open("rb") as handle:
+        job.file.save("big.csv", File(handle))
+    tracemalloc.start()
+    job = importer.import_job_run(job=job, consent_basis=ConsentBasis.SIGNUP_FORM, lists=[])
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (job.added, job.rejected) == (99_900, 100)
+    assert Subscriber.objects.count() == 99_900
+    # The file alone is about 3.5 MB; holding all rows as objects would take far more.
+    assert peak < 40 * 1024 * 1024

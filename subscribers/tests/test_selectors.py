@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from subscribers.models import Segment, Subscriber, SubscriberTag, Suppression
+from subscribers.selectors import segment_count, sendable_subscribers
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sendable_excludes_pending_paused_and_suppressed_readers() -> None:
+    active = make_confirmed_reader()
+    make_pending_reader()
+    make_confirmed_reader(paused_until=timezone.localdate() + datetime.timedelta(days=3))
+    pause_over = make_confirmed_reader(paused_until=timezone.localdate())
+    suppressed = make_confirmed_reader(email="Blocked@Example.org")
+    Suppression.objects.create(email="blocked@example.org", email_hash="x" * 64, reason=Suppression.Reason.MANUAL)
+    assert set(sendable_subscribers()) == {active, pause_over}
+    assert suppressed not in sendable_subscribers()
+
+
+def test_sendable_in_several_lists_lists_each_reader_once() -> None:
+    a, b, c = MailingListFactory.create(), MailingListFactory.create(), MailingListFactory.create()
+    both = make_confirmed_reader(lists=[a, b])
+    only_c = make_confirmed_reader(lists=[c])
+    result = list(sendable_subscribers(lists=[a, b]))
+    assert result == [both]
+    assert only_c not in result
+    assert sendable_subscribers(lists=[a.pk, b.pk, c.pk]).count() == 2
+
+
+def test_a_segment_filters_by_list_tag_signup_date_and_engagement() -> None:
+    daily = MailingListFactory.create()
+    vip = SubscriberTag.objects.create(name="vip")
+    engaged = make_confirmed_reader(lists=[daily], last_engaged_at=timezone.now())
+    engaged.tags.add(vip)
+    stale = make_confirmed_reader(lists=[daily], last_engaged_at=timezone.now() - datetime.timedelta(days=90))
+    stale.tags.add(vip)
+    make_confirmed_reader(lists=[daily])
+    segment = Segment.objects.create(name="Engaged VIPs", engaged_within_days=30)
+    segment.lists.add(daily)
+    segment.tags.add(vip)
+    assert list(sendable_subscribers(segment=segment)) == [engaged]
+    assert segment_count(segment) == 1
+    Subscriber.objects.filter(pk=engaged.pk).update(created_at=timezone.now() - datetime.timedelta(days=10))
+    segment.signed_up_after = timezone.localdate() - datetime.timedelta(days=5)
+    segment.save()
+    assert segment_count(segment) == 0

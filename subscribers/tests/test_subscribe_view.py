@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from newsroom.models import OutboxMessage
+from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from subscribers import views
+from subscribers.models import Consent, Subscriber, SubscriberStatus, Suppression
+from subscribers.services import CONSENT_TEXT, suppression_add
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client: Client, **data: str) -> object:
+    return client.post("/subscribe/", data, REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="TestBrowser/1.0")
+
+
+def test_home_page_shows_a_real_subscribe_form_with_public_lists_and_consent_words(client: Client) -> None:
+    MailingListFactory(name="Daily digest", public=True)
+    MailingListFactory(name="Staff only", public=False)
+    html = client.get("/subscribe/").content.decode()
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="email"' in html and 'name="website"' in html
+    assert "Daily digest" in html and "Staff only" not in html
+    assert CONSENT_TEXT in html
+
+
+def test_it_stores_a_pending_reader_with_consent_and_queues_a_confirmation(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    daily = MailingListFactory(name="Daily")
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = post(client, email="  Reader@Example.ORG ", name="Ada", lists=str(daily.pk))
+    assert response.status_code == 302 and response["Location"] == "/subscribe/thanks/"
+    reader = Subscriber.objects.get()
+    assert reader.email == "Reader@example.org"
+    assert reader.status == SubscriberStatus.PENDING
+    assert list(reader.lists.all()) == [daily]
+    consent = reader.consents.get()
+    assert consent.action == Consent.Action.SUBSCRIBE
+    assert consent.ip == "203.0.113.7" and consent.user_agent == "TestBrowser/1.0" and consent.text == CONSENT_TEXT
+    mail = OutboxMessage.objects.get(to="Reader@example.org")
+    assert "Confirm" in mail.subject
+    assert re.search(r"http://[^\s\"]+/subscribe/confirm/[^\s\"/]+/", mail.text_body)
+
+
+def test_the_answer_is_the_same_for_new_pending_and_active_addresses(client: Client) -> None:
+    make_pending_reader(email="pending@example.org")
+    active = make_confirmed_reader(email="active@example.org")
+    other = MailingListFactory.create(name="Other")
+    answers = set()
+    for address in ("new@example.org", "pending@example.org", "active@example.org"):
+        response = post(client, email=address, lists=str(other.pk))
+        answers.add((response.status_code, response["Location"]))
+    assert answers == {(302, "/subscribe/thanks/")}
+    assert Subscriber.objects.get(email="active@example.org").status == SubscriberStatus.ACTIVE
+    # A stranger typing someone's address changes nothing of their subscription.
+    assert not active.lists.exists() and not active.consents.exists()
+
+
+def test_address_is_unique_whatever_its_case(client: Client) -> None:
+    post(client, email="Same@Example.org")
+    post(client, email="same@EXAMPLE.org")
+    assert Subscriber.objects.count() == 1
+
+
+def test_a_pending_address_gets_no_second_confirmation_within_the_cool_down(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        post(client, email="wait@example.org")
+        post(client, email="wait@example.org")
+    assert OutboxMessage.objects.filter(to="wait@example.org").count() == 1
+    Subscriber.objects.update(confirmation_sent_at=timezone.now() - timezone.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        post(client, email="wait@example.org")
+    assert OutboxMessage.objects.filter(to="wait@example.org").count() == 2
+
+
+def test_a_suppressed_address_gets_the_same_answer_and_no_email(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    suppression_add(email="gone@example.org", reason=Suppression.Reason.COMPLAINT)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = post(client, email="GONE@example.org")
+    assert response["Location"] == "/subscribe/thanks/"
+    assert not Subscriber.objects.exists()
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_honeypot_answers_like_a_person_and_stores_nothing(client: Client) -> None:
+    response = post(client, email="bot@example.org", website="http://spam.example")
+    assert response["Location"] == "/subscribe/thanks/"
+    assert not Subscriber.objects.exists()
+
+
+def test_the_form_needs_a_csrf_token() -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/subscribe/", {"email": "x@example.org"})
+    assert response.status_code == 403
+    assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("not-an-address", "is not an email address"),
+        ("a" * 250 + "@example.org", "at most 254 characters"),
+        ("two@@example.org", "Enter a valid email address"),
+        ("", "Enter an email address"),
+    ],
+)
+def test_bad_addresses_get_a_clear_message_and_nothing_is_stored(client: Client, email: str, message: str) -> None:
+    response = post(client, email=email)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_a_line_break_in_the_name_is_refused(client: Client) -> None:
+    response = post(client, email="inject@example.org", name="Eve\r\nBcc: victim@example.org")
+    assert response.status_code == 400
+    assert "cannot contain line breaks" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_an_idn_domain_is_accepted_and_stored_in_ascii(client: Client) -> None:
+    post(client, email="leser@Bücher.Example")
+    post(client, email="leser@xn--bcher-kva.example")
+    reader = Subscriber.objects.get()
+    assert reader.email == "leser@xn--bcher-kva.example"
+
+
+def test_rate_limit_per_address_stops_flooding_one_inbox(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "RATE_PER_ADDRESS", "3/h")
+    codes = [
+        client.post("/subscribe/", {"email": "victim@example.org"}, REMOTE_ADDR=f"198.51.100.{i}").status_code
+        for i in range(5)
+    ]
+    assert codes == [302, 302, 302, 429, 429]
+
+
+def test_rate_limit_per_ip(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "RATE_PER_IP", "2/h")
+    codes = [post(client, email=f"r{i}@example.org").status_code for i in range(3)]
+    assert codes == [302, 302, 429]
+    assert "Too many attempts" in post(client, email="late@example.org").content.decode()
+    assert Subscriber.objects.count() == 2

@@ -1,0 +1,215 @@
+"""Reader-facing pages: subscribe, confirm, preferences, unsubscribe. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
+
+from subscribers import services
+from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
+from subscribers.links import (
+    CONFIRM_MAX_AGE,
+    CONFIRM_SALT,
+    LINK_MAX_AGE,
+    PREFERENCES_SALT,
+    UNSUBSCRIBE_SALT,
+    InvalidLink,
+    links_for,
+    read_token,
+)
+from subscribers.models import Subscriber, SubscriberStatus
+from subscribers.normalise import normalise_email
+from subscribers.selectors import subscriber_for_token
+
+# Enough for a household behind one address; too few to flood anyone's inbox.
+RATE_PER_IP = "20/h"
+RATE_PER_ADDRESS = "5/h"
+
+
+def _client(request: HttpRequest) -> tuple[str | None, str]:
+    return request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_USER_AGENT", "")[:500]
+
+
+def _address_key(group: str, request: HttpRequest) -> str:
+    try:
+        return normalise_email(request.POST.get("email", "")).lower()
+    except ValidationError:
+        return request.POST.get("email", "").strip().lower()[:300]
+
+
+def _rate_limited(request: HttpRequest, group: str) -> bool:
+    by_ip = is_ratelimited(request, group=f"{group}-ip", key="ip", rate=RATE_PER_IP, method="POST", increment=True)
+    by_address = is_ratelimited(
+        request, group=f"{group}-address", key=_address_key, rate=RATE_PER_ADDRESS, method="POST", increment=True
+    )
+    return bool(by_ip or by_address)
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscribers/too_many.html", status=429)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "subscribers/subscribe.html", {"form": SubscribeForm(auto_id="sub_%s")})
+    form = SubscribeForm(request.POST, auto_id="sub_%s")
+    if form.is_bot:
+        # Answer a bot exactly as a person, so it learns nothing.
+        return redirect("subscribers:thanks")
+    if _rate_limited(request, "subscribe"):
+        return _too_many(request)
+    if not form.is_valid():
+        return render(request, "subscribers/subscribe.html", {"form": form}, status=400)
+    ip, user_agent = _client(request)
+    services.subscriber_subscribe(
+        email=form.cleaned_data["email"],
+        name=form.cleaned_data["name"],
+        lists=list(form.cleaned_data["lists"]),
+        form=request.POST.get("source", "subscribe form")[:100],
+        ip=ip,
+        user_agent=user_agent,
+    )
+    return redirect("subscribers:thanks")
+
+
+def subscribe_thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscribers/thanks.html")
+
+
+@never_cache
+@require_http_methods(["POST"])
+def resend(request: HttpRequest) -> HttpResponse:
+    form = ResendForm(request.POST)
+    if _rate_limited(request, "resend"):
+        return _too_many(request)
+    if not form.is_valid():
+        return render(request, "subscribers/link_invalid.html", {"form": form, "reason": ""}, status=400)
+    services.subscriber_resend_confirmation(email=form.cleaned_data["email"])
+    return redirect("subscribers:thanks")
+
+
+@never_cache
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriber_for_token(read_token(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE))
+    except InvalidLink as error:
+        return render(
+            request, "subscribers/link_invalid.html", {"form": ResendForm(), "reason": str(error)}, status=400
+        )
+    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+        ip, user_agent = _client(request)
+        subscriber = services.subscriber_confirm(subscriber=subscriber, ip=ip, user_agent=user_agent)
+    links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
+    return render(request, "subscribers/confirmed.html", {"subscriber": subscriber, "links": links})
+
+
+def _reader(token: str, salt: str) -> Subscriber:
+    return subscriber_for_token(read_token(token, salt=salt, max_age=LINK_MAX_AGE))
+
+
+def _link_gone(request: HttpRequest, error: InvalidLink) -> HttpResponse:
+    return render(request, "subscribers/link_gone.html", {"reason": str(error)}, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = _reader(token, PREFERENCES_SALT)
+    except InvalidLink as error:
+        return _link_gone(request, error)
+    current = list(subscriber.lists.all())
+    ip, user_agent = _client(request)
+    if request.method == "POST" and request.POST.get("action") == "unsubscribe":
+        services.subscriber_unsubscribe(subscriber=subscriber, via="preferences page", ip=ip, user_agent=user_agent)
+        return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "token": token})
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, current_lists=current)
+        if form.is_valid():
+            services.subscriber_update_preferences(
+                subscriber=subscriber,
+                name=form.cleaned_data["name"],
+                lists=list(form.cleaned_data["lists"]),
+                paused_until=form.cleaned_data["paused_until"],
+                ip=ip,
+                user_agent=user_agent,
+            )
+            messages.success(request, "Your preferences are saved.")
+            return redirect("subscribers:preferences", token=token)
+    else:
+        form = PreferencesForm(
+            initial={"name": subscriber.name, "lists": current, "paused_until": subscriber.paused_until},
+            current_lists=current,
+        )
+    context = {"form": form, "subscriber": subscriber, "token": token}
+    return render(request, "subscribers/preferences.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+def download_data(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = _reader(token, PREFERENCES_SALT)
+    except InvalidLink as error:
+        return _link_gone(request, error)
+    data = services.subscriber_export_data(subscriber=subscriber)
+    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def erase(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = _reader(token, PREFERENCES_SALT)
+    except InvalidLink as error:
+        return _link_gone(request, error)
+    if request.method == "POST" and request.POST.get("confirm") == "erase":
+        services.subscriber_erase(subscriber=subscriber)
+        return render(request, "subscribers/erased.html")
+    return render(request, "subscribers/erase_confirm.html", {"subscriber": subscriber, "token": token})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = _reader(token, UNSUBSCRIBE_SALT)
+    except InvalidLink as error:
+        return _link_gone(request, error)
+    if request.method == "POST":
+        ip, user_agent = _client(request)
+        services.subscriber_unsubscribe(subscriber=subscriber, via="unsubscribe link", ip=ip, user_agent=user_agent)
+        links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
+        return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "links": links})
+    context = {"subscriber": subscriber, "action": reverse("subscribers:unsubscribe", kwargs={"token": token})}
+    return render(request, "subscribers/unsubscribe_confirm.html", context)
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def one_click(request: HttpRequest, token: str) -> HttpResponse:
+    """RFC 8058: a mail client POSTs ``List-Unsubscribe=One-Click`` with no cookie; a GET never unsubscribes."""
+    if request.method == "GET":
+        return unsubscribe(request, token)
+    try:
+        subscriber = _reader(token, UNSUBSCRIBE_SALT)
+    except InvalidLink:
+        return HttpResponseBadRequest("This unsubscribe link is not valid.", content_type="text/plain")
+    if request.POST.get("List-Unsubscribe") != "One-Click":
+        return HttpResponseBadRequest("Expected List-Unsubscribe=One-Click.", content_type="text/plain")
+    ip, user_agent = _client(request)
+    services.subscriber_unsubscribe(subscriber=subscriber, via="one-click (RFC 8058)", ip=ip, user_agent=user_agent)
+    return HttpResponse("You are unsubscribed.", content_type="text/plain")
