@@ -111,8 +111,9 @@ def clear_data() -> None:
 
 
 def create_send(issue: Any, mailing_list: Any, editor: Any) -> Any:
-    from delivery.services import send_create
     from django.utils import timezone
+
+    from delivery.services import send_create
 
     return send_create(issue=issue, lists=[mailing_list], segment=None, at=timezone.now(), acting_user=editor)
 
@@ -206,9 +207,9 @@ def measure_queries_per_batch(batch_size: int) -> tuple[int, int]:
 def measure_naive(sample: int) -> float:
     """Readers per second sending one EmailMessage per reader, links rendered per reader."""
     from django.core.mail import EmailMultiAlternatives, get_connection
-    from subscribers.links import links_for
 
     from issues.rendering import MERGE_KEYS, mailgun_tag, render_email
+    from subscribers.links import links_for
     from subscribers.models import Subscriber
 
     clear_data()

@@ -18,14 +18,14 @@ def _approved_issue():
 
 def test_it_refuses_an_issue_that_is_not_approved(editor):
     issue = make_full_issue(status=IssueStatus.DRAFT)
-    news = MailingListFactory()
-    SubscriberFactory(lists=[news])
+    news = MailingListFactory.create()
+    SubscriberFactory.create(lists=[news])
     with pytest.raises(ValidationError, match="approved"):
         services.send_create(issue=issue, lists=[news], segment=None, at=None, acting_user=editor)
 
 
 def test_it_refuses_an_empty_audience(editor):
-    news = MailingListFactory()
+    news = MailingListFactory.create()
     make_pending_reader(lists=[news])
     with pytest.raises(ValidationError, match="no readers"):
         services.send_create(issue=_approved_issue(), lists=[news], segment=None, at=None, acting_user=editor)
@@ -33,10 +33,10 @@ def test_it_refuses_an_empty_audience(editor):
 
 @override_settings(NEWSROOM_BATCH_SIZE=2)
 def test_it_sends_each_sendable_reader_once_and_finishes(editor, celery_eager, django_capture_on_commit_callbacks):
-    news, tech = MailingListFactory(), MailingListFactory()
-    both = SubscriberFactory(lists=[news, tech])
-    others = [SubscriberFactory(lists=[news]) for _ in range(3)]
-    SubscriberFactory(lists=[news], status=SubscriberStatus.UNSUBSCRIBED)
+    news, tech = MailingListFactory.create(), MailingListFactory.create()
+    both = SubscriberFactory.create(lists=[news, tech])
+    others = [SubscriberFactory.create(lists=[news]) for _ in range(3)]
+    SubscriberFactory.create(lists=[news], status=SubscriberStatus.UNSUBSCRIBED)
     make_pending_reader(lists=[news])
     issue = _approved_issue()
     send = services.send_create(issue=issue, lists=[news, tech], segment=None, at=None, acting_user=editor)
@@ -53,5 +53,6 @@ def test_it_sends_each_sendable_reader_once_and_finishes(editor, celery_eager, d
     assert issue.status == IssueStatus.SENT
     sent = Delivery.objects.filter(send=send, status=DeliveryStatus.SENT)
     assert sorted(sent.values_list("subscriber_id", flat=True)) == sorted(r.pk for r in [both, *others])
-    assert sorted(e for m in mail.outbox for e in m.to) == sorted(r.email for r in [both, *others])
+    recipients: list[str] = [address for message in mail.outbox for address in message.to]
+    assert sorted(recipients) == sorted(r.email for r in [both, *others])
     assert Send.objects.filter(pk=send.pk, deliveries__batch=1).exists()

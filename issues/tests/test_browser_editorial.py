@@ -115,7 +115,12 @@ def test_editor_builds_previews_and_test_sends_an_issue(
     page.fill("#id_link_url", "https://example.com/open-model")
     # A file that is not an image is refused, and the editor is told why.
     alerts: list[str] = []
-    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+
+    def keep_alert(dialog) -> None:
+        alerts.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", keep_alert)
     page.locator(".ck-toolbar input[type=file]").first.set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text, not a picture"}]
     )

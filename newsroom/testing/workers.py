@@ -366,10 +366,10 @@ def send_to_new_list(readers: int, *, at: Any = None, editor: Any = None) -> Any
     """A Send of a new approved issue of the reference shape to a new list of `readers` readers.
 
     The readers are reader1@example.org … reader<n>@example.org (bench.audience)."""
-    from delivery.services import send_create
     from django.utils import timezone
 
     from bench.audience import readers_create
+    from delivery.services import send_create
     from issues.models import IssueStatus
     from newsroom.testing.factories import MailingListFactory, make_editor, make_full_issue
 
