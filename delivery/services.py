@@ -366,33 +366,50 @@ def send_cancel(*, send: Send, acting_user: Any) -> Send:
     return send
 
 
+def _has_or_may_get_issue(send: Send) -> Exists:
+    """The reader has a delivery of this issue (in any send) that was sent, may have been
+    sent, or is about to be: re-queueing them could make them a second copy."""
+    return Exists(
+        Delivery.objects.filter(
+            send__issue_id=send.issue_id,
+            subscriber_id=OuterRef("subscriber_id"),
+            status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN, DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED],
+        ).exclude(pk=OuterRef("pk"))
+    )
+
+
+def _requeue(send: Send, rows: Any) -> int:
+    """Put ``rows`` of an ended send back in the queue and set the send going again."""
+    locked = Send.objects.select_for_update().get(pk=send.pk)
+    if locked.status not in (SendStatus.DONE, SendStatus.FAILED):
+        raise ValidationError("Readers can be sent again only once the send has ended.")
+    count = rows.exclude(_has_or_may_get_issue(send)).update(status=DeliveryStatus.QUEUED, error="")
+    if count:
+        Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, finished_at=None, error="")
+        _enqueue_batches(send.pk)
+    return count
+
+
 def send_retry_failed(*, send: Send, acting_user: Any) -> int:
-    """Re-queue FAILED rows whose reader has no SENT delivery of this issue in any send."""
+    """Re-queue the FAILED rows of an ended send, except readers who have (or may have, or are
+    about to get) this issue from any send. Returns how many were re-queued."""
     _check_schedule_perm(acting_user)
     with transaction.atomic():
-        got_it = Delivery.objects.filter(
-            send__issue_id=send.issue_id, subscriber_id=OuterRef("subscriber_id"), status=DeliveryStatus.SENT
-        )
-        count = (
-            Delivery.objects.filter(send=send, status=DeliveryStatus.FAILED)
-            .exclude(Exists(got_it))
-            .update(status=DeliveryStatus.QUEUED, error="")
-        )
-        if count:
-            Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, finished_at=None)
-            _enqueue_batches(send.pk)
+        count = _requeue(send, Delivery.objects.filter(send=send, status=DeliveryStatus.FAILED))
+    send.refresh_from_db()
     return count
 
 
 def send_mark_uncertain(*, send: Send, acting_user: Any, as_sent: bool) -> int:
-    """Operator decision on UNCERTAIN rows: mark them sent, or re-queue them (may duplicate)."""
+    """Operator decision on UNCERTAIN rows: mark them sent, or re-queue them (may duplicate).
+
+    Re-sending needs the send to have ended and still skips readers another delivery of this
+    issue reached (or may have reached)."""
     _check_schedule_perm(acting_user)
     rows = Delivery.objects.filter(send=send, status=DeliveryStatus.UNCERTAIN)
     if as_sent:
         return rows.update(status=DeliveryStatus.SENT, error="Marked sent by an operator.")
     with transaction.atomic():
-        count = rows.update(status=DeliveryStatus.QUEUED, error="")
-        if count:
-            Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, finished_at=None)
-            _enqueue_batches(send.pk)
+        count = _requeue(send, rows)
+    send.refresh_from_db()
     return count

@@ -1,0 +1,134 @@
+"""Reads for the send admin: audience counts, live progress, readers who need attention."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from subscribers.models import MailingList, Segment
+from subscribers.selectors import sendable_subscribers
+
+# The rate is measured over the last RATE_WINDOW of sending, so a pause or a slow
+# provider shows at once instead of being averaged away.
+RATE_WINDOW = datetime.timedelta(seconds=30)
+RUNNING = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
+ENDED = (SendStatus.DONE, SendStatus.FAILED, SendStatus.CANCELLED)
+PROBLEM_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
+
+
+def audience_count(*, lists: Iterable[MailingList], segment: Segment | None) -> int:
+    """Readers a send to this audience would reach if it started now (0 for no audience)."""
+    list_items = list(lists)
+    if not list_items and segment is None:
+        return 0
+    return sendable_subscribers(lists=list_items, segment=segment).count()
+
+
+def _status_counts(send: Send, now: datetime.datetime) -> dict[str, Any]:
+    """One aggregate query over the send's Delivery rows, whatever their number."""
+
+    def count(status: str) -> Count:
+        return Count("pk", filter=Q(status=status))
+
+    return Delivery.objects.filter(send_id=send.pk).aggregate(
+        rows=Count("pk"),
+        sent=count(DeliveryStatus.SENT),
+        failed=count(DeliveryStatus.FAILED),
+        uncertain=count(DeliveryStatus.UNCERTAIN),
+        skipped=count(DeliveryStatus.SKIPPED),
+        queued=count(DeliveryStatus.QUEUED),
+        claimed=count(DeliveryStatus.CLAIMED),
+        recent=Count("pk", filter=Q(status=DeliveryStatus.SENT, sent_at__gte=now - RATE_WINDOW)),
+        last_sent_at=Max("sent_at"),
+    )
+
+
+def _rate(send: Send, counts: dict[str, Any], now: datetime.datetime) -> float:
+    """Readers sent per second: over the last window while running, over the whole send once ended."""
+    if send.started_at is None:
+        return 0.0
+    if send.status in RUNNING:
+        window = min(RATE_WINDOW, now - send.started_at).total_seconds()
+        return counts["recent"] / window if window > 0 else 0.0
+    last = counts["last_sent_at"]
+    if last is None:
+        return 0.0
+    elapsed = (last - send.started_at).total_seconds()
+    return counts["sent"] / max(elapsed, 1.0)
+
+
+def send_progress(*, send: Send) -> dict[str, Any]:
+    """What the progress bar shows, JSON-ready; one query for any audience size."""
+    now = timezone.now()
+    counts = _status_counts(send, now)
+    total = counts["rows"]
+    handled = counts["sent"] + counts["failed"] + counts["uncertain"] + counts["skipped"]
+    remaining = counts["queued"] + counts["claimed"]
+    rate = _rate(send, counts, now)
+    eta = round(remaining / rate) if send.status in RUNNING and rate > 0 and remaining else None
+    return {
+        "id": send.pk,
+        "status": send.status,
+        "status_label": send.get_status_display(),
+        "ended": send.status in ENDED,
+        "total": total,
+        "sent": counts["sent"],
+        "failed": counts["failed"],
+        "uncertain": counts["uncertain"],
+        "skipped": counts["skipped"],
+        "remaining": remaining,
+        "percent": round(100 * handled / total, 1) if total else 0.0,
+        "rate": round(rate, 1),
+        "eta_seconds": eta,
+        "error": send.error,
+    }
+
+
+def send_problem_rows(*, send: Send) -> QuerySet[Delivery]:
+    """Failed and uncertain readers of a send, uncertain first (they need a decision)."""
+    return (
+        Delivery.objects.filter(send=send, status__in=PROBLEM_STATUSES)
+        .only("pk", "email", "status", "error", "attempts", "claimed_at", "subscriber_id")
+        .order_by("-status", "pk")
+    )
+
+
+def _count_subquery(status: str) -> Coalesce:
+    rows = (
+        Delivery.objects.filter(send_id=OuterRef("pk"), status=status)
+        .order_by()
+        .values("send_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
+def sends_with_counts(queryset: QuerySet[Send]) -> QuerySet[Send]:
+    """Sent, failed and uncertain counts per send, computed only for the rows a page shows."""
+    return (
+        queryset.select_related("issue", "segment")
+        .prefetch_related("lists")
+        .annotate(
+            sent_count=_count_subquery(DeliveryStatus.SENT),
+            failed_count=_count_subquery(DeliveryStatus.FAILED),
+            uncertain_count=_count_subquery(DeliveryStatus.UNCERTAIN),
+        )
+    )
+
+
+def send_audience_label(send: Send) -> str:
+    """'Lists: News, Tech' or 'Segment: Engaged readers', for the admin."""
+    parts = []
+    names = [m.name for m in send.lists.all()]
+    if names:
+        parts.append("Lists: " + ", ".join(names))
+    if send.segment_id is not None:
+        parts.append(f"Segment: {send.segment}")
+    return "; ".join(parts) or "—"
