@@ -17,9 +17,14 @@ Rules worth knowing:
   earlier time still wins).
 * Hard bounces are anymail's ``rejected`` and ``bounced`` unless the bounce is
   soft by :func:`bounce_is_soft`; soft bounces are ``deferred`` and soft
-  ``bounced``. Hard bounces and complaints suppress the address; soft bounces
-  count and suppress after ``settings.SOFT_BOUNCE_LIMIT`` in a row (the
-  subscribers services keep that count).
+  ``bounced``. Hard bounces and complaints suppress the address at once.
+* Soft bounces are counted per message, not per event (Mailgun reports every
+  retry of one message), and "in a row" means: the reader's newest messages
+  that bounced and never arrived, up to the newest one that did arrive. The run
+  is worked out again from the stored Deliveries and Events whenever a bounce or
+  a delivery is reported, so duplicates and late events give the same answer,
+  and a message delivered in between ends the run. A run of
+  ``settings.SOFT_BOUNCE_LIMIT`` suppresses the address.
 * An ``uncertain`` Delivery that receives any event at all was evidently accepted
   by the provider, so it becomes ``sent``.
 """
@@ -30,13 +35,14 @@ import hashlib
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Least
 from django.dispatch import receiver
 from django.utils import timezone
@@ -52,13 +58,19 @@ SOFT_BOUNCE_TYPES = {EventType.DEFERRED}
 READER_EFFECT_TYPES = {
     *HARD_BOUNCE_TYPES,
     *SOFT_BOUNCE_TYPES,
+    EventType.DELIVERED,
     EventType.OPENED,
     EventType.CLICKED,
     EventType.COMPLAINED,
     EventType.UNSUBSCRIBED,
 }
-#: Postmark bounce ``Type`` values that say "try again later", not "no such address".
+#: Event types that end or extend a reader's run of soft bounces.
+RUN_TYPES = {EventType.DELIVERED, EventType.OPENED, EventType.CLICKED, *HARD_BOUNCE_TYPES, *SOFT_BOUNCE_TYPES}
+#: Postmark bounce ``Type`` values that say "this address does not exist", and "try again later".
+POSTMARK_HARD_TYPES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
 POSTMARK_SOFT_TYPES = {"SoftBounce", "Transient", "DnsError"}
+# Our own Message-ID header, set per recipient when sending (delivery.services): <d{delivery}.s{send}@domain>.
+_OWN_MESSAGE_ID = re.compile(r"^<?d(\d{1,18})\.s(\d{1,18})@")
 # An SMTP reply (e.g. "452 ...") or enhanced status (e.g. "4.2.2") in the 4xx class is temporary.
 _TEMPORARY_SMTP = re.compile(r"(?:^|\D)(?:4\d\d[\s-]|4\.\d{1,3}\.\d{1,3})")
 _PERMANENT_SMTP = re.compile(r"(?:^|\D)(?:5\d\d[\s-]|5\.\d{1,3}\.\d{1,3})")
@@ -74,10 +86,11 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
     """Store one provider event and apply its effects, once.
 
     Returns the new Event, or None when the same event was recorded before
-    (then nothing changes).
+    (then nothing changes). Provider values of the wrong type or with NUL
+    characters are stored as cleaned text, never refused half-way.
     """
     event_type = _event_type(event)
-    at = event.timestamp or timezone.now()
+    at = _aware(event.timestamp) or timezone.now()
     with transaction.atomic():
         delivery = delivery_for_event(event=event)
         try:
@@ -89,14 +102,14 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
                     send_id=delivery.send_id if delivery else None,
                     event_type=event_type,
                     at=at,
-                    recipient=(event.recipient or "")[:320],
-                    message_id=(event.message_id or "")[:200],
-                    esp_event_id=str(_provider_event_id(event) or "")[:200],
-                    esp_name=esp_name[:40],
-                    url=(event.click_url or "")[:2000],
-                    reject_reason=(event.reject_reason or "")[:40],
+                    recipient=_text(event.recipient, 320),
+                    message_id=_text(event.message_id, 200),
+                    esp_event_id=_text(_provider_event_id(event), 200),
+                    esp_name=_text(esp_name, 40),
+                    url=_text(event.click_url, 2000),
+                    reject_reason=_text(event.reject_reason, 40),
                     description=_description(event),
-                    user_agent=(event.user_agent or "")[:500],
+                    user_agent=_text(event.user_agent, 500),
                     raw=json_safe(event.esp_event),
                 )
         except IntegrityError:
@@ -107,22 +120,39 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
 
 
 def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:
-    """The Delivery an event is about: by metadata ``delivery_id``, else message id + recipient."""
+    """The Delivery an event is about, or None.
+
+    In this order: the ``delivery_id`` in the message metadata; the Delivery id in
+    our own Message-ID header (``<d{delivery}.s{send}@...>``); the provider's
+    message id and the recipient. When the event names a recipient, a Delivery to
+    another address is never taken (metadata from another site sharing the
+    provider account must not touch our readers).
+    """
     deliveries = Delivery.objects.select_related("subscriber")
+    recipient = _text(event.recipient, 320).strip()
+    message_id = _text(event.message_id, 200).strip()
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
-    raw_id = str(metadata.get("delivery_id") or "").strip()
+    raw_id = _text(metadata.get("delivery_id"), 40).strip()
     if raw_id.isdigit():
         found = deliveries.filter(pk=int(raw_id)).first()
-        if found is not None:
+        if found is not None and _same_address(found, recipient):
             return found
-    message_id = (event.message_id or "").strip()
+    own = _OWN_MESSAGE_ID.match(message_id)
+    if own:
+        found = deliveries.filter(pk=int(own[1]), send_id=int(own[2])).first()
+        if found is not None and _same_address(found, recipient):
+            return found
     if not message_id:
         return None
     bare = message_id.strip("<>")
     matches = deliveries.filter(provider_message_id__in={message_id, bare, f"<{bare}>"})
-    if event.recipient:
-        matches = matches.filter(email__iexact=event.recipient.strip())
+    if recipient:
+        matches = matches.filter(email__iexact=recipient)
     return matches.order_by("-id").first()
+
+
+def _same_address(delivery: Delivery, recipient: str) -> bool:
+    return not recipient or delivery.email.casefold() == recipient.casefold()
 
 
 def dedupe_key(*, event: AnymailTrackingEvent, esp_name: str, event_type: str, at: datetime) -> str:
@@ -133,8 +163,8 @@ def dedupe_key(*, event: AnymailTrackingEvent, esp_name: str, event_type: str, a
         if len(key) <= 200:
             return key
         return f"{esp_name.lower()}:sha256:{hashlib.sha256(str(provider_id).encode()).hexdigest()}"
-    parts = [esp_name.lower(), event_type, event.message_id or "", (event.recipient or "").lower()]
-    parts += [at.isoformat(), event.click_url or ""]
+    parts = [esp_name.lower(), event_type, _text(event.message_id, 200), _text(event.recipient, 320).lower()]
+    parts += [at.isoformat(), _text(event.click_url, 2000)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return f"{esp_name.lower()}:digest:{digest}"
 
@@ -142,34 +172,73 @@ def dedupe_key(*, event: AnymailTrackingEvent, esp_name: str, event_type: str, a
 def bounce_is_soft(event: AnymailTrackingEvent) -> bool:
     """True when a bounce says "later" rather than "never".
 
-    ``deferred`` is always soft. A ``bounced`` event is soft when anymail says the
-    connection timed out, when Postmark's own bounce Type is a soft one
-    (SoftBounce, Transient, DnsError), or when the provider's text carries a
-    temporary SMTP status (4xx or 4.x.x) and no permanent one (5xx or 5.x.x).
-    Everything else that bounced is hard; ``rejected`` is always hard.
+    ``deferred`` is always soft. A Postmark bounce record is judged by Postmark's
+    own bounce Type and its ``Inactive`` flag (see :func:`_postmark_bounce_is_soft`).
+    Otherwise a ``bounced`` event is soft when anymail says the connection timed
+    out, or when the provider's text carries a temporary SMTP status (4xx or
+    4.x.x) and no permanent one (5xx or 5.x.x). Everything else that bounced is
+    hard, and so is every other ``rejected``.
     """
     if event.event_type in SOFT_BOUNCE_TYPES:
         return True
+    raw = event.esp_event if isinstance(event.esp_event, dict) else {}
+    if raw.get("RecordType") == "Bounce" and event.event_type in HARD_BOUNCE_TYPES:
+        return _postmark_bounce_is_soft(raw)
     if event.event_type != EventType.BOUNCED:
         return False
     if event.reject_reason == RejectReason.TIMED_OUT:
-        return True
-    raw = event.esp_event if isinstance(event.esp_event, dict) else {}
-    if raw.get("RecordType") == "Bounce" and raw.get("Type") in POSTMARK_SOFT_TYPES:
         return True
     text = " ".join(str(part) for part in (event.mta_response, event.description) if part)
     return bool(_TEMPORARY_SMTP.search(text)) and not _PERMANENT_SMTP.search(text)
 
 
+def _postmark_bounce_is_soft(raw: dict[str, Any]) -> bool:
+    # HardBounce, BadEmailAddress, ManuallyDeactivated: the address is gone. SoftBounce,
+    # Transient, DnsError: try again later. The rest (Blocked, DMARCPolicy, VirusNotification,
+    # ...) are about the message or the sender rather than the address: hard only when
+    # Postmark itself deactivated the address (Inactive), as it will refuse to send there.
+    kind = raw.get("Type")
+    if kind in POSTMARK_HARD_TYPES:
+        return False
+    if kind in POSTMARK_SOFT_TYPES:
+        return True
+    return raw.get("Inactive") is not True
+
+
 def json_safe(value: Any) -> dict[str, Any]:
-    """The provider's raw event as a JSON object (form posts become lists of values)."""
+    """The provider's raw event as a JSON object (form posts become lists of values, NULs are dropped)."""
     if hasattr(value, "lists"):  # a QueryDict from a form-encoded post
         value = {key: values if len(values) > 1 else values[0] for key, values in value.lists()}
     try:
-        safe = json.loads(json.dumps(value, default=str))
-    except (TypeError, ValueError):
-        return {"repr": repr(value)[:10000]}
+        safe = _without_nul(json.loads(json.dumps(value, default=str)))
+    except (TypeError, ValueError, RecursionError):
+        return {"repr": _text(repr(value), 10000)}
     return safe if isinstance(safe, dict) else {"value": safe}
+
+
+def _without_nul(value: Any) -> Any:
+    # PostgreSQL refuses U+0000 in text and in jsonb.
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def _text(value: Any, limit: int) -> str:
+    """A provider value as text fit to store: None is empty, NULs are dropped, cut to ``limit``."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", "")[:limit]
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _event_type(event: AnymailTrackingEvent) -> str:
@@ -188,7 +257,7 @@ def _provider_event_id(event: AnymailTrackingEvent) -> str | None:
 
 
 def _description(event: AnymailTrackingEvent) -> str:
-    parts = [str(part) for part in (event.description, event.mta_response) if part]
+    parts = [_text(part, 5000) for part in (event.description, event.mta_response) if part]
     return "\n".join(dict.fromkeys(parts))[:5000]
 
 
@@ -229,14 +298,24 @@ def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
     subscriber: Subscriber | None = delivery.subscriber
     detail = f"{stored.esp_name} {stored.event_type}: {stored.description or stored.reject_reason}".strip()[:500]
     kind = stored.event_type
+    hard = kind in HARD_BOUNCE_TYPES and not bounce_is_soft(event)
+    # A delivery can only end a run of soft bounces, so with no run there is nothing to work out.
+    run_changes = (
+        subscriber is not None
+        and not hard
+        and kind in RUN_TYPES
+        and (kind in HARD_BOUNCE_TYPES | SOFT_BOUNCE_TYPES or subscriber.soft_bounces > 0)
+    )
+    if run_changes and subscriber is not None:
+        # One reader's bounces take turns, so two arriving at once both count.
+        Subscriber.objects.select_for_update().filter(pk=subscriber.pk).values_list("pk").first()
     if kind in (Event.Type.OPENED, Event.Type.CLICKED):
         if subscriber is not None:
             subscriber_services.subscriber_record_engagement(subscriber=subscriber, at=stored.at)
-    elif kind in HARD_BOUNCE_TYPES | SOFT_BOUNCE_TYPES:
-        hard = not bounce_is_soft(event)
+    elif hard:
         if subscriber is not None:
-            subscriber_services.subscriber_record_bounce(subscriber=subscriber, hard=hard, detail=detail)
-        elif hard:
+            subscriber_services.subscriber_record_bounce(subscriber=subscriber, hard=True, detail=detail)
+        else:
             subscriber_services.suppression_add(
                 email=delivery.email, reason=Suppression.Reason.HARD_BOUNCE, detail=detail
             )
@@ -250,4 +329,41 @@ def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
     elif kind == Event.Type.UNSUBSCRIBED and subscriber is not None:
         subscriber_services.subscriber_unsubscribe(
             subscriber=subscriber, via=f"provider:{stored.esp_name.lower()}", user_agent=stored.user_agent
+        )
+    if run_changes and subscriber is not None:
+        _soft_bounce_run_update(subscriber=subscriber, detail=detail)
+
+
+def reader_soft_bounce_run(*, subscriber_id: int, limit: int) -> int:
+    """How many of the reader's newest messages in a row bounced softly and never arrived (at most ``limit``).
+
+    Messages with no outcome yet (neither delivered nor bounced) are skipped; the
+    newest message that arrived ends the run.
+    """
+    bounced = Event.objects.filter(delivery=OuterRef("pk"), event_type__in=[*HARD_BOUNCE_TYPES, *SOFT_BOUNCE_TYPES])
+    outcomes = (
+        Delivery.objects.filter(subscriber_id=subscriber_id)
+        .filter(Q(delivered_at__isnull=False) | Exists(bounced))
+        .order_by("-id")
+        .values_list("delivered_at", flat=True)[:limit]
+    )
+    run = 0
+    for delivered_at in outcomes:
+        if delivered_at is not None:
+            break
+        run += 1
+    return run
+
+
+def _soft_bounce_run_update(*, subscriber: Subscriber, detail: str) -> None:
+    import subscribers.services as subscriber_services
+
+    limit = settings.SOFT_BOUNCE_LIMIT
+    run = reader_soft_bounce_run(subscriber_id=subscriber.pk, limit=limit)
+    # The count is worked out here from the deliveries, so it is stored here too
+    # (subscribers.services has no setter for it, and incrementing cannot be made order-independent).
+    Subscriber.objects.filter(pk=subscriber.pk).exclude(soft_bounces=run).update(soft_bounces=run)
+    if run >= limit:
+        subscriber_services.suppression_add(
+            email=subscriber.email, reason=Suppression.Reason.SOFT_BOUNCES, detail=detail
         )

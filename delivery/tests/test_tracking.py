@@ -148,6 +148,88 @@ def test_soft_bounces_count_and_suppress_only_at_the_limit(client: Client, webho
     assert Event.objects.filter(event_type="deferred").count() == 2
 
 
+def temporary_failure(item: Delivery, at: str = "2026-11-02T06:10:00") -> dict[str, Any]:
+    message = "452 4.2.2 The email account that you tried to reach is over quota"
+    return mailgun_failed(item, severity="temporary", code=452, message=message, at=at)
+
+
+def test_retries_of_one_message_count_as_one_soft_bounce(client: Client, delivery: Delivery) -> None:
+    for minute in range(10, 50, 10):  # Mailgun reports each failed retry of the same message
+        post(client, MAILGUN_URL, temporary_failure(delivery, at=f"2026-11-02T06:{minute}:00"))
+
+    reader = reader_of(delivery)
+    assert Event.objects.filter(event_type="deferred").count() == 4
+    assert reader.soft_bounces == 1
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert suppressed(delivery.email) is None
+
+
+def test_a_message_delivered_after_temporary_failures_is_no_soft_bounce(client: Client, delivery: Delivery) -> None:
+    post(client, MAILGUN_URL, temporary_failure(delivery, at="2026-11-02T06:10:00"))
+    post(client, MAILGUN_URL, mailgun_payload("delivered", delivery, at="2026-11-02T07:10:00"))
+
+    assert reader_of(delivery).soft_bounces == 0
+
+
+def reader_with_sends(count: int) -> list[Delivery]:
+    first = make_delivery("full.mailbox@example.org")
+    return [first] + [make_delivery(first.email, subscriber=reader_of(first)) for _ in range(count - 1)]
+
+
+def test_a_delivery_in_between_ends_the_run_of_soft_bounces(client: Client) -> None:
+    one, two, three, four, five = reader_with_sends(5)
+    for item in (one, two):
+        post(client, MAILGUN_URL, temporary_failure(item))
+    post(client, MAILGUN_URL, mailgun_payload("delivered", three))
+    for item in (four, five):
+        post(client, MAILGUN_URL, temporary_failure(item))
+
+    reader = reader_of(one)
+    assert reader.soft_bounces == 2  # four and five; one and two were before a delivered message
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert suppressed(one.email) is None
+
+
+def test_the_soft_bounce_run_does_not_depend_on_the_order_events_arrive(client: Client) -> None:
+    sends = reader_with_sends(4)
+    payloads = [temporary_failure(sends[0]), mailgun_payload("delivered", sends[1])]
+    payloads += [temporary_failure(sends[2]), temporary_failure(sends[3])]
+
+    for payload in reversed(payloads):  # newest first, the opposite of how they happened
+        post(client, MAILGUN_URL, payload)
+    for payload in payloads:  # and every one of them again
+        post(client, MAILGUN_URL, payload)
+
+    reader = reader_of(sends[0])
+    assert reader.soft_bounces == 2
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert Event.objects.count() == 4
+
+
+def test_the_limit_reached_out_of_order_still_suppresses(client: Client) -> None:
+    sends = reader_with_sends(3)
+
+    for item in reversed(sends):
+        post(client, MAILGUN_URL, temporary_failure(item))
+
+    reader = reader_of(sends[0])
+    assert (reader.soft_bounces, reader.status) == (3, SubscriberStatus.BOUNCED)
+    entry = suppressed(sends[0].email)
+    assert entry is not None and entry.reason == Suppression.Reason.SOFT_BOUNCES
+
+
+def test_a_postmark_block_of_the_message_is_soft_unless_postmark_deactivated_the_address(client: Client) -> None:
+    kept, gone = make_delivery("kept@example.org"), make_delivery("gone@example.org")
+
+    post(client, POSTMARK_URL, postmark_payload("Bounce", kept, Type="Blocked", Inactive=False))
+    post(client, POSTMARK_URL, postmark_payload("Bounce", gone, Type="Blocked", Inactive=True))
+
+    assert (reader_of(kept).status, reader_of(kept).soft_bounces) == (SubscriberStatus.ACTIVE, 1)
+    assert suppressed(kept.email) is None
+    assert reader_of(gone).status == SubscriberStatus.BOUNCED
+    assert suppressed(gone.email) is not None
+
+
 def test_an_open_resets_the_soft_bounce_count(client: Client, delivery: Delivery) -> None:
     post(client, POSTMARK_URL, postmark_payload("Bounce", delivery, Type="SoftBounce"))
     assert reader_of(delivery).soft_bounces == 1
@@ -217,6 +299,38 @@ def test_without_metadata_the_delivery_is_found_by_message_id_and_recipient(clie
     assert target.delivered_at is not None
 
 
+def test_metadata_naming_a_delivery_to_another_address_is_not_trusted(client: Client) -> None:
+    ours = make_delivery("ours@example.org")
+    stranger = make_delivery("stranger@example.org")
+    payload = mailgun_failed(stranger, severity="permanent", code=550, message="5.1.1 no such user")
+    payload["event-data"]["user-variables"] = {"delivery_id": str(ours.pk)}
+
+    post(client, MAILGUN_URL, payload)
+
+    assert Event.objects.get().delivery == stranger  # by message id and recipient instead
+    assert reader_of(ours).status == SubscriberStatus.ACTIVE
+    assert suppressed(ours.email) is None
+
+
+def test_without_metadata_our_own_message_id_finds_the_delivery(client: Client) -> None:
+    target = make_delivery("own@example.org", provider_message_id="<batch-reply-7@mg.newsroom.test>")
+    header_id = f"d{target.pk}.s{target.send_id}@news.example.com"
+    payload = mailgun_payload("opened", target, metadata=False, message_id=header_id)
+
+    post(client, MAILGUN_URL, payload)
+
+    assert Event.objects.get().delivery == target
+    target.refresh_from_db()
+    assert target.opened_at is not None
+
+
+def test_a_time_without_a_zone_is_taken_as_utc(client: Client, delivery: Delivery) -> None:
+    post(client, POSTMARK_URL, postmark_payload("Delivery", delivery, at="2026-11-02T06:05:00"))
+
+    delivery.refresh_from_db()
+    assert delivery.delivered_at == at("2026-11-02T06:05:00")
+
+
 def test_a_duplicate_bounce_does_not_count_twice(client: Client, delivery: Delivery) -> None:
     payload = postmark_payload("Bounce", delivery, ID=4242, Type="SoftBounce")
 
@@ -254,6 +368,10 @@ def test_event_record_returns_none_for_a_duplicate(delivery: Delivery) -> None:
         ("bounced", "timed_out", "", {}, True),
         ("bounced", "bounced", "", {"RecordType": "Bounce", "Type": "SoftBounce"}, True),
         ("bounced", "bounced", "", {"RecordType": "Bounce", "Type": "HardBounce"}, False),
+        ("bounced", "bounced", "", {"RecordType": "Bounce", "Type": "HardBounce", "Inactive": False}, False),
+        ("rejected", "blocked", "", {"RecordType": "Bounce", "Type": "Blocked", "Inactive": False}, True),
+        ("rejected", "blocked", "", {"RecordType": "Bounce", "Type": "Blocked", "Inactive": True}, False),
+        ("rejected", "invalid", "", {"RecordType": "Bounce", "Type": "BadEmailAddress"}, False),
         ("bounced", "bounced", "", {}, False),
         ("rejected", "invalid", "421 4.7.0 try later", {}, False),
     ],

@@ -139,14 +139,16 @@ def postmark_payload(record_type: str, delivery: Delivery | None = None, **field
             Geo={},
         )
     elif record_type in ("Bounce", "SpamComplaint"):
+        kind = fields.pop("Type", "HardBounce" if record_type == "Bounce" else "SpamComplaint")
         payload.update(
             ID=fields.pop("ID", int(uuid.uuid4().int % 10**15)),
-            Type=fields.pop("Type", "HardBounce" if record_type == "Bounce" else "SpamComplaint"),
+            Type=kind,
             Email=recipient,
             BouncedAt=at,
             Description="The server was unable to deliver your message (ex: unknown user, mailbox not found).",
             Details="smtp;550 5.1.1 The email account that you tried to reach does not exist.",
-            Inactive=True,
+            # Postmark deactivates the address (Inactive) for hard bounces and complaints only.
+            Inactive=kind in ("HardBounce", "BadEmailAddress", "ManuallyDeactivated", "SpamComplaint"),
             CanActivate=True,
             Subject="Today in AI",
         )
