@@ -292,7 +292,7 @@ def test_duplicates_posted_at_the_same_moment_are_one_row(webhook_settings: Any)
 
     assert answers == [200] * 8
     assert Event.objects.count() == 1
-    assert Subscriber.objects.get(pk=target.subscriber_id).soft_bounces == 1
+    assert target.subscriber is not None and Subscriber.objects.get(pk=target.subscriber.pk).soft_bounces == 1
 
 
 def test_a_head_request_for_setting_up_the_webhook_is_answered(client: Client) -> None:
