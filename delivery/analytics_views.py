@@ -70,6 +70,7 @@ def _engagement(request: HttpRequest, sends: QuerySet[Send], name: str, extra: d
     if table:
         raise Http404("No such table.")
     hourly = analytics.hourly_engagement(sends=sends, start=start)
+    readers = list(analytics.problem_readers(sends=sends))
     chart = {
         "type": "line",
         "labels": [f"+{row.offset}h" for row in hourly],
@@ -85,8 +86,8 @@ def _engagement(request: HttpRequest, sends: QuerySet[Send], name: str, extra: d
         "hourly": hourly,
         "chart": chart,
         "links": analytics.top_links(sends=sends),
-        "readers": analytics.problem_readers(sends=sends),
-        "reader_total": analytics.problem_reader_count(sends=sends),
+        "readers": readers,
+        "reader_total": analytics.problem_reader_count(sends=sends, shown=len(readers)),
         "readers_shown": analytics.READERS_SHOWN,
         **extra,
     }
@@ -95,7 +96,21 @@ def _engagement(request: HttpRequest, sends: QuerySet[Send], name: str, extra: d
 
 @analytics_view
 def index(request: HttpRequest) -> HttpResponseBase:
-    context = {**admin.site.each_context(request), "title": "Analytics", "sends": analytics.recent_sends()}
+    table = request.GET.get("csv")
+    if table == "unmatched":
+        return csv_response(
+            analytics.csv_rows_unmatched(analytics.unmatched_events(limit=None)), "unmatched-events.csv"
+        )
+    if table:
+        raise Http404("No such table.")
+    unmatched = list(analytics.unmatched_events())
+    context = {
+        **admin.site.each_context(request),
+        "title": "Analytics",
+        "sends": analytics.recent_sends(),
+        "unmatched": unmatched,
+        "unmatched_total": analytics.unmatched_event_count() if unmatched else 0,
+    }
     return render(request, "delivery/analytics/index.html", context)
 
 

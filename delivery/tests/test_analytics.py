@@ -206,6 +206,72 @@ def test_the_index_lists_sends_with_links(client: Client) -> None:
     assert reverse("delivery_analytics:send", args=[send.pk]) in response.content.decode()
 
 
+def test_the_index_shows_events_that_matched_no_delivery(client: Client) -> None:
+    seed_send()
+    Event.objects.create(
+        dedupe_key="stray-1",
+        event_type="bounced",
+        at=START,
+        recipient="stranger@elsewhere.example",
+        message_id="<not-ours@mg.example>",
+        esp_name="Mailgun",
+        description="550 5.1.1 no such user",
+    )
+    client.force_login(factories.make_editor())
+
+    response = client.get(reverse("delivery_analytics:index"))
+    download = client.get(reverse("delivery_analytics:index"), {"csv": "unmatched"})
+
+    page = response.content.decode()
+    assert "1 event named a message this site cannot find" in page
+    assert "stranger@elsewhere.example" in page and "&lt;not-ours@mg.example&gt;" in page
+    assert "r9@example.org" not in page  # matched events are not listed
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))  # type: ignore[attr-defined]
+    assert [row[3:5] for row in rows[1:]] == [["bounced", "stranger@elsewhere.example"]]
+
+
+def test_the_index_says_when_every_event_found_its_delivery(client: Client) -> None:
+    seed_send()
+    client.force_login(factories.make_editor())
+
+    response = client.get(reverse("delivery_analytics:index"))
+
+    assert "every provider event found its delivery" in response.content.decode()
+
+
+def test_the_issue_page_says_web_page_views_are_not_counted(client: Client) -> None:
+    send = seed_send()
+    client.force_login(factories.make_editor())
+
+    response = client.get(reverse("delivery_analytics:issue", args=[send.issue_id]))
+
+    assert "Visits to the issue's web page are not counted" in response.content.decode()
+
+
+def test_more_bounced_readers_than_shown_says_how_many(client: Client) -> None:
+    send = seed_send()
+    delivery = send.deliveries.first()
+    Event.objects.bulk_create(
+        Event(
+            dedupe_key=f"many-{n}",
+            delivery=delivery,
+            send=send,
+            event_type="bounced",
+            at=START,
+            recipient=f"x{n}@e.org",
+        )
+        for n in range(analytics.READERS_SHOWN + 5)
+    )
+    client.force_login(factories.make_editor())
+
+    response = client.get(reverse("delivery_analytics:send", args=[send.pk]))
+
+    assert response.context["reader_total"] == analytics.READERS_SHOWN + 5 + 2
+    assert f"Showing the newest {analytics.READERS_SHOWN} of {analytics.READERS_SHOWN + 7} readers" in (
+        response.content.decode()
+    )
+
+
 def test_audience_counts_joined_confirmed_and_left_per_day_by_list(client: Client) -> None:
     today = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     news = factories.MailingListFactory.create(name="News", slug="news")
@@ -290,3 +356,18 @@ def test_the_issue_page_queries_do_not_grow_with_events(client: Client) -> None:
     large_count = page_queries(client, reverse("delivery_analytics:issue", args=[large.issue_id]))
 
     assert small_count == large_count
+
+
+def test_the_audience_page_queries_do_not_grow_with_readers(client: Client) -> None:
+    news = factories.MailingListFactory.create(name="News", slug="news")
+    client.force_login(factories.make_editor())
+    url = reverse("delivery_analytics:audience")
+    factories.SubscriberFactory.create(lists=[news])
+    page_queries(client, url + "?list=news")
+    few = page_queries(client, url + "?list=news")
+
+    for _ in range(30):
+        factories.SubscriberFactory.create(lists=[news])
+    many = page_queries(client, url + "?list=news")
+
+    assert few == many
