@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from delivery.tests.test_analytics import seed_send
+from delivery.models import Event, Send
+from delivery.tests.test_analytics import START, seed_send
 from newsroom.testing.factories import make_editor
 from newsroom.testing.fixtures import admin_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def add_a_day_of_reading(send: Send) -> list[int]:
+    """Opens that fade over the hours after hour +2 (as a real send's do); returns opens per hour."""
+    delivery = send.deliveries.first()
+    per_hour = [0, 0] + [max(0, 40 - 3 * hour) for hour in range(2, 48)]
+    Event.objects.bulk_create(
+        Event(
+            dedupe_key=f"curve-{hour}-{n}",
+            delivery=delivery,
+            send=send,
+            event_type="opened",
+            at=START + timedelta(hours=hour, minutes=n % 60),
+        )
+        for hour, count in enumerate(per_hour)
+        for n in range(count)
+    )
+    return per_hour
+
+
 def test_editor_sees_the_send_chart_and_its_numbers(page: Any, live_server: Any) -> None:
     send = seed_send()
+    extra_opens = add_a_day_of_reading(send)
     make_editor()
     admin_login(page, live_server, "edith")
     errors: list[str] = []
@@ -26,9 +47,8 @@ def test_editor_sees_the_send_chart_and_its_numbers(page: Any, live_server: Any)
     canvas.wait_for()
     page.wait_for_function("document.querySelector('canvas#engagement-chart').dataset.rendered === 'true'")
     assert page.evaluate("Chart.getChart(document.querySelector('canvas#engagement-chart')) !== undefined")
-    assert page.evaluate(
-        "Chart.getChart(document.querySelector('canvas#engagement-chart')).data.datasets[0].data.slice(0, 2)"
-    ) == [5, 2]
+    drawn = page.evaluate("Chart.getChart(document.querySelector('canvas#engagement-chart')).data.datasets[0].data")
+    assert drawn == [seeded + extra for seeded, extra in zip([5, 2] + [0] * 46, extra_opens, strict=True)]
     box = canvas.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
     # Something was drawn: the canvas is not one flat colour.
