@@ -45,9 +45,20 @@ def analytics_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpR
     return staff_member_required(wrapped)
 
 
+def csv_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Addresses, links and bounce texts come from providers and remote mail servers,
+    so a cell like ``=HYPERLINK(...)`` must stay text when an editor opens the file.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
-    lines: Iterator[str] = (writer.writerow(row) for row in rows)
+    lines: Iterator[str] = (writer.writerow([csv_cell(value) for value in row]) for row in rows)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -183,6 +183,18 @@ def test_every_table_downloads_as_csv(client: Client, table: str) -> None:
         assert {row[2] for row in rows[1:]} == {"r9@example.org", "r3@example.org"}
 
 
+def test_csv_cells_that_a_spreadsheet_would_run_stay_text(client: Client) -> None:
+    send = seed_send()
+    Event.objects.filter(send=send, event_type="bounced").update(description='=HYPERLINK("http://evil.example")')
+    client.force_login(factories.make_editor())
+
+    response = client.get(reverse("delivery_analytics:send", args=[send.pk]), {"csv": "readers"})
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
+    bounced = next(row for row in rows if row[1] == "bounced")
+    assert bounced[5] == '\'=HYPERLINK("http://evil.example")'
+
+
 def test_analytics_need_staff_and_the_view_send_permission(client: Client) -> None:
     send = seed_send()
     url = reverse("delivery_analytics:send", args=[send.pk])
