@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import reversion
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from reversion.admin import VersionAdmin
+from reversion.models import Version
 
 from issues import admin_views, services
-from issues.forms import IssueAdminForm, SectionAdminForm
+from issues.forms import IssueAdminForm, SectionAdminForm, SectionItemAdminForm
 from issues.models import Author, Issue, IssueTransition, PreviewSend, Section, SectionItem, Tag
 from issues.sections import COMMON_FIELDS, spec_for
 
@@ -55,6 +60,43 @@ class DraftOnlyForContributorsMixin:
         return super().has_delete_permission(request, obj) and self._may_edit(request, obj)  # type: ignore[misc]
 
 
+class RestoreKeepsWorkflowMixin:
+    """Restoring a version from the history page brings back the text, sections
+    and items, never the status the issue had then; only editors restore."""
+
+    def revision_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not services.user_is_editor(request.user):
+            raise PermissionDenied("Only editors may restore an earlier version.")
+        version = get_object_or_404(Version, pk=version_id, object_id=unquote(object_id))
+        with transaction.atomic(), services.issue_status_kept(revision=version.revision) as kept:
+            request._issue_status_kept = kept  # type: ignore[attr-defined]
+            return super().revision_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+
+    def recover_view(self, request: HttpRequest, version_id: str, extra_context: Any = None) -> HttpResponse:
+        if not services.user_is_editor(request.user):
+            raise PermissionDenied("Only editors may recover a deleted item.")
+        version = get_object_or_404(Version, pk=version_id)
+        with transaction.atomic(), services.issue_status_kept(revision=version.revision) as kept:
+            request._issue_status_kept = kept  # type: ignore[attr-defined]
+            response = super().recover_view(request, version_id, extra_context)  # type: ignore[misc]
+            if response.status_code == 302 and version.content_type.model_class() is Issue:
+                issue = Issue.objects.filter(pk=version.object_id).first()
+                if issue is not None:
+                    services.issue_recovered(issue=issue, acting_user=request.user)
+        return response
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        # While a revision is shown or saved, show and keep today's status.
+        kept = getattr(request, "_issue_status_kept", {})
+        issue = _parent_issue(obj)
+        if issue is not None and issue.pk in kept:
+            issue.status = kept[issue.pk]
+        return obj
+
+
 class DraftOnlyInlineMixin(DraftOnlyForContributorsMixin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_add_permission(request, obj) and self._may_edit(request, obj)  # type: ignore[misc]
@@ -71,7 +113,7 @@ class SectionInline(DraftOnlyInlineMixin, SortableTabularInline):
 
 
 @admin.register(Issue)
-class IssueAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
+class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
     form = IssueAdminForm
     inlines = [SectionInline]
     list_display = ["title", "status_badge", "publish_date", "reading_time", "updated_at"]
@@ -146,6 +188,7 @@ class IssueAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin)
 
 class SectionItemInline(DraftOnlyInlineMixin, SortableTabularInline):
     model = SectionItem
+    form = SectionItemAdminForm
     extra = 0
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
@@ -160,7 +203,7 @@ class SectionItemInline(DraftOnlyInlineMixin, SortableTabularInline):
 
 
 @admin.register(Section)
-class SectionAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
+class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
     form = SectionAdminForm
     inlines = [SectionItemInline]
     list_display = ["__str__", "issue", "kind", "position"]
@@ -191,6 +234,21 @@ class SectionAdmin(DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmi
         if not services.user_may_edit(request.user, obj.issue):
             raise PermissionDenied("Only editors may change an issue once it has left draft.")
         super().save_model(request, obj, form, change)
+
+    def log_addition(self, request: HttpRequest, obj: Section, message: Any) -> Any:  # type: ignore[override]
+        entry = super().log_addition(request, obj, message)
+        self._name_the_section(obj, entry)
+        return entry
+
+    def log_change(self, request: HttpRequest, obj: Section, message: Any) -> Any:  # type: ignore[override]
+        entry = super().log_change(request, obj, message)
+        self._name_the_section(obj, entry)
+        return entry
+
+    def _name_the_section(self, obj: Section, entry: Any) -> None:
+        # The revision also appears in the issue's history: say which section changed.
+        if reversion.is_active():
+            reversion.set_comment(f"{obj}: {entry.get_change_message()}")
 
     @admin.display(description="Issue")
     def issue_link(self, obj: Section) -> str:

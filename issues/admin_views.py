@@ -27,8 +27,10 @@ BUTTON_LABELS: dict[str, str] = {
     IssueStatus.REVIEW: "Submit for review",
     IssueStatus.DRAFT: "Back to draft",
     IssueStatus.APPROVED: "Approve",
-    IssueStatus.SCHEDULED: "Mark as scheduled",
 }
+# Scheduling (and everything after it) goes through a Send in the delivery
+# admin, which picks the audience and the time.
+EDITORIAL_TARGETS = frozenset(BUTTON_LABELS)
 
 
 def _issue(request: HttpRequest, model_admin: Any, object_id: int) -> Issue:
@@ -56,7 +58,7 @@ def panel_context(request: HttpRequest, issue: Issue) -> dict[str, Any]:
     checks = presend_checks(issue)
     targets = services.allowed_targets(issue=issue, user=request.user)
     # Scheduling happens with a Send (delivery admin), not with a bare button.
-    buttons = [(t, BUTTON_LABELS[t]) for t in targets if t != IssueStatus.SCHEDULED]
+    buttons = [(t, BUTTON_LABELS[t]) for t in targets if t in EDITORIAL_TARGETS]
     return {
         "workflow_buttons": buttons,
         "check_errors": [c for c in checks if c.level == "error"],
@@ -77,6 +79,15 @@ def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> Htt
         messages.error(request, "Choose a status to move the issue to.")
         return HttpResponseRedirect(_change_url(issue))
     target = form.cleaned_data["to_status"]
+    if target not in EDITORIAL_TARGETS:
+        # Refuse people without the right as the service would (403), and
+        # tell editors where scheduling happens.
+        services.transition_permission_check(issue=issue, to_status=target, user=request.user)
+        messages.error(
+            request,
+            "To schedule this issue, create a send for it (Delivery and tracking, then Sends).",
+        )
+        return HttpResponseRedirect(_change_url(issue))
     try:
         services.issue_transition(
             issue=issue, to_status=target, acting_user=request.user, note=form.cleaned_data["note"]

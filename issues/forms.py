@@ -6,8 +6,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import slugify
 
-from issues.models import Issue, IssueStatus, Section
+from issues.models import Issue, IssueStatus, Section, SectionItem
 from issues.sanitize import sanitize_html
 from issues.services import parse_recipients
 from issues.storage import validate_image_file
@@ -33,6 +34,28 @@ class IssueAdminForm(forms.ModelForm):
             "slug": {"unique": "Another issue already uses this slug; choose a different one."},
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:
+            # The admin fills it from the title as you type; left empty, the
+            # server makes it from the title (see clean()).
+            self.fields["slug"].required = False
+            self.fields[
+                "slug"
+            ].help_text = (
+                "Used in the web address: /newsletter/this-slug/. Made from the title when left empty; must be unique."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "slug" in self.fields and "slug" not in self.errors and not cleaned.get("slug") and cleaned.get("title"):
+            slug = slugify(cleaned["title"])[: Issue._meta.get_field("slug").max_length].strip("-")
+            if slug:
+                cleaned["slug"] = slug
+            else:
+                self.add_error("slug", "Enter a slug: the title has no letters or digits to make one from.")
+        return cleaned
+
     def clean_cover_image(self) -> Any:
         image = self.cleaned_data.get("cover_image")
         # Only a newly uploaded file needs checking; a stored one passed before.
@@ -50,12 +73,29 @@ class SectionAdminForm(forms.ModelForm):
     class Meta:
         model = Section
         fields = ["issue", "kind", "heading", "body", "analysis", "partner_name", "link_url", "link_label", "position"]
+        # A plain address box: the admin's default adds a "Currently:" link
+        # above it, which crowds the sections table.
+        widgets = {
+            "heading": forms.TextInput(attrs={"size": 60}),
+            "link_url": forms.URLInput(attrs={"size": 50, "placeholder": "https://"}),
+        }
 
     def clean_body(self) -> str:
         return sanitize_html(self.cleaned_data.get("body") or "")
 
     def clean_analysis(self) -> str:
         return sanitize_html(self.cleaned_data.get("analysis") or "")
+
+
+class SectionItemAdminForm(forms.ModelForm):
+    class Meta:
+        model = SectionItem
+        fields = ["label", "text", "url", "position"]
+        widgets = {
+            "label": forms.TextInput(attrs={"size": 18}),
+            "text": forms.TextInput(attrs={"size": 70}),
+            "url": forms.URLInput(attrs={"size": 40, "placeholder": "https://"}),
+        }
 
 
 class TransitionForm(forms.Form):

@@ -8,14 +8,16 @@ the actor's permission and write an IssueTransition audit row.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import reversion
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from reversion.models import Version
+from reversion.models import Revision, Version
 
 from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
 from issues.rendering import count_words, reading_minutes, sections_with_items
@@ -45,6 +47,9 @@ SOURCE_PERMISSION: dict[str, str] = {
     S.APPROVED: "issues.approve_issue",
     S.SCHEDULED: "issues.schedule_issue",
 }
+# Once a send is planned only the delivery system moves the issue on; a person
+# cancels the send instead (delivery's send_cancel moves the issue back).
+SYSTEM_ONLY_SOURCES = frozenset({S.SCHEDULED, S.SENDING})
 MAX_TEST_RECIPIENTS = 10
 
 
@@ -61,11 +66,20 @@ def user_may_edit(user: Any, issue: Issue | None) -> bool:
 
 def allowed_targets(*, issue: Issue, user: Any) -> list[str]:
     """The statuses this user may move the issue to now (for the admin buttons)."""
+    if issue.status in SYSTEM_ONLY_SOURCES:
+        return []
     return [
         target
         for target in ALLOWED_MOVES[issue.status]
         if target not in (S.SENDING, S.SENT) and _permission_problem(issue.status, target, user) is None
     ]
+
+
+def transition_permission_check(*, issue: Issue, to_status: str, user: Any) -> None:
+    """Raise PermissionDenied when ``user`` may not make this move at all."""
+    problem = _permission_problem(issue.status, to_status, user)
+    if problem:
+        raise PermissionDenied(problem)
 
 
 def _permission_problem(source: str, target: str, user: Any) -> str | None:
@@ -94,6 +108,8 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
             problem = _permission_problem(source, to_status, acting_user)
             if problem:
                 raise PermissionDenied(problem)
+            if source in SYSTEM_ONLY_SOURCES:
+                raise ValidationError(f"This issue is {S(source).label.lower()}: cancel its send to change its status.")
         if to_status == S.SCHEDULED:
             from issues.checks import blocking_errors
 
@@ -159,17 +175,56 @@ def section_save(
     return section
 
 
+@contextmanager
+def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
+    """Keep the workflow status of every issue in ``revision`` through a revert.
+
+    A revision stores each issue's status as it was then; reverting it must
+    bring back the text, never move the issue (only issue_transition does
+    that, with its checks and audit row). Use inside a transaction."""
+    issue_type = ContentType.objects.get_for_model(Issue)
+    ids = [int(pk) for pk in revision.version_set.filter(content_type=issue_type).values_list("object_id", flat=True)]
+    kept = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "status"))
+    yield kept
+    for pk, status in kept.items():
+        Issue.objects.filter(pk=pk).exclude(status=status).update(status=status)
+
+
 def issue_restore(*, version: Version, acting_user: Any) -> Issue:
-    """Bring back an issue (with its sections and items) as it was in ``version``."""
+    """Bring back an issue (with its sections and items) as it was in ``version``.
+
+    The status stays what it is now: a restore is an edit, not a workflow move."""
     if not user_is_editor(acting_user):
         raise PermissionDenied("Only editors may restore an earlier version.")
     with transaction.atomic(), reversion.create_revision():
         reversion.set_user(acting_user)
         reversion.set_comment(f"Restored the version of {version.revision.date_created:%d %b %Y %H:%M}")
-        version.revision.revert(delete=True)
+        with issue_status_kept(revision=version.revision):
+            version.revision.revert(delete=True)
         issue = Issue.objects.get(pk=version.object_id)
         issue.save()
         return issue_refresh_stats(issue=issue)
+
+
+def issue_recovered(*, issue: Issue, acting_user: Any) -> Issue:
+    """A deleted issue brought back from history starts again as a draft.
+
+    Its old audit rows went with it, so the move back to draft is recorded."""
+    if not user_is_editor(acting_user):
+        raise PermissionDenied("Only editors may recover a deleted issue.")
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().get(pk=issue.pk)
+        if locked.status != S.DRAFT:
+            IssueTransition.objects.create(
+                issue=locked,
+                actor=acting_user,
+                from_status=locked.status,
+                to_status=S.DRAFT,
+                note="Recovered after deletion",
+            )
+            Issue.objects.filter(pk=locked.pk).update(status=S.DRAFT)
+        transaction.on_commit(_public_cache_clear)
+    return issue_refresh_stats(issue=locked)
 
 
 def parse_recipients(raw: str) -> list[str]:

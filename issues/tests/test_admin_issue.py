@@ -11,7 +11,7 @@ from django.urls import reverse
 from PIL import Image
 
 from issues.models import Issue, Section, SectionKind
-from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory
+from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -250,3 +250,136 @@ def test_editor_restores_an_earlier_version_from_the_history_page(editor_client)
     response = editor_client.post(revision_url, form_data(page, "issue_form"))
     assert response.status_code == 302
     assert Section.objects.get(pk=section.pk).heading == "Original heading"
+
+
+def _restore_through_history(client: Client, issue: Issue, version: Any) -> Any:
+    url = reverse("admin:issues_issue_revision", args=[issue.pk, version.pk])
+    page = client.get(url).content.decode()
+    return client.post(url, form_data(page, "issue_form"))
+
+
+def test_restoring_from_history_brings_back_a_deleted_section_and_keeps_the_status(editor_client, editor) -> None:
+    from reversion.models import Version
+
+    from issues.models import IssueStatus
+    from issues.services import issue_transition
+
+    issue = make_full_issue()
+    change = reverse("admin:issues_issue_change", args=[issue.pk])
+    assert (
+        editor_client.post(change, form_data(editor_client.get(change).content.decode(), "issue_form")).status_code
+        == 302
+    )
+    tool = issue.sections.get(kind=SectionKind.TOOL)
+    tool_pk = tool.pk
+    data = form_data(editor_client.get(change).content.decode(), "issue_form")
+    index = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and v == str(tool_pk))
+    data[f"sections-{index}-DELETE"] = "on"
+    assert editor_client.post(change, data).status_code == 302
+    assert not Section.objects.filter(pk=tool_pk).exists()
+    for target in (IssueStatus.REVIEW, IssueStatus.APPROVED):
+        issue_transition(issue=issue, to_status=target, acting_user=editor)
+
+    first = Version.objects.get_for_object(issue).order_by("pk").first()
+    page = editor_client.get(reverse("admin:issues_issue_revision", args=[issue.pk, first.pk])).content.decode()
+    assert "Approved" in page  # the status shown is today's, not the one stored with the version
+    response = _restore_through_history(editor_client, issue, first)
+    assert response.status_code == 302
+    restored = Section.objects.get(pk=tool_pk)
+    assert list(restored.items.values_list("text", flat=True)) == ["Step 1.", "Step 2.", "Step 3."]
+    assert Issue.objects.get(pk=issue.pk).status == IssueStatus.APPROVED
+
+
+def test_history_names_the_section_changed_on_its_own_page(editor_client) -> None:
+    issue = IssueFactory.create()
+    section = SectionFactory.create(issue=issue, kind=SectionKind.HIGHLIGHT, heading="Partner course")
+    url = reverse("admin:issues_section_change", args=[section.pk])
+    data = form_data(editor_client.get(url).content.decode(), "section_form")
+    data["partner_name"] = "Agent Academy"
+    assert editor_client.post(url, data).status_code == 302
+    history = editor_client.get(reverse("admin:issues_issue_history", args=[issue.pk])).content.decode()
+    assert "Special highlight (sponsored): Partner course: Changed Partner name." in history
+    assert "edith" in history
+
+
+def test_contributor_may_read_the_history_but_not_restore(contributor) -> None:
+    import reversion
+    from reversion.models import Version
+
+    issue = IssueFactory.create(title="Draft by Carl")
+    with reversion.create_revision():
+        issue.save()
+    client = Client()
+    client.force_login(contributor)
+    assert client.get(reverse("admin:issues_issue_history", args=[issue.pk])).status_code == 200
+    version = Version.objects.get_for_object(issue).get()
+    url = reverse("admin:issues_issue_revision", args=[issue.pk, version.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"title": "Restored by Carl"}).status_code == 403
+
+
+def test_an_empty_slug_is_made_from_the_title(editor_client) -> None:
+    response = editor_client.post(
+        reverse("admin:issues_issue_add"), new_issue_data(title="Chips & models: the week", slug="")
+    )
+    assert response.status_code == 302
+    assert Issue.objects.get().slug == "chips-models-the-week"
+
+
+def test_an_empty_slug_clashing_with_another_issue_gets_a_field_error(editor_client) -> None:
+    IssueFactory.create(title="Taken", slug="chips-models-the-week")
+    response = editor_client.post(
+        reverse("admin:issues_issue_add"), new_issue_data(title="Chips & models: the week", slug="")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["slug"] == [
+        "Another issue already uses this slug; choose a different one."
+    ]
+    assert Issue.objects.count() == 1
+
+
+def test_an_invalid_section_row_saves_nothing_of_the_new_issue(editor_client) -> None:
+    data = new_issue_data(**{"sections-1-link_url": "javascript:alert(1)", "sections-0-kind": "lead"})
+    response = editor_client.post(reverse("admin:issues_issue_add"), data)
+    assert response.status_code == 200
+    formset_errors = response.context["inline_admin_formsets"][0].formset.errors
+    assert formset_errors[1]["link_url"]
+    assert "Please correct the error below." in response.content.decode()
+    assert not Issue.objects.exists() and not Section.objects.exists()
+
+
+def test_an_invalid_section_row_leaves_the_issue_as_it_was(editor_client) -> None:
+    issue = IssueFactory.create(title="Before")
+    SectionFactory.create(issue=issue, heading="Kept heading")
+    change = reverse("admin:issues_issue_change", args=[issue.pk])
+    data = form_data(editor_client.get(change).content.decode(), "issue_form")
+    data |= {"title": "After", "sections-0-heading": "Changed heading", "sections-0-link_url": "ftp://x.example/a"}
+    response = editor_client.post(change, data)
+    assert response.status_code == 200
+    assert "starting with https://" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.title == "Before"
+    assert issue.sections.get().heading == "Kept heading"
+
+
+def test_an_invalid_item_link_on_the_section_page_saves_nothing(editor_client) -> None:
+    section = SectionFactory.create(kind=SectionKind.QUICK_LINKS, heading="Light Bytes")
+    SectionItemFactory.create(section=section, text="First", url="https://a.example/")
+    url = reverse("admin:issues_section_change", args=[section.pk])
+    data = form_data(editor_client.get(url).content.decode(), "section_form")
+    data |= {"heading": "Renamed", "items-0-url": "not a link"}
+    response = editor_client.post(url, data)
+    assert response.status_code == 200
+    assert "Enter a valid URL." in response.content.decode()
+    section.refresh_from_db()
+    assert section.heading == "Light Bytes"
+    assert list(section.items.values_list("url", flat=True)) == ["https://a.example/"]
+
+
+def test_an_oversized_cover_gets_a_field_error(editor_client, settings) -> None:
+    settings.IMAGE_UPLOAD_MAX_BYTES = 1024 * 1024
+    big = SimpleUploadedFile("c.png", png_bytes() + b"\0" * (1024 * 1024 + 1), content_type="image/png")
+    response = editor_client.post(reverse("admin:issues_issue_add"), new_issue_data(cover_image=big, cover_alt="x"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["cover_image"] == ["The image is larger than 1 MB."]
+    assert not Issue.objects.exists()

@@ -91,9 +91,29 @@ def test_editor_approves_from_the_issue_page(editor) -> None:
 
 def test_a_move_outside_the_workflow_shows_an_error_message(editor) -> None:
     issue = IssueFactory.create(status=S.DRAFT)
-    response = _client(editor).post(_transition_url(issue), {"to_status": S.SENT}, follow=True)
-    assert "cannot move from “Draft” to “Sent”" in response.content.decode()
+    response = _client(editor).post(_transition_url(issue), {"to_status": S.APPROVED}, follow=True)
+    assert "cannot move from “Draft” to “Approved”" in response.content.decode()
     assert Issue.objects.get(pk=issue.pk).status == S.DRAFT
+
+
+@pytest.mark.parametrize("target", [S.SCHEDULED, S.SENDING, S.SENT])
+def test_an_editor_cannot_schedule_or_send_with_a_bare_status_change(editor, target: str) -> None:
+    issue = make_full_issue(status=S.APPROVED)
+    response = _client(editor).post(_transition_url(issue), {"to_status": target}, follow=True)
+    assert "create a send for it" in response.content.decode()
+    assert Issue.objects.get(pk=issue.pk).status == S.APPROVED
+    assert not IssueTransition.objects.exists()
+
+
+def test_a_scheduled_issue_offers_no_moves_and_refuses_a_crafted_one(editor) -> None:
+    issue = make_full_issue(status=S.SCHEDULED)
+    client = _client(editor)
+    html = client.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
+    assert "To change it, cancel the send first." in html
+    assert 'class="button workflow-button' not in html
+    response = client.post(_transition_url(issue), {"to_status": S.APPROVED}, follow=True)
+    assert "cancel its send" in response.content.decode()
+    assert Issue.objects.get(pk=issue.pk).status == S.SCHEDULED
 
 
 def test_transition_view_refuses_get(editor) -> None:

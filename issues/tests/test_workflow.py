@@ -42,13 +42,25 @@ def test_contributor_cannot_schedule_or_unapprove(contributor) -> None:
 
 def test_editor_walks_an_issue_from_draft_to_scheduled(editor) -> None:
     issue = make_full_issue()
-    for target in (S.REVIEW, S.DRAFT, S.REVIEW, S.APPROVED, S.SCHEDULED, S.APPROVED, S.SCHEDULED):
+    for target in (S.REVIEW, S.DRAFT, S.REVIEW, S.APPROVED, S.DRAFT, S.REVIEW, S.APPROVED, S.SCHEDULED):
         issue_transition(issue=issue, to_status=target, acting_user=editor)
     assert Issue.objects.get(pk=issue.pk).status == S.SCHEDULED
     moves = list(IssueTransition.objects.filter(issue=issue).order_by("id").values_list("from_status", "to_status"))
     assert moves[0] == (S.DRAFT, S.REVIEW)
     assert moves[-1] == (S.APPROVED, S.SCHEDULED)
-    assert len(moves) == 7
+    assert len(moves) == 8
+    assert set(IssueTransition.objects.filter(issue=issue).values_list("actor", flat=True)) == {editor.pk}
+
+
+def test_a_person_cannot_pull_a_scheduled_issue_back_only_cancelling_its_send_can(editor) -> None:
+    issue = make_full_issue(status=S.SCHEDULED)
+    with pytest.raises(ValidationError, match="cancel its send"):
+        issue_transition(issue=issue, to_status=S.APPROVED, acting_user=editor)
+    assert Issue.objects.get(pk=issue.pk).status == S.SCHEDULED
+    assert allowed_targets(issue=issue, user=editor) == []
+    # The delivery system (no acting user) moves it back when the send is cancelled.
+    issue_transition(issue=issue, to_status=S.APPROVED)
+    assert Issue.objects.get(pk=issue.pk).status == S.APPROVED
 
 
 def test_the_system_moves_a_scheduled_issue_to_sending_and_sent() -> None:
@@ -122,6 +134,39 @@ def test_restoring_a_version_brings_back_earlier_section_text(editor) -> None:
     issue_restore(version=earliest, acting_user=editor)
     assert Section.objects.get(pk=section.pk).body == "<p>Original words.</p>"
     assert Version.objects.get_for_object(issue).count() == 3
+
+
+def test_restoring_brings_back_deleted_sections_with_their_items(editor) -> None:
+    issue = make_full_issue()
+    with reversion.create_revision():
+        issue.save()
+    tool = issue.sections.get(kind="tool")
+    tool_pk, steps = tool.pk, list(tool.items.values_list("text", flat=True))
+    lead = issue.sections.filter(kind="lead").order_by("position")[0]
+    tool.delete()
+    lead.items.all().delete()
+    section_save(section=lead, items=[{"label": "New", "text": "Only one detail now."}], acting_user=editor)
+    issue_restore(version=Version.objects.get_for_object(issue).order_by("pk")[0], acting_user=editor)
+    restored = Section.objects.get(pk=tool_pk)
+    assert restored.issue_id == issue.pk and restored.heading == "Summariser"
+    assert list(restored.items.values_list("text", flat=True)) == steps
+    assert list(lead.items.values_list("label", flat=True)) == ["Label 0", "Label 1", "Label 2"]
+    assert issue.sections.count() == 6
+
+
+def test_restoring_keeps_todays_status_and_writes_no_move(editor) -> None:
+    issue = IssueFactory.create(title="Old title")
+    with reversion.create_revision():
+        issue.save()
+    old = Version.objects.get_for_object(issue).get()
+    issue_transition(issue=issue, to_status=S.REVIEW, acting_user=editor)
+    issue_transition(issue=issue, to_status=S.APPROVED, acting_user=editor)
+    issue.title = "New title"
+    issue_save(issue=issue, acting_user=editor)
+    issue_restore(version=old, acting_user=editor)
+    issue.refresh_from_db()
+    assert (issue.title, issue.status) == ("Old title", S.APPROVED)
+    assert IssueTransition.objects.filter(issue=issue).count() == 2
 
 
 def test_contributor_cannot_restore_versions(editor, contributor) -> None:
