@@ -23,6 +23,27 @@ HOSTILE = [
     '<form action="https://evil.example/"><input name="a"></form>',
     "<scr<script>ipt>alert(1)</script>",
     "<!--<script>alert(1)</script>--><p>x</p>",
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+" alt="x">',
+    '<a href="data:image/svg+xml;base64,PHN2Zz4=">x</a>',
+    "<img src=x onerror=alert(1)>",
+    '<IMG SRC="javascript:alert(1)">',
+    '<a href="vbscript:msgbox(1)">x</a>',
+    '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>',
+    '<a href="jav&#x0A;ascript:alert(1)">x</a>',
+    "<svg onload=alert(1)><circle r=1></svg>",
+    '<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
+    "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
+    '<math><mtext><table><mglyph><style><img src=x onerror="alert(1)">',
+    '<math href="javascript:alert(1)">x</math>',
+    '<base href="https://evil.example/"><p>x</p>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<object data="https://evil.example/x.swf"></object><embed src="https://evil.example/x.swf">',
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    '<p style="width:expression(alert(1))">x</p>',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    '<img srcset="javascript:alert(1) 1x" src="https://ok.example/a.png" alt="a">',
+    '<button formaction="javascript:alert(1)">x</button>',
+    "<template><script>alert(1)</script></template>",
 ]
 
 
@@ -40,8 +61,33 @@ def test_hostile_markup_loses_every_way_to_run_script(hostile: str) -> None:
         "data:text",
         "<form",
         "style=",
+        "data:",
+        "vbscript:",
+        "onload",
+        "onbegin",
+        "<math",
+        "<base",
+        "<meta",
+        "<object",
+        "<embed",
+        "<link",
+        "srcset",
+        "formaction",
+        "xlink",
+        "<noscript",
+        "<template",
     ):
         assert needle not in clean, (hostile, clean)
+
+
+def test_an_inline_data_image_loses_its_source_but_keeps_its_alt_text() -> None:
+    assert sanitize_html('<img src="data:image/png;base64,iVBORw0KGgo=" alt="A chart">') == '<img alt="A chart">'
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_cleaning_twice_changes_nothing(hostile: str) -> None:
+    once = sanitize_html(hostile)
+    assert sanitize_html(once) == once
 
 
 def test_allowed_formatting_survives() -> None:
