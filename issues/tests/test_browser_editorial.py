@@ -3,11 +3,15 @@ drag and drop, previews it and sends a test; a contributor cannot approve."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from issues.emails import merge_sample, sample_merge_values
 from issues.models import Issue, IssueStatus, PreviewSend, Section, SectionItem, SectionKind
+from issues.rendering import render_email
 from issues.services import section_save
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import make_contributor, make_editor
@@ -190,3 +194,65 @@ def test_contributor_sees_no_approve_button_on_an_issue_in_review(page: Any, liv
     )
     assert response.status == 403
     assert Issue.objects.get(pk=issue.pk).status == IssueStatus.REVIEW
+
+
+# Where the text of each part of the email starts, in CSS pixels from the left.
+_TEXT_EDGES_JS = """() => {
+  const left = (el) => el.getBoundingClientRect().left;
+  const padded = (el) => left(el) + parseFloat(getComputedStyle(el).paddingLeft);
+  const cover = document.querySelector('td.cover img');
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    coverLoaded: cover ? cover.complete && cover.naturalWidth > 0 : null,
+    coverWidth: cover ? cover.getBoundingClientRect().width : 0,
+    edges: {
+      brand: padded(document.querySelector('td.brand')),
+      meta: padded(document.querySelector('td.meta')),
+      title: left(document.querySelector('h1')),
+      greeting: left(document.querySelector('td.greeting p')),
+      firstStory: left(document.querySelector('td.section h2')),
+      quickLinks: left(document.querySelector('ul.quick-links')),
+      footer: left(document.querySelector('td.footer p')),
+    },
+  };
+}"""
+
+
+def _demo_issue() -> Issue:
+    """The demo's sent issue (newsroom/demo_content.py), with its cover image."""
+    from django.core.files.base import ContentFile
+
+    from issues.services import issue_refresh_stats
+    from newsroom.demo import cover_image_png
+    from newsroom.demo_content import SENT_ISSUE
+
+    fields = ("title", "slug", "subject", "preheader", "summary", "canonical_url", "cover_alt")
+    issue = Issue.objects.create(
+        publish_date=timezone.now(), status=IssueStatus.SENT, **{k: SENT_ISSUE[k] for k in fields}
+    )
+    issue.cover_image.save("cover.png", ContentFile(cover_image_png(title=issue.title, seed=0)))
+    for position, data in enumerate(SENT_ISSUE["sections"]):
+        section = Section.objects.create(
+            issue=issue, position=position, **{k: v for k, v in data.items() if k != "items"}
+        )
+        for n, item in enumerate(data["items"]):
+            SectionItem.objects.create(section=section, position=n, **item)
+    return issue_refresh_stats(issue=issue)
+
+
+def test_the_demo_email_lines_up_and_fits_at_600_and_375_pixels(page: Any, settings: Any) -> None:
+    settings.SITE_URL = "http://newsroom.test"
+    issue = _demo_issue()
+    html = merge_sample(render_email(issue).html, sample_merge_values(issue))
+    cover = Path(issue.cover_image.path).read_bytes()
+    # The email's images point at SITE_URL; answer them as the site would.
+    page.route("http://newsroom.test/media/**", lambda route: route.fulfill(body=cover, content_type="image/png"))
+    for width in (600, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.set_content(html, wait_until="load")
+        found = page.evaluate(_TEXT_EDGES_JS)
+        assert found["scrollWidth"] <= width, f"the email scrolls sideways at {width} px"
+        assert found["coverLoaded"] and found["coverWidth"] == width
+        edges = found["edges"]
+        assert max(edges.values()) - min(edges.values()) <= 1, (width, edges)
+        screenshot(page, f"editorial-email-{width}px")
