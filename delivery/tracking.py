@@ -7,9 +7,11 @@ we can find it, and then has its effect on the Delivery and on the reader.
 Rules worth knowing:
 
 * A Delivery is found by ``delivery_id`` in the message metadata (every send
-  carries it as anymail ``merge_metadata``), else by provider message id and
-  recipient. Events for messages we cannot find are stored with no Delivery and
-  have no effect on any reader.
+  carries it as anymail ``merge_metadata``), else by the Delivery id in our own
+  Message-ID header, else by provider message id and recipient; never one sent
+  to another address than the event names. Events for messages we cannot find
+  are stored with no Delivery, have no effect on any reader, and are listed on
+  the analytics index for inspection.
 * ``Delivery.delivered_at``, ``opened_at`` and ``clicked_at`` only ever move to
   an earlier time, so events that arrive late or out of order never move a
   reader backwards. An open or a click is proof of delivery, and a click of an
