@@ -4,21 +4,24 @@ their rendered pages."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from issues.models import Issue, IssueStatus, Section, SectionItem
+from issues.models import Issue, IssueStatus, Section, SectionItem, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 SEARCH_MAX_CHARS = 200
 SEARCH_MAX_WORDS = 8
+ARCHIVE_TAG_LIMIT = 24
 _VERSION_KEY = "public:version"
 
 
@@ -32,6 +35,21 @@ def public_issues() -> QuerySet[Issue]:
     with a publish date that has passed. Each carries `shown_at`, its display date."""
     visible = Q(status=IssueStatus.SENT) | Q(status__in=PUBLISHED_ONCE_DATED, publish_date__lte=timezone.now())
     return _dated(Issue.objects.filter(visible))
+
+
+def next_publication_at() -> datetime | None:
+    """When the next dated issue (approved, scheduled or sending, publish date
+    still ahead) becomes public, if one is waiting."""
+    waiting = Issue.objects.filter(status__in=PUBLISHED_ONCE_DATED, publish_date__gt=timezone.now())
+    return waiting.aggregate(at=Min("publish_date"))["at"]
+
+
+def archive_tags() -> list[Tag]:
+    """The tags readers can filter the archive by: those on public issues, the
+    most used first (at most ARCHIVE_TAG_LIMIT), each with `public_count`."""
+    public = Q(issues__in=public_issues().order_by().values("pk"))
+    tags = Tag.objects.annotate(public_count=Count("issues", filter=public)).filter(public_count__gt=0)
+    return list(tags.order_by("-public_count", "name")[:ARCHIVE_TAG_LIMIT])
 
 
 def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -100,18 +118,27 @@ def public_cache_key(*parts: object) -> str:
     return ":".join(["public", public_cache_version(), *(str(p) for p in parts)])
 
 
+def _cache_seconds() -> int:
+    # No fragment outlives the moment the next dated issue goes public: it
+    # would be missing from the home page and the archive until then.
+    seconds = settings.PAGE_CACHE_SECONDS
+    upcoming = next_publication_at()
+    if upcoming is not None:
+        seconds = min(seconds, max(1, math.ceil((upcoming - timezone.now()).total_seconds())))
+    return int(seconds)
+
+
 def cached_fragment(key: str, build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     """The cached value at `key`, built and stored on a miss. A None result
     (say, no such issue) is not stored. PAGE_CACHE_SECONDS=0 turns caching off."""
-    seconds = settings.PAGE_CACHE_SECONDS
-    if seconds <= 0:
+    if settings.PAGE_CACHE_SECONDS <= 0:
         return build()
     full_key = public_cache_key(key)
     value = cache.get(full_key)
     if value is None:
         value = build()
         if value is not None:
-            cache.set(full_key, value, seconds)
+            cache.set(full_key, value, _cache_seconds())
     return value
 
 

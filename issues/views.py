@@ -14,6 +14,7 @@ from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 
@@ -95,6 +96,11 @@ def _page_number(raw: str) -> int:
     return int(raw)
 
 
+def _archive_link(params: dict[str, str], number: int) -> str:
+    query = {**params, "page": str(number)} if number > 1 else params
+    return "?" + urlencode(query) if query else "./"
+
+
 def _archive_fragment(*, query: str, tag: Tag | None, number: int) -> dict[str, Any] | None:
     issues = selectors.archive_queryset(query=query, tag_slug=tag.slug if tag else "")
     paginator = Paginator(issues, ARCHIVE_PAGE_SIZE)
@@ -103,36 +109,47 @@ def _archive_fragment(*, query: str, tag: Tag | None, number: int) -> dict[str, 
     except InvalidPage:
         return None
     params = {k: v for k, v in (("q", query), ("tag", tag.slug if tag else "")) if v}
-
-    def link(n: int) -> str:
-        return "?" + urlencode({**params, "page": n}) if n > 1 else ("?" + urlencode(params) if params else "./")
-
     context = {
         "page": page,
         "query": query,
         "tag": tag,
-        "previous_link": link(page.previous_page_number()) if page.has_previous() else "",
-        "next_link": link(page.next_page_number()) if page.has_next() else "",
+        "previous_link": _archive_link(params, page.previous_page_number()) if page.has_previous() else "",
+        "next_link": _archive_link(params, page.next_page_number()) if page.has_next() else "",
     }
-    return {"results_html": render_to_string("issues/_archive_results.html", context), "count": paginator.count}
+    filters = {"tags": selectors.archive_tags(), "tag": tag, "query": query}
+    return {
+        "results_html": render_to_string("issues/_archive_results.html", context),
+        "filters_html": render_to_string("issues/_archive_filters.html", filters),
+        "count": paginator.count,
+    }
+
+
+def _archive_tag(raw: str) -> Tag | None:
+    slug = raw.strip()
+    if not slug:
+        return None
+    tag = Tag.objects.filter(slug=slug).first() if len(slug) <= _SLUG_MAX and _SLUG.fullmatch(slug) else None
+    if tag is None:
+        raise Http404("No such tag.")
+    return tag
 
 
 def archive(request: HttpRequest) -> HttpResponse:
     query = selectors.clean_search(request.GET.get("q", ""))
     number = _page_number(request.GET.get("page", ""))
-    tag_slug = request.GET.get("tag", "").strip()
-    tag = None
-    if tag_slug:
-        valid = len(tag_slug) <= _SLUG_MAX and _SLUG.fullmatch(tag_slug)
-        tag = Tag.objects.filter(slug=tag_slug).first() if valid else None
-        if tag is None:
-            raise Http404("No such tag.")
+    tag = _archive_tag(request.GET.get("tag", ""))
 
     def build() -> dict[str, Any] | None:
         return _archive_fragment(query=query, tag=tag, number=number)
 
     # Searches are not cached: their keys are unbounded.
-    fragment = build() if query else selectors.cached_fragment(f"archive:{tag_slug}:{number}", build)
+    fragment = build() if query else selectors.cached_fragment(f"archive:{tag.slug if tag else ''}:{number}", build)
     if fragment is None:
         raise Http404("No such page.")
-    return render(request, "issues/archive.html", {**fragment, "query": query, "tag": tag, "page_number": number})
+    # The canonical address keeps the tag and page, never the search words.
+    canonical = selectors.absolute_url(reverse("issues:archive"))
+    canonical_params = _archive_link({"tag": tag.slug} if tag else {}, number)
+    if canonical_params != "./":
+        canonical += canonical_params
+    context = {**fragment, "query": query, "tag": tag, "page_number": number, "canonical_url": canonical}
+    return render(request, "issues/archive.html", context)

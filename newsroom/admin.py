@@ -13,6 +13,11 @@ class ClearSiteCacheMixin:
         super().delete_model(request, obj)  # type: ignore[misc]
         site_cache_clear()
 
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        # The changelist's "delete selected" action.
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        site_cache_clear()
+
 
 @admin.register(SitePage)
 class SitePageAdmin(ClearSiteCacheMixin, admin.ModelAdmin):

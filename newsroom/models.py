@@ -1,9 +1,27 @@
 """Site-wide content editors manage (footer pages, header navigation) and the
 local development outbox."""
 
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.urls import reverse
 from django_ckeditor_5.fields import CKEditor5Field
+
+from issues.sanitize import sanitize_html
+
+
+def validate_nav_url(value: str) -> None:
+    """A header link is a path on this site ("/newsletter/", "#subscribe") or
+    an http(s) address: never javascript:, data: or a scheme-relative "//host"."""
+    if value.startswith("#") or (value.startswith("/") and not value.startswith("//")):
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValidationError("A path cannot contain spaces or control characters.")
+        return
+    if urlsplit(value).scheme.lower() not in ("http", "https"):
+        raise ValidationError("Enter a path on this site starting with “/” or an http(s):// address.")
+    URLValidator(schemes=["http", "https"], message="Enter a valid http(s):// address.")(value)
 
 
 class SitePage(models.Model):
@@ -25,12 +43,20 @@ class SitePage(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("site-page", args=[self.slug])
 
+    def clean(self) -> None:
+        # The body is shown to every visitor as HTML: keep only the rich-text allowlist.
+        self.body = sanitize_html(self.body)
+
 
 class NavLink(models.Model):
     """One entry of the site header's navigation (e.g. Courses, Guides, Tools)."""
 
     label = models.CharField(max_length=40)
-    url = models.CharField(max_length=300, help_text="An absolute URL or a path on this site, e.g. /newsletter/.")
+    url = models.CharField(
+        max_length=300,
+        validators=[validate_nav_url],
+        help_text="A path on this site, e.g. /newsletter/, or an https:// address.",
+    )
     position = models.PositiveIntegerField(default=0, db_index=True)
 
     class Meta:

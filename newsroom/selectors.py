@@ -1,15 +1,21 @@
 from django.core.cache import cache
+from django.urls import reverse
 
 from newsroom.models import NavLink, SitePage
 
-NAV_CACHE_KEY = "site:nav:v1"
+NAV_CACHE_KEY = "site:nav:v2"
 FOOTER_CACHE_KEY = "site:footer:v1"
 
 
 def nav_links() -> list[dict[str, str]]:
+    """The header's links as editors ordered them, then the archive's unless
+    an editor's link already points there."""
     links = cache.get(NAV_CACHE_KEY)
     if links is None:
         links = [{"label": n.label, "url": n.url} for n in NavLink.objects.all()]
+        archive = reverse("issues:archive")
+        if not any(link["url"] == archive for link in links):
+            links.append({"label": "Newsletter", "url": archive})
         cache.set(NAV_CACHE_KEY, links, 3600)
     return links
 

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from issues.models import IssueStatus, Tag
+from issues.models import Issue, IssueStatus, Tag
 from issues.tests.public_helpers import published
 from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory
 
@@ -76,13 +76,34 @@ def test_search_finds_words_in_titles_summaries_and_sections(client):
 
 
 @pytest.mark.parametrize(
-    "q", ["\x00", "a\x00b", "x" * 100_000, "' OR 1=1 --", "%_%", "\\", "😀" * 300, "<script>alert(1)</script>"]
+    "q",
+    [
+        "\x00",
+        "a\x00b",
+        "x" * 100_000,
+        "' OR 1=1 --",
+        "%_%",
+        "\\",
+        "😀" * 300,
+        "<script>alert(1)</script>",
+        "a " * 5000,
+        "\u202e\u200b",
+    ],
 )
 def test_absurd_searches_answer_with_a_page(client, q):
     published(full=False, title="Something")
     response = client.get("/newsletter/", {"q": q})
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("q=%ED%A0%80", 200), ("q=%FF%FE", 200), ("q=a&q=b&q=%00", 200), ("page=%FF", 404), ("tag=%FF", 404)],
+)
+def test_undecodable_query_strings_answer_a_page_or_not_found(client, query, status):
+    published(full=False, title="Something")
+    assert client.get("/newsletter/?" + query).status_code == status
 
 
 def test_tag_filter_lists_only_tagged_issues(client):
@@ -95,9 +116,52 @@ def test_tag_filter_lists_only_tagged_issues(client):
     assert "Newsletter archive: Robotics" in html
 
 
-def test_an_unknown_tag_is_not_found(client):
-    assert client.get("/newsletter/", {"tag": "no-such-tag"}).status_code == 404
-    assert client.get("/newsletter/", {"tag": "x\x00" * 500}).status_code == 404
+@pytest.mark.parametrize("tag", ["no-such-tag", "x\x00" * 500, "robotics'--", "\u0440\u043e", "a" * 500, "%"])
+def test_an_unknown_tag_is_not_found(client, tag):
+    Tag.objects.create(name="Robotics", slug="robotics")
+    assert client.get("/newsletter/", {"tag": tag}).status_code == 404
+
+
+def test_the_tag_list_offers_tags_of_public_issues_with_counts(client):
+    robotics = Tag.objects.create(name="Robotics", slug="robotics")
+    drafts_only = Tag.objects.create(name="Secret", slug="secret")
+    for n in range(2):
+        published(full=False, title=f"R{n}").tags.add(robotics)
+    IssueFactory(status=IssueStatus.DRAFT).tags.add(drafts_only)
+    html = client.get("/newsletter/").content.decode()
+    filters = re.search(r'<nav class="tag-filter".*?</nav>', html, re.S).group(0)
+    assert re.findall(r'href="([^"]+)"', filters) == ["/newsletter/", "/newsletter/?tag=robotics"]
+    assert "Secret" not in filters
+    assert re.sub(r"<[^>]+>", "", filters).split() == ["All", "issues", "Robotics,", "2", "issues"]
+    chosen = client.get("/newsletter/", {"tag": "robotics", "q": "R1"}).content.decode()
+    assert 'href="/newsletter/?tag=robotics&amp;q=R1" aria-current="page"' in chosen
+
+
+def test_the_canonical_address_keeps_tag_and_page_but_not_the_search(client, settings):
+    settings.SITE_URL = "https://news.example.org"
+    tag = Tag.objects.create(name="Robotics", slug="robotics")
+    _many(14)
+    for issue in Issue.objects.all():
+        issue.tags.add(tag)
+
+    def canonical(params: dict[str, str]) -> str:
+        html = client.get("/newsletter/", params).content.decode()
+        return re.search(r'<link rel="canonical" href="([^"]+)">', html).group(1)
+
+    assert canonical({}) == "https://news.example.org/newsletter/"
+    assert canonical({"page": "2"}) == "https://news.example.org/newsletter/?page=2"
+    assert canonical({"tag": "robotics", "page": "2"}) == "https://news.example.org/newsletter/?tag=robotics&amp;page=2"
+    assert canonical({"q": "Issue", "tag": "robotics"}) == "https://news.example.org/newsletter/?tag=robotics"
+
+
+def test_search_and_tag_pages_keep_their_filters_in_the_page_links(client):
+    tag = Tag.objects.create(name="Robotics", slug="robotics")
+    _many(14)
+    for issue in Issue.objects.all():
+        issue.tags.add(tag)
+    html = client.get("/newsletter/", {"q": "Issue", "tag": "robotics"}).content.decode()
+    assert 'href="?q=Issue&amp;tag=robotics&amp;page=2"' in html
+    assert "14 issues matching “Issue” tagged Robotics" in html
 
 
 def test_the_archive_makes_the_same_number_of_queries_for_any_number_of_issues(client, settings):

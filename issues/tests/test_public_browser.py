@@ -1,22 +1,42 @@
-"""The public pages in a real Chromium, at phone and desktop widths."""
+"""The public pages in a real Chromium, at phone and desktop widths, light and dark."""
+
+import itertools
+from pathlib import Path
 
 import pytest
 
 from issues.models import Tag
 from issues.tests.public_helpers import published
-from newsroom.models import SitePage
+from newsroom.models import NavLink, SitePage
 from newsroom.testing.fixtures import screenshot
+from subscribers.models import Subscriber, SubscriberStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = {"phone": 375, "narrow": 320, "desktop": 1280}
+WIDTHS = {"narrow": 320, "phone": 375, "desktop": 1280}
+
+CONTRAST_PROBLEMS = (Path(__file__).parent / "public_a11y.js").read_text()
+
+HEADINGS_AND_IMAGES = """
+() => ({
+  levels: Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6")).map(h => Number(h.tagName[1])),
+  unlabelled: Array.from(document.images)
+    .filter(i => !i.closest('[aria-hidden="true"]') && !(i.getAttribute("alt") || "").trim())
+    .map(i => i.src),
+  landmarks: ["header", "nav", "main", "footer"].filter(sel => !document.querySelector(sel)),
+})
+"""
 
 
 @pytest.fixture
 def site(transactional_db, settings):
     settings.PAGE_CACHE_SECONDS = 0
-    SitePage.objects.create(title="Privacy Policy", slug="privacy", body="<p>Little is kept.</p>")
+    SitePage.objects.create(title="Privacy Policy", slug="privacy", body="<p>Little is kept.</p><h2>Cookies</h2>")
     SitePage.objects.create(title="Support", slug="support", body="<p>Write to us.</p>")
+    for n, label in enumerate(["Courses", "Guides", "Tools", "Videos", "News"]):
+        NavLink.objects.create(
+            label=label, url="/newsletter/" if label == "News" else f"/pages/{label.lower()}/", position=n
+        )
     issue = published(
         slug="robots-read-the-news",
         title="Robots read the news, and other stories",
@@ -25,24 +45,65 @@ def site(transactional_db, settings):
         canonical_url="https://source.example.com/a",
         summary="Three stories, a partner highlight, a tool and quick links.",
     )
-    issue.tags.add(Tag.objects.create(name="Research", slug="research"))
+    research = Tag.objects.create(name="Research", slug="research")
+    issue.tags.add(research)
     for n in range(3):
-        published(full=False, title=f"Earlier issue {n}", summary="An earlier summary.")
+        earlier = published(full=False, title=f"Earlier issue {n}", summary="An earlier summary.", cover=n == 0)
+        earlier.tags.add(research)
     return issue
+
+
+def _pages(site):
+    return [
+        ("home", "/"),
+        ("archive", "/newsletter/?tag=research"),
+        ("issue", site.get_absolute_url()),
+        ("page", "/pages/privacy/"),
+    ]
+
+
+def _load(page, url: str) -> None:
+    page.goto(url)
+    # Covers below the fold load lazily; load them so screenshots show them.
+    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
 
 
 def _no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
-@pytest.mark.parametrize("width", ["phone", "narrow", "desktop"])
-def test_the_public_pages_fit_the_screen(page, live_server, site, width):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_public_pages_fit_the_screen(page, live_server, site, width, scheme):
     page.set_viewport_size({"width": WIDTHS[width], "height": 800})
-    for name, path in [("home", "/"), ("archive", "/newsletter/"), ("issue", site.get_absolute_url())]:
-        page.goto(live_server.url + path)
+    page.emulate_media(color_scheme=scheme)
+    for name, path in _pages(site)[:3]:
+        _load(page, live_server.url + path)
         assert page.locator("h1").count() == 1
         assert _no_sideways_scroll(page), (name, width)
-        screenshot(page, f"public-{name}-{width}")
+        screenshot(page, f"public-{name}-{width}-{scheme}")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_and_field_borders_meet_wcag_aa_contrast(page, live_server, site, scheme):
+    page.emulate_media(color_scheme=scheme)
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        for name, path in _pages(site):
+            _load(page, live_server.url + path)
+            assert page.evaluate(CONTRAST_PROBLEMS) == [], (name, width, scheme)
+
+
+def test_the_pages_have_landmarks_ordered_headings_and_alt_text(page, live_server, site):
+    for name, path in _pages(site):
+        _load(page, live_server.url + path)
+        found = page.evaluate(HEADINGS_AND_IMAGES)
+        assert found["landmarks"] == [], name
+        assert found["unlabelled"] == [], name
+        levels = found["levels"]
+        assert levels[0] == 1 and levels.count(1) == 1, (name, levels)
+        assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), (name, levels)
 
 
 def test_the_issue_page_shows_what_a_reader_expects(page, live_server, site):
@@ -59,30 +120,53 @@ def test_the_issue_page_shows_what_a_reader_expects(page, live_server, site):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name="Copy link").click()
     page.get_by_text("Link copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").endswith(site.get_absolute_url())
     page.emulate_media(color_scheme="dark")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(18, 18, 18)"
-    screenshot(page, "public-issue-phone-dark")
+    assert background == "rgb(17, 19, 21)"
 
 
-def test_the_subscribe_form_is_reachable_by_keyboard_with_visible_focus(page, live_server, site):
+def test_the_archive_filters_by_tag_from_the_tag_list(page, live_server, site):
+    published(full=False, title="Untagged issue")
     page.goto(live_server.url + "/newsletter/")
+    assert "Untagged issue" in page.locator(".card-title").all_inner_texts()
+    page.get_by_role("navigation", name="Filter by tag").get_by_role("link", name="Research").click()
+    page.wait_for_url("**/newsletter/?tag=research")
+    titles = page.locator(".card-title").all_inner_texts()
+    assert "Untagged issue" not in titles and site.title in titles
+    assert page.locator(".tag-filter [aria-current]").inner_text().startswith("Research")
+
+
+def test_a_reader_subscribes_with_the_keyboard_alone(page, live_server, site, settings, celery_eager):
+    settings.SITE_URL = live_server.url
+    page.goto(live_server.url + site.get_absolute_url())
     page.get_by_role("link", name="Subscribe", exact=True).focus()
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#subscribe"
-    for _ in range(60):
+    for _ in range(80):
         page.keyboard.press("Tab")
-        if page.evaluate("!!document.activeElement.closest('#subscribe') && document.activeElement.matches('input')"):
+        if page.evaluate("document.activeElement.matches('#subscribe input[type=email]')"):
             break
     else:
-        pytest.fail("Tab never reached a field of the subscribe form")
+        pytest.fail("Tab never reached the email field of the subscribe form")
     focused = page.evaluate(
         "(() => { const el = document.activeElement; const s = getComputedStyle(el);"
-        " return {label: el.labels && el.labels.length, outline: s.outlineStyle}; })()"
+        " return {label: el.labels.length && el.labels[0].innerText,"
+        " outline: s.outlineStyle, width: s.outlineWidth}; })()"
     )
-    assert focused["label"], "the focused field has no label"
-    assert focused["outline"] != "none"
+    assert focused["label"] == "Email address"
+    assert focused["outline"] != "none" and focused["width"] != "0px"
+    page.keyboard.type("keys@example.org")
     screenshot(page, "public-subscribe-focus")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('#subscribe button[type=submit]')"):
+            break
+    else:
+        pytest.fail("Tab never reached the Subscribe button")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/subscribe/thanks/")
+    assert Subscriber.objects.get(email__iexact="keys@example.org").status == SubscriberStatus.PENDING
 
 
 def test_the_archive_search_finds_an_issue(page, live_server, site):

@@ -71,3 +71,42 @@ def test_a_workflow_move_clears_the_cached_page(client, editor, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         issue_transition(issue=issue, to_status=IssueStatus.DRAFT, acting_user=editor)
     assert client.get("/newsletter/moved/").status_code == 404
+
+
+def test_a_dated_issue_appears_once_its_publish_date_passes_without_a_clear(client):
+    # Its approval cleared the cache before it was public; the cached lists
+    # must not outlive its publish date.
+    import time
+
+    from django.utils import timezone
+
+    published(full=False, title="Already out")
+    soon = published(
+        full=False, title="Going live", slug="going-live", status=IssueStatus.APPROVED, when=timezone.now()
+    )
+    soon.publish_date = timezone.now() + timezone.timedelta(seconds=1.5)
+    soon.save()
+    public_cache_clear()
+    assert "Going live" not in client.get("/newsletter/").content.decode()
+    assert "Going live" not in client.get("/").content.decode()
+    assert client.get("/newsletter/going-live/").status_code == 404
+    time.sleep(2.6)
+    assert "Going live" in client.get("/newsletter/").content.decode()
+    assert "Going live" in client.get("/").content.decode()
+    assert client.get("/newsletter/going-live/").status_code == 200
+
+
+def test_the_home_page_makes_the_same_number_of_queries_for_any_number_of_issues(client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PAGE_CACHE_SECONDS = 0
+    published(full=False)
+    client.get("/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/")
+    for _ in range(12):
+        published(full=False)
+    with CaptureQueriesContext(connection) as many:
+        client.get("/")
+    assert len(many) == len(few)

@@ -85,6 +85,26 @@ def test_its_json_ld_is_a_news_article(client, settings):
     assert data["headline"] == "Tags </script><b>& more"
     assert data["url"] == "https://news.example.org/newsletter/structured/"
     assert data["datePublished"].startswith(str(issue.publish_date.date()))
+    assert data["mainEntityOfPage"] == data["url"]
+    assert data["publisher"] == {
+        "@type": "Organization",
+        "name": settings.PUBLISHER_NAME,
+        "url": "https://news.example.org/",
+    }
+
+
+def test_its_json_ld_names_the_cover_and_authors(client, settings):
+    from issues.models import Author
+
+    settings.SITE_URL = "https://news.example.org"
+    issue = published(slug="authored", cover=True, cover_alt="A cover", canonical_url="https://source.example.com/x")
+    issue.authors.add(Author.objects.create(name="Ada Writer"))
+    html = _get(client, issue)
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert data["image"] == [f"https://news.example.org{issue.cover_image.url}"]
+    assert data["author"] == [{"@type": "Person", "name": "Ada Writer"}]
+    assert data["isBasedOn"] == "https://source.example.com/x"
+    assert data["wordCount"] == issue.word_count
 
 
 @pytest.mark.parametrize("status", [IssueStatus.DRAFT, IssueStatus.REVIEW, IssueStatus.APPROVED])
@@ -100,9 +120,22 @@ def test_an_approved_issue_with_a_past_publish_date_is_public(client):
     assert client.get(f"/newsletter/{future.slug}/").status_code == 404
 
 
-def test_an_unknown_or_absurd_slug_is_not_found(client):
-    assert client.get("/newsletter/no-such-issue/").status_code == 404
-    assert client.get("/newsletter/" + "a" * 5000 + "/").status_code == 404
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/newsletter/no-such-issue/",
+        "/newsletter/" + "a" * 5000 + "/",
+        "/newsletter/%00/",
+        "/newsletter/a%00b/",
+        "/newsletter/caf%C3%A9/",
+        "/newsletter/%ED%A0%80/",
+        "/newsletter/' OR 1=1 --/",
+        "/newsletter/..%2F..%2Fetc%2Fpasswd/",
+    ],
+)
+def test_an_unknown_or_absurd_slug_is_not_found(client, path):
+    published(slug="real-one")
+    assert client.get(path).status_code == 404
 
 
 def test_staff_with_view_permission_preview_an_unpublished_issue(client):

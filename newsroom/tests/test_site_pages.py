@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from issues.tests.public_helpers import published
 from newsroom.models import NavLink, SitePage
@@ -39,16 +40,88 @@ def test_footer_pages_and_header_links_come_from_the_admin_models(client, settin
     NavLink.objects.create(label="Guides", url="/pages/privacy/", position=1)
     site_cache_clear()
     html = client.get("/").content.decode()
-    footer = re.search(r"<footer class=\"site-footer\">.*?</footer>", html, re.S).group(0)
+    footer = re.search(r'<nav aria-label="Footer">.*?</nav>', html, re.S).group(0)
     assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', footer) == [
         ("/pages/privacy/", "Privacy Policy"),
         ("/pages/advertise/", "Advertise with us"),
+        ("/newsletter/", "Archive"),
+        ("/newsletter/feed/rss/", "RSS feed"),
     ]
     header = re.search(r'<header class="site-header">.*?</header>', html, re.S).group(0)
     assert '<a href="/pages/privacy/">Guides</a>' in header
     page = client.get("/pages/advertise/").content.decode()
     assert "<h1>Advertise with us</h1>" in page and "Reach readers." in page
     assert '<link rel="canonical" href="https://news.example.org/pages/advertise/">' in page
+
+
+def test_the_header_links_the_archive_once_whatever_editors_add(client):
+    NavLink.objects.create(label="Guides", url="/pages/guides/", position=1)
+    html = client.get("/").content.decode()
+    assert re.findall(r'<li><a href="([^"]+)"', _header(html)) == ["/pages/guides/", "/newsletter/"]
+    NavLink.objects.create(label="News", url="/newsletter/", position=2)
+    site_cache_clear()
+    html = client.get("/newsletter/").content.decode()
+    links = re.findall(r'<li><a href="([^"]+)"( aria-current="page")?>([^<]+)', _header(html))
+    assert links == [("/pages/guides/", "", "Guides"), ("/newsletter/", ' aria-current="page"', "News")]
+
+
+def _header(html: str) -> str:
+    return re.search(r'<header class="site-header">.*?</header>', html, re.S).group(0)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,x",
+        "//evil.example.com/",
+        "ftp://x.example/",
+        "/a b",
+    ],
+)
+def test_a_header_link_must_be_a_site_path_or_a_web_address(url):
+    with pytest.raises(ValidationError):
+        NavLink(label="Bad", url=url).full_clean()
+
+
+@pytest.mark.parametrize(
+    "url", ["/newsletter/", "#subscribe", "https://courses.example.com/", "http://x.example/a?b=1"]
+)
+def test_site_paths_and_web_addresses_are_accepted_as_header_links(url):
+    NavLink(label="Good", url=url).full_clean()
+
+
+def test_the_admin_refuses_a_script_link_in_the_header(client, editor):
+    client.force_login(editor)
+    response = client.post(
+        "/admin/newsroom/navlink/add/", {"label": "Bad", "url": "javascript:alert(1)", "position": 0}
+    )
+    assert response.status_code == 200
+    assert "Enter a path on this site" in response.content.decode()
+    assert not NavLink.objects.exists()
+
+
+def test_the_admin_strips_scripts_from_a_site_page_and_shows_it_at_once(client, editor):
+    client.force_login(editor)
+    client.get("/")  # the footer is now cached
+    body = '<p>Write to <a href="mailto:help@example.com">us</a>.</p><script>alert(1)</script><p onclick="x()">Hi</p>'
+    data = {"title": "Support", "slug": "support", "body": body, "show_in_footer": "on", "position": 3}
+    response = client.post("/admin/newsroom/sitepage/add/", data)
+    assert response.status_code == 302
+    page = SitePage.objects.get(slug="support")
+    assert "<script" not in page.body and "onclick" not in page.body and 'href="mailto:help@example.com"' in page.body
+    assert '<a href="/pages/support/">Support</a>' in client.get("/").content.decode()
+
+
+def test_deleting_header_links_in_bulk_updates_the_header(client, editor):
+    links = [NavLink.objects.create(label=f"Link {n}", url=f"/pages/p{n}/", position=n) for n in range(2)]
+    assert "Link 1" in client.get("/").content.decode()
+    client.force_login(editor)
+    data = {"action": "delete_selected", "_selected_action": [link.pk for link in links], "post": "yes"}
+    assert client.post("/admin/newsroom/navlink/", data).status_code == 302
+    assert not NavLink.objects.exists()
+    assert "Link 1" not in client.get("/").content.decode()
 
 
 def test_an_unknown_site_page_is_not_found(client):
