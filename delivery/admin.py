@@ -18,14 +18,11 @@ from delivery.models import Send, SendStatus
 DETAIL_FIELDS: list[Any] = [
     "issue_link",
     "audience",
-    "status_badge",
     "scheduled_local",
     "created_by",
     "created_at",
     "started_at",
     "finished_at",
-    "total",
-    "error",
 ]
 
 
