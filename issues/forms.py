@@ -93,8 +93,8 @@ class SectionItemAdminForm(forms.ModelForm):
         fields = ["label", "text", "url", "position"]
         widgets = {
             "label": forms.TextInput(attrs={"size": 18}),
-            "text": forms.TextInput(attrs={"size": 70}),
-            "url": forms.URLInput(attrs={"size": 40, "placeholder": "https://"}),
+            "text": forms.TextInput(attrs={"size": 56}),
+            "url": forms.URLInput(attrs={"size": 36, "placeholder": "https://"}),
         }
 
 

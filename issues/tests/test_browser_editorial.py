@@ -1,5 +1,7 @@
-"""An editor builds a reference-shape issue in Chromium, reorders sections by
-drag and drop, previews it and sends a test; a contributor cannot approve."""
+"""Issue 3's "done means", in Chromium: an editor builds an issue of three lead
+stories, a highlight, a tool and eight quick links entirely in the admin,
+reorders sections and quick links by drag and drop, previews it and sends a
+test; a contributor cannot approve it. Also: the demo email at 600 and 375 px."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from django.utils import timezone
 from issues.emails import merge_sample, sample_merge_values
 from issues.models import Issue, IssueStatus, PreviewSend, Section, SectionItem, SectionKind
 from issues.rendering import render_email
-from issues.services import section_save
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import make_contributor, make_editor
 from newsroom.testing.fixtures import admin_login, screenshot
@@ -36,41 +37,122 @@ def _add_section_rows(page: Any) -> None:
         page.fill(f"#id_sections-{index}-heading", heading)
 
 
-def _fill_remaining_content(issue: Issue) -> None:
-    """What the editor would type on each section page, done directly for speed
-    (the first lead story is written in the browser)."""
-    for section in issue.sections.exclude(kind=SectionKind.LEAD, position=issue.sections.first().position):
-        if section.kind == SectionKind.LEAD:
-            if not section.body:
-                section.body = "<p>" + "The opening paragraph explains what happened and who did it. " * 6 + "</p>"
-            section.analysis = "<p>" + "Why it matters: costs fall and more teams can build with it. " * 8 + "</p>"
-            section.link_url = "https://example.com/source"
-            if not section.items.exists():
-                for n, label in enumerate(["The Burn Rate", "The Timeline", "The Catch"]):
-                    SectionItem.objects.create(section=section, position=n, label=label, text="A short sentence.")
-        elif section.kind == SectionKind.HIGHLIGHT:
-            section.partner_name = "Agent Academy"
-            section.body = "<p>A free weekend course on building agents, with projects.</p>"
-            section.link_url = "https://partner.example.com/course"
-            section.link_label = "Join free"
-        elif section.kind == SectionKind.TOOL:
-            section.body = "<p>Turns a meeting recording into a one-page summary.</p>"
-            section.link_url = "https://tool.example.com/"
-            for n, step in enumerate(["Upload a recording.", "Pick a summary length.", "Share the notes."]):
-                SectionItem.objects.create(section=section, position=n, text=step)
-        elif section.kind == SectionKind.QUICK_LINKS:
-            for n in range(8):
-                SectionItem.objects.create(
-                    section=section,
-                    position=n,
-                    text=f"Quick news item number {n + 1}.",
-                    url=f"https://news.example.com/{n}",
-                )
-        section_save(section=section)
+# What the editor types on each section page, by heading (after the reorder).
+LEAD_TEXT = {
+    SECTIONS[0][1]: (
+        "Engineers released a compact open model that runs on a phone without a network connection.",
+        [("The Size", "It fits in under two gigabytes."), ("The Speed", "It answers in under a second.")],
+        "Small models move work off rented servers and onto devices people already own.",
+    ),
+    SECTIONS[1][1]: (
+        "Three chip makers announced parts aimed at serving models more cheaply than today's accelerators.",
+        [("The Price", "One part costs a third of the current leader."), ("The Catch", "Software support lags.")],
+        "Cheaper inference decides which products can afford to answer every request with a model.",
+    ),
+    SECTIONS[2][1]: (
+        "A regulator published a draft rulebook describing how audits of AI systems should be run.",
+        [("The Scope", "It covers hiring and lending tools."), ("The Deadline", "Comments close in May.")],
+        "Audits give buyers a way to compare systems on something other than the vendor's word.",
+    ),
+}
+QUICK_LINKS = [(f"Quick news item number {n + 1} in one line.", f"https://news.example.com/{n + 1}") for n in range(8)]
 
 
-def test_editor_builds_previews_and_test_sends_an_issue(
-    page: Any, live_server: Any, settings: Any, celery_eager: None
+def _open_section(page: Any, live_server: Any, issue: Issue, heading: str) -> Section:
+    section = issue.sections.get(heading=heading)
+    page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
+    page.click(f"#sections-group a[href$='/admin/issues/section/{section.pk}/change/']")
+    page.wait_for_selector("#section_form")
+    return section
+
+
+def _rich_text(page: Any, field: str, text: str) -> None:
+    editable = page.locator(f".field-{field} .ck-editor__editable")
+    editable.click()
+    editable.type(text)
+
+
+def _items(page: Any, rows: list[dict[str, str]]) -> None:
+    for n, row in enumerate(rows):
+        page.click("#items-group .add-row a")
+        for name, value in row.items():
+            page.fill(f"#id_items-{n}-{name}", value)
+
+
+def _save_section(page: Any) -> None:
+    """Save: the admin goes back to the issue and says the section changed."""
+    page.click("input[name=_save]")
+    page.wait_for_selector("text=was changed successfully")
+
+
+def _refuse_a_non_image_upload(page: Any) -> None:
+    """A file that is not an image is refused, and the editor is told why."""
+    alerts: list[str] = []
+
+    def keep_alert(dialog: Any) -> None:
+        alerts.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", keep_alert)
+    page.locator(".field-body .ck-toolbar input[type=file]").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text, not a picture"}]
+    )
+    for _ in range(50):
+        if alerts:
+            break
+        page.wait_for_timeout(100)
+    page.remove_listener("dialog", keep_alert)
+    assert alerts and "The file is not an image" in alerts[0]
+
+
+def _write_lead(page: Any, live_server: Any, issue: Issue, heading: str, *, try_upload: bool = False) -> None:
+    body, details, analysis = LEAD_TEXT[heading]
+    _open_section(page, live_server, issue, heading)
+    _rich_text(page, "body", body)
+    _rich_text(page, "analysis", analysis)
+    _items(page, [{"label": label, "text": text} for label, text in details])
+    page.fill("#id_link_url", "https://example.com/source/" + heading.split()[1].lower())
+    if try_upload:
+        _refuse_a_non_image_upload(page)
+        screenshot(page, "editorial-03-lead-story")
+    _save_section(page)
+
+
+def _write_highlight_and_tool(page: Any, live_server: Any, issue: Issue) -> None:
+    _open_section(page, live_server, issue, SECTIONS[3][1])
+    page.fill("#id_partner_name", "Agent Academy")
+    _rich_text(page, "body", "A free weekend course on building agents, with three small projects.")
+    page.fill("#id_link_url", "https://partner.example.com/course")
+    page.fill("#id_link_label", "Join free")
+    _save_section(page)
+
+    _open_section(page, live_server, issue, SECTIONS[4][1])
+    page.fill("#id_link_url", "https://tool.example.com/")
+    _rich_text(page, "body", "Turns a meeting recording into a one-page summary with decisions and owners.")
+    _items(page, [{"text": "Upload a recording."}, {"text": "Pick a length."}, {"text": "Share the notes."}])
+    _save_section(page)
+
+
+def _write_quick_links_and_swap_two(page: Any, live_server: Any, issue: Issue) -> Section:
+    section = _open_section(page, live_server, issue, SECTIONS[5][1])
+    _items(page, [{"text": text, "url": url} for text, url in QUICK_LINKS])
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=was changed successfully")
+    assert list(section.items.values_list("text", flat=True)) == [text for text, _ in QUICK_LINKS]
+    # Drag the first quick link below the second.
+    rows = page.locator("#items-group tr.has_original")
+    rows.nth(0).locator("td.original p").drag_to(rows.nth(1))
+    page.wait_for_function(
+        "document.querySelector('#items-group tr.has_original input[id$=-text]').value.includes('number 2 ')"
+    )
+    page.wait_for_timeout(600)  # let the drop animation finish before the screenshot
+    screenshot(page, "editorial-04-quick-links")
+    _save_section(page)
+    return section
+
+
+def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_approve_it(
+    page: Any, browser: Any, live_server: Any, settings: Any, celery_eager: None
 ) -> None:
     settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
     make_editor()
@@ -96,66 +178,42 @@ def test_editor_builds_previews_and_test_sends_an_issue(
     page.click("input[name=_continue]")
     page.wait_for_selector("text=was changed successfully")
     order = list(issue.sections.values_list("heading", flat=True))
-    assert order[1] == SECTIONS[2][1] and order[2] == SECTIONS[1][1]
+    assert order == [SECTIONS[0][1], SECTIONS[2][1], SECTIONS[1][1], *[h for _, h in SECTIONS[3:]]]
     screenshot(page, "editorial-02-reordered")
 
-    # 3. Write the first lead story on its section page: CKEditor body and three details.
-    first = issue.sections.first()
-    page.click(f"#sections-group a[href$='/admin/issues/section/{first.pk}/change/']")
-    page.wait_for_selector(".ck-editor__editable")
-    editable = page.locator(".ck-editor__editable").first
-    editable.click()
-    editable.type("Engineers released a compact open model that runs on a phone without a network connection.")
-    for n, (label, text) in enumerate(
-        [
-            ("The Size", "It fits in under two gigabytes."),
-            ("The Speed", "It answers in under a second."),
-            ("The Licence", "Anyone may use it."),
-        ]
-    ):
-        page.click("#items-group .add-row a")
-        page.fill(f"#id_items-{n}-label", label)
-        page.fill(f"#id_items-{n}-text", text)
-    page.fill("#id_link_url", "https://example.com/open-model")
-    # A file that is not an image is refused, and the editor is told why.
-    alerts: list[str] = []
-
-    def keep_alert(dialog) -> None:
-        alerts.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", keep_alert)
-    page.locator(".ck-toolbar input[type=file]").first.set_input_files(
-        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text, not a picture"}]
-    )
-    for _ in range(50):
-        if alerts:
-            break
-        page.wait_for_timeout(100)
-    assert alerts and "The file is not an image" in alerts[0]
-    screenshot(page, "editorial-03-lead-story")
-    page.click("input[name=_continue]")
-    page.wait_for_selector("text=was changed successfully")
-    first.refresh_from_db()
-    assert "runs on a phone" in first.body
-    assert list(first.items.values_list("label", flat=True)) == ["The Size", "The Speed", "The Licence"]
-
-    _fill_remaining_content(issue)
+    # 3. Write every section on its own page: CKEditor text, details, steps and links.
+    _write_lead(page, live_server, issue, SECTIONS[0][1], try_upload=True)
+    _write_lead(page, live_server, issue, SECTIONS[1][1])
+    _write_lead(page, live_server, issue, SECTIONS[2][1])
+    _write_highlight_and_tool(page, live_server, issue)
+    links = _write_quick_links_and_swap_two(page, live_server, issue)
+    first_lead = issue.sections.get(heading=SECTIONS[0][1])
+    assert "runs on a phone" in first_lead.body and "onto devices" in first_lead.analysis
+    assert list(first_lead.items.values_list("label", flat=True)) == ["The Size", "The Speed"]
+    expected = [QUICK_LINKS[1], QUICK_LINKS[0], *QUICK_LINKS[2:]]
+    assert list(links.items.values_list("text", "url")) == expected
+    assert issue.sections.filter(kind=SectionKind.LEAD).count() == 3
+    assert issue.sections.get(kind=SectionKind.TOOL).items.count() == 3
 
     # 4. The issue page shows the checks passing; preview the three outputs.
     page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
     page.wait_for_selector("text=All checks pass.")
-    assert "min read" in page.inner_text(".field-reading_time")
+    issue.refresh_from_db()
+    assert issue.word_count > 150
+    assert f"{issue.reading_minutes} min read" in page.inner_text(".field-reading_time")
     page.click("a.issue-preview-link")
     page.wait_for_selector("#preview-text")
-    assert "Hi Sample Reader," in page.inner_text("#preview-text")
+    text = page.inner_text("#preview-text")
+    assert "Hi Sample Reader," in text and "SPONSORED by Agent Academy" in text
+    assert text.index(expected[0][0]) < text.index(expected[1][0])
     phone = page.frame_locator("#preview-email-phone")
     assert phone.locator("text=View in browser").first.is_visible()
     assert phone.locator("text=SPONSORED").first.is_visible()
+    assert phone.locator("ul.quick-links li").count() == 8
     page.frame_locator("#preview-web-desktop").locator("text=Try this yourself:").wait_for()
-    screenshot(page, "editorial-04-preview")
+    screenshot(page, "editorial-05-preview")
 
-    # 5. Send a test to two addresses.
+    # 5. Send a test to two addresses; the issue page says when it went.
     page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
     page.fill("#id_recipients", "edith@newsroom.test, desk@newsroom.test")
     page.click("#send-test-button")
@@ -164,36 +222,36 @@ def test_editor_builds_previews_and_test_sends_an_issue(
     page.wait_for_selector(".sent-at")
     assert PreviewSend.objects.get(issue=issue).sent_at is not None
     assert set(OutboxMessage.objects.values_list("to", flat=True)) == {"edith@newsroom.test", "desk@newsroom.test"}
-    screenshot(page, "editorial-05-test-sent")
+    screenshot(page, "editorial-06-test-sent")
 
     # 6. Submit for review.
     page.click("button.workflow-review")
     page.wait_for_selector("text=is now in review")
     assert Issue.objects.get(pk=issue.pk).status == IssueStatus.REVIEW
 
-
-def test_contributor_sees_no_approve_button_on_an_issue_in_review(page: Any, live_server: Any) -> None:
-    make_contributor()
-    issue = Issue.objects.create(
-        title="Waiting for an editor", slug="waiting", status=IssueStatus.REVIEW, preheader="p"
-    )
-    Section.objects.create(issue=issue, kind=SectionKind.LEAD, heading="A story", body="<p>Text.</p>")
-    admin_login(page, live_server, "carl")
-    page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
-    page.wait_for_selector("#issue-panel")
-    assert page.locator("button", has_text="Approve").count() == 0
-    assert page.locator("button.workflow-draft").is_visible()  # may withdraw it
-    assert page.locator("input[name=_save]").count() == 0  # read-only for contributors
-    screenshot(page, "editorial-06-contributor-review")
-    # A forged request from this signed-in browser is refused as well.
-    token = page.evaluate("document.querySelector('input[name=csrfmiddlewaretoken]').value")
-    response = page.request.post(
-        f"{live_server.url}/admin/issues/issue/{issue.pk}/transition/",
-        form={"to_status": "approved", "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{live_server.url}/admin/"},
-    )
-    assert response.status == 403
+    # 7. A contributor opens the same issue: no Approve button, read-only, and forged POSTs are refused.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        carl = context.new_page()
+        admin_login(carl, live_server, "carl")
+        carl.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
+        carl.wait_for_selector("#issue-panel")
+        assert carl.locator("button", has_text="Approve").count() == 0
+        assert carl.locator("button.workflow-draft").is_visible()  # may withdraw it
+        assert carl.locator("input[name=_save]").count() == 0
+        screenshot(carl, "editorial-07-contributor-review")
+        token = carl.evaluate("document.querySelector('input[name=csrfmiddlewaretoken]').value")
+        for target in (IssueStatus.APPROVED, IssueStatus.SCHEDULED):
+            response = carl.request.post(
+                f"{live_server.url}/admin/issues/issue/{issue.pk}/transition/",
+                form={"to_status": target, "csrfmiddlewaretoken": token},
+                headers={"Referer": f"{live_server.url}/admin/"},
+            )
+            assert response.status == 403
+    finally:
+        context.close()
     assert Issue.objects.get(pk=issue.pk).status == IssueStatus.REVIEW
+    assert not issue.transitions.filter(to_status=IssueStatus.APPROVED).exists()
 
 
 # Where the text of each part of the email starts, in CSS pixels from the left.
