@@ -114,10 +114,6 @@ def public_cache_clear() -> None:
     cache.set(_VERSION_KEY, str(time.time_ns()), None)
 
 
-def public_cache_key(*parts: object) -> str:
-    return ":".join(["public", public_cache_version(), *(str(p) for p in parts)])
-
-
 def _cache_seconds() -> int:
     # No fragment outlives the moment the next dated issue goes public: it
     # would be missing from the home page and the archive until then.
@@ -130,15 +126,22 @@ def _cache_seconds() -> int:
 
 def cached_fragment(key: str, build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     """The cached value at `key`, built and stored on a miss. A None result
-    (say, no such issue) is not stored. PAGE_CACHE_SECONDS=0 turns caching off."""
+    (say, no such issue) is not stored. PAGE_CACHE_SECONDS=0 turns caching off.
+
+    Each entry carries the cache version it was built under and is read in the
+    same round trip as the current version; public_cache_clear() changes the
+    version, so every older entry is ignored from then on."""
     if settings.PAGE_CACHE_SECONDS <= 0:
         return build()
-    full_key = public_cache_key(key)
-    value = cache.get(full_key)
-    if value is None:
-        value = build()
-        if value is not None:
-            cache.set(full_key, value, _cache_seconds())
+    full_key = f"public:fragment:{key}"
+    found = cache.get_many([_VERSION_KEY, full_key])
+    version = found.get(_VERSION_KEY) or public_cache_version()
+    stored = found.get(full_key)
+    if stored is not None and stored[0] == version:
+        return stored[1]
+    value = build()
+    if value is not None:
+        cache.set(full_key, (version, value), _cache_seconds())
     return value
 
 
