@@ -59,6 +59,7 @@ def _pages(site):
         ("archive", "/newsletter/?tag=research"),
         ("issue", site.get_absolute_url()),
         ("page", "/pages/privacy/"),
+        ("missing", "/newsletter/no-such-issue/"),
     ]
 
 
@@ -104,6 +105,16 @@ def test_the_pages_have_landmarks_ordered_headings_and_alt_text(page, live_serve
         levels = found["levels"]
         assert levels[0] == 1 and levels.count(1) == 1, (name, levels)
         assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), (name, levels)
+
+
+def test_a_missing_issue_shows_a_page_that_leads_back(page, live_server, site):
+    page.set_viewport_size({"width": 375, "height": 800})
+    response = page.goto(live_server.url + "/newsletter/no-such-issue/")
+    assert response.status == 404
+    screenshot(page, "public-not-found-phone")
+    page.get_by_role("link", name="Browse the archive").click()
+    page.wait_for_url("**/newsletter/")
+    assert site.title in page.locator(".card-title").all_inner_texts()
 
 
 def test_the_issue_page_shows_what_a_reader_expects(page, live_server, site):

@@ -60,4 +60,6 @@ def test_robots_txt_points_at_the_sitemap_and_keeps_crawlers_out_of_admin(client
     lines = response.content.decode().splitlines()
     assert "Disallow: /admin/" in lines
     assert "Disallow: /dev/" in lines
+    # Links from emails carry a reader's token: they are no page for a search engine.
+    assert {"Disallow: /subscribe/confirm/", "Disallow: /subscription/", "Disallow: /unsubscribe/"} <= set(lines)
     assert "Sitemap: https://news.example.org/sitemap.xml" in lines

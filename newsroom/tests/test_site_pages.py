@@ -128,6 +128,24 @@ def test_an_unknown_site_page_is_not_found(client):
     assert client.get("/pages/nope/").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/pages/nope/", "/newsletter/no-such-issue/", "/no/such/path/"])
+def test_a_missing_page_answers_a_site_page_that_leads_back(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<h1>Page not found</h1>" in html
+    assert 'href="/newsletter/">Browse the archive</a>' in html
+    assert 'id="subscribe"' in html and '<meta name="robots" content="noindex">' in html
+
+
+def test_a_server_error_answers_a_page_that_needs_nothing_from_the_app(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert "<h1>Something went wrong</h1>" in response.content.decode()
+
+
 def test_every_public_page_has_landmarks_and_one_h1(client):
     issue = published(slug="landmarks")
     SitePage.objects.create(title="Support", slug="support")
