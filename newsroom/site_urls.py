@@ -7,6 +7,8 @@ from newsroom import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
+    # Clients that ask for /favicon.ico without reading the page's <link rel="icon">.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="django.contrib.sitemaps.views.sitemap"),
     path("pages/<slug:slug>/", views.site_page, name="site-page"),
 ]

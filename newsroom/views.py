@@ -5,9 +5,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
@@ -43,6 +44,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def robots_txt(request: HttpRequest) -> HttpResponse:
     return render(request, "robots.txt", content_type="text/plain; charset=utf-8")
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """For clients that ask for /favicon.ico without reading <link rel="icon">.
+    The hashed name is looked up per request, never at import."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def site_page(request: HttpRequest, slug: str) -> HttpResponse:

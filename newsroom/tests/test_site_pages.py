@@ -156,6 +156,12 @@ def test_every_public_page_has_landmarks_and_one_h1(client):
             assert landmark in html, (url, landmark)
 
 
+def test_the_site_has_an_icon_without_a_page_for_favicon_ico(client):
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in client.get("/").content.decode()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/favicon.svg"
+
+
 def test_health_still_answers(client):
     assert client.get("/health/").json() == {"database": True}
 
@@ -192,3 +198,4 @@ def test_production_collectstatic_writes_hashed_compressed_files(tmp_path):
     assert hashed != "css/site.css" and hashed.startswith("css/site.")
     assert (tmp_path / "static" / (hashed + ".gz")).exists()
     assert "js/share.js" in manifest["paths"]
+    assert manifest["paths"]["favicon.svg"].startswith("favicon.")
