@@ -110,3 +110,20 @@ def test_the_home_page_makes_the_same_number_of_queries_for_any_number_of_issues
     with CaptureQueriesContext(connection) as many:
         client.get("/")
     assert len(many) == len(few)
+
+
+def test_editing_a_published_issue_shows_at_once(client, editor, django_capture_on_commit_callbacks):
+    from issues.services import issue_save, section_save
+
+    issue = published(slug="edited", title="Before the edit")
+    section = issue.sections.order_by("position").first()
+    assert "Before the edit" in client.get("/newsletter/edited/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        issue.title = "After the edit"
+        issue_save(issue=issue, acting_user=editor)
+    assert "After the edit" in client.get("/newsletter/edited/").content.decode()
+    assert "After the edit" in client.get("/newsletter/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        section.heading = "A corrected headline"
+        section_save(section=section, acting_user=editor)
+    assert "A corrected headline" in client.get("/newsletter/edited/").content.decode()
