@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import reversion
@@ -20,6 +21,24 @@ def _web_link_errors(instance: models.Model, fields: tuple[str, ...]) -> dict[st
         if value and urlsplit(value).scheme not in ("http", "https"):
             errors[field] = "Enter a full web address starting with https:// (or http://)."
     return errors
+
+
+class _ImageAlts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.missing = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img" and not (dict(attrs).get("alt") or "").strip():
+            self.missing += 1
+
+
+def _images_without_alt(html: str) -> int:
+    if "<img" not in html:
+        return 0
+    parser = _ImageAlts()
+    parser.feed(html)
+    return parser.missing
 
 
 class Author(models.Model):
@@ -153,6 +172,12 @@ class Section(models.Model):
         self.body = sanitize_html(self.body)
         self.analysis = sanitize_html(self.analysis)
         errors = _web_link_errors(self, ("link_url",))
+        for field in ("body", "analysis"):
+            if _images_without_alt(getattr(self, field)):
+                errors[field] = (
+                    "Every image needs alt text: click the image, choose “Change image text alternative” "
+                    "in its toolbar and describe it for readers who cannot see it."
+                )
         if errors:
             raise ValidationError(errors)
 

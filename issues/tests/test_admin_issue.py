@@ -383,3 +383,24 @@ def test_an_oversized_cover_gets_a_field_error(editor_client, settings) -> None:
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["cover_image"] == ["The image is larger than 1 MB."]
     assert not Issue.objects.exists()
+
+
+def test_an_image_without_alt_text_in_rich_text_gets_a_field_error_and_nothing_is_saved(editor_client) -> None:
+    section = SectionFactory.create(kind=SectionKind.LEAD, heading="Story", body="<p>Before.</p>")
+    url = reverse("admin:issues_section_change", args=[section.pk])
+    data = form_data(editor_client.get(url).content.decode(), "section_form")
+    data |= {
+        "heading": "Changed",
+        "body": '<p>Chart:</p><figure class="image"><img src="/media/uploads/c.png" alt=""></figure>',
+    }
+    response = editor_client.post(url, data)
+    assert response.status_code == 200
+    assert "Every image needs alt text" in str(response.context["adminform"].form.errors["body"])
+    section.refresh_from_db()
+    assert (section.heading, section.body) == ("Story", "<p>Before.</p>")
+    data["body"] = (
+        '<p>Chart:</p><figure class="image"><img src="/media/uploads/c.png" alt="Costs fall by half"></figure>'
+    )
+    assert editor_client.post(url, data).status_code == 302
+    section.refresh_from_db()
+    assert 'alt="Costs fall by half"' in section.body

@@ -114,8 +114,35 @@ def _write_lead(page: Any, live_server: Any, issue: Issue, heading: str, *, try_
     page.fill("#id_link_url", "https://example.com/source/" + heading.split()[1].lower())
     if try_upload:
         _refuse_a_non_image_upload(page)
+        _add_an_image_with_alt_text(page)
         screenshot(page, "editorial-03-lead-story")
     _save_section(page)
+
+
+def _add_an_image_with_alt_text(page: Any) -> None:
+    """An uploaded image without alt text is refused at the field; with it, it saves."""
+    page.locator(".field-body .ck-toolbar input[type=file]").set_input_files(
+        files=[{"name": "chart.png", "mimeType": "image/png", "buffer": _png()}]
+    )
+    page.wait_for_selector(".field-body .ck-editor__editable img[src*='/media/uploads/chart']")
+    page.click("input[name=_continue]")
+    error = page.wait_for_selector(".field-body .errorlist")
+    assert "Every image needs alt text" in error.inner_text()
+    screenshot(page, "editorial-03a-image-needs-alt")
+    page.locator(".field-body .ck-editor__editable img").click()
+    page.get_by_role("button", name="Change image text alternative").click()
+    page.get_by_label("Text alternative").fill("A bar chart of model sizes")
+    page.keyboard.press("Enter")
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "teal").save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _write_highlight_and_tool(page: Any, live_server: Any, issue: Issue) -> None:
@@ -189,6 +216,7 @@ def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_app
     links = _write_quick_links_and_swap_two(page, live_server, issue)
     first_lead = issue.sections.get(heading=SECTIONS[0][1])
     assert "runs on a phone" in first_lead.body and "onto devices" in first_lead.analysis
+    assert 'alt="A bar chart of model sizes"' in first_lead.body
     assert list(first_lead.items.values_list("label", flat=True)) == ["The Size", "The Speed"]
     expected = [QUICK_LINKS[1], QUICK_LINKS[0], *QUICK_LINKS[2:]]
     assert list(links.items.values_list("text", "url")) == expected

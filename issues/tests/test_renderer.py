@@ -167,3 +167,10 @@ def test_uploaded_images_and_site_links_get_absolute_addresses_in_the_email(sett
     assert 'src="https://news.example.org/media/uploads/chart.png"' in html
     assert 'href="https://news.example.org/about/"' in html
     assert 'src="/media' not in html
+
+
+def test_the_email_subject_is_the_title_unless_the_editor_wrote_one() -> None:
+    issue = make_full_issue(title="Chips get cheaper", subject="")
+    assert render_email(issue).subject == "Chips get cheaper"
+    issue.subject = "Cheaper chips, and a tool to try"
+    assert render_email(issue).subject == "Cheaper chips, and a tool to try"

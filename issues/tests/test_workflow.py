@@ -175,3 +175,13 @@ def test_contributor_cannot_restore_versions(editor, contributor) -> None:
         issue.save()
     with pytest.raises(PermissionDenied):
         issue_restore(version=Version.objects.get_for_object(issue).get(), acting_user=contributor)
+
+
+def test_warnings_do_not_block_scheduling(editor) -> None:
+    from issues.checks import presend_checks
+
+    issue = make_full_issue(status=S.APPROVED, subject="A subject that runs on well past what an inbox shows " * 2)
+    assert [c.code for c in presend_checks(issue)] == ["subject_long"]
+    assert [c.level for c in presend_checks(issue)] == ["warning"]
+    issue_transition(issue=issue, to_status=S.SCHEDULED, acting_user=editor)
+    assert Issue.objects.get(pk=issue.pk).status == S.SCHEDULED
