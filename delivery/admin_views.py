@@ -82,6 +82,7 @@ def send_add(request: HttpRequest, *, model_admin: Any) -> HttpResponse:
     if form.is_bound and form.is_valid():
         send = _create(request, form)
         if send is not None:
+            model_admin.log_addition(request, send, _created_message(send))
             messages.success(request, _created_message(send))
             return HttpResponseRedirect(_change_url(send))
     context = {
@@ -178,6 +179,8 @@ def control(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpRe
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(_refusal(exc)))
     else:
+        # The send's History page then says who paused, cancelled or retried it, and when.
+        model_admin.log_change(request, send, text)
         messages.success(request, text)
     return HttpResponseRedirect(_change_url(send))
 

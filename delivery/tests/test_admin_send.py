@@ -138,6 +138,7 @@ def test_an_editor_sends_an_issue_now_to_lists(client: Any, editor: Any) -> None
     assert sorted(send.lists.values_list("pk", flat=True)) == sorted([news.pk, tech.pk])
     assert send.created_by == editor
     assert abs((send.scheduled_at - timezone.now()).total_seconds()) < 60
+    assert "is sending now" in page_text(client.get(reverse("admin:delivery_send_history", args=[send.pk])))
     issue.refresh_from_db()
     assert issue.status == IssueStatus.SCHEDULED
 
@@ -393,6 +394,8 @@ def test_pause_and_resume_by_post(client: Any, editor: Any, django_capture_on_co
     send.refresh_from_db()
     assert send.status == SendStatus.SENDING
     assert callbacks  # the batches were queued again once the resume committed
+    history = page_text(client.get(reverse("admin:delivery_send_history", args=[send.pk])))
+    assert "Paused. Workers stop within seconds" in history and "Resumed." in history
 
 
 def test_a_control_that_does_not_apply_shows_the_reason_and_changes_nothing(client: Any, editor: Any) -> None:
