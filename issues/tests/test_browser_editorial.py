@@ -184,6 +184,8 @@ def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_app
     settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
     make_editor()
     make_contributor()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     admin_login(page, live_server, "edith")
 
     # 1. Create the issue with its six sections through the add form.
@@ -222,6 +224,10 @@ def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_app
     assert list(links.items.values_list("text", "url")) == expected
     assert issue.sections.filter(kind=SectionKind.LEAD).count() == 3
     assert issue.sections.get(kind=SectionKind.TOOL).items.count() == 3
+
+    # CKEditor and everything else the admin loaded came from this server: no CDN.
+    assert [url for url in requested if not url.startswith((live_server.url, "data:", "blob:"))] == []
+    assert any("/static/django_ckeditor_5/" in url for url in requested)
 
     # 4. The issue page shows the checks passing; preview the three outputs.
     page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
