@@ -259,6 +259,17 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
         super().save_related(request, form, formsets, change)
         services.issue_refresh_stats(issue=form.instance.issue)
 
+    def delete_model(self, request: HttpRequest, obj: Section) -> None:
+        issue = obj.issue
+        super().delete_model(request, obj)
+        services.issue_refresh_stats(issue=issue)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        issues = list(Issue.objects.filter(sections__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for issue in issues:
+            services.issue_refresh_stats(issue=issue)
+
     def response_change(self, request: HttpRequest, obj: Section) -> HttpResponse:
         response = super().response_change(request, obj)
         if "_continue" not in request.POST and "_addanother" not in request.POST and response.status_code == 302:

@@ -33,6 +33,13 @@ class IssueAdminForm(forms.ModelForm):
         error_messages = {
             "slug": {"unique": "Another issue already uses this slug; choose a different one."},
         }
+        widgets = {
+            "title": forms.TextInput(attrs={"size": 70}),
+            "subject": forms.TextInput(attrs={"size": 70}),
+            "preheader": forms.TextInput(attrs={"size": 70}),
+            "cover_alt": forms.TextInput(attrs={"size": 70}),
+            "canonical_url": forms.URLInput(attrs={"size": 70, "placeholder": "https://"}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,8 +83,8 @@ class SectionAdminForm(forms.ModelForm):
         # A plain address box: the admin's default adds a "Currently:" link
         # above it, which crowds the sections table.
         widgets = {
-            "heading": forms.TextInput(attrs={"size": 60}),
-            "link_url": forms.URLInput(attrs={"size": 50, "placeholder": "https://"}),
+            "heading": forms.TextInput(attrs={"size": 40}),
+            "link_url": forms.URLInput(attrs={"size": 32, "placeholder": "https://"}),
         }
 
     def clean_body(self) -> str:

@@ -404,3 +404,29 @@ def test_an_image_without_alt_text_in_rich_text_gets_a_field_error_and_nothing_i
     assert editor_client.post(url, data).status_code == 302
     section.refresh_from_db()
     assert 'alt="Costs fall by half"' in section.body
+
+
+def test_deleting_a_section_on_its_page_updates_the_word_count(editor_client) -> None:
+    from issues.services import issue_refresh_stats
+
+    issue = IssueFactory.create(title="Two words", summary="")
+    keep = SectionFactory.create(issue=issue, heading="", body="<p>one two three</p>")
+    gone = SectionFactory.create(issue=issue, heading="", body="<p>" + "word " * 50 + "</p>")
+    assert issue_refresh_stats(issue=issue).word_count == 2 + 3 + 50
+    response = editor_client.post(reverse("admin:issues_section_delete", args=[gone.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert list(issue.sections.all()) == [keep]
+    assert issue.word_count == 5
+
+
+def test_every_section_kind_has_a_spec_and_its_three_templates() -> None:
+    from django.template.loader import get_template
+
+    from issues.models import SectionKind
+    from issues.sections import REGISTRY
+
+    assert set(REGISTRY) == set(SectionKind.values)
+    for kind in SectionKind.values:
+        for path in (f"web/{kind}.html", f"email/{kind}.html", f"text/{kind}.txt"):
+            get_template(f"issues/sections/{path}")
