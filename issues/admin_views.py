@@ -85,7 +85,7 @@ def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> Htt
         services.transition_permission_check(issue=issue, to_status=target, user=request.user)
         messages.error(
             request,
-            "To schedule this issue, create a send for it (Delivery and tracking, then Sends).",
+            "To schedule this issue, create a send for it with “Schedule a send…” on this page.",
         )
         return HttpResponseRedirect(_change_url(issue))
     try:

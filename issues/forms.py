@@ -83,8 +83,8 @@ class SectionAdminForm(forms.ModelForm):
         # A plain address box: the admin's default adds a "Currently:" link
         # above it, which crowds the sections table.
         widgets = {
-            "heading": forms.TextInput(attrs={"size": 40}),
-            "link_url": forms.URLInput(attrs={"size": 32, "placeholder": "https://"}),
+            "heading": forms.TextInput(attrs={"size": 36}),
+            "link_url": forms.URLInput(attrs={"size": 28, "placeholder": "https://"}),
         }
 
     def clean_body(self) -> str:
