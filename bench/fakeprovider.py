@@ -1,10 +1,12 @@
-"""A fake mail provider that answers like Mailgun's and Postmark's send APIs.
+"""A fake mail provider that answers like the send APIs of Mailgun, Postmark, Brevo and Resend.
 
 anymail's real backends talk to it when their API URL points here
-(ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun, http://127.0.0.1:<port>/
-for Postmark). It keeps no message bodies: it counts requests, accepted
-messages and recipients, and remembers one key per accepted recipient
-(send id + address) to count duplicates.
+(ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun and Brevo,
+http://127.0.0.1:<port>/ for Postmark and Resend). It keeps no message bodies: it
+counts requests, accepted messages and recipients, and remembers one key per
+accepted recipient (send id + address) to count duplicates. Like the real Brevo
+and Resend, it answers a request whose idempotency key it has seen with the
+first answer, without sending again.
 
 Control API (JSON):
 - GET  /_stats     counters, duplicates, first/last acceptance times
@@ -15,6 +17,9 @@ Control API (JSON):
   {"status": 429, "seconds": 2.5}           every send request gets 429 for 2.5 s
   {"reject_address": "x@example.org"}       a 400 for any batch containing it (until reset)
   {"slow_seconds": 3, "requests": 1}        accept the next request, then answer after 3 s
+  {"status": 503, "requests": 1, "after_accept": true}
+                                            accept the next request, then answer 503 (the
+                                            provider took it but said it failed)
 
 Run on its own: ``python -m bench.fakeprovider --port 8025``.
 """
@@ -25,12 +30,12 @@ import argparse
 import contextlib
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +58,7 @@ class Mode:
     reject_message: str = "'to' parameter is not a valid address. please check documentation"
     slow_seconds: float = 0.0
     slow_left: int = 0
+    after_accept: bool = False  # the failure comes after the provider took the request
 
     def take_failure(self) -> int:
         """The status this request should fail with, consuming the mode; 0 if none."""
@@ -85,6 +91,8 @@ class Stats:
     duplicate_addresses: list[str] = field(default_factory=list)
     first_accept_at: float | None = None
     last_accept_at: float | None = None
+    replays: int = 0
+    idempotency_keys: list[str] = field(default_factory=list)
     last_request: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +109,7 @@ class FakeProviderState:
             self.mode = Mode()
             self.stats = Stats()
             self.seen: dict[str, int] = {}  # send-id|address -> times accepted
+            self.idempotent: dict[str, tuple[int, Any]] = {}  # idempotency key -> first answer
 
     def set_mode(self, spec: dict[str, Any]) -> None:
         with self.lock:
@@ -110,6 +119,7 @@ class FakeProviderState:
                 if spec.get("seconds"):
                     mode.until = time.monotonic() + float(spec["seconds"])
                 mode.requests_left = int(spec.get("requests", 0))
+                mode.after_accept = bool(spec.get("after_accept", False))
             if spec.get("reject_address"):
                 mode.reject_address = str(spec["reject_address"]).lower()
                 mode.reject_message = str(spec.get("message", mode.reject_message))
@@ -118,24 +128,40 @@ class FakeProviderState:
                 mode.slow_left = int(spec.get("requests", 1))
             self.mode = mode
 
-    def decide(self, addresses: list[str]) -> tuple[int, str, float]:
-        """(status, error message, delay) for a send request to these addresses."""
+    def decide(self, addresses: list[str]) -> tuple[int, str, float, bool]:
+        """(status, error message, delay, accepted anyway) for a send request to these addresses."""
         with self.lock:
             self.stats.requests += 1
+            after_accept = self.mode.after_accept
             status = self.mode.take_failure()
             if status:
                 self.stats.failed_requests[status] = self.stats.failed_requests.get(status, 0) + 1
-                return status, f"Fake provider: simulated {status}", 0.0
+                return status, f"Fake provider: simulated {status}", 0.0, after_accept
             if self.mode.reject_address and self.mode.reject_address in addresses:
                 self.stats.failed_requests[400] = self.stats.failed_requests.get(400, 0) + 1
-                return 400, self.mode.reject_message, 0.0
-            return 200, "", self.mode.take_slow()
+                return 400, self.mode.reject_message, 0.0, False
+            return 200, "", self.mode.take_slow(), False
 
-    def accept(self, keys: list[tuple[str, str]], summary: dict[str, Any]) -> int:
+    def replayed(self, key: str) -> tuple[int, Any] | None:
+        """The first answer to a request with this idempotency key, if there was one."""
+        with self.lock:
+            answer = self.idempotent.get(key) if key else None
+            if answer is not None:
+                self.stats.replays += 1
+            return answer
+
+    def remember(self, key: str, status: int, payload: Any) -> None:
+        if key:
+            with self.lock:
+                self.idempotent.setdefault(key, (status, payload))
+
+    def accept(self, keys: list[tuple[str, str]], summary: dict[str, Any], idempotency_key: str = "") -> int:
         """Record accepted (send id, address) pairs; returns a message number."""
         now = time.time()
         with self.lock:
             s = self.stats
+            if idempotency_key:
+                s.idempotency_keys.append(idempotency_key)
             s.messages += 1
             s.recipients += len(keys)
             for send_id, address in keys:
@@ -164,6 +190,8 @@ class FakeProviderState:
                 "duplicate_addresses": list(s.duplicate_addresses),
                 "first_accept_at": s.first_accept_at,
                 "last_accept_at": s.last_accept_at,
+                "replays": s.replays,
+                "idempotency_keys": list(s.idempotency_keys[-MAX_DUPLICATES_LISTED:]),
                 "last_request": s.last_request,
             }
 
@@ -172,26 +200,44 @@ class FakeProviderState:
             return sorted({key.split("|", 1)[1] for key in self.seen})
 
 
+_NAME = re.compile(rb'name="([^"]*)"')
+
+
 def _form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     """Mailgun's request body: urlencoded (no attachments) or multipart/form-data."""
     if content_type.startswith("multipart/form-data"):
-        head = f"Content-Type: {content_type}\r\n\r\n".encode()
-        message = BytesParser(policy=HTTP).parsebytes(head + body)
-        fields: dict[str, list[str]] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if part.get_filename() is not None or not isinstance(name, str):
-                continue
-            payload = part.get_payload(decode=True)
-            text = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
-            fields.setdefault(name, []).append(text)
-        return fields
+        return _multipart_fields(content_type, body)
     return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """The text fields of a multipart/form-data body (file parts left out).
+
+    A plain split on the boundary rather than the email package's parser,
+    which takes longer than anymail takes to build the request."""
+    boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
+    fields: dict[str, list[str]] = {}
+    for part in body.split(b"--" + boundary)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        head, _, content = part.partition(b"\r\n\r\n")
+        match = _NAME.search(head)
+        if match is None or b"filename=" in head:
+            continue
+        fields.setdefault(match.group(1).decode(), []).append(content[:-2].decode("utf-8"))
+    return fields
+
+
+def _addresses(values: list[str]) -> list[str]:
+    """Lower-cased addresses of address fields; plain addresses skip the full parser."""
+    if all("<" not in v and "," not in v and '"' not in v for v in values):
+        return [v.strip().lower() for v in values]
+    return [addr.lower() for _, addr in getaddresses(values)]
 
 
 def _mailgun_keys(fields: dict[str, list[str]]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """(send id, address) for every `to` of a Mailgun request, and a small summary."""
-    to = [addr.lower() for _, addr in getaddresses(fields.get("to", []))]
+    to = _addresses(fields.get("to", []))
     variables = json.loads(fields.get("recipient-variables", ["{}"])[0] or "{}")
     variables = {k.lower(): v for k, v in variables.items()}
     global_send_id = fields.get("v:send_id", [""])[0]
@@ -271,10 +317,41 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, {"ok": True})
         elif path.startswith("/v3/") and path.endswith("/messages"):
             self._mailgun(body)
+        elif path.endswith("/smtp/email"):
+            self._brevo(body)
+        elif path.endswith(("/emails", "/emails/batch")):
+            self._resend(path, body)
         elif path.endswith(("/email", "/email/batch", "/email/batchwithtemplates")):
             self._postmark(path, body)
         else:
             self._answer(404, {"message": f"Fake provider: no API at {self.path}"})
+
+    def _send(
+        self,
+        keys: list[tuple[str, str]],
+        summary: dict[str, Any],
+        ok: Callable[[int], tuple[int, Any]],
+        error: Callable[[int, str], Any],
+        idempotency_key: str = "",
+    ) -> None:
+        """Decide, count and answer one send request; ``ok(number)`` and ``error(status, message)`` shape the answer."""
+        state = self.server.state
+        replay = state.replayed(idempotency_key)
+        if replay is not None:
+            self._answer(*replay)
+            return
+        status, message, delay, accepted_anyway = state.decide([addr for _, addr in keys])
+        if status != 200:
+            if accepted_anyway:
+                # The provider took it (a replay answers as for a success); the client hears a failure.
+                state.remember(idempotency_key, *ok(state.accept(keys, summary, idempotency_key)))
+            self._answer(status, error(status, message))
+            return
+        answer = ok(state.accept(keys, summary, idempotency_key))
+        state.remember(idempotency_key, *answer)
+        if delay:
+            time.sleep(delay)
+        self._answer(*answer)
 
     def _mailgun(self, body: bytes) -> None:
         if not self.headers.get("Authorization", "").startswith("Basic "):
@@ -285,14 +362,12 @@ class Handler(BaseHTTPRequestHandler):
         if not keys:
             self._answer(400, {"message": "'to' parameter is missing"})
             return
-        status, error, delay = self.server.state.decide([addr for _, addr in keys])
-        if status != 200:
-            self._answer(status, {"message": error})
-            return
-        number = self.server.state.accept(keys, summary)
-        if delay:
-            time.sleep(delay)
-        self._answer(200, {"id": f"<{int(time.time())}.{number}@fake.mailgun.test>", "message": MAILGUN_OK})
+        self._send(
+            keys,
+            summary,
+            lambda n: (200, {"id": f"<{int(time.time())}.{n}@fake.mailgun.test>", "message": MAILGUN_OK}),
+            lambda status, message: {"message": message},
+        )
 
     def _postmark(self, path: str, body: bytes) -> None:
         if not self.headers.get("X-Postmark-Server-Token"):
@@ -302,26 +377,92 @@ class Handler(BaseHTTPRequestHandler):
         keys: list[tuple[str, str]] = []
         for msg in messages:
             send_id = str((msg.get("Metadata") or {}).get("send_id", ""))
-            keys.extend((send_id, addr.lower()) for _, addr in getaddresses([msg.get("To", "")]))
-        status, error, delay = self.server.state.decide([addr for _, addr in keys])
-        if status != 200:
-            self._answer(status, {"ErrorCode": 300 if status == 400 else status, "Message": error})
+            keys.extend((send_id, addr) for addr in _addresses([msg.get("To", "")]))
+        first = messages[0] if messages else {}
+        summary = {
+            "api": "postmark",
+            "to_count": len(keys),
+            "first_recipient": keys[0][1] if keys else "",
+            "first_headers": {h.get("Name"): h.get("Value") for h in first.get("Headers") or []},
+            "first_metadata": first.get("Metadata") or {},
+        }
+
+        def ok(number: int) -> tuple[int, Any]:
+            answers = [
+                {
+                    "ErrorCode": 0,
+                    "Message": "OK",
+                    "MessageID": str(uuid.uuid4()),
+                    "To": msg.get("To", ""),
+                    "SubmittedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+                for msg in messages
+            ]
+            return 200, answers[0] if path.endswith("/email") else answers
+
+        def error(status: int, message: str) -> Any:
+            return {"ErrorCode": 300 if status == 400 else status, "Message": message}
+
+        self._send(keys, summary, ok, error)
+
+    def _brevo(self, body: bytes) -> None:
+        """Brevo's POST /v3/smtp/email, with messageVersions for a batch; the idempotency key is in the body."""
+        if not self.headers.get("api-key"):
+            self._answer(401, {"code": "unauthorized", "message": "Key not found"})
             return
-        summary = {"api": "postmark", "to_count": len(keys), "first_recipient": keys[0][1] if keys else ""}
-        self.server.state.accept(keys, summary)
-        if delay:
-            time.sleep(delay)
-        answers = [
-            {
-                "ErrorCode": 0,
-                "Message": "OK",
-                "MessageID": str(uuid.uuid4()),
-                "To": msg.get("To", ""),
-                "SubmittedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            for msg in messages
-        ]
-        self._answer(200, answers[0] if path.endswith("/email") else answers)
+        data = json.loads(body or b"{}")
+        top_headers = data.get("headers") or {}
+        versions = data.get("messageVersions") or [{"to": data.get("to", []), "headers": {}}]
+        keys: list[tuple[str, str]] = []
+        for version in versions:
+            headers = {**top_headers, **(version.get("headers") or {})}
+            send_id = str(json.loads(headers.get("X-Mailin-custom") or "{}").get("send_id", ""))
+            keys.extend((send_id, str(to["email"]).lower()) for to in version.get("to", []))
+        summary = {
+            "api": "brevo",
+            "to_count": len(keys),
+            "headers": top_headers,
+            "first_version": versions[0] if versions else {},
+            "html_bytes": len(data.get("htmlContent", "")),
+        }
+        batch = "messageVersions" in data
+
+        def ok(number: int) -> tuple[int, Any]:
+            ids = [f"<{number}.{i}@fake.brevo.test>" for i in range(len(versions))]
+            return 201, {"messageIds": ids} if batch else {"messageId": ids[0]}
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {"code": "invalid_parameter", "message": message},
+            idempotency_key=str(top_headers.get("idempotencyKey", "")),
+        )
+
+    def _resend(self, path: str, body: bytes) -> None:
+        """Resend's POST /emails (and /emails/batch); the idempotency key is the Idempotency-Key header."""
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            self._answer(401, {"name": "missing_api_key", "message": "Missing API key"})
+            return
+        data = json.loads(body or b"{}")
+        emails = data if isinstance(data, list) else [data]
+        keys: list[tuple[str, str]] = []
+        for email in emails:
+            metadata = json.loads((email.get("headers") or {}).get("X-Metadata") or "{}")
+            keys.extend((str(metadata.get("send_id", "")), addr) for addr in _addresses(email.get("to", [])))
+        summary = {"api": "resend", "to_count": len(keys), "first_headers": emails[0].get("headers") if emails else {}}
+
+        def ok(number: int) -> tuple[int, Any]:
+            ids = [{"id": str(uuid.uuid4())} for _ in emails]
+            return 200, {"data": ids} if path.endswith("/batch") else ids[0]
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {"name": "application_error", "message": message, "statusCode": status},
+            idempotency_key=self.headers.get("Idempotency-Key", ""),
+        )
 
 
 class FakeProviderServer(ThreadingHTTPServer):

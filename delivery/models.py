@@ -55,7 +55,9 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="deliveries")
+    # Every index is written on each claim and each answer: lookups by send use
+    # the composite index and the unique constraint below, not one of their own.
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     subscriber = models.ForeignKey(
         "subscribers.Subscriber", null=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
@@ -65,7 +67,7 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
     provider_status = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -78,7 +80,15 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["send", "subscriber"], name="delivery_once_per_reader"),
             models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
         ]
-        indexes = [models.Index(fields=["send", "status", "batch"])]
+        indexes = [
+            models.Index(fields=["send", "status", "batch"]),
+            # Provider events find their row by message id; rows not sent yet have none.
+            models.Index(
+                fields=["provider_message_id"],
+                name="delivery_provider_msgid",
+                condition=~models.Q(provider_message_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"

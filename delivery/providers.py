@@ -1,17 +1,34 @@
 """Provider strategies: how one batch of readers becomes anymail messages.
 
-A strategy knows the provider's merge-tag syntax and whether it can take one
-message with many recipients (``merge_data``) or needs one message per reader."""
+A strategy knows the provider's merge-tag syntax, whether the provider takes one
+message with many recipients and per-recipient ``merge_data`` (one API call per
+batch) or needs one message per reader, and how to give the provider an
+idempotency key, if it accepts one.
+
+Which providers batch, as anymail 15 implements them:
+
+- Mailgun and Brevo take ``merge_data`` substitutions in an ordinary message.
+- Postmark and Amazon SES substitute only into templates stored at the
+  provider, and Resend's batch endpoint takes no ``merge_data`` at all
+  (anymail raises ``AnymailUnsupportedFeature``). The email carries per-reader
+  links in its body, so these send one message per reader, over one connection.
+- Django's SMTP backend and the console send one message per reader.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from issues.rendering import MERGE_KEYS, RenderedEmail, mailgun_tag
+
+# Brevo wants a UUID for its idempotency key; uuid5 makes one from our own ids.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a53-0c57-4f0e-9d55-2d0c3b7a9e41")
 
 
 def brevo_tag(key: str) -> str:
@@ -27,45 +44,76 @@ class Recipient:
     metadata: dict[str, str]
 
 
+class Idempotency:
+    """Where a provider takes an idempotency key (both keep it for a limited time)."""
+
+    NONE = ""
+    # Brevo: a UUID in the JSON body's "headers" object, as "idempotencyKey"
+    # (developers.brevo.com, "Idempotency for batch emails"; kept 30 minutes).
+    BREVO_BODY = "brevo"
+    # Resend: the "Idempotency-Key" HTTP request header on POST /emails
+    # (resend.com/docs, "Idempotency keys"; kept 24 hours).
+    HTTP_HEADER = "http-header"
+
+
 @dataclass(frozen=True)
 class ProviderStrategy:
-    """``batch`` True: one anymail call with merge_data for all readers."""
+    """``batch`` True: one anymail call with merge_data for all readers of a batch."""
 
     name: str
     merge_tag: Callable[[str], str]
     batch: bool
-    idempotency_header: str = ""
+    idempotency: str = Idempotency.NONE
 
-    def build(self, rendered: RenderedEmail, recipients: list[Recipient], *, key: str) -> list[EmailMultiAlternatives]:
-        if self.batch:
-            message = _message(rendered.subject, rendered.text, rendered.html, [r.email for r in recipients])
-            message.merge_data = {r.email: r.merge for r in recipients}  # type: ignore[attr-defined]
-            message.merge_headers = {r.email: r.headers for r in recipients}  # type: ignore[attr-defined]
-            message.merge_metadata = {r.email: r.metadata for r in recipients}  # type: ignore[attr-defined]
-            if self.idempotency_header:
-                message.esp_extra = {"headers": {self.idempotency_header: key}}  # type: ignore[attr-defined]
-            return [message]
-        messages = []
-        for r in recipients:
-            message = _message(
-                _merge(rendered.subject, r.merge, self.merge_tag),
-                _merge(rendered.text, r.merge, self.merge_tag),
-                _merge(rendered.html, r.merge, self.merge_tag),
-                [r.email],
-            )
-            message.extra_headers.update(r.headers)
-            message.metadata = r.metadata  # type: ignore[attr-defined]
-            messages.append(message)
-        return messages
+    @property
+    def idempotent(self) -> bool:
+        return bool(self.idempotency)
 
-    def deliver(self, messages: list[EmailMultiAlternatives]) -> None:
-        """Send over one connection, opened once for the whole batch."""
-        connection = get_connection()
-        connection.open()
-        try:
-            connection.send_messages(messages)
-        finally:
-            connection.close()
+    def build_batch(
+        self,
+        rendered: RenderedEmail,
+        recipients: list[Recipient],
+        *,
+        key: str,
+        headers: dict[str, str],
+        metadata: dict[str, str],
+    ) -> EmailMultiAlternatives:
+        """One message to every reader of the batch; the provider merges each reader's values.
+
+        ``headers`` and ``metadata`` are the same for every reader, so they are
+        sent once rather than in every reader's merge values."""
+        message = _message(rendered.subject, rendered.text, rendered.html, [r.email for r in recipients])
+        message.extra_headers.update(headers)
+        message.metadata = metadata  # type: ignore[attr-defined]
+        message.merge_data = {r.email: r.merge for r in recipients}  # type: ignore[attr-defined]
+        message.merge_headers = {r.email: r.headers for r in recipients}  # type: ignore[attr-defined]
+        message.merge_metadata = {r.email: r.metadata for r in recipients}  # type: ignore[attr-defined]
+        if self.idempotency == Idempotency.BREVO_BODY:
+            message.extra_headers["idempotencyKey"] = batch_idempotency_key(key)
+        return message
+
+    def build_one(
+        self, rendered: RenderedEmail, recipient: Recipient, *, headers: dict[str, str], metadata: dict[str, str]
+    ) -> EmailMultiAlternatives:
+        """The message of one reader, their values merged here."""
+        values = recipient.merge
+        message = _message(
+            _merge(rendered.subject, values, self.merge_tag),
+            _merge(rendered.text, values, self.merge_tag),
+            _merge(rendered.html, values, self.merge_tag),
+            [recipient.email],
+        )
+        message.extra_headers.update({**headers, **recipient.headers})
+        message.metadata = {**metadata, **recipient.metadata}  # type: ignore[attr-defined]
+        return message
+
+
+def batch_idempotency_key(key: str) -> str:
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
+
+
+def message_idempotency_key(*, send_id: int, delivery_id: int) -> str:
+    return f"newsroom/send-{send_id}/delivery-{delivery_id}"
 
 
 def _message(subject: str, text: str, html: str, to: list[str]) -> EmailMultiAlternatives:
@@ -76,17 +124,18 @@ def _message(subject: str, text: str, html: str, to: list[str]) -> EmailMultiAlt
 
 def _merge(template: str, values: dict[str, str], tag: Callable[[str], str]) -> str:
     for key in MERGE_KEYS:
-        template = template.replace(tag(key), values.get(key, ""))
+        if key in values:
+            template = template.replace(tag(key), values[key])
     return template
 
 
 STRATEGIES: dict[str, ProviderStrategy] = {
     "outbox": ProviderStrategy("outbox", mailgun_tag, batch=True),
     "mailgun": ProviderStrategy("mailgun", mailgun_tag, batch=True),
-    "brevo": ProviderStrategy("brevo", brevo_tag, batch=True, idempotency_header="Idempotency-Key"),
+    "brevo": ProviderStrategy("brevo", brevo_tag, batch=True, idempotency=Idempotency.BREVO_BODY),
     "postmark": ProviderStrategy("postmark", mailgun_tag, batch=False),
     "amazon_ses": ProviderStrategy("amazon_ses", mailgun_tag, batch=False),
-    "resend": ProviderStrategy("resend", mailgun_tag, batch=False),
+    "resend": ProviderStrategy("resend", mailgun_tag, batch=False, idempotency=Idempotency.HTTP_HEADER),
     "smtp": ProviderStrategy("smtp", mailgun_tag, batch=False),
     "console": ProviderStrategy("console", mailgun_tag, batch=False),
 }
@@ -94,8 +143,6 @@ STRATEGIES: dict[str, ProviderStrategy] = {
 
 def strategy_for(provider: str | None = None) -> ProviderStrategy:
     """The strategy for ``provider`` (default settings.EMAIL_PROVIDER)."""
-    from django.core.exceptions import ImproperlyConfigured
-
     name = provider or settings.EMAIL_PROVIDER
     try:
         return STRATEGIES[name]
@@ -103,7 +150,12 @@ def strategy_for(provider: str | None = None) -> ProviderStrategy:
         raise ImproperlyConfigured(f"Unknown mail provider {name!r}.") from None
 
 
-def provider_check() -> None:
-    """Build the configured backend; raises ImproperlyConfigured/AnymailConfigurationError when misconfigured."""
-    strategy_for()
+def provider_check() -> ProviderStrategy:
+    """The configured strategy, after building its backend.
+
+    Raises ImproperlyConfigured (or anymail's AnymailConfigurationError, a
+    subclass) when the provider is unknown or its backend lacks a setting, such
+    as the API key."""
+    strategy = strategy_for()
     get_connection()
+    return strategy

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import hashlib
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailRequestsAPIError
+from anymail.exceptions import AnymailConfigurationError
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
+from delivery import sending
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
-from delivery.providers import Recipient, provider_check, strategy_for
+from delivery.providers import ProviderStrategy, provider_check
 from issues.models import Issue, IssueStatus
 from issues.rendering import RenderedEmail, render_email
 from issues.services import issue_transition
-from subscribers.links import links_for
-from subscribers.models import MailingList, Segment, Subscriber
+from subscribers.models import MailingList, Segment
 from subscribers.selectors import sendable_subscribers
 
 CONFIG_ERRORS = (ImproperlyConfigured, AnymailConfigurationError)
@@ -33,6 +33,17 @@ NOW_GRACE = datetime.timedelta(minutes=2)
 def audience_key(*, lists: Iterable[MailingList], segment: Segment | None) -> str:
     ids = sorted(m.pk for m in lists)
     return f"lists:{','.join(map(str, ids))}|segment:{segment.pk if segment else ''}"
+
+
+def _same_audience(issue: Issue, key: str) -> bool:
+    """A send of this issue to this audience that has not been cancelled or failed before starting."""
+    never_started = Q(status=SendStatus.FAILED, total=0)
+    return (
+        Send.objects.filter(issue=issue, audience_key=key)
+        .exclude(status=SendStatus.CANCELLED)
+        .exclude(never_started)
+        .exists()
+    )
 
 
 def send_create(
@@ -50,7 +61,7 @@ def send_create(
         raise PermissionDenied("You may not schedule issues.")
     list_items = list(lists)
     key = audience_key(lists=list_items, segment=segment)
-    if Send.objects.filter(issue=issue, audience_key=key).exclude(status=SendStatus.CANCELLED).exists():
+    if _same_audience(issue, key):
         raise ValidationError("This issue already has a send to this audience.")
     if issue.status != IssueStatus.APPROVED:
         raise ValidationError("Only an approved issue can be sent.")
@@ -64,8 +75,12 @@ def send_create(
     at = at or now
     if at < now - NOW_GRACE:
         raise ValidationError("The sending time is in the past.")
+    try:
+        provider_check()
+    except CONFIG_ERRORS as exc:
+        raise ValidationError(f"The mail provider is not set up: {exc}") from None
     with transaction.atomic():
-        if Send.objects.filter(issue=issue, audience_key=key).exclude(status=SendStatus.CANCELLED).exists():
+        if _same_audience(issue, key):
             raise ValidationError("This issue already has a send to this audience.")
         send = Send.objects.create(
             issue=issue, segment=segment, scheduled_at=max(at, now), audience_key=key, created_by=acting_user
@@ -91,11 +106,13 @@ def _claim_due(now: datetime.datetime) -> list[int]:
 
 
 def sends_start_due() -> list[int]:
-    """Start every due scheduled send; returns their ids."""
+    """Start every due scheduled send; returns their ids. Also recovers stalled sends, once a minute."""
     with transaction.atomic():
         ids = _claim_due(timezone.now())
     for pk in ids:
         send_start(send=Send.objects.get(pk=pk))
+    if cache.add("delivery:recover-stalled", 1, 60):
+        sends_recover_stalled()
     return ids
 
 
@@ -105,23 +122,33 @@ def snapshot_audience(*, send: Send) -> int:
     sql, params = audience.query.sql_with_params()
     table = Delivery._meta.db_table
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     insert = (
         f"INSERT INTO {table} (send_id, subscriber_id, email, status, batch, attempts, "  # noqa: S608
         "provider_message_id, provider_status, error) "
         "SELECT %s, a.id, a.email, %s, (row_number() OVER (ORDER BY a.id) - 1) / %s, 0, '', '', '' "
-        f"FROM ({sql}) a ON CONFLICT (send_id, subscriber_id) DO NOTHING"
+        f"FROM ({sql}) a WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, settings.NEWSROOM_BATCH_SIZE, *params])
-    return Delivery.objects.filter(send=send).count()
+        return cursor.rowcount if cursor.rowcount >= 0 else Delivery.objects.filter(send=send).count()
 
 
 def send_start(*, send: Send) -> None:
-    """Snapshot the audience, move issue and send to sending, enqueue one task per batch."""
+    """Snapshot the audience, move issue and send to sending, enqueue one task per batch.
+
+    A provider misconfiguration stops here, before any row exists: the send
+    fails with the reason and the issue goes back to approved."""
     try:
         provider_check()
-    except CONFIG_ERRORS as exc:  # misconfiguration: nothing claimed, the editor sees why
-        Send.objects.filter(pk=send.pk).update(status=SendStatus.FAILED, error=str(exc), finished_at=timezone.now())
+    except CONFIG_ERRORS as exc:
+        with transaction.atomic():
+            Send.objects.filter(pk=send.pk).update(
+                status=SendStatus.FAILED, error=f"The mail provider is not set up: {exc}", finished_at=timezone.now()
+            )
+            issue = Issue.objects.get(pk=send.issue_id)
+            if issue.status == IssueStatus.SCHEDULED:
+                issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None)
         return
     with transaction.atomic():
         total = snapshot_audience(send=send)
@@ -135,67 +162,63 @@ def send_start(*, send: Send) -> None:
 
 
 def _enqueue_batches(send_id: int) -> None:
+    """After commit, one send_batch task per batch that has queued rows."""
     from delivery.tasks import send_batch
 
-    batches = sorted(
-        set(Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.QUEUED).values_list("batch", flat=True))
+    batches = list(
+        Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.QUEUED)
+        .order_by("batch")
+        .values_list("batch", flat=True)
+        .distinct()
     )
     transaction.on_commit(lambda: [send_batch.delay(send_id, b) for b in batches])
 
 
+def sends_recover_stalled() -> int:
+    """Finish what lost tasks left behind; returns how many sends were touched.
+
+    Rows claimed longer ago than the hard task time limit belong to no living
+    task: they become uncertain. Queued rows of a send where nothing was claimed
+    for longer than the longest retry delay have lost their task (a broker that
+    lost its messages): their batches are enqueued again (a batch already being
+    sent is locked, and its rows are claimed, so a second task sends no one twice)."""
+    now = timezone.now()
+    dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    quiet = now - datetime.timedelta(seconds=max(2 * settings.SEND_RETRY_BACKOFF_MAX_SECONDS, 600))
+    touched = 0
+    for send_id in Send.objects.filter(status=SendStatus.SENDING).values_list("pk", flat=True):
+        rows = Delivery.objects.filter(send_id=send_id)
+        if rows.filter(status=DeliveryStatus.CLAIMED, claimed_at__lt=dead).update(
+            status=DeliveryStatus.UNCERTAIN, error=sending.WORKER_STOPPED
+        ):
+            touched += 1
+        started = Send.objects.values_list("started_at", flat=True).get(pk=send_id) or now
+        last = rows.aggregate(last=Max("claimed_at"))["last"] or started
+        if rows.filter(status=DeliveryStatus.QUEUED).exists() and max(last, started) < quiet:
+            with transaction.atomic():
+                _enqueue_batches(send_id)
+            touched += 1
+        send_finish_if_complete(send_id=send_id)
+    return touched
+
+
 def rendered_for(send: Send, merge_tag: Any) -> RenderedEmail:
-    """The issue rendered once per send (cached in Django's cache)."""
+    """The issue rendered once per send (cached in Django's cache), its web link filled in.
+
+    The web link is the same for every reader, so it is not sent as a merge value."""
     key = f"delivery:rendered:{send.pk}:{getattr(merge_tag, '__name__', 'tag')}"
     rendered = cache.get(key)
     if rendered is None:
         rendered = render_email(send.issue, merge_tag=merge_tag)
+        tag, url = merge_tag("web_url"), settings.SITE_URL.rstrip("/") + send.issue.get_absolute_url()
+        rendered = dataclasses.replace(
+            rendered,
+            subject=rendered.subject.replace(tag, url),
+            html=rendered.html.replace(tag, url),
+            text=rendered.text.replace(tag, url),
+        )
         cache.set(key, rendered, 6 * 3600)
     return rendered
-
-
-def _claim_batch(send_id: int, batch: int) -> list[tuple[int, int | None, str]]:
-    now = timezone.now()
-    with transaction.atomic():
-        # Rows claimed by a crashed earlier attempt may have reached the provider.
-        Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED).update(
-            status=DeliveryStatus.UNCERTAIN, error="The worker stopped while sending this batch."
-        )
-        table = Delivery._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
-                "WHERE send_id = %s AND batch = %s AND status = %s RETURNING id, subscriber_id, email",
-                [DeliveryStatus.CLAIMED, now, send_id, batch, DeliveryStatus.QUEUED],
-            )
-            rows = [(r[0], r[1], r[2]) for r in cursor.fetchall()]
-        sub_ids = [r[1] for r in rows if r[1] is not None]
-        still = set(sendable_subscribers().filter(pk__in=sub_ids).values_list("pk", flat=True))
-        gone = [r[0] for r in rows if r[1] not in still]
-        if gone:
-            Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")
-    return sorted((r for r in rows if r[1] in still), key=lambda r: r[0])
-
-
-def _recipient(send: Send, row: tuple[int, int | None, str], names: dict[int, str], domain: str) -> Recipient:
-    delivery_id, subscriber_id, email = row
-    links = links_for(subscriber_id=subscriber_id or 0, email=email)
-    web_url = settings.SITE_URL.rstrip("/") + send.issue.get_absolute_url()
-    return Recipient(
-        delivery_id=delivery_id,
-        email=email,
-        merge={
-            "name": names.get(subscriber_id or 0, ""),
-            "unsubscribe_url": links["unsubscribe_url"],
-            "preferences_url": links["preferences_url"],
-            "web_url": web_url,
-        },
-        headers={
-            "List-Unsubscribe": f"<{links['one_click_url']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": f"<d{delivery_id}.s{send.pk}@{domain}>",
-        },
-        metadata={"delivery_id": str(delivery_id), "send_id": str(send.pk)},
-    )
 
 
 @dataclass
@@ -206,97 +229,64 @@ class BatchOutcome:
     reason: str = ""
 
 
-def _sender_domain() -> str:
-    from email.utils import parseaddr
+def retry_delay(*, attempt: int) -> float:
+    """Seconds before retry ``attempt`` (0 = first): exponential, capped, with jitter.
 
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    The base doubles each attempt up to SEND_RETRY_BACKOFF_MAX_SECONDS; the
+    delay is drawn between half the base and the base, so batches that failed
+    together do not come back together."""
+    base = min(settings.SEND_RETRY_BACKOFF_SECONDS * 2.0**attempt, settings.SEND_RETRY_BACKOFF_MAX_SECONDS)
+    return base / 2 + random.uniform(0, base / 2)
 
 
 def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False) -> BatchOutcome:
-    """Claim, send and record one batch. Safe to run again for the same batch."""
-    send = Send.objects.select_related("issue").get(pk=send_id)
-    if send.status != SendStatus.SENDING:
+    """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch."""
+    send = Send.objects.select_related("issue").filter(pk=send_id).first()
+    if send is None or send.status != SendStatus.SENDING:
         return BatchOutcome()
     try:
-        provider_check()
-        strategy = strategy_for()
+        strategy = provider_check()
     except CONFIG_ERRORS as exc:
-        Send.objects.filter(pk=send_id).update(status=SendStatus.FAILED, error=str(exc))
+        _pause_for_provider(send_id, str(exc))
         return BatchOutcome()
-    rows = _claim_batch(send_id, batch)
-    if rows:
-        names = dict(Subscriber.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "name"))
-        domain = _sender_domain()
-        recipients = [_recipient(send, r, names, domain) for r in rows]
-        rendered = rendered_for(send, strategy.merge_tag)
-        messages = strategy.build(rendered, recipients, key=hashlib.sha256(f"{send_id}:{batch}".encode()).hexdigest())
-        outcome = _deliver(strategy, messages, recipients, final_attempt)
-        if outcome.retry:
-            return outcome
+    with sending.batch_lock(send_id, batch) as held:
+        if not held:
+            return BatchOutcome()  # another worker is sending this batch now
+        rows = sending.batch_claim(send_id=send_id, batch=batch)
+        if rows:
+            results = _send_rows(send, batch, strategy, rows)
+            sending.record(results, final_attempt=final_attempt)
+            if results.config_error:
+                _pause_for_provider(send_id, results.config_error)
+                return BatchOutcome()
+            if results.retry:
+                return BatchOutcome(retry=True, reason=next(iter(results.retry.values())))
     send_finish_if_complete(send_id=send_id)
     return BatchOutcome()
 
 
-def _deliver(strategy: Any, messages: list, recipients: list[Recipient], final_attempt: bool) -> BatchOutcome:
-    ids = [r.delivery_id for r in recipients]
+def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[sending.Row]) -> sending.Results:
+    ids = [r.delivery_id for r in rows]
     try:
-        strategy.deliver(messages)
-    except AnymailRequestsAPIError as exc:
-        cause = exc.__cause__
-        status = getattr(exc, "status_code", None)
-        if isinstance(cause, requests.Timeout) and not isinstance(cause, requests.ConnectionError):
-            _mark(ids, DeliveryStatus.UNCERTAIN, f"Timed out after the request was sent: {exc}")
-            return BatchOutcome()
-        if status is None or status == 429 or status >= 500:
-            return _retry_or_fail(ids, str(exc), final_attempt)
-        _mark(ids, DeliveryStatus.FAILED, str(exc))
-        return BatchOutcome()
-    except (AnymailAPIError, OSError) as exc:
+        recipients = sending.recipients_for(send, rows, strategy)
+        rendered = rendered_for(send, strategy.merge_tag)
         if strategy.batch:
-            return _retry_or_fail(ids, str(exc), final_attempt)
-        _mark(ids, DeliveryStatus.UNCERTAIN, f"Error while sending one by one: {exc}")
-        return BatchOutcome()
-    _record(messages, recipients)
-    return BatchOutcome()
-
-
-def _retry_or_fail(ids: list[int], reason: str, final_attempt: bool) -> BatchOutcome:
-    if final_attempt:
-        _mark(ids, DeliveryStatus.FAILED, reason)
-        return BatchOutcome()
-    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
-        status=DeliveryStatus.QUEUED, error=reason
-    )
-    return BatchOutcome(retry=True, reason=reason)
-
-
-def _mark(ids: list[int], status: str, reason: str) -> None:
-    Delivery.objects.filter(pk__in=ids).update(status=status, error=reason[:2000])
-
-
-def _record(messages: list, recipients: list[Recipient]) -> None:
-    statuses: dict[str, Any] = {}
-    for message in messages:
-        anymail_status = getattr(message, "anymail_status", None)
-        for email, status in (getattr(anymail_status, "recipients", None) or {}).items():
-            statuses[email.lower()] = status
-    now = timezone.now()
-    rows = []
-    for r in recipients:
-        status = statuses.get(r.email.lower())
-        code = getattr(status, "status", None) or "sent"
-        ok = code not in ("rejected", "invalid", "failed")
-        rows.append(
-            Delivery(
-                pk=r.delivery_id,
-                status=DeliveryStatus.SENT if ok else DeliveryStatus.FAILED,
-                sent_at=now if ok else None,
-                provider_message_id=(getattr(status, "message_id", None) or "")[:200],
-                provider_status=code[:32],
-                error="" if ok else f"The provider answered {code}.",
-            )
+            key = sending.batch_key(send.pk, batch, recipients)
+            return sending.send_in_one_call(strategy, rendered, recipients, send_id=send.pk, key=key)
+        return sending.send_one_by_one(strategy, rendered, recipients, send_id=send.pk)
+    except Exception as exc:
+        # Whatever broke, these rows may or may not have gone: say so rather than leave them claimed.
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
+            status=DeliveryStatus.UNCERTAIN, error=f"Unexpected error while sending: {exc!r}"[: sending.REASON_LIMIT]
         )
-    Delivery.objects.bulk_update(rows, ["status", "sent_at", "provider_message_id", "provider_status", "error"])
+        raise
+
+
+def _pause_for_provider(send_id: int, reason: str) -> None:
+    """The provider is misconfigured or refuses our credentials: stop every worker until an operator resumes."""
+    Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
+        status=SendStatus.PAUSED, error=f"Paused: the mail provider is not set up: {reason}"[:2000]
+    )
 
 
 def send_finish_if_complete(*, send_id: int) -> bool:

@@ -1,8 +1,11 @@
-"""Celery entry points for sending; they take primary keys and call delivery.services."""
+"""Celery entry points for sending; they take primary keys and call delivery.services.
+
+The retry policy of a batch lives here: a batch the provider could not take
+(429, 5xx, no connection) comes back after services.retry_delay() seconds, up
+to SEND_MAX_RETRIES times; on the last attempt its rows fail with the reason.
+acks_late and reject_on_worker_lost are set for every task in settings.py."""
 
 from __future__ import annotations
-
-import random
 
 from celery import shared_task
 from django.conf import settings
@@ -15,10 +18,11 @@ def start_due_sends() -> list[int]:
     return services.sends_start_due()
 
 
-@shared_task(name="delivery.send_batch", bind=True, acks_late=True, max_retries=None)
+@shared_task(name="delivery.send_batch", bind=True, max_retries=None)
 def send_batch(self, send_id: int, batch: int) -> None:  # type: ignore[no-untyped-def]
-    final = self.request.retries >= settings.SEND_MAX_RETRIES
-    outcome = services.send_batch_process(send_id=send_id, batch=batch, final_attempt=final)
+    attempt = self.request.retries
+    outcome = services.send_batch_process(
+        send_id=send_id, batch=batch, final_attempt=attempt >= settings.SEND_MAX_RETRIES
+    )
     if outcome.retry:
-        base = min(2**self.request.retries, 300)
-        raise self.retry(countdown=base + random.uniform(0, base))
+        raise self.retry(countdown=services.retry_delay(attempt=attempt))

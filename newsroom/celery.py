@@ -16,6 +16,8 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     from django.conf import settings
 
     # The database holds the schedule; beat only polls it for due Sends.
+    # A poll that waited in the queue longer than two periods is dropped: a newer one is behind it.
+    seconds = float(settings.SEND_POLL_SECONDS)
     sender.add_periodic_task(
-        float(settings.SEND_POLL_SECONDS), sender.signature("delivery.start_due_sends"), name="start due sends"
+        seconds, sender.signature("delivery.start_due_sends"), name="start due sends", expires=2 * seconds
     )

@@ -133,12 +133,13 @@ else:
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL, 'locmem' or 'file'.")
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300, minimum=0)
 
+_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        # Longer than any task may run (task_time_limit), so a task is never
-        # handed to a second worker while the first is still on it.
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+        # Longer than any task may run (task_time_limit, checked below), so a
+        # task is never handed to a second worker while the first is still on it.
+        "visibility_timeout": _VISIBILITY_TIMEOUT,
     }
 else:
     # An embedded broker that needs no server: kombu's file-system transport
@@ -163,6 +164,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+if REDIS_URL and CELERY_TASK_TIME_LIMIT >= _VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT, or Redis hands a running task "
+        "to a second worker."
+    )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
@@ -185,7 +191,8 @@ _BACKENDS = {
     "outbox": "newsroom.outbox.OutboxBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
-    "mailgun": "anymail.backends.mailgun.EmailBackend",
+    # anymail's Mailgun backend, posting multipart (faster for large batches): see delivery/backends.py
+    "mailgun": "delivery.backends.MailgunBackend",
     "postmark": "anymail.backends.postmark.EmailBackend",
     "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
     "brevo": "anymail.backends.brevo.EmailBackend",
@@ -241,6 +248,17 @@ PROVIDER_BATCH_LIMITS = {
 }
 NEWSROOM_BATCH_SIZE = env_int("NEWSROOM_BATCH_SIZE", PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, 500), minimum=1)
 SEND_MAX_RETRIES = env_int("SEND_MAX_RETRIES", 6, minimum=0)
+# A batch the provider could not take waits about BASE * 2**attempt seconds (jittered, capped at MAX).
+SEND_RETRY_BACKOFF_SECONDS = env_int("SEND_RETRY_BACKOFF_SECONDS", 10, minimum=1)
+SEND_RETRY_BACKOFF_MAX_SECONDS = env_int("SEND_RETRY_BACKOFF_MAX_SECONDS", 600, minimum=1)
+if REDIS_URL and SEND_RETRY_BACKOFF_MAX_SECONDS >= _VISIBILITY_TIMEOUT:
+    # Redis re-delivers a retry still waiting for its countdown once the visibility timeout passes.
+    raise ImproperlyConfigured("SEND_RETRY_BACKOFF_MAX_SECONDS must be shorter than CELERY_VISIBILITY_TIMEOUT.")
+if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BATCH_SIZE:
+    raise ImproperlyConfigured(
+        f"NEWSROOM_BATCH_SIZE={NEWSROOM_BATCH_SIZE} is more than {EMAIL_PROVIDER} takes in one call "
+        f"({PROVIDER_BATCH_LIMITS[EMAIL_PROVIDER]})."
+    )
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------

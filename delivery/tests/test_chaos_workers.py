@@ -59,3 +59,28 @@ def test_a_worker_killed_mid_send_sends_no_one_twice_and_loses_no_one(
     accepted = set(fake_provider.accepted())
     sent = set(Delivery.objects.filter(send=send, status=DeliveryStatus.SENT).values_list("email", flat=True))
     assert sent <= accepted  # a row marked sent was really accepted by the provider
+
+
+def test_two_workers_on_postmark_send_every_reader_exactly_once(
+    worker_processes: Any, fake_provider: FakeProviderClient
+) -> None:
+    send = send_to_new_list(600)
+    postmark = {
+        "ANYMAIL_PROVIDER": "postmark",
+        "ANYMAIL_API_KEY": "pm-test",
+        "ANYMAIL_API_URL": fake_provider.url,
+        "NEWSROOM_BATCH_SIZE": "100",
+    }
+    workers = worker_processes(count=2, **postmark)
+
+    kick_due_sends()
+    status = wait_for_send_end(send.pk, timeout=120, workers=workers)
+
+    stats = fake_provider.stats()
+    assert status == SendStatus.DONE
+    assert delivery_counts(send.pk) == {DeliveryStatus.SENT: 600}
+    # Postmark merges only into its stored templates: one request per reader, each its own message id.
+    assert (stats["requests"], stats["unique_recipients"], stats["duplicates"]) == (600, 600, 0)
+    ids = Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True)
+    assert len(set(ids)) == 600
+    assert all("delivery.send_batch" in workers.procs[name].log_text() for name in ("w1", "w2"))

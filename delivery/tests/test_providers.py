@@ -1,0 +1,254 @@
+"""anymail's real backends (Mailgun, Postmark, Brevo, Resend) and Django's SMTP backend,
+driven by the send path against the fake provider (bench/fakeprovider.py) and a fake
+SMTP server (bench/fakesmtp.py), both in threads of this process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.fakeprovider import FakeProviderClient
+from bench.fakesmtp import FakeSMTPServer
+from delivery import services
+from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from issues.models import IssueStatus
+from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
+from newsroom.testing.workers import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager(celery_eager: None) -> Iterator[None]:
+    """Eager tasks; a task's self.retry() runs the retry at once (no countdown)."""
+    from newsroom.celery import app
+
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def fake_smtp() -> Iterator[FakeSMTPServer]:
+    server = FakeSMTPServer().start()
+    yield server
+    server.stop()
+
+
+def use_provider(settings: Any, name: str, backend: str, **anymail: Any) -> None:
+    settings.EMAIL_PROVIDER = name
+    settings.EMAIL_BACKEND = backend
+    settings.ANYMAIL = {"REQUESTS_TIMEOUT": 5, **anymail}
+    settings.DEFAULT_FROM_EMAIL = "The Newsroom Daily <news@mg.newsroom.test>"
+
+
+def send_to(readers: int, capture: Any, *, also: tuple[str, ...] = ()) -> Send:
+    """Send a new issue to a new list of ``readers`` readers (and the addresses in ``also``), at once."""
+    daily = MailingListFactory.create(name="Daily")
+    for _ in range(readers):
+        SubscriberFactory.create(lists=[daily])
+    for email in also:
+        SubscriberFactory.create(lists=[daily], email=email)
+    issue = make_full_issue(status=IssueStatus.APPROVED)
+    send = services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
+    with capture(execute=True):
+        services.sends_start_due()
+    send.refresh_from_db()
+    return send
+
+
+def statuses(send: Send) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in Delivery.objects.filter(send=send).values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def test_mailgun_gets_one_multipart_request_per_batch(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(
+        settings,
+        "mailgun",
+        "delivery.backends.MailgunBackend",
+        MAILGUN_API_KEY="key-test",
+        MAILGUN_SENDER_DOMAIN="mg.newsroom.test",
+        MAILGUN_API_URL=fake_provider.mailgun_api_url,
+    )
+    settings.NEWSROOM_BATCH_SIZE = 4
+
+    send = send_to(10, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert send.status == SendStatus.DONE
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (3, 10, 0)
+    last = stats["last_request"]
+    assert "recipient-variables" in last["fields"] and "h:List-Unsubscribe-Post" in last["fields"]
+    first = last["first_recipient_variables"]
+    assert first["h:List-Unsubscribe"].startswith("<http") and first["h:Message-Id"].startswith("<d")
+    ids = set(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+    assert len(ids) == 3 and all(i.endswith("@fake.mailgun.test>") for i in ids)  # Mailgun: one id per call
+
+
+def test_postmark_gets_one_message_per_reader_with_its_own_headers_and_id(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(
+        settings,
+        "postmark",
+        "anymail.backends.postmark.EmailBackend",
+        POSTMARK_SERVER_TOKEN="pm-test",
+        POSTMARK_API_URL=fake_provider.url + "/",
+    )
+
+    send = send_to(5, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert send.status == SendStatus.DONE
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (5, 5, 0)
+    last = stats["last_request"]
+    delivery = Delivery.objects.get(send=send, email=last["first_recipient"])
+    assert last["first_headers"]["Message-ID"] == f"<d{delivery.pk}.s{send.pk}@mg.newsroom.test>"
+    assert last["first_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert last["first_metadata"] == {"send_id": str(send.pk), "delivery_id": str(delivery.pk)}
+    ids = list(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+    assert len(set(ids)) == 5 and all(uuid.UUID(i) for i in ids)
+
+
+def brevo(settings: Any, provider: FakeProviderClient) -> None:
+    use_provider(
+        settings,
+        "brevo",
+        "anymail.backends.brevo.EmailBackend",
+        BREVO_API_KEY="brevo-test",
+        BREVO_API_URL=provider.url + "/v3/",
+    )
+
+
+def test_brevo_gets_one_call_per_batch_with_a_uuid_idempotency_key(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    brevo(settings, fake_provider)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert send.status == SendStatus.DONE
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (1, 3, 0)
+    headers = stats["last_request"]["headers"]
+    assert uuid.UUID(headers["idempotencyKey"])  # Brevo wants a UUID
+    version = stats["last_request"]["first_version"]
+    assert set(version["params"]) == {"name", "unsubscribe_url", "preferences_url"}
+    assert {"List-Unsubscribe", "Message-ID", "X-Mailin-custom"} <= set(version["headers"])
+    assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+def test_brevo_retry_after_the_provider_took_the_batch_sends_no_one_twice(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    brevo(settings, fake_provider)
+    fake_provider.set_mode(status=503, requests=1, after_accept=True)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert stats["failed_requests"] == {"503": 1}  # we heard a failure and retried ...
+    assert stats["replays"] == 1  # ... with the same key, so the provider answered without sending again
+    assert (stats["recipients"], stats["duplicates"]) == (3, 0)
+    assert len(set(stats["idempotency_keys"])) == 1
+    assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+def test_resend_retry_with_the_same_idempotency_key_sends_no_one_twice(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(
+        settings,
+        "resend",
+        "anymail.backends.resend.EmailBackend",
+        RESEND_API_KEY="re-test",
+        RESEND_API_URL=fake_provider.url + "/",
+    )
+    fake_provider.set_mode(status=500, requests=1, after_accept=True)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert stats["replays"] == 1 and stats["failed_requests"] == {"500": 1}
+    assert (stats["recipients"], stats["unique_recipients"], stats["duplicates"]) == (3, 3, 0)
+    rows = Delivery.objects.filter(send=send)
+    assert set(stats["idempotency_keys"]) == {f"newsroom/send-{send.pk}/delivery-{d.pk}" for d in rows}
+    assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+def test_mailgun_answer_that_never_comes_leaves_the_batch_uncertain_and_never_resent(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(
+        settings,
+        "mailgun",
+        "delivery.backends.MailgunBackend",
+        MAILGUN_API_KEY="key-test",
+        MAILGUN_SENDER_DOMAIN="mg.newsroom.test",
+        MAILGUN_API_URL=fake_provider.mailgun_api_url,
+        REQUESTS_TIMEOUT=1,
+    )
+    fake_provider.set_mode(slow_seconds=2, requests=1)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+    services.send_batch_process(send_id=send.pk, batch=0)  # as if the task came again
+
+    assert fake_provider.stats()["recipients"] == 3  # taken once, never again
+    rows = list(Delivery.objects.filter(send=send))
+    assert {r.status for r in rows} == {DeliveryStatus.UNCERTAIN}
+    assert all(r.error.startswith("No answer after the request was sent") for r in rows)
+
+
+def test_a_provider_that_cannot_be_reached_is_retried_then_the_readers_fail(
+    settings: Any, eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(
+        settings,
+        "mailgun",
+        "delivery.backends.MailgunBackend",
+        MAILGUN_API_KEY="key-test",
+        MAILGUN_SENDER_DOMAIN="mg.newsroom.test",
+        MAILGUN_API_URL=f"http://127.0.0.1:{free_port()}/v3",  # nothing listens there
+    )
+    settings.SEND_MAX_RETRIES = 2
+
+    send = send_to(2, django_capture_on_commit_callbacks)
+
+    rows = list(Delivery.objects.filter(send=send))
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.FAILED, 3)}
+    assert all(r.error.startswith("Gave up after retries: Error posting to") for r in rows)
+
+
+def test_plain_smtp_sends_one_message_per_reader_over_one_connection(
+    settings: Any, eager: None, fake_smtp: FakeSMTPServer, django_capture_on_commit_callbacks: Any
+) -> None:
+    use_provider(settings, "smtp", "django.core.mail.backends.smtp.EmailBackend")
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", fake_smtp.port
+    settings.NEWSROOM_BATCH_SIZE = 10
+    refused = "reader-refused@example.org"
+    fake_smtp.state.refuse.add(refused)
+
+    send = send_to(4, django_capture_on_commit_callbacks, also=(refused,))
+
+    assert fake_smtp.state.connections == 1
+    received = fake_smtp.state.messages
+    assert len(received) == 4 and all(len(r.recipients) == 1 for r in received)
+    by_email = {d.email: d for d in Delivery.objects.filter(send=send)}
+    for r in received:
+        delivery = by_email[r.recipients[0]]
+        assert r.message["Message-ID"] == f"<d{delivery.pk}.s{send.pk}@mg.newsroom.test>"
+        assert r.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        one_click = str(r.message["List-Unsubscribe"]).strip()
+        assert one_click.startswith("<http://") and one_click.endswith("/one-click/>")
+        assert r.message.get_content_type() == "multipart/alternative"
+        assert delivery.status == DeliveryStatus.SENT
+    assert by_email[refused].status == DeliveryStatus.FAILED
+    assert "mailbox unavailable" in by_email[refused].error
