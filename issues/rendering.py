@@ -23,6 +23,7 @@ from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
 from issues.models import Issue, Section, SectionItem
+from issues.sanitize import sanitize_html
 from issues.sections import spec_for
 
 MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url", "web_url")
@@ -76,6 +77,10 @@ def _render_sections(sections: list[Section], channel: str, context: dict[str, A
     parts: list[str] = []
     for section in sections:
         spec_for(section.kind)  # an unknown kind fails loudly rather than vanishing
+        # Saves already sanitise; this also covers rows written some other way
+        # (a raw update, an old revision restored), so no page or email ever
+        # carries markup outside the allowlist.
+        section.body, section.analysis = sanitize_html(section.body), sanitize_html(section.analysis)
         template = f"issues/sections/{channel}/{section.kind}.{extension}"
         extra: dict[str, Any] = {"section": section}
         if channel == "text":

@@ -3,7 +3,9 @@
 Whatever the browser sent, only these tags and attributes survive: no
 scripts, no event-handler attributes, no ``javascript:`` or ``data:`` links.
 Every rich-text field passes through :func:`sanitize_html` on every save
-(Section.clean, the admin forms and the save services all call it).
+(Section.clean, the admin forms and the save services all call it), and
+again when rendered (issues.rendering), for rows that reached the database
+another way.
 """
 
 from __future__ import annotations

@@ -146,3 +146,20 @@ def test_hostile_html_that_slipped_into_the_database_is_not_what_readers_get_aft
         assert "<script" not in output
         assert "javascript:" not in output
         assert "onerror" not in output
+
+
+@pytest.mark.django_db
+def test_markup_written_around_the_save_path_is_still_cleaned_when_rendered() -> None:
+    from issues.models import Section
+
+    issue = IssueFactory.create()
+    section = SectionFactory.create(issue=issue, kind=SectionKind.LEAD, heading="Story", body="<p>ok</p>")
+    Section.objects.filter(pk=section.pk).update(
+        body='<p>Hi</p><script>alert(1)</script><a href="javascript:alert(1)">x</a>',
+        analysis='<img src="https://a.example/x.png" alt="a" onerror="alert(1)">',
+    )
+    email = render_email(issue)
+    web = str(render_web_sections(issue))
+    for output in (email.html.lower(), web.lower()):
+        assert ">hi</p>" in output
+        assert "<script" not in output and "javascript:" not in output and "onerror" not in output
