@@ -19,8 +19,10 @@ from reversion.admin import VersionAdmin
 from reversion.models import Version
 
 from issues import admin_views, services
+from issues.emails import merge_sample, sample_merge_values
 from issues.forms import IssueAdminForm, SectionAdminForm, SectionItemAdminForm
 from issues.models import Author, Issue, IssueTransition, PreviewSend, Section, SectionItem, Tag
+from issues.rendering import render_email
 from issues.sections import COMMON_FIELDS, spec_for
 
 
@@ -63,6 +65,8 @@ class DraftOnlyForContributorsMixin:
 class RestoreKeepsWorkflowMixin:
     """Restoring a version from the history page brings back the text, sections
     and items, never the status the issue had then; only editors restore."""
+
+    history_latest_first = True
 
     def revision_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
@@ -139,6 +143,20 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
     @admin.display(description="Reading time")
     def reading_time(self, obj: Issue) -> str:
         return f"{obj.reading_minutes} min read" if obj.pk else "—"
+
+    revision_form_template = "admin/issues/issue/revision_form.html"
+
+    def revision_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        def version_text() -> str:
+            # Called while the page renders, inside the rolled-back revert, so
+            # it reads the issue and its sections as they were in the version.
+            issue = Issue.objects.get(pk=unquote(object_id))
+            return merge_sample(render_email(issue).text, sample_merge_values(issue))
+
+        extra = {**(extra_context or {}), "version_text": version_text}
+        return super().revision_view(request, object_id, version_id, extra)
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

@@ -283,6 +283,9 @@ def test_restoring_from_history_brings_back_a_deleted_section_and_keeps_the_stat
     first = Version.objects.get_for_object(issue).order_by("pk").first()
     page = editor_client.get(reverse("admin:issues_issue_revision", args=[issue.pk, first.pk])).content.decode()
     assert "Approved" in page  # the status shown is today's, not the one stored with the version
+    # The version's own text, with the tool section deleted since, is shown before restoring.
+    assert "TOOL OF THE DAY: Summariser" in page and "Step 2." in page
+    assert Issue.objects.get(pk=issue.pk).sections.filter(pk=tool_pk).count() == 0  # the look was rolled back
     response = _restore_through_history(editor_client, issue, first)
     assert response.status_code == 302
     restored = Section.objects.get(pk=tool_pk)
