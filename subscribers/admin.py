@@ -7,13 +7,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
-from subscribers import admin_views, services
+from subscribers import admin_views, importer, services
 from subscribers.export import export_response
 from subscribers.models import (
     Consent,
@@ -22,11 +23,12 @@ from subscribers.models import (
     Segment,
     Subscriber,
     SubscriberSource,
+    SubscriberStatus,
     SubscriberTag,
     Suppression,
 )
-from subscribers.normalise import normalise_email
-from subscribers.selectors import is_suppressed, segment_count
+from subscribers.normalise import clean_name, normalise_email
+from subscribers.selectors import SegmentRules, is_suppressed, segment_count, segment_counts, segment_filter
 
 
 class ConsentInline(admin.TabularInline):
@@ -45,6 +47,28 @@ class ConsentInline(admin.TabularInline):
 
 class ListChoiceForm(forms.Form):
     mailing_list = forms.ModelChoiceField(queryset=MailingList.objects.all(), label="List")
+
+
+class UnsubscribeConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, unsubscribe them",
+        help_text="They will receive no more issues. Only they can subscribe again (by the form or their link).",
+    )
+
+
+class SegmentListFilter(admin.SimpleListFilter):
+    """Show (and export, tag, …) the readers a saved segment matches, in any status."""
+
+    title = "segment"
+    parameter_name = "segment"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(segment.pk), segment.name) for segment in Segment.objects.all()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
+        value = self.value() or ""
+        segment = Segment.objects.filter(pk=value).first() if value.isdigit() else None
+        return queryset.filter(segment_filter(segment)) if segment else queryset
 
 
 class TagChoiceForm(forms.Form):
@@ -87,18 +111,25 @@ class SubscriberAdminForm(forms.ModelForm):
             raise ValidationError("This address is on the suppression list; no email may reach it.")
         return email
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "status" in self.fields:
+            # Bounced and complained come from the provider, unsubscribed from the reader.
+            self.fields["status"].choices = [  # type: ignore[attr-defined]
+                (SubscriberStatus.ACTIVE, "Active: I have their consent"),
+                (SubscriberStatus.PENDING, "Pending: email them a link to confirm"),
+            ]
+            self.fields["status"].initial = SubscriberStatus.PENDING
+
     def clean_name(self) -> str:
-        name = self.cleaned_data.get("name", "")
-        if any(ord(ch) < 32 for ch in name):
-            raise ValidationError("A name cannot contain line breaks or control characters.")
-        return name
+        return clean_name(self.cleaned_data.get("name", ""))
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
     list_display = ["email", "name", "status", "source", "list_names", "created_at", "confirmed_at"]
-    list_filter = ["status", "lists", "tags", "source", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", "lists", "tags", "source", ("created_at", admin.DateFieldListFilter), SegmentListFilter]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
     filter_horizontal = ["lists", "tags"]
@@ -132,9 +163,16 @@ class SubscriberAdmin(admin.ModelAdmin):
         return ", ".join(item.name for item in obj.lists.all())
 
     def save_model(self, request: HttpRequest, obj: Subscriber, form: Any, change: bool) -> None:
-        if not change:
-            obj.source = SubscriberSource.ADMIN
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        obj.source = SubscriberSource.ADMIN
+        if obj.status == SubscriberStatus.ACTIVE:
+            obj.confirmed_at = timezone.now()
         super().save_model(request, obj, form, change)
+        services.consent_record_editor_added(subscriber=obj, acting_user=request.user)
+        if obj.status == SubscriberStatus.PENDING:
+            services.subscriber_resend_confirmation(email=obj.email)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -171,11 +209,15 @@ class SubscriberAdmin(admin.ModelAdmin):
         return _intermediate(self, request, queryset, form, "Tag readers", "add_tag")
 
     @admin.action(description="Unsubscribe selected readers", permissions=["change"])
-    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
-        via = f"admin: {request.user.get_username()}"
-        for subscriber in queryset:
-            services.subscriber_unsubscribe(subscriber=subscriber, via=via)
-        self.message_user(request, f"{queryset.count()} readers are unsubscribed.", messages.SUCCESS)
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse | None:
+        form = UnsubscribeConfirmForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            changed = services.subscribers_unsubscribe(subscribers=queryset, acting_user=request.user)
+            left = queryset.count() - changed
+            note = f" {left} were already unsubscribed, bounced or complained." if left else ""
+            self.message_user(request, f"{changed} readers are unsubscribed.{note}", messages.SUCCESS)
+            return None
+        return _intermediate(self, request, queryset, form, "Unsubscribe readers", "unsubscribe")
 
     @admin.action(description="Export selected readers as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> StreamingHttpResponse:
@@ -202,31 +244,113 @@ class SubscriberTagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class SegmentForm(forms.ModelForm):
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *SubscriberStatus.choices],
+        required=False,
+        help_text=Segment._meta.get_field("status").help_text,
+    )
+
+    class Meta:
+        model = Segment
+        fields = [
+            "name",
+            "lists",
+            "tags",
+            "status",
+            "signed_up_after",
+            "signed_up_before",
+            "engaged_within_days",
+            "inactive_for_days",
+        ]
+        widgets = {
+            "lists": forms.CheckboxSelectMultiple,
+            "tags": forms.CheckboxSelectMultiple,
+            "signed_up_after": forms.DateInput(attrs={"type": "date"}),
+            "signed_up_before": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        after, before = data.get("signed_up_after"), data.get("signed_up_before")
+        if after and before and after > before:
+            raise ValidationError("“Signed up after” must be on or before “signed up before”.")
+        return data
+
+
+class SegmentRulesForm(forms.Form):
+    """The live count's query: the segment form's conditions, not yet saved."""
+
+    lists = forms.ModelMultipleChoiceField(queryset=MailingList.objects.all(), required=False)
+    tags = forms.ModelMultipleChoiceField(queryset=SubscriberTag.objects.all(), required=False)
+    status = forms.ChoiceField(choices=[("", "any"), *SubscriberStatus.choices], required=False)
+    signed_up_after = forms.DateField(required=False)
+    signed_up_before = forms.DateField(required=False)
+    engaged_within_days = forms.IntegerField(min_value=0, required=False)
+    inactive_for_days = forms.IntegerField(min_value=0, required=False)
+
+    def rules(self) -> SegmentRules:
+        data = self.cleaned_data
+        return SegmentRules(
+            list_ids=tuple(item.pk for item in data["lists"]),
+            tag_ids=tuple(item.pk for item in data["tags"]),
+            status=data["status"],
+            signed_up_after=data["signed_up_after"],
+            signed_up_before=data["signed_up_before"],
+            engaged_within_days=data["engaged_within_days"],
+            inactive_for_days=data["inactive_for_days"],
+        )
+
+
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "matching_readers", "created_at"]
-    filter_horizontal = ["lists", "tags"]
-    readonly_fields = ["matching_readers", "created_by", "created_at"]
-    fields = [
-        "name",
+    form = SegmentForm
+    list_display = ["name", "matching", "matching_readers", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+    conditions = [
         "lists",
         "tags",
-        "signed_up_after",
-        "signed_up_before",
+        "status",
+        ("signed_up_after", "signed_up_before"),
         "engaged_within_days",
-        "matching_readers",
-        "created_by",
-        "created_at",
+        "inactive_for_days",
     ]
+    change_form_template = "admin/subscribers/segment/change_form.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The live count below the conditions replaces the saved count while editing.
+        first = ["name", "created_by", "created_at"] if obj is not None else ["name"]
+        return [(None, {"fields": first}), ("Readers who match all of these", {"fields": self.conditions})]
+
+    @admin.display(description="Matching readers (any status)")
+    def matching(self, obj: Segment) -> int:
+        return Subscriber.objects.filter(segment_filter(obj)).count()
 
     @admin.display(description="Readers a send would reach now")
-    def matching_readers(self, obj: Segment) -> int | str:
-        return segment_count(obj) if obj.pk else "Shown after saving"
+    def matching_readers(self, obj: Segment) -> int:
+        return segment_count(obj)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.count_view)
+        return [path("count/", view, name="subscribers_segment_count"), *super().get_urls()]
+
+    def count_view(self, request: HttpRequest) -> JsonResponse:
+        """JSON for the live count on the segment form: readers matching the unsaved conditions."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        form = SegmentRulesForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        return JsonResponse(segment_counts(form.rules()))
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        context["segment_count_url"] = reverse("admin:subscribers_segment_count")
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 class SuppressionAddForm(forms.ModelForm):
@@ -296,3 +420,10 @@ class ImportJobAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra = {**(extra_context or {}), "import_url": reverse("admin:subscribers_subscriber_import")}
         return super().changelist_view(request, extra)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        job = ImportJob.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        progress = importer.import_job_progress(job=job) if job is not None else None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "progress": progress})

@@ -18,7 +18,8 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
-        help_text="UTF-8 text with a header row: “email” (required), “name”, “lists” and “tags” "
+        help_text="A CSV saved as “CSV UTF-8” (UTF-16 with a byte-order mark is read too), separated by commas, "
+        "semicolons or tabs, with a header row: “email” (required), “name”, “lists” and “tags” "
         "(several separated by “;”).",
     )
 
@@ -76,17 +77,9 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("admin:subscribers_importjob_change", job.pk)
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        job = importer.import_job_run(
+        importer.import_job_queue(
             job=job, consent_basis=form.cleaned_data["consent_basis"], lists=list(form.cleaned_data["lists"])
         )
-        if job.status == ImportStatus.DONE:
-            messages.success(
-                request,
-                f"Import finished: {job.added} added, {job.updated} updated, "
-                f"{job.skipped} skipped, {job.rejected} rejected.",
-            )
-        else:
-            messages.error(request, f"Nothing was imported: {job.error}")
         return redirect("admin:subscribers_importjob_change", job.pk)
     try:
         columns, preview, count = importer.import_job_preview(job=job)

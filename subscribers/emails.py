@@ -10,6 +10,14 @@ from newsroom.tasks import send_email_task
 from subscribers.links import CONFIRM_MAX_AGE, confirm_url, links_for
 
 
+def unsubscribe_headers(links: dict[str, str]) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: mail clients show their own unsubscribe button and POST to it."""
+    return {
+        "List-Unsubscribe": f"<{links['one_click_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
 def confirmation(*, subscriber_id: int, email: str, name: str) -> None:
     """The double opt-in email with the signed confirmation link."""
     context = {
@@ -22,5 +30,17 @@ def confirmation(*, subscriber_id: int, email: str, name: str) -> None:
 
 def welcome(*, subscriber_id: int, email: str, name: str) -> None:
     """Sent once, after the reader confirms; carries their preferences and unsubscribe links."""
-    context = {"name": name, **links_for(subscriber_id=subscriber_id, email=email)}
-    send_email_task.delay(kind="welcome", to=[email], context=context)
+    links = links_for(subscriber_id=subscriber_id, email=email)
+    context = {"name": name, **links}
+    send_email_task.delay(kind="welcome", to=[email], context=context, headers=unsubscribe_headers(links))
+
+
+def already_subscribed(*, subscriber_id: int, email: str, name: str) -> None:
+    """Someone typed an active reader's address into the subscribe form: tell the owner, change nothing.
+
+    It carries the preferences link (so an owner who forgot can pick lists) and
+    says that if they did not ask, they need do nothing.
+    """
+    links = links_for(subscriber_id=subscriber_id, email=email)
+    context = {"name": name, **links}
+    send_email_task.delay(kind="already_subscribed", to=[email], context=context, headers=unsubscribe_headers(links))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
 from subscribers.models import MailingList
-from subscribers.normalise import MAX_EMAIL_LENGTH, normalise_email
+from subscribers.normalise import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, clean_name, normalise_email
 from subscribers.selectors import public_lists
+
+_SITE_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{0,80}")
 
 
 class AddressField(forms.CharField):
@@ -26,15 +29,9 @@ class AddressField(forms.CharField):
         return normalise_email(value) if value else value
 
 
-def clean_name(value: str) -> str:
-    if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
-        raise forms.ValidationError("Your name cannot contain line breaks or control characters.")
-    return value.strip()
-
-
 class SubscribeForm(forms.Form):
     email = AddressField(label="Email address")
-    name = forms.CharField(label="Name (optional)", max_length=100, required=False, strip=False)
+    name = forms.CharField(label="Name (optional)", max_length=MAX_NAME_LENGTH, required=False, strip=False)
     lists = forms.ModelMultipleChoiceField(
         label="Newsletters",
         queryset=MailingList.objects.none(),
@@ -43,6 +40,8 @@ class SubscribeForm(forms.Form):
     )
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill it in.
     website = forms.CharField(required=False, label="Leave this field empty")
+    # The page the form was on, for the consent record ("subscribe form on /issues/…").
+    source = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,6 +51,11 @@ class SubscribeForm(forms.Form):
 
     def clean_name(self) -> str:
         return clean_name(self.cleaned_data.get("name", ""))
+
+    def clean_source(self) -> str:
+        page = self.cleaned_data.get("source", "")
+        # Sent by the browser, so only a plain site path is kept; anything else is just "subscribe form".
+        return f"subscribe form on {page}" if _SITE_PATH.fullmatch(page) else "subscribe form"
 
     @property
     def is_bot(self) -> bool:
@@ -63,7 +67,7 @@ class ResendForm(forms.Form):
 
 
 class PreferencesForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=100, required=False, strip=False)
+    name = forms.CharField(label="Name", max_length=MAX_NAME_LENGTH, required=False, strip=False)
     lists = forms.ModelMultipleChoiceField(
         label="Newsletters", queryset=MailingList.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )

@@ -8,16 +8,19 @@ into memory nor stores half on a fatal error.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -37,6 +40,7 @@ from subscribers.models import (
 from subscribers.normalise import normalise_email
 
 CHUNK_SIZE = 1000
+PROGRESS_SECONDS = 3600
 REPORT_ROW_LIMIT = 2000
 KNOWN_COLUMNS = ("email", "name", "lists", "tags")
 MULTI_VALUE_SEPARATOR = ";"
@@ -80,12 +84,54 @@ def _raw(handle: Any) -> IO[bytes]:
     return handle  # type: ignore[no-any-return]
 
 
+_SNIFF_BYTES = 4096
+DELIMITERS = (",", ";", "\t")
+
+
+def _encoding(raw: IO[bytes]) -> str:
+    """UTF-8 (with or without BOM), or UTF-16 when the file starts with its byte-order mark.
+
+    Anything else is read as strict UTF-8 so that a Latin-1 or Windows-1252
+    file is refused with a message rather than imported with mangled names.
+    """
+    start = raw.read(_SNIFF_BYTES)
+    raw.seek(0)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if start.startswith(b"PK\x03\x04"):
+        raise ImportFileError(
+            "This is a spreadsheet workbook (.xlsx), not a CSV file. In your spreadsheet choose "
+            "“Save As”, then “CSV UTF-8”, and upload that file."
+        )
+    if b"\x00" in start:
+        raise ImportFileError(
+            "The file contains NUL bytes: it is not a text file, or it is UTF-16 without a byte-order mark. "
+            "Save it as “CSV UTF-8” and upload it again."
+        )
+    return "utf-8-sig"
+
+
+def _delimiter(first_line: str) -> str:
+    """Comma, semicolon (spreadsheets in many European locales) or tab: whichever gives an email column."""
+    for delimiter in DELIMITERS:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        if any(column.strip().lower() == "email" for column in header):
+            return delimiter
+    return ","
+
+
 @contextmanager
-def _text(handle: Any) -> Iterator[io.TextIOWrapper]:
-    """Decode incrementally; strict, so a non UTF-8 byte stops the import."""
-    text = io.TextIOWrapper(_raw(handle), encoding="utf-8-sig", errors="strict", newline="")
+def _reader(handle: Any) -> Iterator[Any]:
+    """A csv reader over the decoded file, read incrementally; strict decoding stops at a bad byte."""
+    raw = _raw(handle)
+    encoding = _encoding(raw)
+    text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
     try:
-        yield text
+        first = text.readline()
+        lines = itertools.chain([first], text) if first else iter(())
+        yield csv.reader(lines, delimiter=_delimiter(first))
+    except UnicodeDecodeError:
+        raise _decoding_error(raw, encoding) from None
     finally:
         text.detach()  # leave the underlying file open for its owner
 
@@ -104,11 +150,26 @@ def _header(reader: Any) -> list[str]:
     return columns
 
 
-def _decoding_error(error: UnicodeDecodeError, line: int) -> ImportFileError:
+def _decoding_error(raw: IO[bytes], encoding: str) -> ImportFileError:
+    if encoding == "utf-16":
+        return ImportFileError(
+            "The file starts like UTF-16 text but is not. Save it as “CSV UTF-8” and upload it again."
+        )
+    # The decoder reads ahead in blocks, so find the line again: the first one that is not UTF-8.
+    raw.seek(0)
+    line = next((n for n, data in enumerate(raw, start=1) if not _is_utf8(data)), 0)
     return ImportFileError(
-        f"The file is not UTF-8 text (an undecodable byte near line {line}). "
-        "Save it as “CSV UTF-8” and upload it again. Nothing was imported."
+        f"The file is not UTF-8 text: line {line} has a byte that is not UTF-8 (Latin-1 or Windows-1252 "
+        "perhaps). Save it as “CSV UTF-8” and upload it again."
     )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def inspect_file(binary: IO[bytes], *, preview_rows: int = 10) -> tuple[list[str], list[list[str]], int]:
@@ -117,30 +178,27 @@ def inspect_file(binary: IO[bytes], *, preview_rows: int = 10) -> tuple[list[str
     Returns the columns, the first rows for a preview and the number of data rows.
     Raises ImportFileError with a message for the editor.
     """
-    with _text(binary) as text:
-        return _inspect(csv.reader(text), preview_rows)
+    with _reader(binary) as reader:
+        return _inspect(reader, preview_rows)
 
 
 def _inspect(reader: Any, preview_rows: int) -> tuple[list[str], list[list[str]], int]:
-    try:
-        columns = _header(reader)
-        preview: list[list[str]] = []
-        count = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                count += 1
-                continue
-            if not row:
-                continue
+    columns = _header(reader)
+    preview: list[list[str]] = []
+    count = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
             count += 1
-            if len(preview) < preview_rows:
-                preview.append(row)
-    except UnicodeDecodeError as error:
-        raise _decoding_error(error, reader.line_num + 1) from None
+            continue
+        if not row:
+            continue
+        count += 1
+        if len(preview) < preview_rows:
+            preview.append(row)
     return columns, preview, count
 
 
@@ -150,8 +208,8 @@ def _split(value: str) -> list[str]:
 
 def _rows(binary: IO[bytes], report: Report) -> Iterator[Row]:
     """Parsed rows; broken and invalid ones go straight to the report."""
-    with _text(binary) as text:
-        yield from _parse(csv.reader(text), report)
+    with _reader(binary) as reader:
+        yield from _parse(reader, report)
 
 
 def _parse(reader: Any, report: Report) -> Iterator[Row]:
@@ -166,8 +224,6 @@ def _parse(reader: Any, report: Report) -> Iterator[Row]:
             report.total += 1
             report.note(line=reader.line_num, email="", outcome="rejected", reason=f"Broken row: {error}.")
             continue
-        except UnicodeDecodeError as error:
-            raise _decoding_error(error, reader.line_num + 1) from None
         if not raw:
             continue
         report.total += 1
@@ -339,40 +395,108 @@ def import_job_preview(*, job: ImportJob) -> tuple[list[str], list[list[str]], i
         return inspect_file(handle)
 
 
-def _forget_file(job: ImportJob) -> None:
-    # The uploaded file is personal data; once imported, the report is what is kept.
-    job.file.delete(save=False)
+def progress_key(job_id: int) -> str:
+    return f"subscribers:import:{job_id}:rows"
 
 
-def import_job_run(*, job: ImportJob, consent_basis: str, lists: list[MailingList]) -> ImportJob:
-    """Import every row of the job's file in one transaction and store the report on the job."""
-    job.consent_basis = consent_basis
-    job.save(update_fields=["consent_basis"])
+def import_job_progress(*, job: ImportJob) -> int | None:
+    """Rows read so far by a running import (the import's own transaction hides them from other queries)."""
+    value = cache.get(progress_key(job.pk))
+    return int(value) if value is not None else None
+
+
+@transaction.atomic
+def import_job_queue(*, job: ImportJob, consent_basis: str, lists: list[MailingList]) -> bool:
+    """The editor confirmed the preview: record their choices and queue the import, once.
+
+    Returns False if the job was already queued or finished (a second click changes nothing).
+    """
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.UPLOADED).update(
+        status=ImportStatus.QUEUED, consent_basis=consent_basis
+    )
+    if not claimed:
+        return False
     job.lists.set(lists)
-    report = Report()
-    try:
-        with transaction.atomic(), job.file.open("rb") as handle:
-            ctx = _Context(job, report)
-            chunk: list[Row] = []
-            for row in _rows(handle, report):
-                chunk.append(row)
-                if len(chunk) >= CHUNK_SIZE:
-                    _process(ctx, chunk)
-                    chunk = []
-            if chunk:
-                _process(ctx, chunk)
-    except ImportFileError as error:
+    job_id = job.pk
+    transaction.on_commit(lambda: _enqueue(job_id))
+    return True
+
+
+def _enqueue(job_id: int) -> None:
+    from subscribers.tasks import import_job_run_task
+
+    import_job_run_task.delay(job_id)
+
+
+def _delete_file_after_commit(job: ImportJob) -> None:
+    # The uploaded file is personal data; once imported (or refused), the report is what is kept.
+    name, storage = job.file.name, job.file.storage
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+    job.file = None  # type: ignore[assignment]
+
+
+def _fail(job_id: int, message: str) -> None:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.QUEUED).first()
+        if job is None:
+            return
+        _delete_file_after_commit(job)
         job.status = ImportStatus.FAILED
-        job.error = error.messages[0]
+        job.error = message
         job.finished_at = timezone.now()
-        _forget_file(job)
         job.save(update_fields=["status", "error", "finished_at", "file"])
-        return job
-    _forget_file(job)
-    job.status = ImportStatus.DONE
-    job.finished_at = timezone.now()
-    job.total_rows, job.added, job.updated = report.total, report.added, report.updated
-    job.skipped, job.rejected = report.skipped, report.rejected
-    job.report = sorted(report.rows, key=lambda row: row["line"])
-    job.save()
-    return job
+
+
+def _import_rows(job: ImportJob, report: Report) -> None:
+    ctx = _Context(job, report)
+    chunk: list[Row] = []
+    with job.file.open("rb") as handle:
+        for row in _rows(handle, report):
+            chunk.append(row)
+            if len(chunk) >= CHUNK_SIZE:
+                _process(ctx, chunk)
+                chunk = []
+                cache.set(progress_key(job.pk), report.total, PROGRESS_SECONDS)
+        if chunk:
+            _process(ctx, chunk)
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Import every row of a queued job's file in one transaction and store the report on the job.
+
+    Safe to run twice (the queue delivers at least once): the job row is locked
+    for the whole import and only a queued job is imported. A worker that dies
+    part-way leaves nothing stored and the job still queued, so the redelivered
+    task starts it again. A bad file (encoding, header) or a reader who
+    subscribed with an address of the file while it ran fails the whole job with
+    a message, storing no reader.
+    """
+    try:
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.QUEUED).first()
+            if job is None:
+                return None
+            report = Report()
+            _import_rows(job, report)
+            _delete_file_after_commit(job)
+            job.status = ImportStatus.DONE
+            job.finished_at = timezone.now()
+            job.total_rows, job.added, job.updated = report.total, report.added, report.updated
+            job.skipped, job.rejected = report.skipped, report.rejected
+            job.report = sorted(report.rows, key=lambda row: row["line"])
+            job.save()
+    except ImportFileError as error:
+        _fail(job_id, f"{error.messages[0]} Nothing was imported.")
+    except OSError as error:
+        # A worker on another machine than the upload sees no file unless MEDIA_ROOT is shared.
+        _fail(job_id, f"The worker could not read the uploaded file ({error.strerror or error}). Nothing was imported.")
+    except IntegrityError:
+        _fail(
+            job_id,
+            "An address in the file was added by someone else while the import ran. Nothing was imported; "
+            "upload the file again.",
+        )
+    finally:
+        cache.delete(progress_key(job_id))
+    return ImportJob.objects.filter(pk=job_id).first()

@@ -68,7 +68,11 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     paused_until = models.DateField(null=True, blank=True, help_text="No issues are sent until this date.")
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last confirmation or “already subscribed” email; the cool-down counts from here.",
+    )
     welcome_sent_at = models.DateTimeField(null=True, blank=True)
     soft_bounces = models.PositiveIntegerField(default=0, help_text="Soft bounces in a row.")
     last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Last open or click.")
@@ -95,6 +99,7 @@ class Consent(models.Model):
         UPDATE = "update", "Changed preferences"
         UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
         IMPORT = "import", "Imported"
+        ADMIN = "admin", "Added by an editor"
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="consents")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -142,14 +147,30 @@ class Segment(models.Model):
     tags = models.ManyToManyField(SubscriberTag, blank=True, help_text="With any of these tags.")
     signed_up_after = models.DateField(null=True, blank=True)
     signed_up_before = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16,
+        choices=SubscriberStatus.choices,
+        blank=True,
+        help_text="Any status when empty. A send only ever reaches active readers; other statuses are for "
+        "finding readers in the admin (for example pending for a month).",
+    )
     engaged_within_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Opened or clicked within this many days."
+    )
+    inactive_for_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="No open or click for at least this many days (or never)."
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="") | models.Q(status__in=SubscriberStatus.values),
+                name="segment_status_valid",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -166,6 +187,7 @@ class ConsentBasis(models.TextChoices):
 
 class ImportStatus(models.TextChoices):
     UPLOADED = "uploaded", "Uploaded, waiting for confirmation"
+    QUEUED = "queued", "Importing"
     DONE = "done", "Imported"
     FAILED = "failed", "Failed, nothing stored"
 

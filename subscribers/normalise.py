@@ -1,11 +1,42 @@
-"""Address normalisation: one stored form per mailbox."""
+"""Address and name normalisation: one stored form per mailbox, no header injection.
+
+IDN domains are accepted and stored in their ASCII (punycode) form, encoded with
+IDNA 2008 and the UTS #46 mapping (the ``idna`` package), because that is the
+form mail servers and providers' APIs exchange and the one that compares
+reliably: ``leser@Bücher.example`` and ``leser@xn--bcher-kva.example`` are one
+reader. Python's built-in "idna" codec is IDNA 2003, which would turn
+``straße.de`` into ``strasse.de`` (another domain), so it is not used.
+
+A non-ASCII local part (SMTPUTF8) is refused with a message: many providers
+and mailbox servers cannot deliver to it, so storing it would only produce
+bounces.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 100
+
+# Control characters (CR, LF, tab, NUL, C1 controls) and the Unicode line and
+# paragraph separators: anything a mail header or a CSV cell could split on.
+_REFUSED_IN_NAMES = {"Cc", "Zl", "Zp"}
+
+
+def _ascii_domain(domain: str) -> str:
+    if domain.endswith("."):
+        domain = domain[:-1]  # the fully qualified form "example.org." is the same domain
+    if domain.isascii() and "xn--" not in domain.lower():
+        return domain.lower()
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError):
+        raise ValidationError(f"The domain “{domain[:80]}” is not a valid domain name.", code="invalid") from None
 
 
 def normalise_email(value: str) -> str:
@@ -17,17 +48,33 @@ def normalise_email(value: str) -> str:
     email = (value or "").strip()
     if not email:
         raise ValidationError("Enter an email address.", code="required")
-    if any(ch in email for ch in "\r\n\x00"):
-        raise ValidationError("An email address cannot contain line breaks.", code="invalid")
+    if any(unicodedata.category(ch) in _REFUSED_IN_NAMES for ch in email):
+        raise ValidationError("An email address cannot contain line breaks or control characters.", code="invalid")
+    if len(email) > MAX_EMAIL_LENGTH * 2:
+        raise ValidationError(f"An email address can be at most {MAX_EMAIL_LENGTH} characters long.", code="too_long")
     local, sep, domain = email.rpartition("@")
     if not sep or not local or not domain:
         raise ValidationError(f"“{email[:80]}” is not an email address.", code="invalid")
-    try:
-        ascii_domain = domain.strip(".").encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise ValidationError(f"The domain “{domain[:80]}” is not a valid domain name.", code="invalid") from None
-    email = f"{local}@{ascii_domain}"
+    if not local.isascii():
+        raise ValidationError(
+            "Addresses with accented or non-Latin letters before the “@” are not supported.", code="invalid"
+        )
+    email = f"{local}@{_ascii_domain(domain)}"
     if len(email) > MAX_EMAIL_LENGTH:
         raise ValidationError(f"An email address can be at most {MAX_EMAIL_LENGTH} characters long.", code="too_long")
     validate_email(email)
     return email
+
+
+def clean_name(value: str) -> str:
+    """A reader's name as stored: trimmed, one line, at most MAX_NAME_LENGTH characters.
+
+    Raises ValidationError for line breaks and control characters (a name ends
+    up in email greetings and CSV exports) and for over-long names.
+    """
+    name = (value or "").strip()
+    if any(unicodedata.category(ch) in _REFUSED_IN_NAMES for ch in name):
+        raise ValidationError("A name cannot contain line breaks or control characters.", code="invalid")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"A name can be at most {MAX_NAME_LENGTH} characters long.", code="too_long")
+    return name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -37,24 +38,58 @@ def _in_lists(lists: Iterable[MailingList | int]) -> Exists:
     return Exists(through.objects.filter(subscriber_id=OuterRef("pk"), mailinglist_id__in=ids))
 
 
-def segment_filter(segment: Segment) -> Q:
-    """The segment's saved conditions as one Q (no joins that repeat rows)."""
+@dataclass(frozen=True)
+class SegmentRules:
+    """A segment's conditions, saved or not yet saved (the admin's live count reads the unsaved form)."""
+
+    list_ids: tuple[int, ...] = ()
+    tag_ids: tuple[int, ...] = ()
+    status: str = ""
+    signed_up_after: datetime.date | None = None
+    signed_up_before: datetime.date | None = None
+    engaged_within_days: int | None = None
+    inactive_for_days: int | None = None
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentRules:
+        return cls(
+            list_ids=tuple(segment.lists.values_list("pk", flat=True)),
+            tag_ids=tuple(segment.tags.values_list("pk", flat=True)),
+            status=segment.status,
+            signed_up_after=segment.signed_up_after,
+            signed_up_before=segment.signed_up_before,
+            engaged_within_days=segment.engaged_within_days,
+            inactive_for_days=segment.inactive_for_days,
+        )
+
+
+def rules_filter(rules: SegmentRules) -> Q:
+    """The conditions as one Q (EXISTS, no joins that repeat rows)."""
     condition = Q()
-    list_ids = list(segment.lists.values_list("pk", flat=True))
-    if list_ids:
-        condition &= Q(_in_lists(list_ids))
-    tag_ids = list(segment.tags.values_list("pk", flat=True))
-    if tag_ids:
+    if rules.list_ids:
+        condition &= Q(_in_lists(rules.list_ids))
+    if rules.tag_ids:
         through = Subscriber.tags.through
-        condition &= Q(Exists(through.objects.filter(subscriber_id=OuterRef("pk"), subscribertag_id__in=tag_ids)))
-    if segment.signed_up_after:
-        condition &= Q(created_at__date__gte=segment.signed_up_after)
-    if segment.signed_up_before:
-        condition &= Q(created_at__date__lte=segment.signed_up_before)
-    if segment.engaged_within_days is not None:
-        since = timezone.now() - datetime.timedelta(days=segment.engaged_within_days)
-        condition &= Q(last_engaged_at__gte=since)
+        tagged = through.objects.filter(subscriber_id=OuterRef("pk"), subscribertag_id__in=rules.tag_ids)
+        condition &= Q(Exists(tagged))
+    if rules.status:
+        condition &= Q(status=rules.status)
+    if rules.signed_up_after:
+        condition &= Q(created_at__date__gte=rules.signed_up_after)
+    if rules.signed_up_before:
+        condition &= Q(created_at__date__lte=rules.signed_up_before)
+    now = timezone.now()
+    if rules.engaged_within_days is not None:
+        condition &= Q(last_engaged_at__gte=now - datetime.timedelta(days=rules.engaged_within_days))
+    if rules.inactive_for_days is not None:
+        since = now - datetime.timedelta(days=rules.inactive_for_days)
+        condition &= Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=since)
     return condition
+
+
+def segment_filter(segment: Segment) -> Q:
+    """The segment's saved conditions as one Q."""
+    return rules_filter(SegmentRules.of(segment))
 
 
 def sendable_subscribers(
@@ -82,6 +117,15 @@ def sendable_subscribers(
 def segment_count(segment: Segment) -> int:
     """How many readers a send to this segment would reach now."""
     return sendable_subscribers(segment=segment).count()
+
+
+def segment_counts(rules: SegmentRules) -> dict[str, int]:
+    """The admin's live count: readers matching the rules in any state, and those a send would reach now."""
+    condition = rules_filter(rules)
+    return {
+        "matching": Subscriber.objects.filter(condition).count(),
+        "sendable": sendable_subscribers().filter(condition).count(),
+    }
 
 
 def subscriber_by_email(email: str) -> Subscriber | None:

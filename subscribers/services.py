@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -127,6 +129,47 @@ def _queue_confirmation(subscriber: Subscriber) -> None:
     transaction.on_commit(lambda: emails.confirmation(subscriber_id=subscriber_id, email=address, name=name))
 
 
+def _queue_already_subscribed(subscriber: Subscriber) -> None:
+    subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
+    transaction.on_commit(lambda: emails.already_subscribed(subscriber_id=subscriber_id, email=address, name=name))
+
+
+def _answer_by_email(subscriber: Subscriber, now: datetime.datetime) -> bool:
+    """Email the address someone typed into the form, at most once per cool-down.
+
+    Pending: a fresh confirmation link. Active: a note that the address is
+    already subscribed, with its preferences link, so the owner who forgot can
+    change their lists while a stranger learns nothing (the page they see is the
+    same either way). Any other status: nothing. The caller saves the reader.
+    """
+    if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+        return False
+    last = subscriber.confirmation_sent_at
+    if last is not None and now - last < CONFIRMATION_COOLDOWN:
+        return False
+    subscriber.confirmation_sent_at = now
+    if subscriber.status == SubscriberStatus.PENDING:
+        _queue_confirmation(subscriber)
+    else:
+        _queue_already_subscribed(subscriber)
+    return True
+
+
+def _find_or_create_from_form(*, address: str, name: str) -> tuple[Subscriber, bool]:
+    """The locked reader for this address, created if new; safe when two requests race."""
+    found = subscriber_by_email(address)
+    if found is None:
+        try:
+            with transaction.atomic():
+                return Subscriber.objects.create(email=address, name=name, source=SubscriberSource.FORM), True
+        except IntegrityError:
+            # Another request stored the same address between our read and our insert.
+            found = subscriber_by_email(address)
+            if found is None:
+                raise
+    return Subscriber.objects.select_for_update().get(pk=found.pk), False
+
+
 @transaction.atomic
 def subscriber_subscribe(
     *,
@@ -140,31 +183,30 @@ def subscriber_subscribe(
 ) -> Subscriber | None:
     """Store a pending reader with their consent and queue a confirmation email.
 
-    The caller shows the same answer whatever happens here. Suppressed addresses
-    are stored nothing and sent nothing (returns None); active readers are left
-    exactly as they are; a pending reader is sent another confirmation
-    only after CONFIRMATION_COOLDOWN.
+    The caller shows the same answer whatever happens here. Suppressed,
+    bounced and complained addresses are stored nothing and sent nothing
+    (returns None); an active reader is left exactly as they are and sent a
+    note with their preferences link; a pending reader is sent another
+    confirmation. Either email goes at most once per CONFIRMATION_COOLDOWN.
     """
     address = normalise_email(email)
     if is_suppressed(address):
         return None
     now = timezone.now()
-    subscriber = subscriber_by_email(address)
-    if subscriber is None:
-        subscriber = Subscriber.objects.create(email=address, name=name, source=SubscriberSource.FORM)
-    else:
-        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
-            return None
-        if subscriber.status == SubscriberStatus.ACTIVE:
-            # Whoever typed the address may not be its owner: an active reader's
-            # lists change only from their own preferences link.
-            return subscriber
-        if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
-            subscriber.status = SubscriberStatus.PENDING
-            subscriber.unsubscribed_at = None
-        if name and not subscriber.name:
-            subscriber.name = name
+    subscriber, _created = _find_or_create_from_form(address=address, name=name)
+    if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+        return None
+    if subscriber.status == SubscriberStatus.ACTIVE:
+        # Whoever typed the address may not be its owner: an active reader's
+        # lists change only from their own preferences link.
+        if _answer_by_email(subscriber, now):
+            subscriber.save(update_fields=["confirmation_sent_at"])
+        return subscriber
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.unsubscribed_at = None
+    if name and not subscriber.name:
+        subscriber.name = name
     if lists:
         subscriber.lists.add(*lists)
     _consent(
@@ -175,29 +217,26 @@ def subscriber_subscribe(
         user_agent=user_agent,
         text=consent_text,
     )
-    if subscriber.status == SubscriberStatus.PENDING:
-        recently = subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_COOLDOWN
-        if not recently:
-            subscriber.confirmation_sent_at = now
-            _queue_confirmation(subscriber)
+    _answer_by_email(subscriber, now)
     subscriber.save()
     return subscriber
 
 
 @transaction.atomic
 def subscriber_resend_confirmation(*, email: str) -> bool:
-    """Send a fresh confirmation to a pending reader (cool-down applies). True if one was queued."""
+    """Answer the "send me a fresh link" form like the subscribe form, without changing any list.
+
+    Pending: a new confirmation; active: the "already subscribed" note; both
+    under the cool-down. True if an email was queued (the caller must not say so).
+    """
     address = normalise_email(email)
     found = subscriber_by_email(address)
-    if found is None or found.status != SubscriberStatus.PENDING or is_suppressed(address):
+    if found is None or is_suppressed(address):
         return False
     subscriber = Subscriber.objects.select_for_update().get(pk=found.pk)
-    now = timezone.now()
-    if subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_COOLDOWN:
+    if not _answer_by_email(subscriber, timezone.now()):
         return False
-    subscriber.confirmation_sent_at = now
     subscriber.save(update_fields=["confirmation_sent_at"])
-    _queue_confirmation(subscriber)
     return True
 
 
@@ -247,6 +286,45 @@ def subscriber_update_preferences(
         text=f"Lists: {chosen}{pause}",
     )
     return subscriber
+
+
+@transaction.atomic
+def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, user_agent: str = "") -> Subscriber:
+    """An unsubscribed reader changes their mind from their own signed link.
+
+    The link proves they own the mailbox, so they are active again at once (no
+    second confirmation). Bounced, complained and suppressed addresses stay as
+    they are: no email from us can reach them.
+    """
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED or is_suppressed(subscriber.email):
+        return subscriber
+    now = timezone.now()
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.unsubscribed_at = None
+    subscriber.confirmed_at = subscriber.confirmed_at or now
+    subscriber.save(update_fields=["status", "unsubscribed_at", "confirmed_at"])
+    _consent(
+        subscriber=subscriber,
+        action=Consent.Action.SUBSCRIBE,
+        form="preferences page (subscribe again)",
+        ip=ip,
+        user_agent=user_agent,
+        text=CONSENT_TEXT,
+    )
+    return subscriber
+
+
+def consent_record_editor_added(*, subscriber: Subscriber, acting_user: Any) -> Consent:
+    """Note that an editor added this reader by hand, and who."""
+    return _consent(
+        subscriber=subscriber,
+        action=Consent.Action.ADMIN,
+        form=f"admin: {acting_user.get_username()}",
+        ip=None,
+        user_agent="",
+        text=f"Added by an editor as {subscriber.get_status_display().lower()}.",
+    )
 
 
 def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
@@ -306,6 +384,10 @@ def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
     from newsroom.models import OutboxMessage
 
     address = subscriber.email
+    # The admin's history names the reader by address; keep the entry, drop the address.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    ).update(object_repr="(erased reader)", change_message="")
     Event.objects.filter(delivery__subscriber=subscriber).update(recipient="", user_agent="", raw={})
     Delivery.objects.filter(subscriber=subscriber).update(email="", subscriber=None)
     OutboxMessage.objects.filter(to__iexact=address).delete()
@@ -319,8 +401,22 @@ def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
     suppression = suppression_add(email=address, reason=Suppression.Reason.ERASED)
     # An earlier suppression of the same address kept the address itself; erasure removes it.
     Suppression.objects.filter(pk=suppression.pk).update(email="", reason=Suppression.Reason.ERASED, detail="")
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Suppression), object_id=str(suppression.pk)
+    ).update(object_repr="(erased address)", change_message="")
     suppression.refresh_from_db()
     return suppression
+
+
+def subscribers_unsubscribe(*, subscribers: Iterable[Subscriber], acting_user: Any) -> int:
+    """Bulk admin action: unsubscribe readers at once. Returns how many changed status."""
+    via = f"admin: {acting_user.get_username()}"
+    changed = 0
+    for subscriber in subscribers:
+        before = subscriber.status
+        after = subscriber_unsubscribe(subscriber=subscriber, via=via).status
+        changed += before != after
+    return changed
 
 
 @transaction.atomic

@@ -59,9 +59,9 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "subscribers/subscribe.html", {"form": SubscribeForm(auto_id="sub_%s")})
     form = SubscribeForm(request.POST, auto_id="sub_%s")
     if form.is_bot:
@@ -76,7 +76,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         email=form.cleaned_data["email"],
         name=form.cleaned_data["name"],
         lists=list(form.cleaned_data["lists"]),
-        form=request.POST.get("source", "subscribe form")[:100],
+        form=form.cleaned_data["source"],
         ip=ip,
         user_agent=user_agent,
     )
@@ -99,17 +99,24 @@ def resend(request: HttpRequest) -> HttpResponse:
     return redirect("subscribers:thanks")
 
 
+# The token in the URL is what authenticates these POSTs, so a CSRF cookie adds
+# nothing, and a reader whose browser refuses cookies must still be able to act.
+@csrf_exempt
 @never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button, POST confirms: mail scanners that open every link must not confirm for a stranger."""
     try:
         subscriber = subscriber_for_token(read_token(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE))
     except InvalidLink as error:
         return render(
             request, "subscribers/link_invalid.html", {"form": ResendForm(), "reason": str(error)}, status=400
         )
-    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+    if request.method == "POST" and subscriber.status == SubscriberStatus.PENDING:
         ip, user_agent = _client(request)
         subscriber = services.subscriber_confirm(subscriber=subscriber, ip=ip, user_agent=user_agent)
+    if subscriber.status == SubscriberStatus.PENDING:
+        return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
     links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
     return render(request, "subscribers/confirmed.html", {"subscriber": subscriber, "links": links})
 
@@ -122,8 +129,13 @@ def _link_gone(request: HttpRequest, error: InvalidLink) -> HttpResponse:
     return render(request, "subscribers/link_gone.html", {"reason": str(error)}, status=400)
 
 
+def _unsubscribed(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
+    return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "links": links})
+
+
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = _reader(token, PREFERENCES_SALT)
@@ -131,9 +143,16 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         return _link_gone(request, error)
     current = list(subscriber.lists.all())
     ip, user_agent = _client(request)
-    if request.method == "POST" and request.POST.get("action") == "unsubscribe":
-        services.subscriber_unsubscribe(subscriber=subscriber, via="preferences page", ip=ip, user_agent=user_agent)
-        return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "token": token})
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "unsubscribe":
+        subscriber = services.subscriber_unsubscribe(
+            subscriber=subscriber, via="preferences page", ip=ip, user_agent=user_agent
+        )
+        return _unsubscribed(request, subscriber)
+    if action == "resubscribe":
+        services.subscriber_resubscribe(subscriber=subscriber, ip=ip, user_agent=user_agent)
+        messages.success(request, "Welcome back: you are subscribed again.")
+        return redirect("subscribers:preferences", token=token)
     if request.method == "POST":
         form = PreferencesForm(request.POST, current_lists=current)
         if form.is_valid():
@@ -169,7 +188,7 @@ def download_data(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def erase(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = _reader(token, PREFERENCES_SALT)
@@ -181,8 +200,9 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscribers/erase_confirm.html", {"subscriber": subscriber, "token": token})
 
 
+@csrf_exempt
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = _reader(token, UNSUBSCRIBE_SALT)
@@ -190,19 +210,20 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _link_gone(request, error)
     if request.method == "POST":
         ip, user_agent = _client(request)
-        services.subscriber_unsubscribe(subscriber=subscriber, via="unsubscribe link", ip=ip, user_agent=user_agent)
-        links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
-        return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "links": links})
+        subscriber = services.subscriber_unsubscribe(
+            subscriber=subscriber, via="unsubscribe link", ip=ip, user_agent=user_agent
+        )
+        return _unsubscribed(request, subscriber)
     context = {"subscriber": subscriber, "action": reverse("subscribers:unsubscribe", kwargs={"token": token})}
     return render(request, "subscribers/unsubscribe_confirm.html", context)
 
 
 @csrf_exempt
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def one_click(request: HttpRequest, token: str) -> HttpResponse:
     """RFC 8058: a mail client POSTs ``List-Unsubscribe=One-Click`` with no cookie; a GET never unsubscribes."""
-    if request.method == "GET":
+    if request.method != "POST":
         return unsubscribe(request, token)
     try:
         subscriber = _reader(token, UNSUBSCRIBE_SALT)

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader
+from newsroom.models import OutboxMessage
+from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers.models import (
+    Consent,
     ConsentBasis,
     ImportJob,
+    ImportStatus,
     Segment,
     Subscriber,
     SubscriberStatus,
@@ -60,14 +64,65 @@ def test_tag_action_creates_a_new_tag(editor_client: Client) -> None:
     assert SubscriberTag.objects.count() == 1
 
 
-def test_bulk_unsubscribe_and_export(editor_client: Client) -> None:
+def test_bulk_export_neutralises_formulas(editor_client: Client) -> None:
     reader = make_confirmed_reader(email="x@example.org", name="@evil")
     response = editor_client.post(CHANGELIST, {"action": "export_csv", ACTION_CHECKBOX_NAME: [reader.pk]})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
     assert rows[0]["email"] == "x@example.org" and rows[0]["name"] == "'@evil"
-    editor_client.post(CHANGELIST, {"action": "unsubscribe", ACTION_CHECKBOX_NAME: [reader.pk]})
+
+
+def test_bulk_unsubscribe_asks_first_then_says_how_many_changed(editor_client: Client) -> None:
+    reader = make_confirmed_reader(email="x@example.org")
+    gone = make_confirmed_reader(email="gone@example.org")
+    Subscriber.objects.filter(pk=gone.pk).update(status=SubscriberStatus.BOUNCED)
+    data = {"action": "unsubscribe", ACTION_CHECKBOX_NAME: [reader.pk, gone.pk]}
+    asked = editor_client.post(CHANGELIST, data)
+    assert "Unsubscribe readers" in asked.content.decode() and "2 readers selected" in asked.content.decode()
     reader.refresh_from_db()
-    assert reader.status == SubscriberStatus.UNSUBSCRIBED
+    assert reader.status == SubscriberStatus.ACTIVE
+    unconfirmed = editor_client.post(CHANGELIST, {**data, "apply": "1"})
+    assert "This field is required" in unconfirmed.content.decode()
+    done = editor_client.post(CHANGELIST, {**data, "apply": "1", "confirm": "on"}, follow=True).content.decode()
+    assert "1 readers are unsubscribed. 1 were already unsubscribed, bounced or complained." in done
+    reader.refresh_from_db()
+    gone.refresh_from_db()
+    assert reader.status == SubscriberStatus.UNSUBSCRIBED and gone.status == SubscriberStatus.BOUNCED
+    assert reader.consents.get().form == "admin: edith"
+
+
+def test_the_segment_form_counts_unsaved_conditions_live(editor_client: Client) -> None:
+    daily = MailingListFactory.create()
+    make_confirmed_reader(lists=[daily])
+    make_pending_reader(lists=[daily])
+    make_confirmed_reader()
+    page = editor_client.get("/admin/subscribers/segment/add/").content.decode()
+    assert 'id="segment-live-count"' in page and "subscribers/segment.js" in page
+    count = editor_client.get("/admin/subscribers/segment/count/", {"lists": str(daily.pk)})
+    assert count.json() == {"matching": 2, "sendable": 1}
+    pending = editor_client.get("/admin/subscribers/segment/count/", {"lists": str(daily.pk), "status": "pending"})
+    assert pending.json() == {"matching": 1, "sendable": 0}
+    bad = editor_client.get("/admin/subscribers/segment/count/", {"signed_up_after": "yesterday"})
+    assert bad.status_code == 400 and "signed_up_after" in bad.json()["errors"]
+
+
+def test_segment_dates_must_be_in_order(editor_client: Client) -> None:
+    response = editor_client.post(
+        "/admin/subscribers/segment/add/",
+        {"name": "Odd", "signed_up_after": "2026-05-01", "signed_up_before": "2026-04-01"},
+    )
+    assert "must be on or before" in response.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_the_reader_list_filters_by_segment(editor_client: Client) -> None:
+    vip = SubscriberTag.objects.create(name="vip")
+    tagged = make_confirmed_reader(email="tagged@example.org")
+    tagged.tags.add(vip)
+    make_confirmed_reader(email="plain@example.org")
+    segment = Segment.objects.create(name="VIPs")
+    segment.tags.add(vip)
+    page = editor_client.get(CHANGELIST, {"segment": segment.pk}).content.decode()
+    assert "tagged@example.org" in page and "plain@example.org" not in page
 
 
 def test_segment_pages_show_the_live_count(editor_client: Client) -> None:
@@ -77,8 +132,9 @@ def test_segment_pages_show_the_live_count(editor_client: Client) -> None:
     segment = Segment.objects.create(name="All daily")
     segment.lists.add(daily)
     change = editor_client.get(f"/admin/subscribers/segment/{segment.pk}/change/").content.decode()
-    assert "Readers a send would reach now" in change
+    assert 'id="segment-live-count"' in change
     listing = editor_client.get("/admin/subscribers/segment/").content.decode()
+    assert "Readers a send would reach now" in listing
     assert '<td class="field-matching_readers">2</td>' in listing
 
 
@@ -96,7 +152,9 @@ def test_a_manual_suppression_stores_hash_and_address_and_erased_rows_show_only_
     assert "erase@example.org" not in listing and email_hash("erase@example.org") in listing
 
 
-def test_import_in_the_admin_previews_then_reports(editor_client: Client) -> None:
+def test_import_in_the_admin_previews_then_reports(
+    editor_client: Client, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
     content = b"email,name\nok@example.org,Ok\nbad,Bad\n"
     response = editor_client.post(
         f"{CHANGELIST}import/", {"file": SimpleUploadedFile("r.csv", content, content_type="text/csv")}
@@ -106,10 +164,11 @@ def test_import_in_the_admin_previews_then_reports(editor_client: Client) -> Non
     preview = editor_client.get(response["Location"]).content.decode()
     assert "ok@example.org" in preview and "2 data rows" in preview
     assert not Subscriber.objects.exists()
-    report = editor_client.post(
-        response["Location"], {"consent_basis": ConsentBasis.DOUBLE_OPT_IN}, follow=True
-    ).content.decode()
-    assert "1 added, 0 updated, 0 skipped, 1 rejected" in report
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = editor_client.post(response["Location"], {"consent_basis": ConsentBasis.DOUBLE_OPT_IN})
+    assert confirmed["Location"] == f"/admin/subscribers/importjob/{job.pk}/change/"
+    report = editor_client.get(confirmed["Location"]).content.decode()
+    assert "Import finished: 1 added, 0 updated, 0 skipped, 1 rejected" in report
     assert "Invalid address" in report
     assert Subscriber.objects.get().status == SubscriberStatus.ACTIVE
 
@@ -175,3 +234,43 @@ def test_an_editor_cannot_add_a_suppressed_address_by_hand(editor_client: Client
     )
     assert "on the suppression list" in response.content.decode()
     assert not Subscriber.objects.exists()
+
+
+def test_a_queued_import_shows_that_it_runs_and_a_second_confirm_changes_nothing(editor_client: Client) -> None:
+    editor_client.post(f"{CHANGELIST}import/", {"file": SimpleUploadedFile("r.csv", b"email\nx@example.org\n")})
+    job = ImportJob.objects.get()
+    # No worker in this test: the job waits in the queue.
+    editor_client.post(f"{CHANGELIST}import/{job.pk}/", {"consent_basis": ConsentBasis.NONE})
+    again = editor_client.post(f"{CHANGELIST}import/{job.pk}/", {"consent_basis": ConsentBasis.DOUBLE_OPT_IN})
+    assert again["Location"] == f"/admin/subscribers/importjob/{job.pk}/change/"
+    job.refresh_from_db()
+    assert (job.status, job.consent_basis) == (ImportStatus.QUEUED, ConsentBasis.NONE)
+    page = editor_client.get(again["Location"]).content.decode()
+    assert "Importing" in page and 'http-equiv="refresh"' in page
+
+
+def test_a_failed_import_shows_its_message(editor_client: Client) -> None:
+    job = ImportJob.objects.create(filename="bad.csv", status=ImportStatus.FAILED, error="The file is empty.")
+    page = editor_client.get(f"/admin/subscribers/importjob/{job.pk}/change/").content.decode()
+    assert "The file is empty." in page and "import-report-summary" not in page
+
+
+def test_an_editor_adds_a_reader_by_hand_and_the_consent_names_them(
+    editor_client: Client, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    form = {"name": "", "consents-TOTAL_FORMS": "0", "consents-INITIAL_FORMS": "0"}
+    with django_capture_on_commit_callbacks(execute=True):
+        editor_client.post("/admin/subscribers/subscriber/add/", {**form, "email": "a@example.org", "status": "active"})
+        editor_client.post(
+            "/admin/subscribers/subscriber/add/", {**form, "email": "p@example.org", "status": "pending"}
+        )
+    active = Subscriber.objects.get(email="a@example.org")
+    assert active.confirmed_at is not None and active.consents.get().form == "admin: edith"
+    assert active.consents.get().action == Consent.Action.ADMIN
+    assert not OutboxMessage.objects.filter(to="a@example.org").exists()
+    assert OutboxMessage.objects.get(to="p@example.org").subject.startswith("Confirm")
+    refused = editor_client.post(
+        "/admin/subscribers/subscriber/add/", {**form, "email": "b@example.org", "status": "bounced"}
+    )
+    assert "Select a valid choice" in refused.content.decode()
+    assert not Subscriber.objects.filter(email="b@example.org").exists()

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.urls import include, path
 
+from newsroom.emails import send_templated
 from newsroom.models import OutboxMessage
-from newsroom.testing.factories import MailingListFactory
+from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from newsroom.testing.fixtures import admin_login, screenshot
+from newsroom.urls import urlpatterns as site_urlpatterns
+from subscribers.emails import unsubscribe_headers
+from subscribers.links import links_for
 from subscribers.models import Subscriber, SubscriberStatus
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__)]
+
+# newsroom/urls.py mounts /dev/outbox/ only when DEBUG is on at import time, and tests
+# import it with DEBUG off; this module is the URLconf `make run` has (see newsroom/tests/test_outbox.py).
+urlpatterns = [path("dev/outbox/", include("newsroom.outbox_urls")), *site_urlpatterns]
 
 
 def link_in(message: OutboxMessage, path_part: str) -> str:
@@ -23,15 +33,30 @@ def link_in(message: OutboxMessage, path_part: str) -> str:
     return found.group(0)
 
 
-def test_a_reader_subscribes_confirms_changes_preferences_and_unsubscribes(
-    page: Any, live_server: Any, settings: Any, celery_eager: None
-) -> None:
+@pytest.fixture
+def local_outbox(settings: Any, live_server: Any) -> str:
+    """The site as `make run` serves it: DEBUG on, so /dev/outbox/ shows the mail; links point at the live server."""
+    settings.DEBUG = True
     settings.SITE_URL = live_server.url
     settings.PAGE_CACHE_SECONDS = 0
+    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+    return str(live_server.url)
+
+
+def open_in_outbox(page: Any, site: str, subject: str) -> None:
+    page.goto(site + "/dev/outbox/")
+    page.get_by_role("link", name=subject).first.click()
+    page.wait_for_selector("iframe.outbox-frame")
+
+
+def test_a_reader_subscribes_confirms_changes_preferences_and_unsubscribes(
+    page: Any, local_outbox: str, celery_eager: None
+) -> None:
+    site = local_outbox
     MailingListFactory.create(name="Daily digest", slug="daily", default=True)
     MailingListFactory.create(name="Weekly tools", slug="weekly")
 
-    page.goto(live_server.url + "/")
+    page.goto(site + "/")
     form = page.locator("form.subscribe-form")
     form.get_by_label("Email address").fill("Reader@Example.org")
     form.get_by_label("Name (optional)").fill("Ada")
@@ -41,13 +66,21 @@ def test_a_reader_subscribes_confirms_changes_preferences_and_unsubscribes(
     assert page.locator("h1").inner_text() == "Check your inbox"
     screenshot(page, "subscribers-2-thanks")
 
-    confirmation = OutboxMessage.objects.get(to="Reader@example.org")
-    page.goto(link_in(confirmation, "/subscribe/confirm/"))
-    assert page.locator("h1").inner_text() == "You are subscribed"
-    screenshot(page, "subscribers-3-confirmed")
+    # The confirmation email, opened in the local outbox as a person would.
+    open_in_outbox(page, site, "Confirm your subscription to The Newsroom Daily")
+    screenshot(page, "subscribers-3-outbox-confirmation")
+    page.frame_locator("iframe.outbox-frame").get_by_role("link", name="Confirm my subscription").click()
+    page.wait_for_url("**/subscribe/confirm/**")
+    assert page.locator("h1").inner_text() == "Confirm your subscription"
     reader = Subscriber.objects.get()
+    assert reader.status == SubscriberStatus.PENDING, "opening the link alone must not confirm"
+    page.get_by_role("button", name="Confirm my subscription").click()
+    assert page.locator("h1").inner_text() == "You are subscribed"
+    screenshot(page, "subscribers-4-confirmed")
+    reader.refresh_from_db()
     assert reader.status == SubscriberStatus.ACTIVE
     assert [item.name for item in reader.lists.all()] == ["Daily digest"]
+    assert reader.consents.filter(form="subscribe form on /").count() == 1
 
     page.get_by_role("link", name="Choose your newsletters and manage your subscription").click()
     page.get_by_label("Weekly tools").check()
@@ -55,24 +88,74 @@ def test_a_reader_subscribes_confirms_changes_preferences_and_unsubscribes(
     page.get_by_label("Name", exact=True).fill("Ada L.")
     page.get_by_role("button", name="Save preferences").click()
     assert page.get_by_text("Your preferences are saved.").is_visible()
-    screenshot(page, "subscribers-4-preferences")
+    screenshot(page, "subscribers-5-preferences")
     reader.refresh_from_db()
     assert reader.name == "Ada L." and [item.name for item in reader.lists.all()] == ["Weekly tools"]
 
-    welcome = OutboxMessage.objects.get(to="Reader@example.org", subject__startswith="Welcome")
-    page.goto(link_in(welcome, "/unsubscribe/"))
+    # The welcome email's unsubscribe link, from the outbox.
+    open_in_outbox(page, site, "Welcome to The Newsroom Daily")
+    assert "List-Unsubscribe-Post" in page.locator(".outbox-meta").inner_text()
+    page.frame_locator("iframe.outbox-frame").get_by_role("link", name="Unsubscribe").click()
+    page.wait_for_url("**/unsubscribe/**")
     assert page.locator("h1").inner_text() == "Unsubscribe?"
-    screenshot(page, "subscribers-5-unsubscribe-confirm")
+    screenshot(page, "subscribers-6-unsubscribe-confirm")
     page.get_by_role("button", name="Unsubscribe").click()
     assert page.locator("h1").inner_text() == "You are unsubscribed"
-    screenshot(page, "subscribers-6-unsubscribed")
+    screenshot(page, "subscribers-7-unsubscribed")
     reader.refresh_from_db()
     assert reader.status == SubscriberStatus.UNSUBSCRIBED
     assert urlsplit(page.url).path.startswith("/unsubscribe/")
 
+    # Changed their mind: one button, no second confirmation (the link proves the mailbox).
+    page.get_by_role("button", name="Subscribe again").click()
+    assert page.get_by_text("Welcome back: you are subscribed again.").is_visible()
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert OutboxMessage.objects.filter(to="Reader@example.org").count() == 2
+
+
+def _request(method: str, url: str, body: bytes | None = None, content_type: str = "") -> http.client.HTTPResponse:
+    """One plain HTTP request, no cookies, no redirects followed: what a mail client's one-click POST is."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    connection.request(method, parts.path, body=body, headers={"Content-Type": content_type} if body else {})
+    return connection.getresponse()
+
+
+def test_a_mail_client_one_click_post_over_http_unsubscribes_without_cookie_or_redirect(
+    local_outbox: str, celery_eager: None
+) -> None:
+    reader = make_confirmed_reader(email="oneclick@example.org")
+    links = links_for(subscriber_id=reader.pk, email=reader.email)
+    send_templated(kind="welcome", to=[reader.email], context={"name": "", **links}, headers=unsubscribe_headers(links))
+    header = OutboxMessage.objects.get(to=reader.email).headers["List-Unsubscribe"]
+    url = header.strip("<>")
+    assert url.startswith(local_outbox) and url.endswith("/one-click/")
+
+    # A link scanner's GET first: nothing happens.
+    assert _request("GET", url).status == 200
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE
+
+    boundary = "----mailclient"
+    multipart = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    for body, content_type in [
+        (b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"),
+        (multipart, f"multipart/form-data; boundary={boundary}"),
+    ]:
+        answer = _request("POST", url, body, content_type)
+        assert answer.status == 200, answer.read()
+        assert answer.getheader("Location") is None and answer.getheader("Set-Cookie") is None
+        reader.refresh_from_db()
+        assert reader.status == SubscriberStatus.UNSUBSCRIBED
+    assert reader.consents.filter(form="one-click (RFC 8058)").count() == 1
+
 
 def test_an_editor_imports_ten_thousand_rows_with_bad_ones_and_sees_the_report(
-    page: Any, live_server: Any, editor: Any, tmp_path: Path
+    page: Any, live_server: Any, editor: Any, tmp_path: Path, celery_eager: None
 ) -> None:
     MailingListFactory.create(name="Daily digest", slug="daily")
     path = tmp_path / "readers.csv"
@@ -99,9 +182,38 @@ def test_an_editor_imports_ten_thousand_rows_with_bad_ones_and_sees_the_report(
     screenshot(page, "subscribers-import-preview")
     page.get_by_role("button", name="Import").click()
     page.wait_for_selector("#import-report-summary", timeout=120_000)
+    assert "Import finished: 9940 added, 0 updated, 0 skipped, 60 rejected." in page.locator("#content").inner_text()
     assert page.locator("#import-report-summary .added").inner_text() == "9940"
     assert page.locator("#import-report-summary .rejected").inner_text() == "60"
     report = page.locator("#import-report-rows").inner_text()
     assert "Invalid address" in report and "Duplicate" in report and "Broken row" in report
     screenshot(page, "subscribers-import-report")
     assert Subscriber.objects.filter(status=SubscriberStatus.ACTIVE).count() == 9940
+
+
+def test_an_editor_builds_a_segment_and_watches_the_count_change(page: Any, live_server: Any, editor: Any) -> None:
+    daily = MailingListFactory.create(name="Daily digest", slug="daily")
+    weekly = MailingListFactory.create(name="Weekly tools", slug="weekly")
+    for _ in range(3):
+        make_confirmed_reader(lists=[daily])
+    make_pending_reader(lists=[daily])
+    make_confirmed_reader(lists=[weekly])
+
+    admin_login(page, live_server, editor.username)
+    page.goto(live_server.url + "/admin/subscribers/segment/add/")
+    count = page.locator("#segment-live-count")
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '4'")
+    assert count.inner_text() == "5 readers match; a send would reach 4 of them now."
+    page.get_by_label("Daily digest").check()
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '3'")
+    assert count.inner_text() == "4 readers match; a send would reach 3 of them now."
+    page.get_by_label("Status").select_option("pending")
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '0'")
+    assert count.inner_text() == "1 reader matches; a send would reach 0 of them now."
+    page.get_by_label("Status").select_option("")
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '3'")
+    page.get_by_label("Name").fill("Daily readers")
+    screenshot(page, "subscribers-segment-live-count")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector("text=was added successfully")
+    assert "3" in page.locator("td.field-matching_readers").inner_text()

@@ -18,10 +18,27 @@ def test_email_task_arguments_are_json() -> None:
     with mock.patch.object(emails.send_email_task, "delay") as delay:
         emails.confirmation(subscriber_id=1, email="a@example.org", name="Zoë")
         emails.welcome(subscriber_id=1, email="a@example.org", name="")
-    assert delay.call_count == 2
+        emails.already_subscribed(subscriber_id=1, email="a@example.org", name="Zoë")
+    assert delay.call_count == 3
     for call in delay.call_args_list:
         assert json.loads(json.dumps(call.kwargs)) == call.kwargs
-    assert {call.kwargs["kind"] for call in delay.call_args_list} == {"confirm", "welcome"}
+    assert {call.kwargs["kind"] for call in delay.call_args_list} == {"confirm", "welcome", "already_subscribed"}
+
+
+@pytest.mark.django_db
+def test_plain_text_parts_and_subjects_are_not_html_escaped(
+    celery_eager: None, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.PUBLISHER_NAME = "Tom & Jerry's Daily"
+    reader = make_pending_reader(email="ob@example.org", name="Dara O'Brien")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.subscriber_resend_confirmation(email=reader.email)
+        services.subscriber_confirm(subscriber=reader)
+    for message in OutboxMessage.objects.filter(to="ob@example.org"):
+        assert "Hello Dara O'Brien," in message.text_body
+        assert "Tom & Jerry's Daily" in message.subject and "&amp;" not in message.subject
+        assert "Dara O&#x27;Brien" in message.html_body
+    assert OutboxMessage.objects.count() == 2
 
 
 @pytest.mark.django_db

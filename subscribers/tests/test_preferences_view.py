@@ -5,6 +5,8 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
 
@@ -91,3 +93,29 @@ def test_erase_asks_first_then_keeps_only_the_hash(client: Client) -> None:
     job.refresh_from_db()
     assert job.report[0]["email"] == "(erased)"
     assert client.get(prefs(reader)).status_code == 400
+
+
+def test_a_bounced_reader_cannot_resubscribe_from_the_page(client: Client) -> None:
+    reader = make_confirmed_reader()
+    Subscriber.objects.filter(pk=reader.pk).update(status=SubscriberStatus.BOUNCED)
+    page = client.get(prefs(reader)).content.decode()
+    assert "cannot reach this address" in page and 'value="resubscribe"' not in page
+    client.post(prefs(reader), {"action": "resubscribe"})
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.BOUNCED
+
+
+def test_erasure_also_removes_the_address_from_the_admin_history(client: Client, editor: object) -> None:
+    reader = make_confirmed_reader(email="history@example.org")
+    kind = ContentType.objects.get_for_model(Subscriber)
+    LogEntry.objects.create(
+        user=editor,  # type: ignore[misc]
+        content_type=kind,
+        object_id=str(reader.pk),
+        object_repr="history@example.org",
+        action_flag=CHANGE,
+        change_message="Changed name for history@example.org",
+    )
+    client.post(prefs(reader) + "erase/", {"confirm": "erase"})
+    entry = LogEntry.objects.get()
+    assert entry.object_repr == "(erased reader)" and "history@example.org" not in entry.change_message

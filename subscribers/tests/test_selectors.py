@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers.models import Segment, Subscriber, SubscriberTag, Suppression
-from subscribers.selectors import segment_count, sendable_subscribers
+from subscribers.selectors import SegmentRules, segment_count, segment_counts, segment_filter, sendable_subscribers
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +50,27 @@ def test_a_segment_filters_by_list_tag_signup_date_and_engagement() -> None:
     segment.signed_up_after = timezone.localdate() - datetime.timedelta(days=5)
     segment.save()
     assert segment_count(segment) == 0
+
+
+def test_a_segment_by_status_and_inactivity_counts_readers_a_send_would_not_reach() -> None:
+    never = make_pending_reader()
+    make_pending_reader(last_engaged_at=timezone.now())
+    quiet = make_confirmed_reader(last_engaged_at=timezone.now() - datetime.timedelta(days=120))
+    make_confirmed_reader(last_engaged_at=timezone.now())
+    pending_quiet = Segment.objects.create(name="Pending, never opened", status="pending", inactive_for_days=90)
+    assert set(Subscriber.objects.filter(segment_filter(pending_quiet))) == {never}
+    # A send only reaches active readers, so this segment reaches nobody.
+    assert segment_count(pending_quiet) == 0
+    lapsed = Segment.objects.create(name="Lapsed", inactive_for_days=90)
+    assert segment_counts(SegmentRules.of(lapsed)) == {"matching": 2, "sendable": 1}
+    assert list(sendable_subscribers(segment=lapsed)) == [quiet]
+
+
+def test_unsaved_rules_count_like_the_saved_segment() -> None:
+    daily = MailingListFactory.create()
+    make_confirmed_reader(lists=[daily])
+    make_pending_reader(lists=[daily])
+    make_confirmed_reader()
+    assert segment_counts(SegmentRules(list_ids=(daily.pk,))) == {"matching": 2, "sendable": 1}
+    assert segment_counts(SegmentRules(list_ids=(daily.pk,), status="pending")) == {"matching": 1, "sendable": 0}
+    assert segment_counts(SegmentRules()) == {"matching": 3, "sendable": 2}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
-from subscribers import views
+from subscribers import services, views
 from subscribers.models import Consent, Subscriber, SubscriberStatus, Suppression
 from subscribers.services import CONSENT_TEXT, suppression_add
 
@@ -48,18 +49,76 @@ def test_it_stores_a_pending_reader_with_consent_and_queues_a_confirmation(
     assert re.search(r"http://[^\s\"]+/subscribe/confirm/[^\s\"/]+/", mail.text_body)
 
 
-def test_the_answer_is_the_same_for_new_pending_and_active_addresses(client: Client) -> None:
+def test_the_answer_is_the_same_for_new_pending_and_active_addresses(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
     make_pending_reader(email="pending@example.org")
     active = make_confirmed_reader(email="active@example.org")
     other = MailingListFactory.create(name="Other")
     answers = set()
     for address in ("new@example.org", "pending@example.org", "active@example.org"):
-        response = post(client, email=address, lists=str(other.pk))
-        answers.add((response.status_code, response["Location"]))
-    assert answers == {(302, "/subscribe/thanks/")}
+        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+            response = post(client, email=address, lists=str(other.pk))
+        page = client.get(response["Location"])
+        answers.add((response.status_code, response["Location"], response.content, page.content))
+    assert len(answers) == 1 and next(iter(answers))[:2] == (302, "/subscribe/thanks/")
     assert Subscriber.objects.get(email="active@example.org").status == SubscriberStatus.ACTIVE
     # A stranger typing someone's address changes nothing of their subscription.
     assert not active.lists.exists() and not active.consents.exists()
+    # Each address got exactly one email: two confirmations and one note to the active reader.
+    subjects = dict(OutboxMessage.objects.values_list("to", "subject"))
+    assert subjects["new@example.org"].startswith("Confirm") and subjects["pending@example.org"].startswith("Confirm")
+    assert subjects["active@example.org"].startswith("You are already subscribed")
+    assert OutboxMessage.objects.count() == 3
+
+
+def test_an_active_reader_is_told_with_their_preferences_link_at_most_once_per_cool_down(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    make_confirmed_reader(email="known@example.org", name="Kim")
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+            post(client, email="Known@Example.org")
+    note = OutboxMessage.objects.get(to="known@example.org")
+    assert "already subscribed, so nothing has changed" in note.text_body
+    assert "/subscription/" in note.text_body and "/subscribe/confirm/" not in note.text_body
+    assert note.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    preferences = note.text_body.split("open your preferences:\n", 1)[1].split()[0]
+    assert client.get(urlsplit(preferences).path).status_code == 200
+    Subscriber.objects.update(confirmation_sent_at=timezone.now() - timezone.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        post(client, email="known@example.org")
+    assert OutboxMessage.objects.filter(to="known@example.org").count() == 2
+
+
+def test_two_requests_racing_for_a_new_address_store_one_reader(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second request read "no such reader" before the first one committed.
+    make_pending_reader(email="race@example.org")
+    real = services.subscriber_by_email
+    calls = []
+
+    def stale_first_read(address: str) -> Subscriber | None:
+        calls.append(address)
+        return None if len(calls) == 1 else real(address)
+
+    monkeypatch.setattr(services, "subscriber_by_email", stale_first_read)
+    response = post(client, email="race@example.org")
+    assert response.status_code == 302
+    reader = Subscriber.objects.get()
+    assert reader.consents.count() == 1 and len(calls) == 2
+
+
+def test_the_consent_records_the_page_the_form_was_on(client: Client) -> None:
+    post(client, email="page@example.org", source="/issues/2026-01-05-small-models/")
+    post(client, email="odd@example.org", source="javascript:alert(1)")
+    assert Consent.objects.get(subscriber__email="page@example.org").form == (
+        "subscribe form on /issues/2026-01-05-small-models/"
+    )
+    assert Consent.objects.get(subscriber__email="odd@example.org").form == "subscribe form"
+    html = client.get("/archive/").content.decode()
+    assert 'name="source" value="/archive/"' in html
 
 
 def test_address_is_unique_whatever_its_case(client: Client) -> None:
@@ -92,10 +151,13 @@ def test_a_suppressed_address_gets_the_same_answer_and_no_email(
     assert not OutboxMessage.objects.exists()
 
 
-def test_the_honeypot_answers_like_a_person_and_stores_nothing(client: Client) -> None:
-    response = post(client, email="bot@example.org", website="http://spam.example")
+def test_the_honeypot_answers_like_a_person_and_stores_and_sends_nothing(
+    client: Client, celery_eager: None, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = post(client, email="bot@example.org", website="http://spam.example")
     assert response["Location"] == "/subscribe/thanks/"
-    assert not Subscriber.objects.exists()
+    assert not Subscriber.objects.exists() and not OutboxMessage.objects.exists()
 
 
 def test_the_form_needs_a_csrf_token() -> None:
@@ -112,6 +174,10 @@ def test_the_form_needs_a_csrf_token() -> None:
         ("a" * 250 + "@example.org", "at most 254 characters"),
         ("two@@example.org", "Enter a valid email address"),
         ("", "Enter an email address"),
+        ("josé@example.org", "accented or non-Latin letters before the “@”"),
+        ("a@bü cher.example", "is not a valid domain name"),
+        ("a@bad_domain.org", "Enter a valid email address"),
+        ("x" * 400 + "@example.org", "at most 314 characters"),
     ],
 )
 def test_bad_addresses_get_a_clear_message_and_nothing_is_stored(client: Client, email: str, message: str) -> None:
@@ -121,10 +187,20 @@ def test_bad_addresses_get_a_clear_message_and_nothing_is_stored(client: Client,
     assert not Subscriber.objects.exists()
 
 
-def test_a_line_break_in_the_name_is_refused(client: Client) -> None:
-    response = post(client, email="inject@example.org", name="Eve\r\nBcc: victim@example.org")
+@pytest.mark.parametrize(
+    "name", ["Eve\r\nBcc: victim@example.org", "Eve\nBcc: x@example.org", "Eve\u2028Bcc", "Eve\x85Bcc", "Tab\there"]
+)
+def test_a_line_break_or_control_character_in_the_name_is_refused(client: Client, name: str) -> None:
+    response = post(client, email="inject@example.org", name=name)
     assert response.status_code == 400
     assert "cannot contain line breaks" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_an_over_long_name_is_refused(client: Client) -> None:
+    response = post(client, email="long@example.org", name="N" * 101)
+    assert response.status_code == 400
+    assert "at most 100 characters" in response.content.decode()
     assert not Subscriber.objects.exists()
 
 
@@ -133,6 +209,12 @@ def test_an_idn_domain_is_accepted_and_stored_in_ascii(client: Client) -> None:
     post(client, email="leser@xn--bcher-kva.example")
     reader = Subscriber.objects.get()
     assert reader.email == "leser@xn--bcher-kva.example"
+
+
+def test_idn_domains_follow_idna_2008_so_sharp_s_is_not_another_domain(client: Client) -> None:
+    # IDNA 2003 (Python's "idna" codec) would store strasse.de, a different domain.
+    post(client, email="post@straße.de")
+    assert Subscriber.objects.get().email == "post@xn--strae-oqa.de"
 
 
 def test_rate_limit_per_address_stops_flooding_one_inbox(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
+from django.core import signing
 from django.test import Client
 
 from newsroom.testing.factories import make_confirmed_reader
@@ -90,3 +93,59 @@ def test_an_unsubscribe_link_stops_working_once_the_reader_is_erased(client: Cli
     response = client.get(url)
     assert response.status_code == 400
     assert "This link does not work" in response.content.decode()
+
+
+def test_the_unsubscribe_page_works_without_a_csrf_cookie() -> None:
+    # The signed token authenticates the POST; a browser that blocks cookies must still get out.
+    reader = make_confirmed_reader()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(link(reader, "unsubscribe_url"))
+    assert response.status_code == 200 and "You are unsubscribed" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_head_or_get_of_the_one_click_url_never_unsubscribes(client: Client) -> None:
+    reader = make_confirmed_reader()
+    assert client.head(link(reader, "one_click_url")).status_code == 200
+    assert client.head(link(reader, "unsubscribe_url")).status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE
+
+
+@pytest.mark.parametrize("days", [61, 200, 364])
+def test_links_from_an_old_email_still_work_for_at_least_sixty_days(days: int) -> None:
+    reader = make_confirmed_reader()
+    links = {key: link(reader, key) for key in ("unsubscribe_url", "one_click_url", "preferences_url")}
+    later = signing.time.time() + timedelta(days=days).total_seconds()
+    client = Client(enforce_csrf_checks=True)
+    with mock.patch("django.core.signing.time.time", return_value=later):
+        assert client.get(links["preferences_url"]).status_code == 200
+        assert "Unsubscribe?" in client.get(links["unsubscribe_url"]).content.decode()
+        assert client.post(links["one_click_url"], {"List-Unsubscribe": "One-Click"}).status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_link_older_than_a_year_says_it_expired(client: Client) -> None:
+    reader = make_confirmed_reader()
+    url = link(reader, "unsubscribe_url")
+    later = signing.time.time() + timedelta(days=366).total_seconds()
+    with mock.patch("django.core.signing.time.time", return_value=later):
+        response = client.get(url)
+    assert response.status_code == 400 and "This link has expired." in response.content.decode()
+
+
+def test_a_reader_who_unsubscribed_by_mistake_subscribes_again_from_the_page(client: Client) -> None:
+    reader = make_confirmed_reader()
+    done = client.post(link(reader, "unsubscribe_url"))
+    assert "Subscribe again" in done.content.decode()
+    again = client.post(link(reader, "preferences_url"), {"action": "resubscribe"}, follow=True)
+    assert "you are subscribed again" in again.content.decode()
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE and reader.unsubscribed_at is None
+    assert sendable_subscribers().filter(pk=reader.pk).exists()
+    assert list(reader.consents.values_list("action", flat=True).order_by("at", "pk")) == [
+        Consent.Action.UNSUBSCRIBE,
+        Consent.Action.SUBSCRIBE,
+    ]
