@@ -2,6 +2,12 @@
 
 Each kind of section is one :class:`KindSpec` entry plus three templates
 (``issues/sections/{web,email}/<kind>.html`` and ``issues/sections/text/<kind>.txt``).
+
+Adding a kind: add a choice to ``issues.models.SectionKind``, a ``KindSpec``
+here naming the Section and SectionItem fields it uses, the three templates,
+and run ``makemigrations issues`` (the choice and its check constraint). The
+admin, the renderer, the word count and the pre-send checks read this registry,
+so nothing else changes; test_admin_issue checks every kind has its templates.
 The admin reads ``fields``/``item_fields`` to show only what a kind uses;
 :func:`problems_for` lists what a section still lacks before it can be sent
 (used by the pre-send checks), so a half-written section can still be saved
