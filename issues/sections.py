@@ -5,7 +5,8 @@ Each kind of section is one :class:`KindSpec` entry plus three templates
 
 Adding a kind: add a choice to ``issues.models.SectionKind``, a ``KindSpec``
 here naming the Section and SectionItem fields it uses, the three templates,
-and run ``makemigrations issues`` (the choice and its check constraint). The
+and run ``makemigrations issues`` (the choice and its check constraint; a kind
+that needs a field Section lacks adds that field in the same migration). The
 admin, the renderer, the word count and the pre-send checks read this registry,
 so nothing else changes; test_admin_issue checks every kind has its templates.
 The admin reads ``fields``/``item_fields`` to show only what a kind uses;
