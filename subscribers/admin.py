@@ -408,7 +408,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status"]
     # The report is shown as a table below the fields (change_form.html), not as raw JSON.
-    fields = ["filename", "file", "status", "consent_basis", "lists", "created_by", "created_at", "finished_at"]
+    fields = ["filename", "status", "consent_basis", "lists", "created_by", "created_at", "finished_at"]
     change_form_template = "admin/subscribers/importjob/change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

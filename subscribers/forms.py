@@ -16,10 +16,12 @@ _SITE_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{0,80}")
 
 
 class AddressField(forms.CharField):
-    """An email address, normalised (trimmed, IDNA domain) with a clear message when it is not one."""
+    """An email address, normalised (trimmed, IDNA domain) with a clear message when it is not one.
+
+    No max_length here: normalise_email says "at most 254 characters" itself.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", MAX_EMAIL_LENGTH + 60)
         kwargs.setdefault("error_messages", {"required": "Enter an email address."})
         super().__init__(**kwargs)
         self.widget = forms.EmailInput(attrs={"autocomplete": "email", "maxlength": MAX_EMAIL_LENGTH})

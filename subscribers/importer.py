@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import hashlib
 import io
 import itertools
@@ -37,9 +38,10 @@ from subscribers.models import (
     Suppression,
     email_hash,
 )
-from subscribers.normalise import normalise_email
+from subscribers.normalise import clean_name, normalise_email
 
 CHUNK_SIZE = 1000
+UNCONFIRMED_KEPT = datetime.timedelta(days=1)
 PROGRESS_SECONDS = 3600
 REPORT_ROW_LIMIT = 2000
 KNOWN_COLUMNS = ("email", "name", "lists", "tags")
@@ -244,11 +246,10 @@ def _parse(reader: Any, report: Report) -> Iterator[Row]:
                 line=line, email=cell("email"), outcome="rejected", reason=f"Invalid address: {error.messages[0]}"
             )
             continue
-        name = cell("name")
-        if any(ord(ch) < 32 for ch in name) or len(name) > 100:
-            report.note(
-                line=line, email=email, outcome="rejected", reason="Invalid name: line breaks or over 100 characters."
-            )
+        try:
+            name = clean_name(cell("name"))
+        except ValidationError as error:
+            report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
             continue
         yield Row(line=line, email=email, name=name, lists=_split(cell("lists")), tags=_split(cell("tags")))
 
@@ -384,10 +385,32 @@ def import_job_create(*, uploaded: Any, acting_user: Any) -> tuple[ImportJob, li
     """
     columns, preview, count = inspect_file(uploaded)
     uploaded.seek(0)
+    import_jobs_forget_unconfirmed()
     job = ImportJob.objects.create(
         file=uploaded, filename=uploaded.name[:255], created_by=acting_user, total_rows=count
     )
     return job, columns, preview, count
+
+
+def import_jobs_forget_unconfirmed(*, older_than: datetime.timedelta = UNCONFIRMED_KEPT) -> int:
+    """Delete the files of uploads nobody confirmed within a day; they hold readers' addresses.
+
+    Runs on every upload, so no schedule is needed. Returns how many jobs were closed.
+    """
+    cutoff = timezone.now() - older_than
+    closed = 0
+    for job in ImportJob.objects.filter(status=ImportStatus.UPLOADED, created_at__lt=cutoff):
+        with transaction.atomic():
+            if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.UPLOADED).update(
+                status=ImportStatus.FAILED,
+                error="Not confirmed within a day; the uploaded file was deleted. Nothing was imported.",
+                finished_at=timezone.now(),
+            ):
+                continue
+            _delete_file_after_commit(job)
+            job.save(update_fields=["file"])
+            closed += 1
+    return closed
 
 
 def import_job_preview(*, job: ImportJob) -> tuple[list[str], list[list[str]], int]:

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from subscribers.storage import import_file_name, import_storage
+
 
 def email_hash(email: str) -> str:
     """Stable hash of a normalised address; what erasure keeps."""
@@ -195,7 +197,7 @@ class ImportStatus(models.TextChoices):
 class ImportJob(models.Model):
     """One CSV import: the uploaded file, the editor's choices, and the report."""
 
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to=import_file_name, storage=import_storage, max_length=200)
     filename = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
     consent_basis = models.CharField(max_length=20, choices=ConsentBasis.choices, blank=True)

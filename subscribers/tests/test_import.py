@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
+from django.utils import timezone
 
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers import importer
@@ -227,3 +229,38 @@ def test_the_import_runs_in_the_queue_and_then_deletes_the_uploaded_file(
     job.refresh_from_db()
     assert (job.status, job.added) == (ImportStatus.DONE, 1)
     assert not storage.exists(name)
+
+
+def test_uploaded_files_are_private_with_a_random_name_outside_media_root(settings: Any) -> None:
+    job, _columns, _preview, _count = importer.import_job_create(
+        uploaded=upload("email\nx@example.org\n", name="our-readers.csv"), acting_user=None
+    )
+    path = Path(job.file.path)
+    assert path.exists() and job.filename == "our-readers.csv"
+    assert "our-readers" not in path.name
+    assert Path(settings.MEDIA_ROOT) not in path.parents
+    with pytest.raises(ValueError):
+        job.file.url  # noqa: B018
+
+
+def test_uploads_nobody_confirmed_within_a_day_lose_their_file(django_capture_on_commit_callbacks: Any) -> None:
+    old, _columns, _preview, _count = importer.import_job_create(
+        uploaded=upload("email\nold@example.org\n"), acting_user=None
+    )
+    name, storage = str(old.file.name), old.file.storage
+    ImportJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh, _columns, _preview, _count = importer.import_job_create(
+            uploaded=upload("email\nnew@example.org\n"), acting_user=None
+        )
+    old.refresh_from_db()
+    assert old.status == ImportStatus.FAILED and "Not confirmed within a day" in old.error
+    assert not storage.exists(name) and not old.file
+    assert fresh.status == ImportStatus.UPLOADED and storage.exists(str(fresh.file.name))
+
+
+@pytest.mark.parametrize("name", ["Eve\u2028Bcc: x@example.org", "N" * 101])
+def test_a_name_with_a_line_separator_or_too_long_is_rejected(name: str) -> None:
+    job = run(f'email,name\nx@example.org,"{name}"\n')
+    assert job.rejected == 1 and job.report[0]["reason"].startswith("Invalid name:")
+    assert not Subscriber.objects.exists()
