@@ -1,29 +1,36 @@
 """Delivery benchmark: one issue of the reference shape to N readers, end to end.
 
-    python -m bench.run [--sizes 10000,100000] [--naive-sample 1000] [--workers 2]
+    python -m bench.run [--sizes 10000,100000] [--naive-sample 1000] [--workers 2] [--repeat 1]
 
 Through PostgreSQL (a throwaway database, newsroom_bench, dropped and migrated
 here), Redis (db 9 unless BENCH_REDIS_URL says otherwise), real Celery worker
 processes and anymail's Mailgun backend against the fake provider
 (bench/fakeprovider.py) in its own process on 127.0.0.1. See docs/benchmarks.md.
+
+The machine may be shared: beside wall-clock seconds the table gives the naive
+path's rate measured just before each send (so the ratio compares like with
+like) and the CPU seconds the workers and the fake provider spent, which do not
+depend on what else runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_bench")
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 SENDER_DOMAIN = "mg.newsroom.test"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def configure(provider_url: str) -> None:
@@ -69,27 +76,63 @@ def start_provider() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def database_cpu_seconds() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving the bench database (the server runs on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    seconds = {}
+    for pid in pids:
+        try:
+            seconds[pid] = cpu_seconds(pid)
+        except OSError:  # gone, or not readable
+            continue
+    return seconds
+
+
 @dataclass
 class Row:
     n: int
     seconds: float
     snapshot_seconds: float
+    start_seconds: float
     worker_rss_mb: list[float]
+    worker_cpu_seconds: float
+    provider_cpu_seconds: float
+    database_cpu_seconds: float
+    naive_rate: float
     provider_recipients: int
     duplicates: int
     sent: int
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
     def rate(self) -> float:
         return self.n / self.seconds if self.seconds else 0.0
 
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.naive_rate if self.naive_rate else 0.0
+
 
 def fresh_audience(n: int, name: str) -> Any:
+    from django.db import connection
+
     from bench.audience import readers_create
     from newsroom.testing.factories import MailingListFactory
 
     mailing_list = MailingListFactory.create(name=f"Bench {name}", slug=f"bench-{name}")
     readers_create(count=n, mailing_list=mailing_list, prefix=f"{name}-r")
+    with connection.cursor() as cursor:  # as autovacuum would, given the time a real list takes to grow
+        cursor.execute("ANALYZE subscribers_subscriber, subscribers_subscriber_lists")
     return mailing_list
 
 
@@ -98,6 +141,12 @@ def approved_issue() -> Any:
     from newsroom.testing.factories import make_full_issue
 
     return make_full_issue(status=IssueStatus.APPROVED)
+
+
+def new_editor() -> Any:
+    from newsroom.testing.factories import make_editor
+
+    return make_editor(username=f"bench-{uuid.uuid4().hex[:8]}")
 
 
 def clear_data() -> None:
@@ -118,16 +167,31 @@ def create_send(issue: Any, mailing_list: Any, editor: Any) -> Any:
     return send_create(issue=issue, lists=[mailing_list], segment=None, at=timezone.now(), acting_user=editor)
 
 
-def start_due_sends_here() -> float:
-    """Run the beat task in this process (no wait for the next poll); returns its seconds.
+def start_due_sends_here() -> tuple[float, float]:
+    """Run the beat task in this process (no wait for the next poll).
 
-    It snapshots the audience into Delivery rows and enqueues the batch tasks,
-    so its duration is the snapshot time plus enqueueing."""
+    Returns (seconds of the whole task, seconds of the audience snapshot in it);
+    the rest is moving the issue and send along and enqueueing the batch tasks."""
+    from delivery import services
     from newsroom.testing.workers import run_task_here
 
-    started = time.perf_counter()
-    run_task_here("delivery.start_due_sends")
-    return time.perf_counter() - started
+    timed: list[float] = []
+    snapshot = services.snapshot_audience
+
+    def timed_snapshot(**kwargs: Any) -> int:
+        started = time.perf_counter()
+        try:
+            return snapshot(**kwargs)
+        finally:
+            timed.append(time.perf_counter() - started)
+
+    services.snapshot_audience = timed_snapshot  # type: ignore[assignment]
+    try:
+        started = time.perf_counter()
+        run_task_here("delivery.start_due_sends")
+        return time.perf_counter() - started, sum(timed)
+    finally:
+        services.snapshot_audience = snapshot  # type: ignore[assignment]
 
 
 def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:
@@ -146,26 +210,38 @@ def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:
     wait_until(finished, timeout=timeout, interval=0.25, what=f"send {send_id} to finish")
 
 
-def measure_send(n: int, *, workers_count: int, provider: Any, log_dir: Path) -> Row:
+def measure_send(
+    n: int, *, workers_count: int, provider: Any, provider_pid: int, naive_sample: int, log_dir: Path
+) -> Row:
     from delivery.models import Delivery, DeliveryStatus
-    from newsroom.testing.factories import make_editor
-    from newsroom.testing.workers import Workers, peak_rss_mb, worker_env
+    from newsroom.testing.workers import Workers, peak_rss_mb, wait_until, worker_env
 
+    naive_rate = measure_naive(naive_sample)
     clear_data()
     mailing_list = fresh_audience(n, f"n{n}")
     issue = approved_issue()
-    editor = make_editor(username=f"bench{n}")
+    editor = new_editor()
     provider.reset()
     workers = Workers(
         worker_env(provider_url=provider.url, redis_url=BENCH_REDIS_URL, db_url=BENCH_DATABASE_URL), log_dir
     )
     workers.start(workers_count)
     try:
+        # "ready." can come before the pool process is forked
+        wait_until(lambda: all(workers.pool_pids(name) for name in workers.procs), timeout=30, what="pools")
+        pids = [proc.pid for proc in workers.procs.values()]
+        pids += [pid for name in workers.procs for pid in workers.pool_pids(name)]
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        provider_before = cpu_seconds(provider_pid)
+        database_before = database_cpu_seconds()
         t0 = time.time()
         send = create_send(issue, mailing_list, editor)
-        snapshot = start_due_sends_here()
+        start, snapshot = start_due_sends_here()
         wait_for_send(send.pk, n, provider, timeout=max(120.0, n / 200))
         stats = provider.stats()
+        worker_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        provider_cpu = cpu_seconds(provider_pid) - provider_before
+        database_cpu = sum(s - database_before.get(pid, 0.0) for pid, s in database_cpu_seconds().items())
         rss = [peak_rss_mb(pid) for name in workers.procs for pid in workers.pool_pids(name)]
     finally:
         workers.stop()
@@ -174,7 +250,12 @@ def measure_send(n: int, *, workers_count: int, provider: Any, log_dir: Path) ->
         n=n,
         seconds=(stats["last_accept_at"] or t0) - t0,
         snapshot_seconds=snapshot,
+        start_seconds=start,
         worker_rss_mb=rss,
+        worker_cpu_seconds=worker_cpu,
+        provider_cpu_seconds=provider_cpu,
+        database_cpu_seconds=database_cpu,
+        naive_rate=naive_rate,
         provider_recipients=stats["recipients"],
         duplicates=stats["duplicates"],
         sent=sent,
@@ -182,30 +263,32 @@ def measure_send(n: int, *, workers_count: int, provider: Any, log_dir: Path) ->
 
 
 def measure_queries_per_batch(batch_size: int) -> tuple[int, int]:
-    """Queries of one batch task run in this process: (queries, recipients in the batch)."""
+    """Queries of one batch task run in this process: (queries, recipients in the batch).
+
+    The send has three batches; the middle one is measured, as most batches of a
+    large send are: the first also renders the issue, the last also finishes the send."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from delivery.models import Delivery
     from newsroom.celery import app
-    from newsroom.testing.factories import make_editor
     from newsroom.testing.workers import run_task_here
 
     clear_data()
-    mailing_list = fresh_audience(batch_size, "qpb")
-    send = create_send(approved_issue(), mailing_list, make_editor(username="benchq"))
+    mailing_list = fresh_audience(3 * batch_size, "qpb")
+    send = create_send(approved_issue(), mailing_list, new_editor())
     start_due_sends_here()
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")  # no worker runs; this process sends the batch
-    batch = Delivery.objects.filter(send=send).order_by("batch").values_list("batch", flat=True).first()
-    assert batch is not None, "the snapshot made no Delivery rows"
+        conn.default_channel.queue_purge("celery")  # no worker runs; this process sends the batches
+    run_task_here("delivery.send_batch", send.pk, 0)
     with CaptureQueriesContext(connection) as queries:
-        run_task_here("delivery.send_batch", send.pk, batch)
-    return len(queries), Delivery.objects.filter(send=send, batch=batch).count()
+        run_task_here("delivery.send_batch", send.pk, 1)
+    run_task_here("delivery.send_batch", send.pk, 2)
+    return len(queries), Delivery.objects.filter(send=send, batch=1).count()
 
 
 def measure_naive(sample: int) -> float:
-    """Readers per second sending one EmailMessage per reader, links rendered per reader."""
+    """Readers per second sending one EmailMessage per reader, links made per reader."""
     from django.core.mail import EmailMultiAlternatives, get_connection
 
     from issues.rendering import MERGE_KEYS, mailgun_tag, render_email
@@ -233,30 +316,69 @@ def measure_naive(sample: int) -> float:
     return len(readers) / (time.perf_counter() - started)
 
 
-def print_table(rows: list[Row], naive_rate: float, queries: tuple[int, int]) -> None:
+def print_table(rows: list[Row], queries: tuple[int, int]) -> None:
     print()
-    print("| readers | send now → last acceptance (s) | readers/s | x naive | snapshot+enqueue (s) |", end="")
-    print(" worker peak RSS (MB) | sent | provider recipients | duplicates |")
-    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print(
+        "| readers | send now → last acceptance (s) | readers/s | naive readers/s | x naive "
+        "| snapshot INSERT (s) | start_due_sends (s) | CPU ms / 1,000 readers: workers, PostgreSQL, provider "
+        "| worker peak RSS (MB) | sent | provider recipients | duplicates | load |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
     for r in rows:
         rss = ", ".join(f"{m:.0f}" for m in r.worker_rss_mb)
-        ratio = r.rate / naive_rate if naive_rate else 0.0
         print(
-            f"| {r.n:,} | {r.seconds:.2f} | {r.rate:,.0f} | {ratio:.1f}x | {r.snapshot_seconds:.2f} | {rss} |"
-            f" {r.sent:,} | {r.provider_recipients:,} | {r.duplicates} |"
+            f"| {r.n:,} | {r.seconds:.2f} | {r.rate:,.0f} | {r.naive_rate:,.0f} | {r.ratio:.1f}x "
+            f"| {r.snapshot_seconds:.2f} | {r.start_seconds:.2f} | {per_thousand(r)} "
+            f"| {rss} | {r.sent:,} | {r.provider_recipients:,} | {r.duplicates} | {r.load:.1f} |"
         )
     print()
-    print(f"naive path (one EmailMessage per reader, same Mailgun backend): {naive_rate:,.0f} readers/s")
     if queries[1]:
-        print(f"queries per batch: {queries[0]} for a batch of {queries[1]:,} readers")
+        print(f"queries per batch: {queries[0]} for a batch of {queries[1]:,} readers (a middle batch of a send)")
+    print_targets(rows)
+
+
+def per_thousand(r: Row) -> str:
+    cpu = (r.worker_cpu_seconds, r.database_cpu_seconds, r.provider_cpu_seconds)
+    return ", ".join(f"{1e6 * seconds / r.n:,.0f}" for seconds in cpu)
+
+
+def print_targets(rows: list[Row]) -> None:
+    """The issue's targets against the median of the repeated runs of each size."""
+    by_size: dict[int, list[Row]] = {}
+    for r in rows:
+        by_size.setdefault(r.n, []).append(r)
+
+    def median(n: int, value: Any) -> float:
+        return statistics.median(value(r) for r in by_size[n])
+
+    big = max(by_size) if by_size else 0
+    small = min(by_size) if by_size else 0
+    if not big:
+        return
+    print(f"targets (median of {len(by_size[big])} run(s) of {big:,} readers):")
+    seconds = median(big, lambda r: r.seconds)
+    print(f"- {big:,} readers in {seconds:.1f} s (target ≤ {10 * big / 100_000:.0f} s for this size at 10,000/s)")
+    print(f"- {median(big, lambda r: r.ratio):.1f}x the naive path (target ≥ 25x)")
+    snapshot, start = median(big, lambda r: r.snapshot_seconds), median(big, lambda r: r.start_seconds)
+    print(
+        f"- snapshot of {big:,} readers: INSERT {snapshot:.2f} s, whole start_due_sends (INSERT, commit with its"
+        f" foreign-key checks, enqueueing) {start:.2f} s (target < 3 s at 100,000)"
+    )
+    peak_big = median(big, lambda r: max(r.worker_rss_mb or [0]))
+    print(f"- worker peak RSS {peak_big:.0f} MB at {big:,} (target < 200 MB)")
+    if small != big:
+        peak_small = median(small, lambda r: max(r.worker_rss_mb or [0]))
+        growth = 100 * (peak_big - peak_small) / peak_small if peak_small else 0.0
+        print(f"- {growth:+.1f}% peak RSS from {small:,} to {big:,} readers (target ≤ +10%)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Newsroom delivery benchmark")
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated audience sizes")
-    parser.add_argument("--naive-sample", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--naive-sample", type=int, default=1000, help="readers sent the naive way before each send")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (one pool process each)")
     parser.add_argument("--batch-size", type=int, default=1000, help="NEWSROOM_BATCH_SIZE (Mailgun's limit: 1000)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each size")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
@@ -280,14 +402,24 @@ def main() -> None:
     wait_until(lambda: _provider_up(provider), timeout=15, what="the fake provider")
     log_dir = Path(tempfile.mkdtemp(prefix="newsroom-bench-logs-"))
     try:
-        # --sizes "" measures only the naive path (it needs no delivery code)
         queries = measure_queries_per_batch(args.batch_size) if sizes else (0, 0)
-        naive_rate = measure_naive(args.naive_sample)
+        if not sizes:  # --sizes "" measures only the naive path
+            print(f"naive path: {measure_naive(args.naive_sample):,.0f} readers/s")
         rows = []
-        for n in sizes:
-            print(f"sending to {n:,} readers …", flush=True)
-            rows.append(measure_send(n, workers_count=args.workers, provider=provider, log_dir=log_dir))
-        print_table(rows, naive_rate, queries)
+        for _ in range(args.repeat):
+            for n in sizes:
+                print(f"sending to {n:,} readers …", flush=True)
+                rows.append(
+                    measure_send(
+                        n,
+                        workers_count=args.workers,
+                        provider=provider,
+                        provider_pid=provider_proc.pid,
+                        naive_sample=args.naive_sample,
+                        log_dir=log_dir,
+                    )
+                )
+        print_table(rows, queries)
         print(f"worker logs: {log_dir}")
     finally:
         provider_proc.terminate()

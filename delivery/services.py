@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -106,19 +107,17 @@ def _claim_due(now: datetime.datetime) -> list[int]:
 
 
 def sends_start_due() -> list[int]:
-    """Start every due scheduled send; returns their ids. Also recovers stalled sends, once a minute."""
+    """Start every due scheduled send; returns their ids."""
     with transaction.atomic():
         ids = _claim_due(timezone.now())
     for pk in ids:
         send_start(send=Send.objects.get(pk=pk))
-    if cache.add("delivery:recover-stalled", 1, 60):
-        sends_recover_stalled()
     return ids
 
 
 def snapshot_audience(*, send: Send) -> int:
     """One INSERT ... SELECT of the sendable readers into Delivery rows, batch numbers included."""
-    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).values("id", "email")
+    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by().values("id", "email")
     sql, params = audience.query.sql_with_params()
     table = Delivery._meta.db_table
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
@@ -129,7 +128,10 @@ def snapshot_audience(*, send: Send) -> int:
         "SELECT %s, a.id, a.email, %s, (row_number() OVER (ORDER BY a.id) - 1) / %s, 0, '', '', '' "
         f"FROM ({sql}) a WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Numbering the readers sorts them all: let the sort stay in memory (this transaction only).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, settings.NEWSROOM_BATCH_SIZE, *params])
         return cursor.rowcount if cursor.rowcount >= 0 else Delivery.objects.filter(send=send).count()
 
@@ -156,22 +158,24 @@ def send_start(*, send: Send) -> None:
         issue = Issue.objects.get(pk=send.issue_id)
         if issue.status == IssueStatus.SCHEDULED:
             issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
-        _enqueue_batches(send.pk)
+        _enqueue_batches(send.pk, batches=range(math.ceil(total / settings.NEWSROOM_BATCH_SIZE)))
     if total == 0:
         send_finish_if_complete(send_id=send.pk)
 
 
-def _enqueue_batches(send_id: int) -> None:
-    """After commit, one send_batch task per batch that has queued rows."""
+def _enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None:
+    """After commit, one send_batch task per batch (default: each batch that has queued rows)."""
     from delivery.tasks import send_batch
 
-    batches = list(
-        Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.QUEUED)
-        .order_by("batch")
-        .values_list("batch", flat=True)
-        .distinct()
-    )
-    transaction.on_commit(lambda: [send_batch.delay(send_id, b) for b in batches])
+    if batches is None:
+        batches = (
+            Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.QUEUED)
+            .order_by("batch")
+            .values_list("batch", flat=True)
+            .distinct()
+        )
+    numbers = list(batches)
+    transaction.on_commit(lambda: [send_batch.delay(send_id, b) for b in numbers])
 
 
 def sends_recover_stalled() -> int:

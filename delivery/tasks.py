@@ -18,6 +18,11 @@ def start_due_sends() -> list[int]:
     return services.sends_start_due()
 
 
+@shared_task(name="delivery.recover_stalled_sends")
+def recover_stalled_sends() -> int:
+    return services.sends_recover_stalled()
+
+
 @shared_task(name="delivery.send_batch", bind=True, max_retries=None)
 def send_batch(self, send_id: int, batch: int) -> None:  # type: ignore[no-untyped-def]
     attempt = self.request.retries

@@ -21,3 +21,7 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         seconds, sender.signature("delivery.start_due_sends"), name="start due sends", expires=2 * seconds
     )
+    # Rows left behind by lost tasks (see delivery.services.sends_recover_stalled).
+    sender.add_periodic_task(
+        60.0, sender.signature("delivery.recover_stalled_sends"), name="recover stalled sends", expires=120.0
+    )

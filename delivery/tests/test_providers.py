@@ -252,3 +252,32 @@ def test_plain_smtp_sends_one_message_per_reader_over_one_connection(
         assert delivery.status == DeliveryStatus.SENT
     assert by_email[refused].status == DeliveryStatus.FAILED
     assert "mailbox unavailable" in by_email[refused].error
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["reader1@example.org", "First.Last+tag@sub.example.co.uk", "o'brien@example.ie", "x_y-z@a-b.example"],
+        ["Reader <reader@example.org>"],  # a display name: anymail's parser
+        ["ünï@example.org", "reader@example.org"],  # not ASCII: anymail's parser
+        ["reader@localhost"],  # no dot in the domain: anymail's parser
+    ],
+)
+def test_the_mailgun_backend_reads_addresses_as_anymail_does(addresses: list[str]) -> None:
+    from anymail.utils import parse_address_list
+
+    from delivery.backends import parse_recipients
+
+    def parts(parsed: list[Any]) -> list[tuple[str, ...]]:
+        return [(a.address, a.addr_spec, a.display_name, a.username, a.domain) for a in parsed]
+
+    assert parts(parse_recipients(addresses)) == parts(parse_address_list(addresses))
+
+
+def test_the_mailgun_backend_refuses_a_bad_address_as_anymail_does() -> None:
+    from anymail.exceptions import AnymailInvalidAddress
+
+    from delivery.backends import parse_recipients
+
+    with pytest.raises(AnymailInvalidAddress, match="reader@"):
+        parse_recipients(["fine@example.org", "reader@"])

@@ -292,14 +292,18 @@ def test_task_arguments_are_json(
     assert json.loads(json.dumps(calls)) == [list(c) for c in calls]
 
 
-def test_links_made_once_per_batch_are_the_readers_links() -> None:
-    maker = sending.LinkMaker()
-    made = maker.links(subscriber_id=42, email="Reader@Example.org")
-    expected = links_for(subscriber_id=42, email="Reader@Example.org")
-    # Tokens carry a timestamp: compare all but the signature's last part.
-    assert made.keys() == expected.keys()
-    for key in made:
-        assert made[key].rsplit(":", 1)[0] == expected[key].rsplit(":", 1)[0]
+def test_links_made_once_per_batch_are_the_readers_links(monkeypatch: Any, settings: Any) -> None:
+    from subscribers.links import LINK_MAX_AGE, PREFERENCES_SALT, UNSUBSCRIBE_SALT, read_token
+
+    settings.SECRET_KEY = "a-secret-key-only-for-this-test-" * 2
+    monkeypatch.setattr("time.time", lambda: 1_790_000_000.25)  # tokens carry the time: freeze it
+    for subscriber_id, email in [(42, "Reader@Example.org"), (7, "o'brien+news@example.ie"), (0, "x@y.example")]:
+        made = sending.LinkMaker().links(subscriber_id=subscriber_id, email=email)
+
+        assert made == links_for(subscriber_id=subscriber_id, email=email)
+        for key, salt in (("unsubscribe_url", UNSUBSCRIBE_SALT), ("preferences_url", PREFERENCES_SALT)):
+            token = made[key].rstrip("/").rsplit("/", 1)[1]
+            assert read_token(token, salt=salt, max_age=LINK_MAX_AGE).subscriber_id == subscriber_id
 
 
 @override_settings(EMAIL_PROVIDER="carrier-pigeon")
@@ -487,3 +491,43 @@ def test_provider_answers_decide_the_readers_fate(exc: BaseException, idempotent
 )
 def test_smtp_errors_decide_the_readers_fate(exc: BaseException, verdict: str) -> None:
     assert sending.judge(exc, idempotent=False).verdict == verdict
+
+
+def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from delivery.tasks import send_batch
+
+    settings.NEWSROOM_BATCH_SIZE = 2
+    send, _ = new_send(4)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.sends_start_due()  # the batch tasks are lost: nothing runs them
+    long_ago = timezone.now() - datetime.timedelta(hours=2)
+    Send.objects.filter(pk=send.pk).update(started_at=long_ago)
+    Delivery.objects.filter(send=send, batch=0).update(status=DeliveryStatus.CLAIMED, claimed_at=long_ago)
+    enqueued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(send_batch, "delay", lambda *args: enqueued.append(args))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sends_recover_stalled() == 2
+
+    assert {d.status for d in Delivery.objects.filter(send=send, batch=0)} == {DeliveryStatus.UNCERTAIN}
+    assert enqueued == [(send.pk, 1)]  # the batch whose rows are still queued
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_batch_process(send_id=send.pk, batch=1)
+    send.refresh_from_db()
+    assert send.status == SendStatus.DONE
+
+
+def test_a_send_that_is_moving_is_left_alone(django_capture_on_commit_callbacks: Any, monkeypatch: Any) -> None:
+    from delivery.tasks import send_batch
+
+    send, _ = new_send(2)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.sends_start_due()
+    monkeypatch.setattr(send_batch, "delay", lambda *args: pytest.fail("nothing should be enqueued"))
+
+    assert services.sends_recover_stalled() == 0
+    assert {d.status for d in Delivery.objects.filter(send=send)} == {DeliveryStatus.QUEUED}
