@@ -7,7 +7,6 @@ the actor's permission and write an IssueTransition audit row.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,11 +16,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import ProtectedError
 from reversion.models import Revision, Version
 
 from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
 from issues.rendering import count_words, reading_minutes, sections_with_items
 from issues.sanitize import sanitize_html
+from issues.selectors import public_cache_clear
 
 S = IssueStatus
 
@@ -121,7 +122,7 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
         IssueTransition.objects.create(
             issue=locked, actor=acting_user, from_status=source, to_status=to_status, note=note[:500]
         )
-        transaction.on_commit(_public_cache_clear)
+        public_pages_changed()
     issue.status = locked.status
     issue.updated_at = locked.updated_at
     return issue
@@ -134,7 +135,7 @@ def issue_refresh_stats(*, issue: Issue) -> Issue:
     words = count_words(issue)
     Issue.objects.filter(pk=issue.pk).update(word_count=words, reading_minutes=reading_minutes(words))
     issue.word_count, issue.reading_minutes = words, reading_minutes(words)
-    transaction.on_commit(_public_cache_clear)
+    public_pages_changed()
     return issue
 
 
@@ -223,8 +224,34 @@ def issue_recovered(*, issue: Issue, acting_user: Any) -> Issue:
                 note="Recovered after deletion",
             )
             Issue.objects.filter(pk=locked.pk).update(status=S.DRAFT)
-        transaction.on_commit(_public_cache_clear)
+        public_pages_changed()
     return issue_refresh_stats(issue=locked)
+
+
+def issues_delete(*, issues: Iterable[Issue], acting_user: Any) -> int:
+    """Delete issues with their sections, items and workflow history; returns how many.
+
+    An issue that has a send is kept (ValidationError, nothing deleted): its
+    delivery records and analytics need it. The public pages forget the
+    issues once the deletion commits."""
+    issues = list(issues)
+    if not acting_user.has_perm("issues.delete_issue"):
+        raise PermissionDenied("You do not have permission to delete issues.")
+    for issue in issues:
+        if not user_may_edit(acting_user, issue):
+            raise PermissionDenied("Only editors may delete an issue once it has left draft.")
+    with transaction.atomic():
+        try:
+            Issue.objects.filter(pk__in=[issue.pk for issue in issues]).delete()
+        except ProtectedError as exc:
+            titles = sorted({str(getattr(row, "issue", row)) for row in exc.protected_objects})
+            raise ValidationError(
+                f"Not deleted: {', '.join(f'“{t}”' for t in titles)} "
+                f"{'has sends' if len(titles) == 1 else 'have sends'}. An issue with a send is kept so that its "
+                "delivery records and analytics stay complete."
+            ) from None
+        public_pages_changed()
+    return len(issues)
 
 
 def parse_recipients(raw: str) -> list[str]:
@@ -259,13 +286,7 @@ def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any
     return preview
 
 
-def _public_cache_clear() -> None:
-    # The public pages (PUBLIC helper's issues/selectors.py) cache rendered
-    # issues; clear them when content or status changes.
-    try:
-        selectors = importlib.import_module("issues.selectors")
-    except ImportError:
-        return
-    clear = getattr(selectors, "public_cache_clear", None)
-    if callable(clear):
-        clear()
+def public_pages_changed() -> None:
+    """Something readers see changed (an issue, a tag's or an author's name):
+    forget the cached public pages once the current transaction commits."""
+    transaction.on_commit(public_cache_clear)

@@ -117,6 +117,7 @@ def test_editing_a_published_issue_shows_at_once(client, editor, django_capture_
 
     issue = published(slug="edited", title="Before the edit")
     section = issue.sections.order_by("position").first()
+    assert section is not None
     assert "Before the edit" in client.get("/newsletter/edited/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         issue.title = "After the edit"
