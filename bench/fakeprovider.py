@@ -229,9 +229,10 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
 
 
 def _addresses(values: list[str]) -> list[str]:
-    """Lower-cased addresses of address fields; plain addresses skip the full parser."""
-    if all("<" not in v and "," not in v and '"' not in v for v in values):
-        return [v.strip().lower() for v in values]
+    """Lower-cased addresses of address fields (each may list several, comma-separated);
+    plain addresses skip the full parser."""
+    if all("<" not in v and '"' not in v for v in values):
+        return [part.strip().lower() for v in values for part in v.split(",") if part.strip()]
     return [addr.lower() for _, addr in getaddresses(values)]
 
 

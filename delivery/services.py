@@ -181,15 +181,19 @@ def _enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None
 def sends_recover_stalled() -> int:
     """Finish what lost tasks left behind; returns how many sends were touched.
 
-    Rows claimed longer ago than the hard task time limit belong to no living
-    task: they become uncertain. Queued rows of a send where nothing was claimed
-    for longer than the longest retry delay have lost their task (a broker that
-    lost its messages): their batches are enqueued again (a batch already being
-    sent is locked, and its rows are claimed, so a second task sends no one twice)."""
+    A send whose snapshot died with its worker is scheduled again. Rows claimed
+    longer ago than the hard task time limit belong to no living task: they
+    become uncertain. Queued rows of a send where nothing was claimed for longer
+    than the longest retry delay have lost their task (a broker that lost its
+    messages): their batches are enqueued again (a batch already being sent is
+    locked, and its rows are claimed, so a second task sends no one twice)."""
     now = timezone.now()
     dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     quiet = now - datetime.timedelta(seconds=max(2 * settings.SEND_RETRY_BACKOFF_MAX_SECONDS, 600))
-    touched = 0
+    # The snapshot is one transaction: a send left preparing its audience has no rows; start it again.
+    touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead, deliveries__isnull=True).update(
+        status=SendStatus.SCHEDULED
+    )
     for send_id in Send.objects.filter(status=SendStatus.SENDING).values_list("pk", flat=True):
         rows = Delivery.objects.filter(send_id=send_id)
         if rows.filter(status=DeliveryStatus.CLAIMED, claimed_at__lt=dead).update(

@@ -531,3 +531,22 @@ def test_a_send_that_is_moving_is_left_alone(django_capture_on_commit_callbacks:
 
     assert services.sends_recover_stalled() == 0
     assert {d.status for d in Delivery.objects.filter(send=send)} == {DeliveryStatus.QUEUED}
+
+
+def test_a_send_whose_snapshot_died_with_its_worker_is_started_again(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    send, people = new_send(2)
+    long_ago = timezone.now() - datetime.timedelta(hours=2)
+    Send.objects.filter(pk=send.pk).update(status=SendStatus.SNAPSHOTTING, started_at=long_ago)
+
+    assert services.sends_recover_stalled() == 1
+    send.refresh_from_db()
+    assert send.status == SendStatus.SCHEDULED
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sends_start_due()
+    assert sorted(Delivery.objects.filter(send=send).values_list("email", flat=True)) == sorted(p.email for p in people)
