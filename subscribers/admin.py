@@ -417,6 +417,13 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj: ImportJob) -> None:
+        importer.import_job_delete(job=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        for job in queryset:
+            importer.import_job_delete(job=job)
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra = {**(extra_context or {}), "import_url": reverse("admin:subscribers_subscriber_import")}
         return super().changelist_view(request, extra)

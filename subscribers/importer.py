@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import io
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,12 +70,15 @@ class Report:
     skipped: int = 0
     rejected: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def note(self, *, line: int, email: str, outcome: str, reason: str) -> None:
         if outcome == "skipped":
             self.skipped += 1
         else:
             self.rejected += 1
+        # "Invalid address: “x” is not …" counts under "Invalid address", for every row (the list keeps the first).
+        self.reasons[reason.split(":", 1)[0].rstrip(".")] += 1
         if len(self.rows) < REPORT_ROW_LIMIT:
             self.rows.append({"line": line, "email": email[:254], "outcome": outcome, "reason": reason})
 
@@ -413,6 +417,13 @@ def import_jobs_forget_unconfirmed(*, older_than: datetime.timedelta = UNCONFIRM
     return closed
 
 
+@transaction.atomic
+def import_job_delete(*, job: ImportJob) -> None:
+    """Delete a job and, once that commits, its uploaded file (readers' addresses) if it still has one."""
+    _delete_file_after_commit(job)
+    job.delete()
+
+
 def import_job_preview(*, job: ImportJob) -> tuple[list[str], list[list[str]], int]:
     with job.file.open("rb") as handle:
         return inspect_file(handle)
@@ -508,6 +519,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             job.total_rows, job.added, job.updated = report.total, report.added, report.updated
             job.skipped, job.rejected = report.skipped, report.rejected
             job.report = sorted(report.rows, key=lambda row: row["line"])
+            job.reasons = dict(report.reasons.most_common())
             job.save()
     except ImportFileError as error:
         _fail(job_id, f"{error.messages[0]} Nothing was imported.")

@@ -213,6 +213,7 @@ class ImportJob(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=list, blank=True, help_text="Rows skipped or rejected, with the reason.")
+    reasons = models.JSONField(default=dict, blank=True, help_text="How many rows were skipped or rejected, by reason.")
     error = models.TextField(blank=True)
 
     class Meta:

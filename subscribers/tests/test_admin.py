@@ -274,3 +274,21 @@ def test_an_editor_adds_a_reader_by_hand_and_the_consent_names_them(
     )
     assert "Select a valid choice" in refused.content.decode()
     assert not Subscriber.objects.filter(email="b@example.org").exists()
+
+
+def test_deleting_an_unconfirmed_import_deletes_its_file(
+    editor_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    editor_client.post(f"{CHANGELIST}import/", {"file": SimpleUploadedFile("r.csv", b"email\nx@example.org\n")})
+    job = ImportJob.objects.get()
+    name, storage = str(job.file.name), job.file.storage
+    with django_capture_on_commit_callbacks(execute=True):
+        editor_client.post(f"/admin/subscribers/importjob/{job.pk}/delete/", {"post": "yes"})
+    assert not ImportJob.objects.exists() and not storage.exists(name)
+
+
+def test_the_live_count_is_for_editors_only(client: Client, contributor: object) -> None:
+    make_confirmed_reader()
+    client.force_login(contributor)  # type: ignore[arg-type]
+    response = client.get("/admin/subscribers/segment/count/")
+    assert response.status_code == 403

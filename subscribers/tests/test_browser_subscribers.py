@@ -185,6 +185,8 @@ def test_an_editor_imports_ten_thousand_rows_with_bad_ones_and_sees_the_report(
     assert "Import finished: 9940 added, 0 updated, 0 skipped, 60 rejected." in page.locator("#content").inner_text()
     assert page.locator("#import-report-summary .added").inner_text() == "9940"
     assert page.locator("#import-report-summary .rejected").inner_text() == "60"
+    reasons = page.locator("#import-report-reasons").inner_text()
+    assert "Invalid address\t20" in reasons and "Duplicate\t20" in reasons and "Broken row\t20" in reasons
     report = page.locator("#import-report-rows").inner_text()
     assert "Invalid address" in report and "Duplicate" in report and "Broken row" in report
     screenshot(page, "subscribers-import-report")

@@ -82,6 +82,13 @@ def test_bad_rows_are_reported_with_a_reason_and_never_active() -> None:
     assert why[5].startswith("Suppressed")
     assert why[6].startswith("Already known as unsubscribed")
     assert why[7].startswith("Broken row")
+    assert job.reasons == {
+        "Invalid address": 1,
+        "Duplicate": 1,
+        "Suppressed address": 1,
+        "Already known as unsubscribed": 1,
+        "Broken row": 1,
+    }
     assert set(Subscriber.objects.values_list("email", flat=True)) == {"ok@example.org", "gone@example.org"}
     assert Subscriber.objects.get(email="gone@example.org").status == SubscriberStatus.UNSUBSCRIBED
 
