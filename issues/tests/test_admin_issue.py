@@ -433,3 +433,20 @@ def test_every_section_kind_has_a_spec_and_its_three_templates() -> None:
     for kind in SectionKind.values:
         for path in (f"web/{kind}.html", f"email/{kind}.html", f"text/{kind}.txt"):
             get_template(f"issues/sections/{path}")
+
+
+def test_the_issue_page_links_to_its_analytics_for_an_editor(editor_client) -> None:
+    issue = IssueFactory.create()
+    html = editor_client.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
+    url = reverse("delivery_analytics:issue", args=[issue.pk])
+    assert f'href="{url}" id="issue-analytics-link">Analytics</a>' in html
+    assert editor_client.get(url).status_code == 200
+
+
+def test_the_issue_page_has_no_analytics_link_without_permission_to_view_sends(contributor) -> None:
+    client = Client()
+    client.force_login(contributor)
+    issue = IssueFactory.create()
+    response = client.get(reverse("admin:issues_issue_change", args=[issue.pk]))
+    assert response.status_code == 200 and "Preview email, web page and text" in response.content.decode()
+    assert reverse("delivery_analytics:issue", args=[issue.pk]) not in response.content.decode()
