@@ -209,13 +209,15 @@ def subscriber_subscribe(
         subscriber.name = name
     if lists:
         subscriber.lists.add(*lists)
+    # The words they agreed to, and the boxes they ticked under them.
+    chosen = ", ".join(item.name for item in lists or []) or "none"
     _consent(
         subscriber=subscriber,
         action=Consent.Action.SUBSCRIBE,
         form=form,
         ip=ip,
         user_agent=user_agent,
-        text=consent_text,
+        text=f"{consent_text}\nNewsletters ticked: {chosen}",
     )
     _answer_by_email(subscriber, now)
     subscriber.save()

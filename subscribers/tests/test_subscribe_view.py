@@ -43,7 +43,8 @@ def test_it_stores_a_pending_reader_with_consent_and_queues_a_confirmation(
     assert list(reader.lists.all()) == [daily]
     consent = reader.consents.get()
     assert consent.action == Consent.Action.SUBSCRIBE
-    assert consent.ip == "203.0.113.7" and consent.user_agent == "TestBrowser/1.0" and consent.text == CONSENT_TEXT
+    assert consent.ip == "203.0.113.7" and consent.user_agent == "TestBrowser/1.0"
+    assert consent.text == f"{CONSENT_TEXT}\nNewsletters ticked: Daily"
     mail = OutboxMessage.objects.get(to="Reader@example.org")
     assert "Confirm" in mail.subject
     assert re.search(r"http://[^\s\"]+/subscribe/confirm/[^\s\"/]+/", mail.text_body)
