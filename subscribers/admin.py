@@ -27,7 +27,7 @@ from subscribers.models import (
     SubscriberTag,
     Suppression,
 )
-from subscribers.normalise import clean_name, normalise_email
+from subscribers.normalise import clean_name, normalise_email, search_ascii
 from subscribers.selectors import SegmentRules, is_suppressed, segment_count, segment_counts, segment_filter
 
 
@@ -157,6 +157,16 @@ class SubscriberAdmin(admin.ModelAdmin):
         # adding a reader by hand states it once.
         fields = list(self.readonly_fields)
         return fields if obj is not None else [name for name in fields if name != "status"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber], search_term: str
+    ) -> tuple[QuerySet[Subscriber], bool]:
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        # Addresses are stored with punycode domains; "bücher.example" finds "xn--bcher-kva.example".
+        ascii_term = search_ascii(search_term)
+        if ascii_term != search_term:
+            results |= queryset.filter(email__icontains=ascii_term)
+        return results, duplicates
 
     @admin.display(description="Lists")
     def list_names(self, obj: Subscriber) -> str:

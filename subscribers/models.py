@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from subscribers.normalise import display_email
 from subscribers.storage import import_file_name, import_storage
 
 
@@ -90,6 +91,11 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def display_email(self) -> str:
+        """The address with an IDN domain shown in Unicode, for the reader's own pages."""
+        return display_email(self.email)
 
 
 class Consent(models.Model):

@@ -78,3 +78,26 @@ def clean_name(value: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"A name can be at most {MAX_NAME_LENGTH} characters long.", code="too_long")
     return name
+
+
+def display_email(email: str) -> str:
+    """The address as its owner writes it: an IDN domain back in Unicode (bücher.example, not xn--bcher-kva)."""
+    local, sep, domain = email.rpartition("@")
+    if not sep or "xn--" not in domain.lower():
+        return email
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except (idna.IDNAError, UnicodeError):
+        return email
+
+
+def search_ascii(term: str) -> str:
+    """A search term with its IDN domain part in punycode, as addresses are stored; the term itself otherwise."""
+    term = term.strip()
+    local, sep, domain = term.rpartition("@")
+    if domain.isascii():
+        return term
+    try:
+        return f"{local}{sep}{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
+        return term

@@ -292,3 +292,10 @@ def test_the_live_count_is_for_editors_only(client: Client, contributor: object)
     client.force_login(contributor)  # type: ignore[arg-type]
     response = client.get("/admin/subscribers/segment/count/")
     assert response.status_code == 403
+
+
+def test_searching_an_idn_domain_in_unicode_finds_the_punycode_address(editor_client: Client) -> None:
+    make_confirmed_reader(email="leser@xn--bcher-kva.example")
+    make_confirmed_reader(email="other@example.org")
+    page = editor_client.get(CHANGELIST, {"q": "leser@bücher.example"}).content.decode()
+    assert "leser@xn--bcher-kva.example" in page and "other@example.org" not in page

@@ -119,3 +119,9 @@ def test_erasure_also_removes_the_address_from_the_admin_history(client: Client,
     client.post(prefs(reader) + "erase/", {"confirm": "erase"})
     entry = LogEntry.objects.get()
     assert entry.object_repr == "(erased reader)" and "history@example.org" not in entry.change_message
+
+
+def test_the_reader_sees_their_idn_address_in_unicode(client: Client) -> None:
+    reader = make_confirmed_reader(email="leser@xn--bcher-kva.example")
+    page = client.get(prefs(reader)).content.decode()
+    assert "leser@bücher.example" in page and "xn--" not in page
