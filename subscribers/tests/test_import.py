@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import tracemalloc
 from datetime import timedelta
 from pathlib import Path
@@ -271,3 +272,17 @@ def test_a_name_with_a_line_separator_or_too_long_is_rejected(name: str) -> None
     job = run(f'email,name\nx@example.org,"{name}"\n')
     assert job.rejected == 1 and job.report[0]["reason"].startswith("Invalid name:")
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.integration
+def test_a_real_worker_on_redis_runs_the_confirmed_import(celery_worker: Any) -> None:
+    job, _columns, _preview, _count = importer.import_job_create(
+        uploaded=upload("email,name\nw1@example.org,W\nnot-an-address,X\n"), acting_user=None
+    )
+    importer.import_job_queue(job=job, consent_basis=ConsentBasis.DOUBLE_OPT_IN, lists=[])
+    deadline = time.monotonic() + 30
+    while ImportJob.objects.get(pk=job.pk).status == ImportStatus.QUEUED and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.refresh_from_db()
+    assert (job.status, job.added, job.rejected) == (ImportStatus.DONE, 1, 1)
+    assert Subscriber.objects.get().status == SubscriberStatus.ACTIVE
