@@ -233,3 +233,20 @@ def test_rate_limit_per_ip(client: Client, monkeypatch: pytest.MonkeyPatch) -> N
     assert codes == [302, 302, 429]
     assert "Too many attempts" in post(client, email="late@example.org").content.decode()
     assert Subscriber.objects.count() == 2
+
+
+def test_a_crafted_post_cannot_join_a_list_readers_are_not_offered(client: Client) -> None:
+    staff = MailingListFactory(name="Staff only", public=False)
+    response = post(client, email="sneaky@example.org", lists=str(staff.pk))
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_the_fresh_link_form_is_rate_limited_per_address_too(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "RATE_PER_ADDRESS", "2/h")
+    make_pending_reader(email="victim@example.org")
+    codes = [
+        client.post("/subscribe/resend/", {"email": "victim@example.org"}, REMOTE_ADDR=f"198.51.100.{i}").status_code
+        for i in range(3)
+    ]
+    assert codes == [302, 302, 429]
