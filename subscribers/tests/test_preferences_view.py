@@ -125,3 +125,11 @@ def test_the_reader_sees_their_idn_address_in_unicode(client: Client) -> None:
     reader = make_confirmed_reader(email="leser@xn--bcher-kva.example")
     page = client.get(prefs(reader)).content.decode()
     assert "leser@bücher.example" in page and "xn--" not in page
+
+
+def test_a_crafted_post_cannot_join_a_private_list_and_is_told(client: Client) -> None:
+    staff = MailingListFactory(name="Staff only", public=False)
+    reader = make_confirmed_reader()
+    response = client.post(prefs(reader), {"action": "save", "name": "", "lists": [staff.pk]})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert not reader.lists.exists()
