@@ -66,8 +66,9 @@ def _parent_issue(obj: Any) -> Issue | None:
 
 
 class DraftOnlyForContributorsMixin:
-    """Contributors edit drafts only; editors edit in every state. An issue
-    out of draft stays visible to contributors, read-only."""
+    """Contributors edit drafts only; editors edit in every state but
+    scheduled and sending (services.edit_refusal). An issue nobody may edit
+    now stays visible, read-only."""
 
     def _may_edit(self, request: HttpRequest, obj: Any) -> bool:
         return services.user_may_edit(request.user, _parent_issue(obj))
@@ -90,6 +91,10 @@ class RestoreKeepsWorkflowMixin:
     ) -> HttpResponse:
         if not services.user_is_editor(request.user):
             raise PermissionDenied("Only editors may restore an earlier version.")
+        issue = _parent_issue(self.model.objects.filter(pk=unquote(object_id)).first())  # type: ignore[attr-defined]
+        refused = admin_views.refuse_locked_edit(request, issue, back_to=request.path)
+        if refused is not None:
+            return refused
         version = get_object_or_404(Version, pk=version_id, object_id=unquote(object_id))
         with transaction.atomic(), services.issue_status_kept(revision=version.revision) as kept:
             request._issue_status_kept = kept  # type: ignore[attr-defined]
@@ -172,7 +177,12 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
             issue = Issue.objects.get(pk=unquote(object_id))
             return merge_sample(render_email(issue).text, sample_merge_values(issue))
 
-        extra = {**(extra_context or {}), "version_text": version_text}
+        current = Issue.objects.filter(pk=unquote(object_id)).first()
+        extra = {
+            **(extra_context or {}),
+            "version_text": version_text,
+            "restore_refusal": services.edit_refusal(request.user, current),
+        }
         return super().revision_view(request, object_id, version_id, extra)
 
     def get_urls(self) -> list[URLPattern]:
@@ -252,6 +262,9 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         issue = self.get_object(request, object_id)
+        refused = admin_views.refuse_locked_edit(request, issue, back_to=request.path)
+        if refused is not None:
+            return refused
         extra = dict(extra_context or {})
         if issue is not None and request.method == "GET":
             extra.update(admin_views.panel_context(request, issue))
@@ -269,7 +282,9 @@ class SectionItemInline(DraftOnlyInlineMixin, SortableTabularInline):
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         if isinstance(obj, Section):
-            self.verbose_name_plural = f"{spec_for(obj.kind).items_label} (drag to reorder)"
+            label = spec_for(obj.kind).items_label
+            editable = self.has_change_permission(request, obj)
+            self.verbose_name_plural = f"{label} (drag to reorder)" if editable else label
             self.verbose_name = "item"
         return super().get_formset(request, obj, **kwargs)
 
@@ -303,8 +318,9 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
     def save_model(self, request: HttpRequest, obj: Section, form: Any, change: bool) -> None:
         # The add page lets anyone with add_section pick an issue: a
         # contributor may only add to a draft.
-        if not services.user_may_edit(request.user, obj.issue):
-            raise PermissionDenied("Only editors may change an issue once it has left draft.")
+        problem = services.edit_refusal(request.user, obj.issue)
+        if problem:
+            raise PermissionDenied(problem)
         super().save_model(request, obj, form, change)
 
     def log_addition(self, request: HttpRequest, obj: Section, message: Any) -> Any:  # type: ignore[override]
@@ -341,6 +357,19 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
         super().delete_queryset(request, queryset)
         for issue in issues:
             services.issue_refresh_stats(issue=issue)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        section = self.get_object(request, object_id)
+        issue = section.issue if section is not None else None
+        refused = admin_views.refuse_locked_edit(request, issue, back_to=request.path)
+        if refused is not None:
+            return refused
+        extra = dict(extra_context or {})
+        if issue is not None:
+            extra.update(admin_views.edit_notice_context(issue))
+        return super().change_view(request, object_id, form_url, extra)
 
     def response_change(self, request: HttpRequest, obj: Section) -> HttpResponse:
         response = super().response_change(request, obj)

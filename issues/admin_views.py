@@ -53,6 +53,29 @@ def public_url(issue: Issue) -> str:
         return ""
 
 
+def edit_notice_context(issue: Issue) -> dict[str, Any]:
+    """What the issue and section pages say about editing the issue now: read-only
+    while a send is planned or running (with the send to cancel), and that
+    corrections to a sent issue reach the web archive only."""
+    send = None
+    if issue.status in services.LOCKED_STATUSES:
+        from delivery.models import SendStatus
+
+        finished = [SendStatus.CANCELLED, SendStatus.DONE, SendStatus.FAILED]
+        send = issue.sends.exclude(status__in=finished).order_by("-scheduled_at", "-pk").first()
+    return {"edit_notice_issue": issue, "edit_notice_send": send}
+
+
+def refuse_locked_edit(request: HttpRequest, issue: Issue | None, *, back_to: str) -> HttpResponse | None:
+    """A POST that would change a scheduled or sending issue (a stale page or a
+    crafted request): nothing is saved, the editor is told why."""
+    if request.method != "POST" or issue is None or issue.status not in services.LOCKED_STATUSES:
+        return None
+    problem = services.edit_refusal(request.user, issue)
+    messages.error(request, f"Nothing was saved. {problem}")
+    return HttpResponseRedirect(back_to)
+
+
 def panel_context(request: HttpRequest, issue: Issue) -> dict[str, Any]:
     """What the issue change page shows above the form."""
     checks = presend_checks(issue)
@@ -68,6 +91,7 @@ def panel_context(request: HttpRequest, issue: Issue) -> dict[str, Any]:
         "test_send_form": TestSendForm(),
         "may_test_send": request.user.has_perm("issues.add_previewsend"),
         "public_url": public_url(issue),
+        **edit_notice_context(issue),
     }
 
 

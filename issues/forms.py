@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 from issues.models import Issue, IssueStatus, Section, SectionItem
 from issues.sanitize import sanitize_html
-from issues.services import parse_recipients
+from issues.services import lock_reason, parse_recipients
 from issues.storage import validate_image_file
 
 
@@ -86,6 +86,15 @@ class SectionAdminForm(forms.ModelForm):
             "heading": forms.TextInput(attrs={"size": 36}),
             "link_url": forms.URLInput(attrs={"size": 28, "placeholder": "https://"}),
         }
+
+    def clean_issue(self) -> Issue | None:
+        # The section page's issue picker (adding a section): a scheduled
+        # or sending issue takes no new section.
+        issue = self.cleaned_data.get("issue")
+        locked = lock_reason(issue) if issue is not None else None
+        if locked:
+            raise ValidationError(f"“{issue}”: {locked}")
+        return issue
 
     def clean_body(self) -> str:
         return sanitize_html(self.cleaned_data.get("body") or "")

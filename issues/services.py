@@ -59,10 +59,34 @@ def user_is_editor(user: Any) -> bool:
     return bool(user.has_perm("issues.approve_issue"))
 
 
-def user_may_edit(user: Any, issue: Issue | None) -> bool:
+# While a send is planned or running the text is frozen: the pre-send checks
+# passed on this text when the send was scheduled, and the emails must be it.
+LOCKED_STATUSES = frozenset({S.SCHEDULED, S.SENDING})
+
+
+def lock_reason(issue: Issue) -> str | None:
+    """Why nobody may change ``issue`` now (a send is planned or running), or None."""
+    if issue.status == S.SCHEDULED:
+        return "This issue is scheduled to be sent: cancel the send to edit this issue."
+    if issue.status == S.SENDING:
+        return "This issue is being sent: it cannot be edited until its send is over."
+    return None
+
+
+def edit_refusal(user: Any, issue: Issue | None) -> str | None:
+    """Why ``user`` may not change ``issue`` (its fields, sections or items) now, or None."""
     if issue is None or issue.pk is None:
-        return True
-    return issue.status == S.DRAFT or user_is_editor(user)
+        return None
+    locked = lock_reason(issue)
+    if locked:
+        return locked
+    if issue.status != S.DRAFT and not user_is_editor(user):
+        return "Only editors may change an issue once it has left draft."
+    return None
+
+
+def user_may_edit(user: Any, issue: Issue | None) -> bool:
+    return edit_refusal(user, issue) is None
 
 
 def allowed_targets(*, issue: Issue, user: Any) -> list[str]:
@@ -141,8 +165,9 @@ def issue_refresh_stats(*, issue: Issue) -> Issue:
 
 def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "") -> Issue:
     """Validate and save an issue (a new revision), then refresh its stats."""
-    if acting_user is not None and not user_may_edit(acting_user, issue):
-        raise PermissionDenied("Only editors may change an issue once it has left draft.")
+    problem = edit_refusal(acting_user, issue) if acting_user is not None else None
+    if problem:
+        raise PermissionDenied(problem)
     issue.full_clean()
     with transaction.atomic(), reversion.create_revision():
         if acting_user is not None:
@@ -157,8 +182,9 @@ def section_save(
     *, section: Section, items: Iterable[dict[str, Any]] | None = None, acting_user: Any = None
 ) -> Section:
     """Sanitise, validate and save a section (and replace its items when given)."""
-    if acting_user is not None and not user_may_edit(acting_user, section.issue):
-        raise PermissionDenied("Only editors may change an issue once it has left draft.")
+    problem = edit_refusal(acting_user, section.issue) if acting_user is not None else None
+    if problem:
+        raise PermissionDenied(problem)
     section.body = sanitize_html(section.body)
     section.analysis = sanitize_html(section.analysis)
     section.full_clean()
@@ -197,6 +223,9 @@ def issue_restore(*, version: Version, acting_user: Any) -> Issue:
     The status stays what it is now: a restore is an edit, not a workflow move."""
     if not user_is_editor(acting_user):
         raise PermissionDenied("Only editors may restore an earlier version.")
+    problem = edit_refusal(acting_user, Issue.objects.filter(pk=version.object_id).first())
+    if problem:
+        raise PermissionDenied(problem)
     with transaction.atomic(), reversion.create_revision():
         reversion.set_user(acting_user)
         reversion.set_comment(f"Restored the version of {version.revision.date_created:%d %b %Y %H:%M}")
@@ -238,7 +267,8 @@ def issues_delete(*, issues: Iterable[Issue], acting_user: Any) -> int:
     if not acting_user.has_perm("issues.delete_issue"):
         raise PermissionDenied("You do not have permission to delete issues.")
     for issue in issues:
-        if not user_may_edit(acting_user, issue):
+        # A scheduled or sending issue has a send, which keeps it (below).
+        if issue.status != S.DRAFT and not user_is_editor(acting_user):
             raise PermissionDenied("Only editors may delete an issue once it has left draft.")
     with transaction.atomic():
         try:

@@ -109,7 +109,7 @@ def test_a_scheduled_issue_offers_no_moves_and_refuses_a_crafted_one(editor) -> 
     issue = make_full_issue(status=S.SCHEDULED)
     client = _client(editor)
     html = client.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
-    assert "To change it, cancel the send first." in html
+    assert "Cancel the send to edit this issue" in html
     assert 'class="button workflow-button' not in html
     response = client.post(_transition_url(issue), {"to_status": S.APPROVED}, follow=True)
     assert "cancel its send" in response.content.decode()
