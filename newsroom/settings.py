@@ -347,6 +347,10 @@ if not DEBUG:
 
 # Rate limits on the public forms use the cache above.
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# How many proxies of ours stand in front of the web server; the client's address
+# is then read from X-Forwarded-For (newsroom/net.py), not REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_PROXY", False) else 0, minimum=0)
+RATELIMIT_IP_META_KEY = "newsroom.net.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The file cache is shared by the processes of one machine, which is all a
 # laptop run has; the locmem cache is only used by the test suite.

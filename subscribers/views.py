@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
+from newsroom.net import client_ip
 from subscribers import services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
 from subscribers.links import (
@@ -36,7 +37,7 @@ RATE_PER_ADDRESS = "5/h"
 
 
 def _client(request: HttpRequest) -> tuple[str | None, str]:
-    return request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_USER_AGENT", "")[:500]
+    return client_ip(request) or None, request.META.get("HTTP_USER_AGENT", "")[:500]
 
 
 def _address_key(group: str, request: HttpRequest) -> str:
