@@ -131,8 +131,12 @@ def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> Http
         messages.error(request, "Test send not queued: " + " ".join(str(e) for e in form.errors["recipients"]))
         return HttpResponseRedirect(_change_url(issue) + "#test-send")
     recipients = form.cleaned_data["recipients"]
-    services.preview_send_create(issue=issue, recipients=recipients, acting_user=request.user)
-    messages.success(request, f"Test send queued to {', '.join(recipients)}.")
+    try:
+        services.preview_send_create(issue=issue, recipients=recipients, acting_user=request.user)
+    except services.TaskQueueUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Test send queued to {', '.join(recipients)}.")
     return HttpResponseRedirect(_change_url(issue) + "#test-send")
 
 

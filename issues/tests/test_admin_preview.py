@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from issues.models import PreviewSend
+from issues.services import NOT_QUEUED
 from issues.tasks import preview_send_task
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import make_full_issue
@@ -119,3 +122,56 @@ def test_task_argument_is_json(editor) -> None:
     preview_send_task(preview.pk)
     preview_send_task(preview.pk)  # a re-delivered task does not send twice
     assert OutboxMessage.objects.filter(to="x@example.com").count() == 1
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    """Point Celery at a port where nothing listens, as when Redis is down."""
+    from newsroom.celery import app
+
+    def drop_pools() -> None:
+        # Celery keeps its connection and producer pools; new ones use the URL below.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url
+    app.conf.update(broker_url="redis://127.0.0.1:1/0")
+    drop_pools()
+    yield
+    app.conf.update(broker_url=saved)
+    drop_pools()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_send_with_the_queue_down_says_so_and_is_not_shown_as_queued(editor, broker_down) -> None:
+    client = Client()
+    client.force_login(editor)
+    issue = make_full_issue()
+    url = reverse("admin:issues_issue_test_send", args=[issue.pk])
+    response = client.post(url, {"recipients": "a@example.com"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Test send not queued: the task queue could not be reached." in page
+    assert "Test send queued" not in page
+    preview = PreviewSend.objects.get()
+    assert preview.sent_at is None and preview.error == NOT_QUEUED
+    assert "Failed: Not queued: the task queue could not be reached." in page
+    assert "Queued…" not in page
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_redis_transports_own_connection_error_is_caught_too(editor, monkeypatch) -> None:
+    import redis.exceptions
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(preview_send_task, "delay", refused)
+    client = Client()
+    client.force_login(editor)
+    issue = make_full_issue()
+    url = reverse("admin:issues_issue_test_send", args=[issue.pk])
+    response = client.post(url, {"recipients": "a@example.com"}, follow=True)
+    assert "Test send not queued: the task queue could not be reached." in response.content.decode()
+    assert PreviewSend.objects.get().error == NOT_QUEUED
