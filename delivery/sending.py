@@ -246,8 +246,12 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
         gone = [pk for pk, sub, _ in claimed if sub not in names]
         if gone:
             Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")
-    rows = [Row(pk, sub, email, names[sub]) for pk, sub, email in claimed if sub in names]
+    rows = [Row(pk, sub, email, names[sub] or NAME_FALLBACK) for pk, sub, email in claimed if sub in names]
     return sorted(rows, key=lambda r: r.delivery_id)
+
+
+# A reader who gave no name is greeted "Hi there,".
+NAME_FALLBACK = "there"
 
 
 # --- recipients --------------------------------------------------------------------

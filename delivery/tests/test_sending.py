@@ -550,3 +550,16 @@ def test_a_send_whose_snapshot_died_with_its_worker_is_started_again(
     with django_capture_on_commit_callbacks(execute=True):
         services.sends_start_due()
     assert sorted(Delivery.objects.filter(send=send).values_list("email", flat=True)) == sorted(p.email for p in people)
+
+
+def test_a_reader_without_a_name_is_greeted_without_a_blank(
+    as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    _send, people = new_send(2)
+    Subscriber.objects.filter(pk=people[0].pk).update(name="")
+
+    run_due(django_capture_on_commit_callbacks)
+
+    merge = mail.outbox[0].anymail_test_params["merge_data"]
+    assert merge[people[0].email]["name"] == "there"  # the email reads "Hi there,", never "Hi ,"
+    assert merge[people[1].email]["name"] == people[1].name != ""
