@@ -280,6 +280,8 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+# CSV imports wait here between upload and import; they hold addresses, so never under MEDIA_ROOT.
+IMPORT_FILES_ROOT = Path(env_str("IMPORT_FILES_ROOT", str(VAR_DIR / "imports")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
