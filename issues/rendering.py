@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,11 @@ _TEXT_CONFIG = ParserConfig(display_links=True)
 # /media/) mean nothing in an inbox: the email gets them on SITE_URL.
 _ROOT_RELATIVE = re.compile(r'(\s(?:src|href)=")/(?!/)')
 _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+# Plain-text lines stay within 76 columns (RFC 2646 suggests at most 78;
+# 76 leaves room for a quoting "> " in a reply).
+TEXT_WIDTH = 76
+# "  * item", "  1. step", " 2) step", "## HEADING": the marker and the spaces after it.
+_LIST_ITEM = re.compile(r"^(\s*(?:[*\-\u2022]|\d{1,3}[.)]|#{1,3})\s+)\S")
 
 
 def mailgun_tag(key: str) -> str:
@@ -130,12 +136,54 @@ def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> Rendered
     html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
         "</head>", _RESPONSIVE_CSS + "</head>", 1
     )
-    text_parts = [part.strip() for part in _render_sections(sections, "text", context)]
-    plain = render_to_string(
-        "issues/email/issue.txt", {**context, "sections_text": "\n\n".join(p for p in text_parts if p)}
+    return RenderedEmail(
+        subject=issue.email_subject, preheader=issue.preheader, html=html, text=_render_text(issue, sections, merge_tag)
     )
-    text = re.sub(r"\n{3,}", "\n\n", str(plain)).strip() + "\n"
-    return RenderedEmail(subject=issue.email_subject, preheader=issue.preheader, html=html, text=text)
+
+
+def _text_placeholder(key: str) -> str:
+    # A merge tag may hold spaces (Brevo's "{{ params.name }}"): wrapping sees
+    # this one-word stand-in instead, and the real tag goes in afterwards.
+    return f"\ue000{key}\ue000"
+
+
+def _render_text(issue: Issue, sections: list[Section], merge_tag: MergeTag) -> str:
+    context = _base_context(issue, _text_placeholder)
+    parts = [part.strip() for part in _render_sections(sections, "text", context)]
+    plain = render_to_string("issues/email/issue.txt", {**context, "sections_text": "\n\n".join(p for p in parts if p)})
+    text = wrap_plain_text(re.sub(r"\n{3,}", "\n\n", str(plain)).strip()) + "\n"
+    for key in MERGE_KEYS:
+        text = text.replace(_text_placeholder(key), merge_tag(key))
+    return text
+
+
+def wrap_plain_text(text: str, width: int = TEXT_WIDTH) -> str:
+    """Wrap each line longer than ``width`` at spaces, never inside a word, so a
+    link stays whole (one longer than ``width`` gets a line of its own). List
+    items and headings keep their marker, and their following lines line up
+    under the item's text."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        item = _LIST_ITEM.match(line)
+        if item:
+            lead = item.group(1)
+            hang = " " * len(lead)
+        else:
+            lead = hang = line[: len(line) - len(line.lstrip())]
+        lines.append(
+            textwrap.fill(
+                line[len(lead) :],
+                width=width,
+                initial_indent=lead,
+                subsequent_indent=hang,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
 
 
 def count_words(issue: Issue) -> int:

@@ -61,7 +61,7 @@ def test_email_carries_every_merge_tag_and_the_publisher_footer() -> None:
     assert settings.PUBLISHER_NAME in email.html
     for key in ("unsubscribe_url", "preferences_url", "web_url", "name"):
         assert mailgun_tag(key) in email.text
-    assert settings.PUBLISHER_ADDRESS in email.text
+    assert " ".join(settings.PUBLISHER_ADDRESS.split()) in " ".join(email.text.split())
 
 
 def test_a_custom_merge_tag_syntax_is_used_everywhere() -> None:
@@ -174,3 +174,67 @@ def test_the_email_subject_is_the_title_unless_the_editor_wrote_one() -> None:
     assert render_email(issue).subject == "Chips get cheaper"
     issue.subject = "Cheaper chips, and a tool to try"
     assert render_email(issue).subject == "Cheaper chips, and a tool to try"
+
+
+LONG_URL = "https://research.example.org/papers/2025/small-models-big-week?utm_source=newsletter&utm_medium=email"
+PROSE = " ".join(["Chip makers and model labs traded announcements all week long."] * 4)
+
+
+def _long_text_issue(**kwargs) -> str:
+    issue = make_full_issue(**kwargs)
+    lead = issue.sections.get(heading__startswith="Lead story 1")
+    lead.body = f'<p>{PROSE} Read <a href="{LONG_URL}">the paper</a> first.</p><ul><li>{PROSE}</li></ul>'
+    lead.analysis = f"<p>{PROSE}</p><p>{PROSE}</p>"
+    lead.link_url = LONG_URL
+    lead.save()
+    item = lead.items.first()
+    item.text = PROSE
+    item.save()
+    return render_email(issue).text
+
+
+def test_plain_text_lines_stay_within_76_columns_unless_one_unbreakable_word() -> None:
+    text = _long_text_issue(summary=PROSE)
+    lines = text.splitlines()
+    assert any(len(line) > 60 for line in lines)  # prose fills the lines
+    for line in lines:
+        if len(line) > 76:
+            marker = re.match(r"^\s*(?:[*\-]|\d+\.)?\s*", line)
+            assert len(line[marker.end() :].split()) == 1, line
+
+
+def test_wrapping_keeps_every_word_in_order_and_links_whole() -> None:
+    text = _long_text_issue()
+    assert text.count(LONG_URL) == 2  # the link in the body and the source link, each unbroken
+    assert f"Read the source:\n{LONG_URL}\n" in text  # too long to share a line: it gets its own
+    flowing = " ".join(text.split())
+    assert f"{PROSE} Read [the paper]({LONG_URL}) first." in flowing
+
+
+def test_a_long_list_item_wraps_under_its_text() -> None:
+    text = _long_text_issue()
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  * Label 0: Chip makers"))
+    assert len(lines[start]) <= 76
+    assert lines[start + 1].startswith("    ") and not lines[start + 1].startswith("     ")
+    assert lines[start + 1].strip()[0].isalpha()
+
+
+def test_a_merge_tag_with_spaces_is_never_split_by_wrapping() -> None:
+    def tag(key: str) -> str:  # a provider tag with spaces and a fallback, long enough to overflow its line
+        return "{{ params." + key + ' | default: "https://news.example.com/account" }}'
+
+    text = render_email(make_full_issue(), merge_tag=tag).text
+    for key in MERGE_KEYS:
+        assert tag(key) in text
+
+
+def test_a_long_postal_address_still_passes_the_address_check(settings) -> None:
+    from issues.checks import presend_checks
+
+    settings.PUBLISHER_ADDRESS = (
+        "Newsroom Media Ltd, Floor 4, 120 Long Example Street, Kingsbridge, London, EC1A 1AA, UK"
+    )
+    issue = make_full_issue()
+    assert "address_missing" not in {check.code for check in presend_checks(issue)}
+    assert max(len(line) for line in render_email(issue).text.splitlines() if "Kingsbridge" in line) <= 76
