@@ -360,8 +360,22 @@ def send_cancel(*, send: Send, acting_user: Any) -> Send:
         issue = Issue.objects.get(pk=send.issue_id)
         if was_scheduled and issue.status == IssueStatus.SCHEDULED:
             issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None)
+        elif issue.status in (IssueStatus.SCHEDULED, IssueStatus.SENDING):
+            issue_transition(issue=issue, to_status=_status_after_cancel(issue), acting_user=None)
     send.refresh_from_db()
     return send
+
+
+def _status_after_cancel(issue: Issue) -> str:
+    """A send cancelled part-way: the issue is sent if any reader has or may have it (rows being
+    sent right now included), so it stays public and unsendable twice; otherwise approved again."""
+    reached = Delivery.objects.filter(
+        send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.CLAIMED, DeliveryStatus.UNCERTAIN]
+    ).exists()
+    if reached:
+        return IssueStatus.SENT
+    # SCHEDULED -> SENT is not a move; a started send has moved the issue to SENDING already.
+    return IssueStatus.APPROVED
 
 
 def _has_or_may_get_issue(send: Send) -> Exists:

@@ -33,7 +33,8 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
     S.REVIEW: frozenset({S.DRAFT, S.APPROVED}),
     S.APPROVED: frozenset({S.DRAFT, S.SCHEDULED}),
     S.SCHEDULED: frozenset({S.APPROVED, S.SENDING}),
-    S.SENDING: frozenset({S.SENT}),
+    # Back to approved only when its send was cancelled before anyone could have it (delivery.services).
+    S.SENDING: frozenset({S.SENT, S.APPROVED}),
     S.SENT: frozenset(),
 }
 

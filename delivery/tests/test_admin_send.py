@@ -570,3 +570,28 @@ def test_a_started_send_cannot_be_deleted_but_an_unstarted_cancelled_one_can(cli
     response = client.post(reverse("admin:delivery_send_delete", args=[unstarted.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not Send.objects.filter(pk=unstarted.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "issue_after"),
+    [
+        ({DeliveryStatus.SENT: 2, DeliveryStatus.QUEUED: 3}, IssueStatus.SENT),
+        ({DeliveryStatus.CLAIMED: 1, DeliveryStatus.QUEUED: 3}, IssueStatus.SENT),
+        ({DeliveryStatus.QUEUED: 3}, IssueStatus.APPROVED),
+    ],
+)
+def test_cancelling_a_started_send_never_leaves_the_issue_sending(
+    client: Any, editor: Any, rows: dict[str, int], issue_after: str
+) -> None:
+    issue = approved_issue()
+    issue.__class__.objects.filter(pk=issue.pk).update(status=IssueStatus.SENDING)
+    send = running_send(issue, rows)
+    client.force_login(editor)
+
+    response = client.post(control_url(send), {"action": "cancel"}, follow=True)
+
+    assert "Cancelled." in page_text(response)
+    issue.refresh_from_db()
+    send.refresh_from_db()
+    assert (send.status, issue.status) == (SendStatus.CANCELLED, issue_after)
+    assert not send.deliveries.filter(status=DeliveryStatus.QUEUED).exists()
