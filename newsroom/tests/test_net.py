@@ -7,7 +7,9 @@ def _request(remote: str = "10.0.0.5", forwarded: str | None = None):
     meta = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
-    return RequestFactory().post("/subscribe/", **meta)
+    request = RequestFactory().post("/subscribe/")
+    request.META.update(meta)
+    return request
 
 
 def test_without_a_proxy_it_is_the_peer_address_whatever_the_header_says(settings):
