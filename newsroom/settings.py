@@ -115,7 +115,8 @@ CACHE_URL = env_str("CACHE_URL", REDIS_URL or "file")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, but a Redis that is down is a miss, not a 500 (newsroom/cache.py).
+            "BACKEND": "newsroom.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "newsroom"),
         }

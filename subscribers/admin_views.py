@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
+from newsroom.queue import TaskQueueUnavailable
 from subscribers import importer
 from subscribers.models import ConsentBasis, ImportJob, ImportStatus, MailingList, Subscriber
 
@@ -77,9 +78,17 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("admin:subscribers_importjob_change", job.pk)
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        importer.import_job_queue(
-            job=job, consent_basis=form.cleaned_data["consent_basis"], lists=list(form.cleaned_data["lists"])
-        )
+        try:
+            importer.import_job_queue(
+                job=job, consent_basis=form.cleaned_data["consent_basis"], lists=list(form.cleaned_data["lists"])
+            )
+        except TaskQueueUnavailable:
+            messages.error(
+                request,
+                "Import not started: the task queue could not be reached. Press Import again in a minute; "
+                "if it keeps failing, the queue (Redis) needs attention.",
+            )
+            return redirect("admin:subscribers_subscriber_import_confirm", pk=job.pk)
         return redirect("admin:subscribers_importjob_change", job.pk)
     try:
         columns, preview, count = importer.import_job_preview(job=job)

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from newsroom.queue import enqueue_on_commit
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -444,6 +445,8 @@ def import_job_queue(*, job: ImportJob, consent_basis: str, lists: list[MailingL
     """The editor confirmed the preview: record their choices and queue the import, once.
 
     Returns False if the job was already queued or finished (a second click changes nothing).
+    If the task queue is down the job goes back to uploaded (so Import can be pressed
+    again) and TaskQueueUnavailable is raised after the commit.
     """
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.UPLOADED).update(
         status=ImportStatus.QUEUED, consent_basis=consent_basis
@@ -452,7 +455,11 @@ def import_job_queue(*, job: ImportJob, consent_basis: str, lists: list[MailingL
         return False
     job.lists.set(lists)
     job_id = job.pk
-    transaction.on_commit(lambda: _enqueue(job_id))
+
+    def not_queued() -> None:
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.UPLOADED)
+
+    enqueue_on_commit(lambda: _enqueue(job_id), on_failure=not_queued)
     return True
 
 

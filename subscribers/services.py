@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from newsroom.queue import enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
     Consent,
@@ -124,14 +125,22 @@ def _consent(
     )
 
 
-def _queue_confirmation(subscriber: Subscriber) -> None:
-    subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
-    transaction.on_commit(lambda: emails.confirmation(subscriber_id=subscriber_id, email=address, name=name))
+def _queue_email(
+    subscriber: Subscriber, email: Callable[..., None], *, field: str, previous: datetime.datetime | None
+) -> None:
+    """Queue one of emails.* after commit; if the queue is down, put ``field`` back to ``previous``.
 
-
-def _queue_already_subscribed(subscriber: Subscriber) -> None:
+    ``field`` (confirmation_sent_at or welcome_sent_at) then only ever records
+    emails that were actually queued, so the cool-down does not stop the retry.
+    TaskQueueUnavailable reaches the caller of the service, after the commit.
+    """
     subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
-    transaction.on_commit(lambda: emails.already_subscribed(subscriber_id=subscriber_id, email=address, name=name))
+    stamped = getattr(subscriber, field)
+
+    def not_queued() -> None:
+        Subscriber.objects.filter(pk=subscriber_id, **{field: stamped}).update(**{field: previous})
+
+    enqueue_on_commit(lambda: email(subscriber_id=subscriber_id, email=address, name=name), on_failure=not_queued)
 
 
 def _answer_by_email(subscriber: Subscriber, now: datetime.datetime) -> bool:
@@ -148,10 +157,8 @@ def _answer_by_email(subscriber: Subscriber, now: datetime.datetime) -> bool:
     if last is not None and now - last < CONFIRMATION_COOLDOWN:
         return False
     subscriber.confirmation_sent_at = now
-    if subscriber.status == SubscriberStatus.PENDING:
-        _queue_confirmation(subscriber)
-    else:
-        _queue_already_subscribed(subscriber)
+    email = emails.confirmation if subscriber.status == SubscriberStatus.PENDING else emails.already_subscribed
+    _queue_email(subscriber, email, field="confirmation_sent_at", previous=last)
     return True
 
 
@@ -188,6 +195,10 @@ def subscriber_subscribe(
     (returns None); an active reader is left exactly as they are and sent a
     note with their preferences link; a pending reader is sent another
     confirmation. Either email goes at most once per CONFIRMATION_COOLDOWN.
+
+    If the task queue is down, TaskQueueUnavailable is raised after the commit:
+    the reader and their consent are stored, the cool-down is not started, and
+    asking again (this form or subscriber_resend_confirmation) sends the email.
     """
     address = normalise_email(email)
     if is_suppressed(address):
@@ -230,6 +241,7 @@ def subscriber_resend_confirmation(*, email: str) -> bool:
 
     Pending: a new confirmation; active: the "already subscribed" note; both
     under the cool-down. True if an email was queued (the caller must not say so).
+    TaskQueueUnavailable (after the commit) if the queue is down; the cool-down is then not started.
     """
     address = normalise_email(email)
     found = subscriber_by_email(address)
@@ -244,7 +256,11 @@ def subscriber_resend_confirmation(*, email: str) -> bool:
 
 @transaction.atomic
 def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_agent: str = "") -> Subscriber:
-    """Make a pending reader active (from their signed link) and send the welcome email once."""
+    """Make a pending reader active (from their signed link) and send the welcome email once.
+
+    If the task queue is down the reader is still confirmed, welcome_sent_at stays
+    empty and TaskQueueUnavailable is raised after the commit.
+    """
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     if subscriber.status != SubscriberStatus.PENDING:
         return subscriber
@@ -256,8 +272,7 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_ag
     )
     if subscriber.welcome_sent_at is None:
         subscriber.welcome_sent_at = now
-        subscriber_id, address, name = subscriber.pk, subscriber.email, subscriber.name
-        transaction.on_commit(lambda: emails.welcome(subscriber_id=subscriber_id, email=address, name=name))
+        _queue_email(subscriber, emails.welcome, field="welcome_sent_at", previous=None)
     subscriber.save()
     return subscriber
 

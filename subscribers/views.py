@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import redis.exceptions
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from newsroom.net import client_ip
+from newsroom.queue import TaskQueueUnavailable
 from subscribers import services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
 from subscribers.links import (
@@ -35,6 +38,12 @@ from subscribers.selectors import subscriber_for_token
 RATE_PER_IP = "20/h"
 RATE_PER_ADDRESS = "5/h"
 
+logger = logging.getLogger(__name__)
+
+
+class CacheUnavailable(Exception):
+    """The cache that counts attempts (Redis) did not answer, so the request is not handled at all."""
+
 
 def _client(request: HttpRequest) -> tuple[str | None, str]:
     return client_ip(request) or None, request.META.get("HTTP_USER_AGENT", "")[:500]
@@ -48,15 +57,37 @@ def _address_key(group: str, request: HttpRequest) -> str:
 
 
 def _rate_limited(request: HttpRequest, group: str) -> bool:
-    by_ip = is_ratelimited(request, group=f"{group}-ip", key="ip", rate=RATE_PER_IP, method="POST", increment=True)
-    by_address = is_ratelimited(
-        request, group=f"{group}-address", key=_address_key, rate=RATE_PER_ADDRESS, method="POST", increment=True
-    )
+    """True if this client or address asked too often; CacheUnavailable if that cannot be counted."""
+    try:
+        by_ip = is_ratelimited(request, group=f"{group}-ip", key="ip", rate=RATE_PER_IP, method="POST", increment=True)
+        by_address = is_ratelimited(
+            request, group=f"{group}-address", key=_address_key, rate=RATE_PER_ADDRESS, method="POST", increment=True
+        )
+    except redis.exceptions.RedisError as exc:
+        # Without a count the limit cannot hold: handle nothing rather than let a flood through.
+        logger.warning("Rate-limit cache unavailable, %s not handled: %s", group, exc)
+        raise CacheUnavailable from exc
     return bool(by_ip or by_address)
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/too_many.html", status=429)
+
+
+def _try_later(request: HttpRequest, *, what: str, form: SubscribeForm | ResendForm) -> HttpResponse:
+    """The queue or the cache is down: say what happened and offer ``form`` to ask again.
+
+    ``what``: "saved" (the request is stored, its email not queued), "not_sent"
+    (a fresh link not queued) or "nothing" (nothing stored).
+    """
+    context = {"form": form, "what": what, "is_subscribe": isinstance(form, SubscribeForm)}
+    response = render(request, "subscribers/try_later.html", context, status=503)
+    response["Retry-After"] = "120"
+    return response
+
+
+def _resend_form(email: str) -> ResendForm:
+    return ResendForm(initial={"email": email})
 
 
 @never_cache
@@ -68,19 +99,25 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if form.is_bot:
         # Answer a bot exactly as a person, so it learns nothing.
         return redirect("subscribers:thanks")
-    if _rate_limited(request, "subscribe"):
-        return _too_many(request)
+    try:
+        if _rate_limited(request, "subscribe"):
+            return _too_many(request)
+    except CacheUnavailable:
+        return _try_later(request, what="nothing", form=form)
     if not form.is_valid():
         return render(request, "subscribers/subscribe.html", {"form": form}, status=400)
     ip, user_agent = _client(request)
-    services.subscriber_subscribe(
-        email=form.cleaned_data["email"],
-        name=form.cleaned_data["name"],
-        lists=list(form.cleaned_data["lists"]),
-        form=form.cleaned_data["source"],
-        ip=ip,
-        user_agent=user_agent,
-    )
+    try:
+        services.subscriber_subscribe(
+            email=form.cleaned_data["email"],
+            name=form.cleaned_data["name"],
+            lists=list(form.cleaned_data["lists"]),
+            form=form.cleaned_data["source"],
+            ip=ip,
+            user_agent=user_agent,
+        )
+    except TaskQueueUnavailable:
+        return _try_later(request, what="saved", form=_resend_form(form.cleaned_data["email"]))
     return redirect("subscribers:thanks")
 
 
@@ -92,11 +129,17 @@ def subscribe_thanks(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def resend(request: HttpRequest) -> HttpResponse:
     form = ResendForm(request.POST)
-    if _rate_limited(request, "resend"):
-        return _too_many(request)
+    try:
+        if _rate_limited(request, "resend"):
+            return _too_many(request)
+    except CacheUnavailable:
+        return _try_later(request, what="nothing", form=form)
     if not form.is_valid():
         return render(request, "subscribers/link_invalid.html", {"form": form, "reason": ""}, status=400)
-    services.subscriber_resend_confirmation(email=form.cleaned_data["email"])
+    try:
+        services.subscriber_resend_confirmation(email=form.cleaned_data["email"])
+    except TaskQueueUnavailable:
+        return _try_later(request, what="not_sent", form=_resend_form(form.cleaned_data["email"]))
     return redirect("subscribers:thanks")
 
 
@@ -113,13 +156,20 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "subscribers/link_invalid.html", {"form": ResendForm(), "reason": str(error)}, status=400
         )
+    welcome_not_sent = False
     if request.method == "POST" and subscriber.status == SubscriberStatus.PENDING:
         ip, user_agent = _client(request)
-        subscriber = services.subscriber_confirm(subscriber=subscriber, ip=ip, user_agent=user_agent)
+        try:
+            subscriber = services.subscriber_confirm(subscriber=subscriber, ip=ip, user_agent=user_agent)
+        except TaskQueueUnavailable:
+            # Confirmed all the same; only the welcome email could not be queued.
+            subscriber.refresh_from_db()
+            welcome_not_sent = True
     if subscriber.status == SubscriberStatus.PENDING:
         return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
     links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
-    return render(request, "subscribers/confirmed.html", {"subscriber": subscriber, "links": links})
+    context = {"subscriber": subscriber, "links": links, "welcome_not_sent": welcome_not_sent}
+    return render(request, "subscribers/confirmed.html", context)
 
 
 def _reader(token: str, salt: str) -> Subscriber:

@@ -75,6 +75,41 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         yield worker
 
 
+# A port where nothing listens: connecting to it is refused at once, as when Redis is down.
+CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
+
+
+class BrokerOutage:
+    """Celery pointed at a closed port, as when the broker (Redis) is down; ``end()`` brings it back."""
+
+    def __init__(self) -> None:
+        from newsroom.celery import app
+
+        self.app = app
+        self.saved = app.conf.broker_url, app.conf.task_always_eager
+        app.conf.update(broker_url=CLOSED_REDIS_URL, task_always_eager=False)
+        self._drop_pools()
+
+    def _drop_pools(self) -> None:
+        # Celery keeps its connection and producer pools; new ones use the broker URL now set.
+        self.app._pool = None  # type: ignore[attr-defined]
+        self.app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+    def end(self, *, eager: bool | None = None) -> None:
+        """The broker is back (``eager=True``: and tasks now run in-process, as with celery_eager)."""
+        url, was_eager = self.saved
+        self.app.conf.update(broker_url=url, task_always_eager=was_eager if eager is None else eager)
+        self._drop_pools()
+
+
+@pytest.fixture
+def broker_down() -> Iterator[BrokerOutage]:
+    """Publishing a task fails as it does when the broker (Redis) is down."""
+    outage = BrokerOutage()
+    yield outage
+    outage.end()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -11,6 +11,7 @@ from django.test import Client
 
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from newsroom.testing.fixtures import BrokerOutage
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -299,3 +300,23 @@ def test_searching_an_idn_domain_in_unicode_finds_the_punycode_address(editor_cl
     make_confirmed_reader(email="other@example.org")
     page = editor_client.get(CHANGELIST, {"q": "leser@bücher.example"}).content.decode()
     assert "leser@xn--bcher-kva.example" in page and "other@example.org" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_with_the_queue_down_says_so_and_can_be_confirmed_again(
+    editor_client: Client, broker_down: BrokerOutage
+) -> None:
+    editor_client.post(f"{CHANGELIST}import/", {"file": SimpleUploadedFile("r.csv", b"email\nx@example.org\n")})
+    job = ImportJob.objects.get()
+    url = f"{CHANGELIST}import/{job.pk}/"
+    response = editor_client.post(url, {"consent_basis": ConsentBasis.DOUBLE_OPT_IN}, follow=True)
+    assert response.redirect_chain[-1][0] == url
+    assert "Import not started: the task queue could not be reached." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.UPLOADED and not Subscriber.objects.exists()
+
+    broker_down.end(eager=True)
+    confirmed = editor_client.post(url, {"consent_basis": ConsentBasis.DOUBLE_OPT_IN})
+    assert confirmed["Location"] == f"/admin/subscribers/importjob/{job.pk}/change/"
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and Subscriber.objects.get().email == "x@example.org"

@@ -10,6 +10,7 @@ from django.test import Client
 
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import make_pending_reader
+from newsroom.testing.fixtures import BrokerOutage
 from subscribers.links import CONFIRM_SALT, confirm_url, make_token
 from subscribers.models import Consent, Subscriber, SubscriberStatus
 
@@ -101,3 +102,21 @@ def test_an_expired_link_offers_a_fresh_one_and_resending_works(
     assert OutboxMessage.objects.filter(to="late@example.org").count() == 1
     reader.refresh_from_db()
     assert reader.status == SubscriberStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_queue_down_the_reader_is_confirmed_and_told_the_welcome_did_not_go(
+    client: Client, broker_down: BrokerOutage
+) -> None:
+    reader = make_pending_reader(email="calm@example.org")
+    url = path_of(confirm_url(subscriber_id=reader.pk, email=reader.email))
+    response = client.post(url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "You are subscribed" in page
+    assert "We could not send you the welcome email just now." in page
+    assert "Choose your newsletters and manage your subscription" in page
+    reader.refresh_from_db()
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert reader.welcome_sent_at is None, "no welcome was queued, so none is recorded"
+    assert not OutboxMessage.objects.exists()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from newsroom.testing.fixtures import CLOSED_REDIS_URL, BrokerOutage
 from subscribers import services, views
 from subscribers.models import Consent, Subscriber, SubscriberStatus, Suppression
 from subscribers.services import CONSENT_TEXT, suppression_add
@@ -250,3 +252,89 @@ def test_the_fresh_link_form_is_rate_limited_per_address_too(client: Client, mon
         for i in range(3)
     ]
     assert codes == [302, 302, 429]
+
+
+# --- the task queue (Redis) is down ------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_queue_down_the_reader_is_stored_told_to_try_again_and_the_retry_sends_the_email(
+    client: Client, broker_down: BrokerOutage
+) -> None:
+    daily = MailingListFactory(name="Daily")
+    response = post(client, email="outage@example.org", name="Ola", lists=str(daily.pk))
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "We saved your request, but could not send the email just now." in page
+    assert "Try again in a few minutes" in page
+    assert 'action="/subscribe/resend/"' in page and 'value="outage@example.org"' in page
+    reader = Subscriber.objects.get()
+    assert reader.status == SubscriberStatus.PENDING and list(reader.lists.all()) == [daily]
+    assert reader.consents.count() == 1
+    # No email went, so no cool-down started.
+    assert reader.confirmation_sent_at is None
+    assert not OutboxMessage.objects.exists()
+
+    broker_down.end(eager=True)
+    response = client.post("/subscribe/resend/", {"email": "outage@example.org"})
+    assert response.status_code == 302 and response["Location"] == "/subscribe/thanks/"
+    mail = OutboxMessage.objects.get(to="outage@example.org")
+    assert mail.subject.startswith("Confirm") and "/subscribe/confirm/" in mail.text_body
+    reader.refresh_from_db()
+    assert reader.confirmation_sent_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_queue_down_subscribing_again_is_not_held_back_by_the_cool_down(
+    client: Client, broker_down: BrokerOutage
+) -> None:
+    earlier = timezone.now() - timezone.timedelta(minutes=30)
+    make_pending_reader(email="again@example.org")
+    Subscriber.objects.update(confirmation_sent_at=earlier)
+    assert post(client, email="again@example.org").status_code == 503
+    assert Subscriber.objects.get().confirmation_sent_at == earlier
+    broker_down.end(eager=True)
+    assert post(client, email="again@example.org")["Location"] == "/subscribe/thanks/"
+    assert OutboxMessage.objects.filter(to="again@example.org").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_queue_down_new_pending_and_active_addresses_get_the_same_page(
+    client: Client, broker_down: BrokerOutage
+) -> None:
+    make_pending_reader(email="pending@example.org")
+    make_confirmed_reader(email="active@example.org")
+    pages = set()
+    for address in ("new@example.org", "pending@example.org", "active@example.org"):
+        response = post(client, email=address)
+        page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+        pages.add((response.status_code, page.replace(address, "ADDRESS")))
+    assert len(pages) == 1 and next(iter(pages))[0] == 503
+    assert not Subscriber.objects.exclude(confirmation_sent_at=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fresh_link_form_with_the_queue_down_says_so_and_keeps_no_cool_down(
+    client: Client, broker_down: BrokerOutage
+) -> None:
+    make_pending_reader(email="late@example.org")
+    response = client.post("/subscribe/resend/", {"email": "late@example.org"})
+    assert response.status_code == 503
+    assert "We could not send the email just now." in response.content.decode()
+    assert Subscriber.objects.get().confirmation_sent_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_altogether_nothing_is_stored_and_the_form_comes_back_filled_in(
+    client: Client, broker_down: BrokerOutage, settings: Any
+) -> None:
+    # The default set-up: the cache that counts attempts is the same Redis as the queue.
+    settings.CACHES = {"default": {"BACKEND": "newsroom.cache.RedisCache", "LOCATION": CLOSED_REDIS_URL}}
+    MailingListFactory(name="Daily")
+    assert client.get("/subscribe/").status_code == 200
+    response = post(client, email="nobody@example.org", name="Nia")
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "nothing was saved and no email was sent" in page
+    assert 'value="nobody@example.org"' in page and 'value="Nia"' in page and "Daily" in page
+    assert not Subscriber.objects.exists() and not Consent.objects.exists()
