@@ -10,10 +10,12 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from newsroom.queue import TaskQueueUnavailable
 from subscribers import admin_views, importer, services
 from subscribers.export import export_response
 from subscribers.models import (
@@ -184,6 +186,19 @@ class SubscriberAdmin(admin.ModelAdmin):
         if obj.status == SubscriberStatus.PENDING:
             services.subscriber_resend_confirmation(email=obj.email)
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except TaskQueueUnavailable:
+            # Raised after the commit: the reader is stored, only the confirmation email is missing.
+            messages.warning(
+                request,
+                f"The reader {request.POST.get('email', '')} is saved as pending, but the confirmation email could "
+                "not be queued: the task queue (Redis) is not answering. Once it is back, the reader can ask for a "
+                "fresh link from the subscribe form.",
+            )
+            return redirect("admin:subscribers_subscriber_changelist")
+
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
@@ -242,6 +257,16 @@ class MailingListAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
         return super().get_queryset(request).annotate(reader_count=Count("subscribers"))
+
+    # Through the services, so the subscribe form on every page shows the change at once.
+    def save_model(self, request: HttpRequest, obj: MailingList, form: Any, change: bool) -> None:
+        services.mailing_list_save(mailing_list=obj)
+
+    def delete_model(self, request: HttpRequest, obj: MailingList) -> None:
+        services.mailing_lists_delete(mailing_lists=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MailingList]) -> None:
+        services.mailing_lists_delete(mailing_lists=queryset)
 
     @admin.display(description="Readers", ordering="reader_count")
     def readers(self, obj: Any) -> int:

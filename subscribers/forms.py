@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from subscribers.models import MailingList
 from subscribers.normalise import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, clean_name, normalise_email
-from subscribers.selectors import public_lists
+from subscribers.selectors import public_list_choices, public_lists
 
 _SITE_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{0,80}")
 
@@ -47,9 +47,13 @@ class SubscribeForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        queryset = public_lists()
-        self.fields["lists"].queryset = queryset  # type: ignore[attr-defined]
-        self.fields["lists"].initial = [item.pk for item in queryset if item.default]
+        offered = public_list_choices()
+        field = self.fields["lists"]
+        # The queryset only checks a POST's choices; the boxes come from the cached list,
+        # so the form on every page costs no query. (queryset first: setting it resets choices.)
+        field.queryset = public_lists()  # type: ignore[attr-defined]
+        field.choices = [(item.pk, item.name) for item in offered]  # type: ignore[attr-defined]
+        field.initial = [item.pk for item in offered if item.default]
 
     def clean_name(self) -> str:
         return clean_name(self.cleaned_data.get("name", ""))
@@ -83,7 +87,7 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args: Any, current_lists: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Readers see the public lists plus any private list they are already on.
-        ids = {item.pk for item in public_lists()} | {item.pk for item in (current_lists or [])}
+        ids = {item.pk for item in public_list_choices()} | {item.pk for item in (current_lists or [])}
         self.fields["lists"].queryset = MailingList.objects.filter(pk__in=ids)  # type: ignore[attr-defined]
 
     def clean_name(self) -> str:

@@ -6,6 +6,8 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
@@ -142,3 +144,30 @@ def subscriber_for_token(data: TokenData) -> Subscriber:
 
 def public_lists() -> QuerySet[MailingList]:
     return MailingList.objects.filter(public=True)
+
+
+PUBLIC_LISTS_CACHE_KEY = "subscribers:public-lists:v1"
+
+
+@dataclass(frozen=True)
+class ListChoice:
+    """A list as the subscribe form offers it."""
+
+    pk: int
+    name: str
+    default: bool
+
+
+def public_list_choices() -> list[ListChoice]:
+    """The lists readers are offered, in order, for the form on every page.
+
+    One query, then the cache, until a list is saved or deleted through
+    subscribers.services (which forget it) or PAGE_CACHE_SECONDS pass
+    (a change made elsewhere, say in a shell, shows by then). 0 turns it off.
+    """
+    rows = cache.get(PUBLIC_LISTS_CACHE_KEY)
+    if rows is None:
+        rows = list(public_lists().values_list("pk", "name", "default"))
+        if settings.PAGE_CACHE_SECONDS > 0:
+            cache.set(PUBLIC_LISTS_CACHE_KEY, rows, settings.PAGE_CACHE_SECONDS)
+    return [ListChoice(pk=pk, name=name, default=default) for pk, name, default in rows]

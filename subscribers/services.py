@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -28,7 +29,7 @@ from subscribers.models import (
     email_hash,
 )
 from subscribers.normalise import normalise_email
-from subscribers.selectors import is_suppressed, subscriber_by_email
+from subscribers.selectors import PUBLIC_LISTS_CACHE_KEY, is_suppressed, subscriber_by_email
 
 CONFIRMATION_COOLDOWN = datetime.timedelta(minutes=10)
 
@@ -42,6 +43,33 @@ _STATUS_FOR_REASON = {
     Suppression.Reason.SOFT_BOUNCES: SubscriberStatus.BOUNCED,
     Suppression.Reason.COMPLAINT: SubscriberStatus.COMPLAINED,
 }
+
+
+# --- lists --------------------------------------------------------------------
+
+
+def _public_lists_changed() -> None:
+    # The form on every page reads the lists from the cache (selectors.public_list_choices).
+    transaction.on_commit(lambda: cache.delete(PUBLIC_LISTS_CACHE_KEY))
+
+
+@transaction.atomic
+def mailing_list_save(*, mailing_list: MailingList) -> MailingList:
+    """Save a list (new or changed); the subscribe form shows it as it now is."""
+    mailing_list.save()
+    _public_lists_changed()
+    return mailing_list
+
+
+@transaction.atomic
+def mailing_lists_delete(*, mailing_lists: Iterable[MailingList]) -> int:
+    """Delete lists (their readers stay, without them); the subscribe form stops offering them."""
+    deleted = 0
+    for mailing_list in mailing_lists:
+        mailing_list.delete()
+        deleted += 1
+    _public_lists_changed()
+    return deleted
 
 
 # --- suppression and provider feedback (called by DELIVERY) -----------------

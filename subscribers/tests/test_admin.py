@@ -17,6 +17,7 @@ from subscribers.models import (
     ConsentBasis,
     ImportJob,
     ImportStatus,
+    MailingList,
     Segment,
     Subscriber,
     SubscriberStatus,
@@ -320,3 +321,47 @@ def test_import_with_the_queue_down_says_so_and_can_be_confirmed_again(
     assert confirmed["Location"] == f"/admin/subscribers/importjob/{job.pk}/change/"
     job.refresh_from_db()
     assert job.status == ImportStatus.DONE and Subscriber.objects.get().email == "x@example.org"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adding_a_pending_reader_with_the_queue_down_saves_them_and_says_the_email_did_not_go(
+    editor_client: Client, broker_down: BrokerOutage
+) -> None:
+    form = {"name": "", "consents-TOTAL_FORMS": "0", "consents-INITIAL_FORMS": "0"}
+    response = editor_client.post(
+        "/admin/subscribers/subscriber/add/", {**form, "email": "p@example.org", "status": "pending"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "The reader p@example.org is saved as pending, but the confirmation email could not be queued" in (
+        response.content.decode()
+    )
+    reader = Subscriber.objects.get()
+    assert reader.status == SubscriberStatus.PENDING and reader.confirmation_sent_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_saved_or_deleted_in_the_admin_shows_on_the_subscribe_form_at_once(editor_client: Client) -> None:
+    anonymous = Client()
+    assert "Weekly tools" not in anonymous.get("/").content.decode()  # the form's lists are now cached
+    editor_client.post(
+        "/admin/subscribers/mailinglist/add/",
+        {"name": "Weekly tools", "slug": "weekly", "public": "on", "position": "0", "description": ""},
+    )
+    assert "Weekly tools" in anonymous.get("/").content.decode()
+    weekly = MailingList.objects.get(slug="weekly")
+    editor_client.post(
+        f"/admin/subscribers/mailinglist/{weekly.pk}/change/",
+        {"name": "Weekly tools and tips", "slug": "weekly", "public": "on", "position": "0", "description": ""},
+    )
+    assert "Weekly tools and tips" in anonymous.get("/").content.decode()
+    editor_client.post(f"/admin/subscribers/mailinglist/{weekly.pk}/delete/", {"post": "yes"})
+    assert not MailingList.objects.exists()
+    assert "Weekly tools" not in anonymous.get("/").content.decode()
+    MailingListFactory(name="Daily digest")
+    daily = MailingList.objects.get()
+    editor_client.post(
+        "/admin/subscribers/mailinglist/",
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [str(daily.pk)], "post": "yes"},
+    )
+    assert not MailingList.objects.exists()
+    assert "Daily digest" not in anonymous.get("/").content.decode()
