@@ -268,6 +268,7 @@ def test_with_the_queue_down_the_reader_is_stored_told_to_try_again_and_the_retr
     assert "We saved your request, but could not send the email just now." in page
     assert "Try again in a few minutes" in page
     assert 'action="/subscribe/resend/"' in page and 'value="outage@example.org"' in page
+    assert 'class="button header-cta" href="/subscribe/"' in page
     reader = Subscriber.objects.get()
     assert reader.status == SubscriberStatus.PENDING and list(reader.lists.all()) == [daily]
     assert reader.consents.count() == 1
@@ -337,4 +338,5 @@ def test_with_redis_down_altogether_nothing_is_stored_and_the_form_comes_back_fi
     page = response.content.decode()
     assert "nothing was saved and no email was sent" in page
     assert 'value="nobody@example.org"' in page and 'value="Nia"' in page and "Daily" in page
+    assert 'class="button header-cta" href="#subscribe"' in page and 'id="subscribe"' in page
     assert not Subscriber.objects.exists() and not Consent.objects.exists()
