@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -87,7 +87,7 @@ def _parse(html: str) -> _Page:
     return page
 
 
-def _reader_pages(client: Client) -> dict[str, HttpResponse]:
+def _reader_pages(client: Client) -> dict[str, Any]:
     """Every page a reader can land on, as they see it."""
     pending = make_pending_reader(email="pending@example.org")
     active = make_confirmed_reader(email="active@example.org")
