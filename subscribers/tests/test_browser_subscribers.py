@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,10 +15,10 @@ from django.urls import include, path
 from newsroom.emails import send_templated
 from newsroom.models import OutboxMessage
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
-from newsroom.testing.fixtures import admin_login, screenshot
+from newsroom.testing.fixtures import BrokerOutage, admin_login, screenshot
 from newsroom.urls import urlpatterns as site_urlpatterns
 from subscribers.emails import unsubscribe_headers
-from subscribers.links import links_for
+from subscribers.links import confirm_url, links_for
 from subscribers.models import Subscriber, SubscriberStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__)]
@@ -219,3 +220,76 @@ def test_an_editor_builds_a_segment_and_watches_the_count_change(page: Any, live
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("text=was added successfully")
     assert "3" in page.locator("td.field-matching_readers").inner_text()
+
+
+CONTRAST_PROBLEMS = (Path(__file__).resolve().parents[2] / "issues" / "tests" / "public_a11y.js").read_text()
+
+
+def _reader_page_tour(page: Any, site: str, shown: Callable[[str], None]) -> None:
+    """Reach every page a reader meets the way a reader does, calling ``shown`` on each."""
+    MailingListFactory.create(name="Daily digest", slug="daily", default=True)
+    MailingListFactory.create(name="Weekly tools and long reads", slug="weekly")
+    pending = make_pending_reader(email="a.reader.with.a.rather.long.address@subdomain.example.org", name="Ada")
+    active = make_confirmed_reader(email="active.reader@example.org", name="Bo")
+    links = links_for(subscriber_id=active.pk, email=active.email)
+
+    page.goto(site + "/subscribe/")
+    shown("subscribe")
+    page.locator("#sub_email").fill("not an address")
+    page.locator("form.subscribe-form").get_by_role("button", name="Subscribe").click()
+    page.wait_for_selector(".error")
+    shown("subscribe-errors")
+    page.goto(site + "/subscribe/thanks/")
+    shown("thanks")
+    page.goto(confirm_url(subscriber_id=pending.pk, email=pending.email))
+    shown("confirm")
+    page.get_by_role("button", name="Confirm my subscription").click()
+    page.wait_for_selector("text=You are subscribed")
+    shown("confirmed")
+    assert page.locator("#subscribe-heading").count() == 0, "no second sign-up form for someone who just signed up"
+    page.goto(links["preferences_url"])
+    shown("preferences")
+    # Field labels look like the subscribe form's: bold, above their field.
+    weight = page.locator("label[for=id_name]").evaluate("label => getComputedStyle(label).fontWeight")
+    assert int(weight) >= 600
+    page.goto(links["unsubscribe_url"])
+    shown("unsubscribe-confirm")
+    page.get_by_role("button", name="Unsubscribe", exact=True).click()
+    page.wait_for_selector("text=You are unsubscribed")
+    shown("unsubscribed")
+    page.goto(site + "/subscribe/confirm/not-a-real-token/")
+    shown("link-invalid")
+    page.goto(site + "/subscription/not-a-real-token/")
+    shown("link-gone")
+    outage = BrokerOutage()
+    try:
+        page.goto(site + "/subscribe/")
+        page.locator("#sub_email").fill("later@example.org")
+        page.locator("form.subscribe-form").get_by_role("button", name="Subscribe").click()
+        page.wait_for_selector("text=We could not send the email just now")
+        shown("try-later")
+    finally:
+        outage.end()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_reader_pages_fit_phone_and_desktop_and_keep_their_contrast(
+    page: Any, local_outbox: str, celery_eager: None, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    problems: list[tuple[str, object]] = []
+    names: list[str] = []
+
+    def check(name: str) -> None:
+        names.append(name)
+        assert page.locator("h1").count() == 1, name
+        if not page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"):
+            problems.append((name, "scrolls sideways"))
+        contrast = page.evaluate(CONTRAST_PROBLEMS)
+        if contrast:
+            problems.append((name, contrast))
+        screenshot(page, f"subscribers-page-{name}-{width}")
+
+    _reader_page_tour(page, local_outbox, check)
+    assert len(names) == 11
+    assert problems == []
