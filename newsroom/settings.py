@@ -119,6 +119,8 @@ if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
             "BACKEND": "newsroom.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "newsroom"),
+            # A Redis that hangs rather than refusing must not hang every page with it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 elif CACHE_URL == "locmem":
@@ -141,6 +143,11 @@ if REDIS_URL:
         # Longer than any task may run (task_time_limit, checked below), so a
         # task is never handed to a second worker while the first is still on it.
         "visibility_timeout": _VISIBILITY_TIMEOUT,
+        # Without timeouts a connection that silently died (a failover, a dropped
+        # NAT entry) leaves a worker or a web request waiting for ever.
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "socket_keepalive": True,
     }
 else:
     # An embedded broker that needs no server: kombu's file-system transport
