@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,6 +15,14 @@ ANALYTICS_PERMISSION = "delivery.view_send"
 
 
 class NewsroomAdminSite(admin.AdminSite):
+    site_title = "Newsroom admin"
+    index_title = "Newsroom"
+
+    @property
+    def site_header(self) -> str:  # type: ignore[override]
+        # Read at request time so PUBLISHER_NAME set by the environment (or a test) shows.
+        return f"{settings.PUBLISHER_NAME} · Newsroom"
+
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
         app_list = super().get_app_list(request, app_label)
         if app_label is None and request.user.has_perm(ANALYTICS_PERMISSION):

@@ -51,3 +51,11 @@ def test_an_app_page_lists_only_its_own_models(editor) -> None:
     html = _client(editor).get(reverse("admin:app_list", args=["issues"])).content.decode()
     content = html[html.index('id="content-main"') :]
     assert "Sends and engagement" not in content
+
+
+def test_the_admin_carries_the_publications_name(client, editor, settings):
+    settings.PUBLISHER_NAME = "The Morning Byte"
+    client.force_login(editor)
+    page = client.get("/admin/").content.decode()
+    assert "The Morning Byte · Newsroom" in page
+    assert "Django administration" not in page
