@@ -69,7 +69,7 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     messages = OutboxMessage.objects.all()
     if to:
         messages = messages.filter(to__icontains=to)
-    return render(request, "newsroom/outbox_list.html", {"messages": messages[:200], "to": to})
+    return render(request, "newsroom/outbox_list.html", {"outbox_messages": messages[:200], "to": to})
 
 
 @never_cache
