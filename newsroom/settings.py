@@ -280,6 +280,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True
+# Addresses typed without a scheme in URL form fields are read as https:// (Django 6 default).
+FORMS_URLFIELD_ASSUME_HTTPS = True
 LOGIN_URL = "admin:login"
 
 # --- Static and media ---------------------------------------------------------

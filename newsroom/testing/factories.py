@@ -135,6 +135,7 @@ class MailingListFactory(factory.django.DjangoModelFactory[MailingList]):
 class SubscriberFactory(factory.django.DjangoModelFactory[Subscriber]):
     class Meta:
         model = Subscriber
+        skip_postgeneration_save = True  # adding lists needs no second save
 
     email = factory.Sequence(lambda n: f"reader{n}@example.org")
     name = factory.Sequence(lambda n: f"Reader {n}")
