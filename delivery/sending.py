@@ -228,7 +228,7 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
             cursor.execute(
                 f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
                 "WHERE send_id = %s AND batch = %s AND status = %s "
-                f"AND EXISTS (SELECT 1 FROM {send_table} s WHERE s.id = %s AND s.status = %s) "
+                f"AND EXISTS (SELECT 1 FROM {send_table} s WHERE s.id = %s AND s.status IN (%s, %s)) "
                 "RETURNING id, subscriber_id, email",
                 [
                     DeliveryStatus.CLAIMED,
@@ -237,6 +237,7 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
                     batch,
                     DeliveryStatus.QUEUED,
                     send_id,
+                    SendStatus.SNAPSHOTTING,
                     SendStatus.SENDING,
                 ],
             )

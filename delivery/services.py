@@ -28,6 +28,8 @@ from subscribers.models import MailingList, Segment
 from subscribers.selectors import sendable_subscribers
 
 CONFIG_ERRORS = (ImproperlyConfigured, AnymailConfigurationError)
+# A send whose batches may go out: its audience is still being stored, or it is sending.
+SENDABLE = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
 NOW_GRACE = datetime.timedelta(minutes=2)
 
 
@@ -115,32 +117,73 @@ def sends_start_due() -> list[int]:
     return ids
 
 
-def snapshot_audience(*, send: Send) -> int:
-    """One INSERT ... SELECT of the sendable readers into Delivery rows, batch numbers included."""
+# Batches per snapshot chunk: the first chunk is small so that the first readers get the
+# issue at once; later ones double, up to a cap, because each chunk's SELECT reads the rest
+# of the audience again to find its next readers (a million readers take about ten chunks).
+FIRST_CHUNK_BATCHES = 2
+CHUNK_BATCHES = 20
+MAX_CHUNK_BATCHES = 200
+
+
+def snapshot_chunk(*, send: Send, after_id: int, first_batch: int, limit: int) -> int:
+    """Insert the next ``limit`` sendable readers (by id, after ``after_id``) as Delivery rows
+    numbered from ``first_batch``, ``NEWSROOM_BATCH_SIZE`` to a batch; returns how many."""
     audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by().values("id", "email")
     sql, params = audience.query.sql_with_params()
     table = Delivery._meta.db_table
+    size = settings.NEWSROOM_BATCH_SIZE
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+    chunk = f"SELECT a.id, a.email FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
     insert = (
         f"INSERT INTO {table} (send_id, subscriber_id, email, status, batch, attempts, "  # noqa: S608
         "provider_message_id, provider_status, error) "
-        "SELECT %s, a.id, a.email, %s, (row_number() OVER (ORDER BY a.id) - 1) / %s, 0, '', '', '' "
-        f"FROM ({sql}) a WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
+        "SELECT %s, c.id, c.email, %s, %s + (row_number() OVER (ORDER BY c.id) - 1) / %s, 0, '', '', '' "
+        f"FROM ({chunk}) c WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Numbering the readers sorts them all: let the sort stay in memory (this transaction only).
+            # Ordering the chunk sorts the rest of the audience: keep that sort in memory (this transaction only).
             cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, settings.NEWSROOM_BATCH_SIZE, *params])
-        return cursor.rowcount if cursor.rowcount >= 0 else Delivery.objects.filter(send=send).count()
+        cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, first_batch, size, *params, after_id, limit])
+        return cursor.rowcount
+
+
+def _snapshot_next(send_id: int, chunk_batches: int) -> bool:
+    """One chunk of the snapshot in its own transaction, its batches enqueued on commit.
+    Returns False once the audience is exhausted, or when the send stopped being prepared
+    (cancelled): the row lock makes a cancel and a chunk wait for each other."""
+    size = settings.NEWSROOM_BATCH_SIZE
+    with transaction.atomic():
+        send = Send.objects.select_for_update().get(pk=send_id)
+        if send.status != SendStatus.SNAPSHOTTING:
+            return False
+        done = Delivery.objects.filter(send_id=send_id).aggregate(last=Max("subscriber_id"), batch=Max("batch"))
+        first_batch = 0 if done["batch"] is None else done["batch"] + 1
+        inserted = snapshot_chunk(
+            send=send, after_id=done["last"] or 0, first_batch=first_batch, limit=chunk_batches * size
+        )
+        if not inserted:
+            return False
+        Send.objects.filter(pk=send_id).update(total=Delivery.objects.filter(send_id=send_id).count())
+        issue = Issue.objects.get(pk=send.issue_id)
+        if issue.status == IssueStatus.SCHEDULED:
+            issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
+        _enqueue_batches(send_id, batches=range(first_batch, first_batch + math.ceil(inserted / size)))
+    return inserted == chunk_batches * size
 
 
 def send_start(*, send: Send) -> None:
-    """Snapshot the audience, move issue and send to sending, enqueue one task per batch.
+    """Snapshot the audience chunk by chunk, enqueueing each chunk's batches as it commits,
+    then move the send to sending.
 
-    A provider misconfiguration stops here, before any row exists: the send
-    fails with the reason and the issue goes back to approved."""
+    While the send is *preparing its audience* (SNAPSHOTTING) the committed
+    chunks are already being sent, so the first readers get the issue at once
+    however large the audience; the send cannot finish before it is SENDING. A
+    snapshot cut short (its worker died) resumes after the last reader it
+    stored (sends_recover_stalled). A provider misconfiguration stops here,
+    before any row exists: the send fails with the reason and the issue goes
+    back to approved."""
     try:
         provider_check()
     except CONFIG_ERRORS as exc:
@@ -152,15 +195,23 @@ def send_start(*, send: Send) -> None:
             if issue.status == IssueStatus.SCHEDULED:
                 issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None)
         return
+    # Normally sends_start_due has claimed it already; a direct call claims it here.
+    Send.objects.filter(pk=send.pk, status=SendStatus.SCHEDULED).update(
+        status=SendStatus.SNAPSHOTTING, started_at=timezone.now()
+    )
+    chunk_batches = FIRST_CHUNK_BATCHES
+    while _snapshot_next(send.pk, chunk_batches):
+        chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
     with transaction.atomic():
-        total = snapshot_audience(send=send)
-        Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, total=total)
+        total = Delivery.objects.filter(send_id=send.pk).count()
+        if not Send.objects.filter(pk=send.pk, status=SendStatus.SNAPSHOTTING).update(
+            status=SendStatus.SENDING, total=total
+        ):
+            return  # cancelled while its audience was being prepared
         issue = Issue.objects.get(pk=send.issue_id)
         if issue.status == IssueStatus.SCHEDULED:
             issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
-        _enqueue_batches(send.pk, batches=range(math.ceil(total / settings.NEWSROOM_BATCH_SIZE)))
-    if total == 0:
-        send_finish_if_complete(send_id=send.pk)
+    send_finish_if_complete(send_id=send.pk)
 
 
 def _enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None:
@@ -190,8 +241,9 @@ def sends_recover_stalled() -> int:
     now = timezone.now()
     dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     quiet = now - datetime.timedelta(seconds=max(2 * settings.SEND_RETRY_BACKOFF_MAX_SECONDS, 600))
-    # The snapshot is one transaction: a send left preparing its audience has no rows; start it again.
-    touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead, deliveries__isnull=True).update(
+    # A send left preparing its audience (its worker died) is started again: the snapshot resumes
+    # after the last reader it stored, and the batches it had stored are enqueued again below.
+    touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead).update(
         status=SendStatus.SCHEDULED
     )
     for send_id in Send.objects.filter(status=SendStatus.SENDING).values_list("pk", flat=True):
@@ -250,7 +302,7 @@ def retry_delay(*, attempt: int) -> float:
 def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False) -> BatchOutcome:
     """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch."""
     send = Send.objects.select_related("issue").filter(pk=send_id).first()
-    if send is None or send.status != SendStatus.SENDING:
+    if send is None or send.status not in SENDABLE:
         return BatchOutcome()
     try:
         strategy = provider_check()
@@ -350,7 +402,7 @@ def send_cancel(*, send: Send, acting_user: Any) -> Send:
     _check_schedule_perm(acting_user)
     with transaction.atomic():
         locked = Send.objects.select_for_update().get(pk=send.pk)
-        if locked.status not in (SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.PAUSED):
+        if locked.status not in (SendStatus.SCHEDULED, SendStatus.SNAPSHOTTING, SendStatus.SENDING, SendStatus.PAUSED):
             raise ValidationError("This send can no longer be cancelled.")
         was_scheduled = locked.status == SendStatus.SCHEDULED
         Send.objects.filter(pk=send.pk).update(status=SendStatus.CANCELLED, finished_at=timezone.now())
