@@ -11,8 +11,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import kombu.exceptions
-import redis.exceptions
 import reversion
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +23,9 @@ from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Sect
 from issues.rendering import count_words, reading_minutes, sections_with_items
 from issues.sanitize import sanitize_html
 from issues.selectors import public_cache_clear
+from issues.tasks import preview_send_task
+from newsroom.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what preview_send_create raises
+from newsroom.queue import enqueue_on_commit
 
 S = IssueStatus
 
@@ -307,46 +308,34 @@ def parse_recipients(raw: str) -> list[str]:
     return addresses
 
 
-class TaskQueueUnavailable(Exception):
-    """The task queue (the Celery broker) could not be reached: nothing was queued."""
-
-
-# How Celery reports a broker it cannot reach when publishing: kombu wraps
-# connection failures in its OperationalError; redis-py's own errors can
-# surface from the Redis transport as they are.
-BROKER_ERRORS: tuple[type[Exception], ...] = (
-    kombu.exceptions.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
 NOT_QUEUED = "Not queued: the task queue could not be reached. Press Send test again."
+TEST_SEND_NOT_QUEUED = (
+    "Test send not queued: the task queue could not be reached. Try again in a minute; "
+    "if it keeps failing, the queue (Redis) needs attention."
+)
 
 
 def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any) -> PreviewSend:
     """Store a test send and queue it after commit.
 
     If the broker cannot be reached the stored row says so (it never shows as
-    queued) and TaskQueueUnavailable is raised when the transaction commits."""
+    queued) and TaskQueueUnavailable (newsroom.queue's), whose text the admin
+    shows as it is, is raised when the transaction commits."""
     if not acting_user.has_perm("issues.add_previewsend"):
         raise PermissionDenied("You do not have permission to send test emails.")
     with transaction.atomic():
         preview = PreviewSend.objects.create(issue=issue, requested_by=acting_user, recipients=recipients)
-        transaction.on_commit(lambda: _preview_send_enqueue(preview))
+        enqueue_on_commit(
+            lambda: preview_send_task.delay(preview.pk),
+            on_failure=lambda: _preview_send_not_queued(preview),
+            message=TEST_SEND_NOT_QUEUED,
+        )
     return preview
 
 
-def _preview_send_enqueue(preview: PreviewSend) -> None:
-    from issues.tasks import preview_send_task
-
-    try:
-        preview_send_task.delay(preview.pk)
-    except BROKER_ERRORS as exc:
-        PreviewSend.objects.filter(pk=preview.pk, sent_at=None).update(error=NOT_QUEUED)
-        preview.error = NOT_QUEUED
-        raise TaskQueueUnavailable(
-            "Test send not queued: the task queue could not be reached. Try again in a minute; "
-            "if it keeps failing, the queue (Redis) needs attention."
-        ) from exc
+def _preview_send_not_queued(preview: PreviewSend) -> None:
+    PreviewSend.objects.filter(pk=preview.pk, sent_at=None).update(error=NOT_QUEUED)
+    preview.error = NOT_QUEUED
 
 
 def public_pages_changed() -> None:

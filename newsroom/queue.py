@@ -30,21 +30,35 @@ class TaskQueueUnavailable(Exception):
     """The task queue (the Celery broker) could not be reached: nothing was queued."""
 
 
-def enqueue(publish: Callable[[], object], *, on_failure: Callable[[], object] | None = None) -> None:
+NOT_QUEUED_MESSAGE = "The task queue could not be reached; nothing was queued."
+
+
+def enqueue(
+    publish: Callable[[], object],
+    *,
+    on_failure: Callable[[], object] | None = None,
+    message: str = NOT_QUEUED_MESSAGE,
+) -> None:
     """Call ``publish`` (which puts a task on the queue) now.
 
     If the broker cannot be reached, call ``on_failure`` (to record that the
-    work was not queued) and raise TaskQueueUnavailable.
+    work was not queued) and raise TaskQueueUnavailable with ``message`` (for a
+    caller that shows the error as it is).
     """
     try:
         publish()
     except BROKER_ERRORS as exc:
         if on_failure is not None:
             on_failure()
-        raise TaskQueueUnavailable("The task queue could not be reached; nothing was queued.") from exc
+        raise TaskQueueUnavailable(message) from exc
 
 
-def enqueue_on_commit(publish: Callable[[], object], *, on_failure: Callable[[], object] | None = None) -> None:
+def enqueue_on_commit(
+    publish: Callable[[], object],
+    *,
+    on_failure: Callable[[], object] | None = None,
+    message: str = NOT_QUEUED_MESSAGE,
+) -> None:
     """``enqueue`` once the current transaction commits (at once outside a transaction).
 
     TaskQueueUnavailable then comes out of the outermost ``transaction.atomic()``
@@ -52,4 +66,4 @@ def enqueue_on_commit(publish: Callable[[], object], *, on_failure: Callable[[],
     autocommit to say the work was not queued. Nothing is published if the
     transaction rolls back.
     """
-    transaction.on_commit(lambda: enqueue(publish, on_failure=on_failure))
+    transaction.on_commit(lambda: enqueue(publish, on_failure=on_failure, message=message))

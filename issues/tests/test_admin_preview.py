@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,10 +8,12 @@ from django.test import Client
 from django.urls import reverse
 
 from issues.models import PreviewSend
-from issues.services import NOT_QUEUED
+from issues.services import NOT_QUEUED, TEST_SEND_NOT_QUEUED, preview_send_create
 from issues.tasks import preview_send_task
 from newsroom.models import OutboxMessage
+from newsroom.queue import TaskQueueUnavailable
 from newsroom.testing.factories import make_full_issue
+from newsroom.testing.fixtures import BrokerOutage
 
 pytestmark = pytest.mark.django_db
 
@@ -124,33 +125,19 @@ def test_task_argument_is_json(editor) -> None:
     assert OutboxMessage.objects.filter(to="x@example.com").count() == 1
 
 
-@pytest.fixture
-def broker_down() -> Iterator[None]:
-    """Point Celery at a port where nothing listens, as when Redis is down."""
-    from newsroom.celery import app
-
-    def drop_pools() -> None:
-        # Celery keeps its connection and producer pools; new ones use the URL below.
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = app.conf.broker_url
-    app.conf.update(broker_url="redis://127.0.0.1:1/0")
-    drop_pools()
-    yield
-    app.conf.update(broker_url=saved)
-    drop_pools()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_test_send_with_the_queue_down_says_so_and_is_not_shown_as_queued(editor, broker_down) -> None:
-    client = Client()
-    client.force_login(editor)
-    issue = make_full_issue()
+def post_test_send(client: Client, issue: Any) -> str:
+    """Press Send test for a@example.com; the page the editor lands on."""
     url = reverse("admin:issues_issue_test_send", args=[issue.pk])
     response = client.post(url, {"recipients": "a@example.com"}, follow=True)
     assert response.status_code == 200
-    page = response.content.decode()
+    return response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_send_with_the_queue_down_says_so_and_is_not_shown_as_queued(
+    client_for, broker_down: BrokerOutage
+) -> None:
+    page = post_test_send(client_for, make_full_issue())
     assert "Test send not queued: the task queue could not be reached." in page
     assert "Test send queued" not in page
     preview = PreviewSend.objects.get()
@@ -161,17 +148,37 @@ def test_a_test_send_with_the_queue_down_says_so_and_is_not_shown_as_queued(edit
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_redis_transports_own_connection_error_is_caught_too(editor, monkeypatch) -> None:
+def test_the_redis_transports_own_connection_error_is_caught_too(client_for, monkeypatch) -> None:
     import redis.exceptions
 
     def refused(*args: Any, **kwargs: Any) -> None:
         raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(preview_send_task, "delay", refused)
-    client = Client()
-    client.force_login(editor)
-    issue = make_full_issue()
-    url = reverse("admin:issues_issue_test_send", args=[issue.pk])
-    response = client.post(url, {"recipients": "a@example.com"}, follow=True)
-    assert "Test send not queued: the task queue could not be reached." in response.content.decode()
+    page = post_test_send(client_for, make_full_issue())
+    assert "Test send not queued: the task queue could not be reached." in page
     assert PreviewSend.objects.get().error == NOT_QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_send_with_the_queue_down_raises_the_shared_queue_error_after_storing_why(
+    editor, broker_down: BrokerOutage
+) -> None:
+    # One exception for every "the queue is down" answer (newsroom.queue), whichever app queues.
+    with pytest.raises(TaskQueueUnavailable) as raised:
+        preview_send_create(issue=make_full_issue(), recipients=["a@example.com"], acting_user=editor)
+    assert str(raised.value) == TEST_SEND_NOT_QUEUED
+    preview = PreviewSend.objects.get()
+    assert preview.sent_at is None and preview.error == NOT_QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_send_is_queued_and_sent_once_the_queue_is_back(client_for, broker_down: BrokerOutage) -> None:
+    issue = make_full_issue()
+    post_test_send(client_for, issue)
+    broker_down.end(eager=True)
+    assert "Test send queued to a@example.com." in post_test_send(client_for, issue)
+    assert OutboxMessage.objects.filter(to="a@example.com").count() == 1
+    failed, sent = PreviewSend.objects.order_by("pk")
+    assert failed.error == NOT_QUEUED and failed.sent_at is None
+    assert sent.error == "" and sent.sent_at is not None
