@@ -25,3 +25,7 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         60.0, sender.signature("delivery.recover_stalled_sends"), name="recover stalled sends", expires=120.0
     )
+    # Welcomes the task queue could not take when the reader confirmed (subscribers.services.welcomes_send_missed).
+    sender.add_periodic_task(
+        300.0, sender.signature("subscribers.send_missed_welcomes"), name="send missed welcomes", expires=600.0
+    )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from subscribers.links import InvalidLink, TokenData, address_digest
 from subscribers.models import (
+    Consent,
     MailingList,
     Segment,
     Subscriber,
@@ -132,6 +133,23 @@ def segment_counts(rules: SegmentRules) -> dict[str, int]:
 
 def subscriber_by_email(email: str) -> Subscriber | None:
     return Subscriber.objects.filter(email__iexact=email).first()
+
+
+def subscribers_awaiting_welcome(*, confirmed_since: datetime.datetime) -> QuerySet[Subscriber]:
+    """Active readers who confirmed their address with the link since then and were never sent the welcome.
+
+    Only the confirmation link sends a welcome, so readers made active by an
+    import or by an editor (who have no "confirm" consent) are never among them.
+    Oldest confirmation first.
+    """
+    confirmed_by_link = Consent.objects.filter(subscriber=OuterRef("pk"), action=Consent.Action.CONFIRM)
+    return (
+        Subscriber.objects.filter(
+            status=SubscriberStatus.ACTIVE, welcome_sent_at=None, confirmed_at__gte=confirmed_since
+        )
+        .filter(Exists(confirmed_by_link))
+        .order_by("confirmed_at", "pk")
+    )
 
 
 def subscriber_for_token(data: TokenData) -> Subscriber:

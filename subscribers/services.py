@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from newsroom.queue import enqueue_on_commit
+from newsroom.queue import TaskQueueUnavailable, enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
     Consent,
@@ -29,9 +30,21 @@ from subscribers.models import (
     email_hash,
 )
 from subscribers.normalise import normalise_email
-from subscribers.selectors import PUBLIC_LISTS_CACHE_KEY, is_suppressed, subscriber_by_email
+from subscribers.selectors import (
+    PUBLIC_LISTS_CACHE_KEY,
+    is_suppressed,
+    subscriber_by_email,
+    subscribers_awaiting_welcome,
+)
+
+logger = logging.getLogger(__name__)
 
 CONFIRMATION_COOLDOWN = datetime.timedelta(minutes=10)
+# A welcome the task queue could not take is sent later, but not to a reader
+# who confirmed longer ago than this: by then it would be more odd than welcome.
+MISSED_WELCOME_WINDOW = datetime.timedelta(days=3)
+# At most this many per run; the next run takes the rest.
+MISSED_WELCOME_BATCH = 500
 
 CONSENT_TEXT = (
     "Yes, send me the newsletters I picked. I can unsubscribe at any time with the link in every email; "
@@ -303,6 +316,35 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_ag
         _queue_email(subscriber, emails.welcome, field="welcome_sent_at", previous=None)
     subscriber.save()
     return subscriber
+
+
+def welcomes_send_missed(*, now: datetime.datetime | None = None) -> int:
+    """Queue the welcome of readers who confirmed while the task queue was down; returns how many were queued.
+
+    Each reader is claimed as the confirmation does it, by setting
+    welcome_sent_at, but only where it is still empty: two runs at once (or a
+    confirmation being handled right now) never both queue the same welcome.
+    The welcome is queued after that commit; if the queue is still down the
+    stamp is taken back and the run stops, for the next one to try again.
+    Call outside a transaction (a periodic task does).
+    """
+    now = now or timezone.now()
+    queued = 0
+    readers = subscribers_awaiting_welcome(confirmed_since=now - MISSED_WELCOME_WINDOW).only("pk", "email", "name")
+    for reader in readers[:MISSED_WELCOME_BATCH]:
+        try:
+            with transaction.atomic():
+                claimed = Subscriber.objects.filter(
+                    pk=reader.pk, status=SubscriberStatus.ACTIVE, welcome_sent_at=None
+                ).update(welcome_sent_at=now)
+                if claimed:
+                    reader.welcome_sent_at = now
+                    _queue_email(reader, emails.welcome, field="welcome_sent_at", previous=None)
+        except TaskQueueUnavailable:
+            logger.warning("Missed welcomes: the task queue is still down; %d queued in this run", queued)
+            break
+        queued += claimed
+    return queued
 
 
 @transaction.atomic

@@ -114,7 +114,7 @@ def test_with_the_queue_down_the_reader_is_confirmed_and_told_the_welcome_did_no
     assert response.status_code == 200
     page = response.content.decode()
     assert "You are subscribed" in page
-    assert "We could not send you the welcome email just now." in page
+    assert "We could not send you the welcome email just now; it will follow once our mail queue is back." in page
     assert "Choose your newsletters and manage your subscription" in page
     reader.refresh_from_db()
     assert reader.status == SubscriberStatus.ACTIVE
