@@ -355,12 +355,10 @@ def test_a_provider_refusing_our_key_mid_send_pauses_the_send(
     assert {d.status for d in rows(send).values()} == {DeliveryStatus.QUEUED}
 
 
+@pytest.mark.integration  # batch locks are PostgreSQL advisory locks: needs the real database
 def test_a_batch_locked_by_another_worker_is_left_to_it(django_capture_on_commit_callbacks: Any) -> None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("batch locks are PostgreSQL advisory locks")
     import psycopg
+    from django.db import connection
 
     send, _ = new_send(2)
     with django_capture_on_commit_callbacks(execute=False):

@@ -268,10 +268,9 @@ def test_a_flood_of_duplicates_is_one_row(client: Client, delivery: Delivery) ->
     assert Event.objects.filter(event_type="bounced").count() == 1
 
 
+@pytest.mark.integration  # concurrent writers need PostgreSQL: SQLite takes one writer at a time
 @pytest.mark.django_db(transaction=True)
 def test_duplicates_posted_at_the_same_moment_are_one_row(webhook_settings: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite takes one writer at a time, so nothing is concurrent there.")
     target = make_delivery("flood@example.org")
     payload = mailgun_payload("failed", target, severity="temporary", reason="generic")
     start = threading.Barrier(8)
