@@ -68,8 +68,8 @@ class Subscriber(models.Model):
     lists = models.ManyToManyField(MailingList, blank=True, related_name="subscribers")
     tags = models.ManyToManyField(SubscriberTag, blank=True, related_name="subscribers")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     paused_until = models.DateField(null=True, blank=True, help_text="No issues are sent until this date.")
     confirmation_sent_at = models.DateTimeField(
         null=True,
