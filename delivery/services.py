@@ -60,8 +60,7 @@ def send_create(
     """Schedule ``issue`` to the audience at ``at`` (None = now); moves the issue to scheduled."""
     from issues.checks import has_blocking_errors
 
-    if acting_user is not None and not acting_user.has_perm("issues.schedule_issue"):
-        raise PermissionDenied("You may not schedule issues.")
+    _check_schedule_perm(acting_user, "You may not schedule issues.")
     list_items = list(lists)
     key = audience_key(lists=list_items, segment=segment)
     if _same_audience(issue, key):
@@ -166,11 +165,16 @@ def _snapshot_next(send_id: int, chunk_batches: int) -> bool:
         if not inserted:
             return False
         Send.objects.filter(pk=send_id).update(total=Delivery.objects.filter(send_id=send_id).count())
-        issue = Issue.objects.get(pk=send.issue_id)
-        if issue.status == IssueStatus.SCHEDULED:
-            issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
+        _issue_now_sending(send.issue_id)
         _enqueue_batches(send_id, batches=range(first_batch, first_batch + math.ceil(inserted / size)))
     return inserted == chunk_batches * size
+
+
+def _issue_now_sending(issue_id: int) -> None:
+    """The first readers are about to get the issue: scheduled → sending (once)."""
+    issue = Issue.objects.get(pk=issue_id)
+    if issue.status == IssueStatus.SCHEDULED:
+        issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
 
 
 def send_start(*, send: Send) -> None:
@@ -208,9 +212,7 @@ def send_start(*, send: Send) -> None:
             status=SendStatus.SENDING, total=total
         ):
             return  # cancelled while its audience was being prepared
-        issue = Issue.objects.get(pk=send.issue_id)
-        if issue.status == IssueStatus.SCHEDULED:
-            issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
+        _issue_now_sending(send.issue_id)
     send_finish_if_complete(send_id=send.pk)
 
 
@@ -373,9 +375,9 @@ def send_finish_if_complete(*, send_id: int) -> bool:
     return True
 
 
-def _check_schedule_perm(acting_user: Any) -> None:
+def _check_schedule_perm(acting_user: Any, refusal: str = "You may not control sends.") -> None:
     if acting_user is not None and not acting_user.has_perm("issues.schedule_issue"):
-        raise PermissionDenied("You may not control sends.")
+        raise PermissionDenied(refusal)
 
 
 def send_pause(*, send: Send, acting_user: Any) -> Send:
