@@ -71,10 +71,10 @@ def make_issue() -> None:
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
+    from demo.content import SENT_ISSUE as data
+    from demo.loader import cover_image_png
     from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
     from issues.services import issue_refresh_stats
-    from newsroom.demo import cover_image_png
-    from newsroom.demo_content import SENT_ISSUE as data
 
     fields = ("title", "subject", "preheader", "summary", "canonical_url", "cover_alt")
     issue = Issue.objects.create(
@@ -186,7 +186,7 @@ def static_path(static_root: str) -> str:
 
 
 def run(seconds: float, clients: int) -> list[Result]:
-    from newsroom.testing.workers import free_port
+    from testing.workers import free_port
 
     static_root = tempfile.mkdtemp(prefix="newsroom-bench-static-")
     results: list[Result] = []

@@ -5,7 +5,7 @@
 Through PostgreSQL (a throwaway database, newsroom_bench, dropped and migrated
 here), Redis (db 9 unless BENCH_REDIS_URL says otherwise), real Celery worker
 processes and anymail's Mailgun backend against the fake provider
-(bench/fakeprovider.py) in its own process on 127.0.0.1. See docs/benchmarks.md.
+(testing/fakeprovider.py) in its own process on 127.0.0.1. See docs/benchmarks.md.
 
 The machine may be shared: beside wall-clock seconds the table gives the naive
 path's rate measured just before each send (so the ratio compares like with
@@ -65,11 +65,11 @@ def recreate_database() -> None:
 
 
 def start_provider() -> tuple[subprocess.Popen[bytes], str]:
-    from newsroom.testing.workers import free_port
+    from testing.workers import free_port
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fakeprovider", "--port", str(port)],
+        [sys.executable, "-m", "testing.fakeprovider", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -127,8 +127,8 @@ class Row:
 def fresh_audience(n: int, name: str) -> Any:
     from django.db import connection
 
-    from bench.audience import readers_create
-    from newsroom.testing.factories import MailingListFactory
+    from testing.audience import readers_create
+    from testing.factories import MailingListFactory
 
     mailing_list = MailingListFactory.create(name=f"Bench {name}", slug=f"bench-{name}")
     readers_create(count=n, mailing_list=mailing_list, prefix=f"{name}-r")
@@ -139,13 +139,13 @@ def fresh_audience(n: int, name: str) -> Any:
 
 def approved_issue() -> Any:
     from issues.models import IssueStatus
-    from newsroom.testing.factories import make_full_issue
+    from testing.factories import make_full_issue
 
     return make_full_issue(status=IssueStatus.APPROVED)
 
 
 def new_editor() -> Any:
-    from newsroom.testing.factories import make_editor
+    from testing.factories import make_editor
 
     return make_editor(username=f"bench-{uuid.uuid4().hex[:8]}")
 
@@ -174,7 +174,7 @@ def start_due_sends_here() -> tuple[float, float]:
     Returns (seconds of the whole task, seconds of the audience snapshot in it, all its chunks);
     the rest is moving the issue and send along and enqueueing the batch tasks."""
     from delivery import services
-    from newsroom.testing.workers import run_task_here
+    from testing.workers import run_task_here
 
     timed: list[float] = []
     snapshot = services.snapshot_chunk
@@ -197,7 +197,7 @@ def start_due_sends_here() -> tuple[float, float]:
 
 def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:
     from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
-    from newsroom.testing.workers import wait_until
+    from testing.workers import wait_until
 
     def finished() -> bool:
         status = Send.objects.values_list("status", flat=True).get(pk=send_id)
@@ -215,7 +215,7 @@ def measure_send(
     n: int, *, workers_count: int, provider: Any, provider_pid: int, naive_sample: int, log_dir: Path
 ) -> Row:
     from delivery.models import Delivery, DeliveryStatus
-    from newsroom.testing.workers import Workers, peak_rss_mb, wait_until, worker_env
+    from testing.workers import Workers, peak_rss_mb, wait_until, worker_env
 
     naive_rate = measure_naive(naive_sample)
     clear_data()
@@ -274,7 +274,7 @@ def measure_queries_per_batch(batch_size: int) -> tuple[int, int]:
 
     from delivery.models import Delivery
     from newsroom.celery import app
-    from newsroom.testing.workers import run_task_here
+    from testing.workers import run_task_here
 
     clear_data()
     mailing_list = fresh_audience(3 * batch_size, "qpb")
@@ -396,8 +396,8 @@ def main() -> None:
     import redis
     from django.core.management import call_command
 
-    from bench.fakeprovider import FakeProviderClient
-    from newsroom.testing.workers import wait_until
+    from testing.fakeprovider import FakeProviderClient
+    from testing.workers import wait_until
 
     redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
     call_command("migrate", verbosity=0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from core.outbox import merge
 from issues.models import Issue
 from issues.rendering import mailgun_tag, render_email
-from newsroom.outbox import merge
 
 
 def sample_merge_values(issue: Issue) -> dict[str, str]:

@@ -8,8 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from core.sanitize import sanitize_html
 from issues.models import Issue, IssueStatus, Section, SectionItem
-from issues.sanitize import sanitize_html
 from issues.services import lock_reason, parse_recipients
 from issues.storage import validate_image_file
 

@@ -167,7 +167,7 @@ class Section(models.Model):
     def clean(self) -> None:
         # Rich text is reduced to the allowlist here, so every ModelForm
         # (admin inline, section page) and every service stores clean HTML.
-        from issues.sanitize import sanitize_html
+        from core.sanitize import sanitize_html
 
         self.body = sanitize_html(self.body)
         self.analysis = sanitize_html(self.analysis)

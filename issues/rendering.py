@@ -23,8 +23,8 @@ from django.utils.safestring import SafeString, mark_safe
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
+from core.sanitize import sanitize_html
 from issues.models import Issue, Section, SectionItem
-from issues.sanitize import sanitize_html
 from issues.sections import spec_for
 
 MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url", "web_url")

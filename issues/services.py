@@ -19,13 +19,13 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from reversion.models import Revision, Version
 
+from core.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what preview_send_create raises
+from core.queue import enqueue_on_commit
+from core.sanitize import sanitize_html
 from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
 from issues.rendering import count_words, reading_minutes, sections_with_items
-from issues.sanitize import sanitize_html
 from issues.selectors import public_cache_clear
 from issues.tasks import preview_send_task
-from newsroom.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what preview_send_create raises
-from newsroom.queue import enqueue_on_commit
 
 S = IssueStatus
 
@@ -319,7 +319,7 @@ def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any
     """Store a test send and queue it after commit.
 
     If the broker cannot be reached the stored row says so (it never shows as
-    queued) and TaskQueueUnavailable (newsroom.queue's), whose text the admin
+    queued) and TaskQueueUnavailable (core.queue's), whose text the admin
     shows as it is, is raised when the transaction commits."""
     if not acting_user.has_perm("issues.add_previewsend"):
         raise PermissionDenied("You do not have permission to send test emails.")

@@ -1,4 +1,4 @@
-"""sitemap.xml: every public issue, the site's fixed pages and its editable pages."""
+"""The archive's part of sitemap.xml: every public issue (newsroom/sitemaps.py assembles the whole)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
-from django.urls import reverse
 
 from issues.models import Issue
 from issues.selectors import public_issues
-from newsroom.models import SitePage
 
 
 class SiteUrlSitemap(Sitemap):  # type: ignore[type-arg]
@@ -35,28 +33,3 @@ class IssueSitemap(SiteUrlSitemap):
 
     def lastmod(self, item: Issue) -> datetime:
         return item.updated_at
-
-
-class StaticSitemap(SiteUrlSitemap):
-    changefreq = "daily"
-    priority = 1.0
-
-    def items(self) -> list[str]:
-        return ["home", "issues:archive"]
-
-    def location(self, item: str) -> str:
-        return reverse(item)
-
-
-class SitePageSitemap(SiteUrlSitemap):
-    changefreq = "monthly"
-    priority = 0.3
-
-    def items(self) -> QuerySet[SitePage]:
-        return SitePage.objects.all()
-
-    def lastmod(self, item: SitePage) -> datetime:
-        return item.updated_at
-
-
-SITEMAPS = {"static": StaticSitemap, "issues": IssueSitemap, "pages": SitePageSitemap}

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from newsroom.models import NavLink, OutboxMessage, SitePage
+from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear
 
 
@@ -30,13 +30,3 @@ class SitePageAdmin(ClearSiteCacheMixin, admin.ModelAdmin):
 class NavLinkAdmin(ClearSiteCacheMixin, admin.ModelAdmin):
     list_display = ["label", "url", "position"]
     list_editable = ["url", "position"]
-
-
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "to", "subject"]
-    search_fields = ["to", "subject"]
-    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False

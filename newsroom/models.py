@@ -1,5 +1,4 @@
-"""Site-wide content editors manage (footer pages, header navigation) and the
-local development outbox."""
+"""Site-wide content editors manage: footer pages and header navigation."""
 
 from urllib.parse import urlsplit
 
@@ -9,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django_ckeditor_5.fields import CKEditor5Field
 
-from issues.sanitize import sanitize_html
+from core.sanitize import sanitize_html
 
 
 def validate_nav_url(value: str) -> None:
@@ -64,24 +63,3 @@ class NavLink(models.Model):
 
     def __str__(self) -> str:
         return self.label
-
-
-class OutboxMessage(models.Model):
-    """One email as the recipient would have received it, kept instead of sent
-    when ANYMAIL_PROVIDER=outbox (the default on a laptop)."""
-
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    subject = models.CharField(max_length=998)
-    from_email = models.CharField(max_length=320)
-    to = models.CharField(max_length=320, db_index=True)
-    text_body = models.TextField(blank=True)
-    html_body = models.TextField(blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    message_id = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.to}: {self.subject}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from newsroom.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from core.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NEWSROOM_VAR_DIR", str(BASE_DIR / "var")))
@@ -52,10 +52,12 @@ INSTALLED_APPS = [
     "reversion",
     "django_ckeditor_5",
     "anymail",
+    "core",
     "newsroom",
     "issues",
     "subscribers",
     "delivery",
+    "demo",  # load_demo and its content; production code never imports it
 ]
 
 MIDDLEWARE = [
@@ -115,8 +117,8 @@ CACHE_URL = env_str("CACHE_URL", REDIS_URL or "file")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
         "default": {
-            # Django's Redis cache, but a Redis that is down is a miss, not a 500 (newsroom/cache.py).
-            "BACKEND": "newsroom.cache.RedisCache",
+            # Django's Redis cache, but a Redis that is down is a miss, not a 500 (core/cache.py).
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "newsroom"),
             # A Redis that hangs rather than refusing must not hang every page with it.
@@ -196,7 +198,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{PUBLISHER_NAME} <newslette
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 _BACKENDS = {
-    "outbox": "newsroom.outbox.OutboxBackend",
+    "outbox": "core.outbox.OutboxBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     # anymail's Mailgun backend, posting multipart (faster for large batches): see delivery/backends.py
@@ -360,9 +362,9 @@ if not DEBUG:
 # Rate limits on the public forms use the cache above.
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # How many proxies of ours stand in front of the web server; the client's address
-# is then read from X-Forwarded-For (newsroom/net.py), not REMOTE_ADDR.
+# is then read from X-Forwarded-For (core/net.py), not REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_PROXY", False) else 0, minimum=0)
-RATELIMIT_IP_META_KEY = "newsroom.net.client_ip"
+RATELIMIT_IP_META_KEY = "core.net.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The file cache is shared by the processes of one machine, which is all a
 # laptop run has; the locmem cache is only used by the test suite.
@@ -374,7 +376,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"quiet_send_poll": {"()": "newsroom.logfilters.QuietSendPoll"}},
+    "filters": {"quiet_send_poll": {"()": "core.logfilters.QuietSendPoll"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["quiet_send_poll"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},

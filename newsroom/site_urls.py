@@ -1,8 +1,8 @@
 from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
-from issues.sitemaps import SITEMAPS
 from newsroom import views
+from newsroom.sitemaps import SITEMAPS
 
 urlpatterns = [
     path("", views.home, name="home"),

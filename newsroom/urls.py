@@ -23,5 +23,5 @@ urlpatterns = [
 if settings.DEBUG:
     from django.conf.urls.static import static
 
-    urlpatterns += [path("dev/outbox/", include("newsroom.outbox_urls"))]
+    urlpatterns += [path("dev/outbox/", include("core.urls"))]
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

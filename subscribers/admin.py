@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from newsroom.queue import TaskQueueUnavailable
+from core.queue import TaskQueueUnavailable
 from subscribers import admin_views, importer, services
 from subscribers.export import export_response
 from subscribers.models import (

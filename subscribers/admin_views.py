@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from newsroom.queue import TaskQueueUnavailable
+from core.queue import TaskQueueUnavailable
 from subscribers import importer
 from subscribers.models import ConsentBasis, ImportJob, ImportStatus, MailingList, Subscriber
 

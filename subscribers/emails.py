@@ -1,12 +1,12 @@
 """One function per kind of email the audience gets outside issues.
 
-Each queues newsroom.tasks.send_email_task with a JSON context; the templates
+Each queues core.mail.send_email_task with a JSON context; the templates
 are emails/<kind>_subject.txt, emails/<kind>.txt and emails/<kind>.html.
 """
 
 from __future__ import annotations
 
-from newsroom.tasks import send_email_task
+from core.mail import send_email_task
 from subscribers.links import CONFIRM_MAX_AGE, confirm_url, links_for
 
 

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from newsroom.queue import enqueue_on_commit
+from core.queue import enqueue_on_commit
 from subscribers.models import (
     Consent,
     ConsentBasis,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from newsroom.queue import TaskQueueUnavailable, enqueue_on_commit
+from core.queue import TaskQueueUnavailable, enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
     Consent,
@@ -467,8 +467,8 @@ def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
 def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
     """Forget a reader: delete them and their consents, scrub their address from deliveries and
     events, and keep only the address hash so nothing reaches them again."""
+    from core.models import OutboxMessage
     from delivery.models import Delivery, Event
-    from newsroom.models import OutboxMessage
 
     address = subscriber.email
     # The admin's history names the reader by address; keep the entry, drop the address.

@@ -16,8 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from newsroom.net import client_ip
-from newsroom.queue import TaskQueueUnavailable
+from core.net import client_ip
+from core.queue import TaskQueueUnavailable
 from subscribers import services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
 from subscribers.links import (

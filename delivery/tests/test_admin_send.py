@@ -18,7 +18,8 @@ from django.utils import timezone
 from delivery import selectors, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import (
+from subscribers.models import Segment, SubscriberStatus
+from testing.factories import (
     MailingListFactory,
     SendFactory,
     SubscriberFactory,
@@ -26,7 +27,6 @@ from newsroom.testing.factories import (
     make_full_issue,
     make_pending_reader,
 )
-from subscribers.models import Segment, SubscriberStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.urls import reverse
 from delivery import analytics
 from delivery.models import Delivery, DeliveryStatus, Event, Send, SendStatus
 from issues.models import Issue, IssueStatus
-from newsroom.testing import factories
 from subscribers.models import Subscriber, SubscriberStatus
+from testing import factories
 
 pytestmark = pytest.mark.django_db
 

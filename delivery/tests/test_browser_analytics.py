@@ -9,8 +9,8 @@ import pytest
 
 from delivery.models import Event, Send
 from delivery.tests.test_analytics import START, seed_send
-from newsroom.testing.factories import make_editor
-from newsroom.testing.fixtures import admin_login, screenshot
+from testing.factories import make_editor
+from testing.fixtures import admin_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,8 +18,8 @@ from delivery import services, tasks
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from delivery.tests.test_admin_send import ended_send_with_problems
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
-from newsroom.testing.fixtures import admin_login, screenshot
+from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
+from testing.fixtures import admin_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

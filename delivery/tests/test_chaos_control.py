@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from bench.fakeprovider import FakeProviderClient
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
-from newsroom.testing.workers import (
+from subscribers.models import Subscriber, SubscriberStatus, Suppression, email_hash
+from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
+from testing.fakeprovider import FakeProviderClient
+from testing.workers import (
     delivery_counts,
     kick_due_sends,
     run_task_here,
@@ -23,7 +24,6 @@ from newsroom.testing.workers import (
     wait_for_send_end,
     wait_until,
 )
-from subscribers.models import Subscriber, SubscriberStatus, Suppression, email_hash
 
 pytestmark = pytest.mark.integration
 

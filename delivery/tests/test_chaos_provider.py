@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bench.audience import reader_address
-from bench.fakeprovider import FakeProviderClient
+from testing.audience import reader_address
 from delivery.models import Delivery, DeliveryStatus, SendStatus
-from newsroom.testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end
+from testing.fakeprovider import FakeProviderClient
+from testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end
 
 pytestmark = pytest.mark.integration
 

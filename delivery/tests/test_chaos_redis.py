@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bench.fakeprovider import FakeProviderClient
 from delivery.models import DeliveryStatus, SendStatus
-from newsroom.testing.workers import RedisServer, delivery_counts, send_to_new_list, wait_for_send_end, wait_until
+from testing.fakeprovider import FakeProviderClient
+from testing.workers import RedisServer, delivery_counts, send_to_new_list, wait_for_send_end, wait_until
 
 pytestmark = pytest.mark.integration
 

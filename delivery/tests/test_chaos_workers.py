@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bench.fakeprovider import FakeProviderClient
 from delivery.models import Delivery, DeliveryStatus, SendStatus
-from newsroom.testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end, wait_until
+from testing.fakeprovider import FakeProviderClient
+from testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from anymail.exceptions import AnymailRequestsAPIError
 from anymail.message import AnymailMessage
 from django.core.mail import get_connection
 
-from bench.fakeprovider import FakeProvider, FakeProviderClient
+from testing.fakeprovider import FakeProvider, FakeProviderClient
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """anymail's real backends (Mailgun, Postmark, Brevo, Resend) and Django's SMTP backend,
-driven by the send path against the fake provider (bench/fakeprovider.py) and a fake
-SMTP server (bench/fakesmtp.py), both in threads of this process."""
+driven by the send path against the fake provider (testing/fakeprovider.py) and a fake
+SMTP server (testing/fakesmtp.py), both in threads of this process."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bench.fakeprovider import FakeProviderClient
-from bench.fakesmtp import FakeSMTPServer
 from delivery import services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
-from newsroom.testing.workers import free_port
+from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
+from testing.fakeprovider import FakeProviderClient
+from testing.fakesmtp import FakeSMTPServer
+from testing.workers import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from django.test import override_settings
 from delivery import sending, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
 from subscribers.links import links_for
 from subscribers.models import Subscriber
+from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -334,7 +334,7 @@ def test_a_provider_without_its_key_fails_the_send_before_anyone_is_claimed(
     assert not Delivery.objects.filter(send=send).exists()
     send.issue.refresh_from_db()
     assert send.issue.status == IssueStatus.APPROVED  # the editor can fix the setting and send again
-    settings.EMAIL_PROVIDER, settings.EMAIL_BACKEND = "outbox", "newsroom.outbox.OutboxBackend"
+    settings.EMAIL_PROVIDER, settings.EMAIL_BACKEND = "outbox", "core.outbox.OutboxBackend"
     again = services.send_create(
         issue=send.issue, lists=list(send.lists.all()), segment=None, at=None, acting_user=make_editor("ed2")
     )
@@ -396,7 +396,7 @@ def test_rows_left_claimed_by_a_dead_worker_become_uncertain_and_are_not_sent(
     by_email = rows(send)
     assert by_email[people[0].email].status == DeliveryStatus.UNCERTAIN
     assert by_email[people[0].email].error == sending.WORKER_STOPPED
-    from newsroom.models import OutboxMessage
+    from core.models import OutboxMessage
 
     assert people[0].email not in set(OutboxMessage.objects.values_list("to", flat=True))
     assert {by_email[p.email].status for p in people[1:]} == {DeliveryStatus.SENT}

@@ -6,8 +6,8 @@ from django.test import override_settings
 from delivery import services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_full_issue, make_pending_reader
 from subscribers.models import SubscriberStatus
+from testing.factories import MailingListFactory, SubscriberFactory, make_full_issue, make_pending_reader
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from delivery import services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
-from newsroom.testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
+from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
 
 TEST_BACKEND = "anymail.backends.test.EmailBackend"
 

@@ -21,8 +21,8 @@ import pytest
 from django.test import Client
 
 from delivery.models import Delivery, DeliveryStatus
-from newsroom.testing import factories
 from subscribers.models import Subscriber
+from testing import factories
 
 SECRET = "hooks:correct-horse"
 SIGNING_KEY = "mailgun-signing-key-for-tests"

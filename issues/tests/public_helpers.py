@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from issues.models import Issue, IssueStatus
-from newsroom.testing.factories import IssueFactory, make_full_issue
+from testing.factories import IssueFactory, make_full_issue
 
 
 def png_bytes() -> bytes:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from issues.models import Author, Issue, IssueStatus, IssueTransition, Tag
 from issues.services import issues_delete
 from issues.tests.public_helpers import published
-from newsroom.testing.factories import IssueFactory, SendFactory
+from testing.factories import IssueFactory, SendFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from PIL import Image
 
 from issues.models import Issue, Section, SectionKind
-from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory, make_full_issue
+from testing.factories import IssueFactory, SectionFactory, SectionItemFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 

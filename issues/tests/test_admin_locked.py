@@ -13,7 +13,7 @@ from delivery.models import SendStatus
 from issues.models import Issue, IssueStatus, Section, SectionItem, SectionKind
 from issues.services import issue_save, section_save
 from issues.tests.test_admin_issue import form_data
-from newsroom.testing.factories import SendFactory, make_full_issue
+from testing.factories import SendFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 S = IssueStatus

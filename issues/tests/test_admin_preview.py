@@ -7,13 +7,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.models import OutboxMessage
+from core.queue import TaskQueueUnavailable
 from issues.models import PreviewSend
 from issues.services import NOT_QUEUED, TEST_SEND_NOT_QUEUED, preview_send_create
 from issues.tasks import preview_send_task
-from newsroom.models import OutboxMessage
-from newsroom.queue import TaskQueueUnavailable
-from newsroom.testing.factories import make_full_issue
-from newsroom.testing.fixtures import BrokerOutage
+from testing.factories import make_full_issue
+from testing.fixtures import BrokerOutage
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def outbox_backend(settings) -> None:
     # pytest-django swaps in the locmem backend; use the project's default one.
-    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_the_redis_transports_own_connection_error_is_caught_too(client_for, mon
 def test_a_test_send_with_the_queue_down_raises_the_shared_queue_error_after_storing_why(
     editor, broker_down: BrokerOutage
 ) -> None:
-    # One exception for every "the queue is down" answer (newsroom.queue), whichever app queues.
+    # One exception for every "the queue is down" answer (core.queue), whichever app queues.
     with pytest.raises(TaskQueueUnavailable) as raised:
         preview_send_create(issue=make_full_issue(), recipients=["a@example.com"], acting_user=editor)
     assert str(raised.value) == TEST_SEND_NOT_QUEUED

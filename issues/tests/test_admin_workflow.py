@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from issues.models import Issue, IssueStatus, IssueTransition
 from issues.tests.test_admin_issue import form_data
-from newsroom.testing.factories import IssueFactory, SectionFactory, make_full_issue
+from testing.factories import IssueFactory, SectionFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 S = IssueStatus

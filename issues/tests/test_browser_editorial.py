@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from core.models import OutboxMessage
 from issues.emails import merge_sample, sample_merge_values
 from issues.models import Issue, IssueStatus, PreviewSend, Section, SectionItem, SectionKind
 from issues.rendering import render_email
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import make_contributor, make_editor
-from newsroom.testing.fixtures import admin_login, screenshot
+from testing.factories import make_contributor, make_editor
+from testing.fixtures import admin_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -181,7 +181,7 @@ def _write_quick_links_and_swap_two(page: Any, live_server: Any, issue: Issue) -
 def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_approve_it(
     page: Any, browser: Any, live_server: Any, settings: Any, celery_eager: None
 ) -> None:
-    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
     make_editor()
     make_contributor()
     requested: list[str] = []
@@ -311,12 +311,12 @@ _TEXT_EDGES_JS = """() => {
 
 
 def _demo_issue() -> Issue:
-    """The demo's sent issue (newsroom/demo_content.py), with its cover image."""
+    """The demo's sent issue (demo/content.py), with its cover image."""
     from django.core.files.base import ContentFile
 
+    from demo.content import SENT_ISSUE
+    from demo.loader import cover_image_png
     from issues.services import issue_refresh_stats
-    from newsroom.demo import cover_image_png
-    from newsroom.demo_content import SENT_ISSUE
 
     fields = ("title", "slug", "subject", "preheader", "summary", "canonical_url", "cover_alt")
     issue = Issue.objects.create(

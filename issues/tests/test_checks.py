@@ -8,7 +8,7 @@ from PIL import Image
 
 from issues.checks import has_blocking_errors, presend_checks
 from issues.models import Section, SectionItem, SectionKind
-from newsroom.testing.factories import SectionFactory, make_full_issue
+from testing.factories import SectionFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 

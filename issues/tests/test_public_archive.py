@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from issues.models import Issue, IssueStatus, Tag
 from issues.tests.public_helpers import published
-from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory
+from testing.factories import IssueFactory, SectionFactory, SectionItemFactory
 
 pytestmark = pytest.mark.django_db
 

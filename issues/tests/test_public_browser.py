@@ -8,8 +8,8 @@ import pytest
 from issues.models import Tag
 from issues.tests.public_helpers import published
 from newsroom.models import NavLink, SitePage
-from newsroom.testing.fixtures import screenshot
 from subscribers.models import Subscriber, SubscriberStatus
+from testing.fixtures import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from issues.models import IssueStatus
 from issues.tests.public_helpers import published
 from newsroom.models import SitePage
-from newsroom.testing.factories import IssueFactory
+from testing.factories import IssueFactory
 
 pytestmark = pytest.mark.django_db
 

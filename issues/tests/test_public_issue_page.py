@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from issues.models import Issue, IssueStatus, SectionKind
 from issues.tests.public_helpers import published
-from newsroom.testing.factories import IssueFactory, SectionFactory, SectionItemFactory, UserFactory
+from testing.factories import IssueFactory, SectionFactory, SectionItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

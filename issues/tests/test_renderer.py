@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from issues.models import SectionKind
 from issues.rendering import MERGE_KEYS, count_words, mailgun_tag, reading_minutes, render_email, render_web_sections
-from newsroom.testing.factories import SectionFactory, SectionItemFactory, make_full_issue
+from testing.factories import SectionFactory, SectionItemFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 

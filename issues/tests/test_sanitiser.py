@@ -4,11 +4,11 @@ import re
 
 import pytest
 
+from core.sanitize import sanitize_html
 from issues.models import SectionKind
 from issues.rendering import render_email, render_web_sections
-from issues.sanitize import sanitize_html
 from issues.services import section_save
-from newsroom.testing.factories import IssueFactory, SectionFactory
+from testing.factories import IssueFactory, SectionFactory
 
 HOSTILE = [
     '<p>Hi<script>alert("x")</script></p>',

@@ -7,7 +7,7 @@ from reversion.models import Version
 
 from issues.models import Issue, IssueStatus, IssueTransition, Section
 from issues.services import allowed_targets, issue_restore, issue_save, issue_transition, section_save
-from newsroom.testing.factories import IssueFactory, SectionFactory, make_full_issue
+from testing.factories import IssueFactory, SectionFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
 S = IssueStatus

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.core import mail
 
-from newsroom.emails import operator_check
-from newsroom.testing.factories import PASSWORD, make_editor
-from newsroom.testing.fixtures import admin_login, screenshot
+from core.mail import operator_check
+from testing.factories import PASSWORD, make_editor
+from testing.fixtures import admin_login, screenshot
 
 
 @pytest.mark.integration

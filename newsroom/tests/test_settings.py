@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from newsroom.env import env_bool, env_choice, env_int, env_url
+from core.env import env_bool, env_choice, env_int, env_url
 
 
 def test_a_bad_boolean_names_the_variable(monkeypatch):

@@ -9,9 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
-from newsroom.testing.fixtures import BrokerOutage
+from core.models import OutboxMessage
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -26,6 +24,8 @@ from subscribers.models import (
     email_hash,
 )
 from subscribers.services import subscriber_erase
+from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from testing.fixtures import BrokerOutage
 
 pytestmark = pytest.mark.django_db
 

@@ -12,20 +12,20 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import include, path
 
-from newsroom.emails import send_templated
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
-from newsroom.testing.fixtures import BrokerOutage, admin_login, screenshot
+from core.mail import send_templated
+from core.models import OutboxMessage
 from newsroom.urls import urlpatterns as site_urlpatterns
 from subscribers.emails import unsubscribe_headers
 from subscribers.links import confirm_url, links_for
 from subscribers.models import Subscriber, SubscriberStatus
+from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from testing.fixtures import BrokerOutage, admin_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__)]
 
 # newsroom/urls.py mounts /dev/outbox/ only when DEBUG is on at import time, and tests
 # import it with DEBUG off; this module is the URLconf `make run` has (see newsroom/tests/test_outbox.py).
-urlpatterns = [path("dev/outbox/", include("newsroom.outbox_urls")), *site_urlpatterns]
+urlpatterns = [path("dev/outbox/", include("core.urls")), *site_urlpatterns]
 
 
 def link_in(message: OutboxMessage, path_part: str) -> str:
@@ -40,7 +40,7 @@ def local_outbox(settings: Any, live_server: Any) -> str:
     settings.DEBUG = True
     settings.SITE_URL = live_server.url
     settings.PAGE_CACHE_SECONDS = 0
-    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
     return str(live_server.url)
 
 

@@ -8,11 +8,11 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import make_pending_reader
-from newsroom.testing.fixtures import BrokerOutage
+from core.models import OutboxMessage
 from subscribers.links import CONFIRM_SALT, confirm_url, make_token
 from subscribers.models import Consent, Subscriber, SubscriberStatus
+from testing.factories import make_pending_reader
+from testing.fixtures import BrokerOutage
 
 pytestmark = pytest.mark.django_db
 

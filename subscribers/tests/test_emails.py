@@ -8,9 +8,9 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import make_pending_reader
+from core.models import OutboxMessage
 from subscribers import emails, services
+from testing.factories import make_pending_reader
 
 
 @pytest.mark.django_db

@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader
 from subscribers.export import export_response, safe_cell
 from subscribers.models import Subscriber
+from testing.factories import MailingListFactory, make_confirmed_reader
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from newsroom.testing.factories import make_confirmed_reader
 from subscribers import services
 from subscribers.models import Consent, SubscriberStatus, Suppression, email_hash
 from subscribers.selectors import is_suppressed, sendable_subscribers
+from testing.factories import make_confirmed_reader
 
 pytestmark = pytest.mark.django_db
 

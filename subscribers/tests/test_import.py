@@ -12,7 +12,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 from django.utils import timezone
 
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers import importer
 from subscribers.models import (
     Consent,
@@ -24,6 +23,7 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.services import subscriber_unsubscribe, suppression_add
+from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 
 pytestmark = pytest.mark.django_db
 

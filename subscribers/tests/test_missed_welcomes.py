@@ -10,14 +10,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.models import OutboxMessage
 from newsroom.celery import app
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import make_confirmed_reader, make_pending_reader
-from newsroom.testing.fixtures import BrokerOutage
 from subscribers import services
 from subscribers.links import confirm_url
 from subscribers.models import Consent, Subscriber, SubscriberStatus
 from subscribers.tasks import send_missed_welcomes_task
+from testing.factories import make_confirmed_reader, make_pending_reader
+from testing.fixtures import BrokerOutage
 
 # Queuing happens after each claim commits, so these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,10 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from delivery.models import Delivery
-from newsroom.testing.factories import MailingListFactory, SendFactory, make_confirmed_reader
 from subscribers.links import links_for
 from subscribers.models import Consent, ImportJob, Subscriber, SubscriberStatus, Suppression, email_hash
 from subscribers.selectors import is_suppressed
+from testing.factories import MailingListFactory, SendFactory, make_confirmed_reader
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers.models import Segment, Subscriber, SubscriberTag, Suppression
 from subscribers.selectors import SegmentRules, segment_count, segment_counts, segment_filter, sendable_subscribers
+from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 
 pytestmark = pytest.mark.django_db
 

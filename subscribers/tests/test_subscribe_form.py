@@ -13,14 +13,14 @@ from django.db import connection
 from django.test import Client
 
 from newsroom.models import SitePage
-from newsroom.testing.factories import (
+from subscribers import views
+from subscribers.links import confirm_url, links_for
+from testing.factories import (
     MailingListFactory,
     make_confirmed_reader,
     make_full_issue,
     make_pending_reader,
 )
-from subscribers import views
-from subscribers.links import confirm_url, links_for
 
 TEMPLATE_DIRS = [
     Path(settings.BASE_DIR) / name for name in ("templates", "subscribers", "issues", "newsroom", "delivery")

@@ -8,12 +8,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from newsroom.models import OutboxMessage
-from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
-from newsroom.testing.fixtures import CLOSED_REDIS_URL, BrokerOutage
+from core.models import OutboxMessage
 from subscribers import services, views
 from subscribers.models import Consent, Subscriber, SubscriberStatus, Suppression
 from subscribers.services import CONSENT_TEXT, suppression_add
+from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
+from testing.fixtures import CLOSED_REDIS_URL, BrokerOutage
 
 pytestmark = pytest.mark.django_db
 
@@ -330,7 +330,7 @@ def test_with_redis_down_altogether_nothing_is_stored_and_the_form_comes_back_fi
     client: Client, broker_down: BrokerOutage, settings: Any
 ) -> None:
     # The default set-up: the cache that counts attempts is the same Redis as the queue.
-    settings.CACHES = {"default": {"BACKEND": "newsroom.cache.RedisCache", "LOCATION": CLOSED_REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": CLOSED_REDIS_URL}}
     MailingListFactory(name="Daily")
     assert client.get("/subscribe/").status_code == 200
     response = post(client, email="nobody@example.org", name="Nia")

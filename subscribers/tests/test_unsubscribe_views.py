@@ -8,10 +8,10 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from newsroom.testing.factories import make_confirmed_reader
 from subscribers.links import links_for
 from subscribers.models import Consent, Subscriber, SubscriberStatus
 from subscribers.selectors import sendable_subscribers
+from testing.factories import make_confirmed_reader
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
-from newsroom.emails import operator_check
+from core.mail import operator_check
 
 
 class Command(BaseCommand):

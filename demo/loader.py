@@ -25,9 +25,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from demo import content
 from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
 from issues.services import issue_refresh_stats, issue_save, issue_transition
-from newsroom import demo_content as content
 from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear

@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from newsroom.demo import DemoReport, demo_load
+from demo.loader import DemoReport, demo_load
 
 
 def _default_base_url() -> str:

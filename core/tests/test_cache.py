@@ -9,13 +9,13 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from newsroom.testing.factories import make_full_issue
-from newsroom.testing.fixtures import CLOSED_REDIS_URL
+from testing.factories import make_full_issue
+from testing.fixtures import CLOSED_REDIS_URL
 
 
 @pytest.fixture
 def redis_cache_down(settings: Any) -> None:
-    settings.CACHES = {"default": {"BACKEND": "newsroom.cache.RedisCache", "LOCATION": CLOSED_REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": CLOSED_REDIS_URL}}
 
 
 def test_reads_miss_and_writes_are_skipped_while_redis_is_down(redis_cache_down: None) -> None:
@@ -49,4 +49,4 @@ def test_a_redis_cache_url_gets_the_backend_that_degrades() -> None:
     code = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "newsroom.settings", "CACHE_URL": "redis://127.0.0.1:6379/9"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "newsroom.cache.RedisCache"
+    assert result.stdout.strip() == "core.cache.RedisCache"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from newsroom import views
+from core import views
 
 urlpatterns = [
     path("", views.outbox_list, name="outbox-list"),

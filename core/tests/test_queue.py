@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from newsroom.queue import TaskQueueUnavailable, enqueue, enqueue_on_commit
-from newsroom.tasks import send_email_task
-from newsroom.testing.fixtures import BrokerOutage
+from core.mail import send_email_task
+from core.queue import TaskQueueUnavailable, enqueue, enqueue_on_commit
+from testing.fixtures import BrokerOutage
 
 
 def publish() -> None:

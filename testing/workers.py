@@ -5,7 +5,7 @@ The workers are separate `celery -A newsroom worker` processes (prefork, one
 child each), started in their own process group so they can be stopped or
 SIGKILLed without touching anything else on the machine. They read the same
 database the test (or benchmark) uses, given as DATABASE_URL, and send through
-anymail's real Mailgun backend to the fake provider in bench/fakeprovider.py.
+anymail's real Mailgun backend to the fake provider in testing/fakeprovider.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bench.fakeprovider import FakeProvider, FakeProviderClient
+from testing.fakeprovider import FakeProvider, FakeProviderClient
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -365,13 +365,13 @@ def wait_for_send_end(send_id: int, *, timeout: float, workers: Workers | None =
 def send_to_new_list(readers: int, *, at: Any = None, editor: Any = None) -> Any:
     """A Send of a new approved issue of the reference shape to a new list of `readers` readers.
 
-    The readers are reader1@example.org … reader<n>@example.org (bench.audience)."""
+    The readers are reader1@example.org … reader<n>@example.org (testing.audience)."""
     from django.utils import timezone
 
-    from bench.audience import readers_create
+    from testing.audience import readers_create
     from delivery.services import send_create
     from issues.models import IssueStatus
-    from newsroom.testing.factories import MailingListFactory, make_editor, make_full_issue
+    from testing.factories import MailingListFactory, make_editor, make_full_issue
 
     mailing_list = MailingListFactory.create(name="Daily")
     readers_create(count=readers, mailing_list=mailing_list)

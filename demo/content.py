@@ -3,7 +3,7 @@ site pages and the demo audience. All of it is invented for this project; the
 companies, people and figures do not exist, and every link points at the
 reserved example domains.
 
-Kept apart from newsroom/demo.py (which loads it) so the loader stays short
+Kept apart from demo/loader.py (which loads it) so the loader stays short
 enough to read at once.
 """
 

@@ -21,7 +21,7 @@ Control API (JSON):
                                             accept the next request, then answer 503 (the
                                             provider took it but said it failed)
 
-Run on its own: ``python -m bench.fakeprovider --port 8025``.
+Run on its own: ``python -m testing.fakeprovider --port 8025``.
 """
 
 from __future__ import annotations

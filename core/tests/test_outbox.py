@@ -7,20 +7,20 @@ from anymail.message import AnymailMessage
 from django.core.mail import EmailMessage, get_connection
 from django.urls import include, path
 
-from newsroom.models import OutboxMessage
+from core.models import OutboxMessage
 from newsroom.urls import urlpatterns as site_urlpatterns
 
 pytestmark = pytest.mark.django_db
 
 # newsroom/urls.py adds the outbox only when DEBUG is on at import time; tests
 # run with DEBUG off, so this module serves as a URLconf that always has it.
-urlpatterns = [path("dev/outbox/", include("newsroom.outbox_urls")), *site_urlpatterns]
+urlpatterns = [path("dev/outbox/", include("core.urls")), *site_urlpatterns]
 with_outbox_urls = pytest.mark.urls(__name__)
 
 
 @pytest.fixture
 def outbox(settings):
-    settings.EMAIL_BACKEND = "newsroom.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
     return get_connection()
 
 

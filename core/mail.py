@@ -1,7 +1,7 @@
-"""Rendering and sending of transactional emails (confirmation, welcome, checks).
+"""Transactional email: rendering, sending, and the Celery task that sends.
 
-Each kind of email is one small function in its app's ``emails.py`` that
-calls :func:`send_templated` with a kind name; the kind names three templates
+Each kind of email is one small function in its app's ``emails.py`` (or here,
+for the operator's check) that queues :func:`send_email_task` with a kind name; the kind names three templates
 alike: ``emails/<kind>_subject.txt``, ``emails/<kind>.txt`` and
 ``emails/<kind>.html``. Context values must be JSON-serialisable because the
 email is rendered in a Celery task.
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout
 
 
 def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -46,6 +49,19 @@ def send_templated(
 
 def operator_check(*, to: str) -> None:
     """Queue a short email that proves the worker and the provider work."""
-    from newsroom.tasks import send_email_task
-
     send_email_task.delay(kind="operator_check", to=[to], context={})
+
+
+# The task keeps its first name so messages already queued are still understood.
+@shared_task(
+    name="newsroom.send_email",
+    autoretry_for=(RequestsConnectionError, Timeout, ConnectionError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_email_task(
+    *, kind: str, to: list[str], context: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    """Send one transactional email. Arguments are JSON: the kind and its context."""
+    send_templated(kind=kind, to=to, context=context, headers=headers)

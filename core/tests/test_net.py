@@ -1,6 +1,6 @@
 from django.test import RequestFactory
 
-from newsroom.net import client_ip
+from core.net import client_ip
 
 
 def _request(remote: str = "10.0.0.5", forwarded: str | None = None):

@@ -35,7 +35,7 @@ def _html_part(message: EmailMessage) -> str:
 
 class OutboxBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        from newsroom.models import OutboxMessage
+        from core.models import OutboxMessage
 
         rows = []
         for message in email_messages:

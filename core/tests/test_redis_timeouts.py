@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from newsroom.cache import RedisCache
+from core.cache import RedisCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,7 @@ def silent_server() -> Iterator[int]:
 
 def test_production_settings_give_redis_connections_timeouts():
     found = production_redis_settings()
-    assert found["cache"]["BACKEND"] == "newsroom.cache.RedisCache"
+    assert found["cache"]["BACKEND"] == "core.cache.RedisCache"
     assert found["cache"]["OPTIONS"]["socket_timeout"] > 0
     assert found["broker"]["socket_timeout"] > 0
     assert found["broker"]["socket_connect_timeout"] > 0

@@ -1,6 +1,6 @@
 import logging
 
-from newsroom.logfilters import QuietSendPoll
+from core.logfilters import QuietSendPoll
 
 
 def _record(message: str, level: int = logging.INFO) -> logging.LogRecord:

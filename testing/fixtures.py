@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from newsroom.testing import factories
+from testing import factories
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
