@@ -7,4 +7,12 @@ class DeliveryConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the anymail ``tracking`` receiver.
-        from delivery import tracking  # noqa: F401
+        from delivery import privacy, tracking  # noqa: F401
+        from delivery.selectors import send_open_for_issue
+        from issues.hooks import open_send_finder_register
+
+        # The issue admin names the send to cancel before a locked issue can be edited.
+        open_send_finder_register(send_open_for_issue)
+
+        # Export and erasure of a reader reach their deliveries and events.
+        privacy.register()

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from issues.models import Issue
 from subscribers.models import MailingList, Segment
 from subscribers.selectors import sendable_subscribers
 
@@ -20,6 +21,11 @@ RATE_WINDOW = datetime.timedelta(seconds=30)
 RUNNING = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
 ENDED = (SendStatus.DONE, SendStatus.FAILED, SendStatus.CANCELLED)
 PROBLEM_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
+
+
+def send_open_for_issue(issue: Issue) -> Send | None:
+    """The issue's newest send that is planned or running (the one to cancel before editing)."""
+    return issue.sends.exclude(status__in=ENDED).order_by("-scheduled_at", "-pk").first()
 
 
 def audience_count(*, lists: Iterable[MailingList], segment: Segment | None) -> int:

@@ -18,6 +18,7 @@ from issues import services
 from issues.checks import presend_checks
 from issues.emails import merge_sample, sample_merge_values
 from issues.forms import TestSendForm, TransitionForm
+from issues.hooks import issue_open_send
 from issues.models import Issue, IssueStatus
 from issues.rendering import render_email, render_web_sections, sections_with_items
 from issues.storage import validate_image_file
@@ -59,10 +60,7 @@ def edit_notice_context(issue: Issue) -> dict[str, Any]:
     corrections to a sent issue reach the web archive only."""
     send = None
     if issue.status in services.LOCKED_STATUSES:
-        from delivery.models import SendStatus
-
-        finished = [SendStatus.CANCELLED, SendStatus.DONE, SendStatus.FAILED]
-        send = issue.sends.exclude(status__in=finished).order_by("-scheduled_at", "-pk").first()
+        send = issue_open_send(issue)
     return {"edit_notice_issue": issue, "edit_notice_send": send}
 
 

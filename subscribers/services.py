@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -20,7 +18,6 @@ from core.queue import TaskQueueUnavailable, enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
     Consent,
-    ImportJob,
     MailingList,
     Subscriber,
     SubscriberSource,
@@ -412,87 +409,6 @@ def consent_record_editor_added(*, subscriber: Subscriber, acting_user: Any) -> 
         user_agent="",
         text=f"Added by an editor as {subscriber.get_status_display().lower()}.",
     )
-
-
-def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
-    """Everything stored about a reader, as JSON-ready data (the 'download my data' file)."""
-    from delivery.models import Delivery, Event
-
-    def when(value: datetime.datetime | datetime.date | None) -> str | None:
-        return value.isoformat() if value else None
-
-    deliveries = Delivery.objects.filter(subscriber=subscriber).select_related("send__issue").order_by("pk")
-    events = Event.objects.filter(delivery__subscriber=subscriber).order_by("at")
-    return {
-        "subscriber": {
-            "email": subscriber.email,
-            "name": subscriber.name,
-            "status": subscriber.status,
-            "source": subscriber.source,
-            "created_at": when(subscriber.created_at),
-            "confirmed_at": when(subscriber.confirmed_at),
-            "unsubscribed_at": when(subscriber.unsubscribed_at),
-            "paused_until": when(subscriber.paused_until),
-            "last_engaged_at": when(subscriber.last_engaged_at),
-        },
-        "lists": [item.name for item in subscriber.lists.all()],
-        "tags": [item.name for item in subscriber.tags.all()],
-        "consents": [
-            {
-                "action": c.action,
-                "at": when(c.at),
-                "form": c.form,
-                "ip": c.ip,
-                "user_agent": c.user_agent,
-                "text": c.text,
-            }
-            for c in subscriber.consents.order_by("at")
-        ],
-        "deliveries": [
-            {
-                "issue": d.send.issue.title if hasattr(d.send.issue, "title") else str(d.send.issue),
-                "status": d.status,
-                "sent_at": when(d.sent_at),
-                "delivered_at": when(d.delivered_at),
-                "opened_at": when(d.opened_at),
-                "clicked_at": when(d.clicked_at),
-            }
-            for d in deliveries
-        ],
-        "events": [{"type": e.event_type, "at": when(e.at), "url": e.url} for e in events],
-    }
-
-
-@transaction.atomic
-def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
-    """Forget a reader: delete them and their consents, scrub their address from deliveries and
-    events, and keep only the address hash so nothing reaches them again."""
-    from core.models import OutboxMessage
-    from delivery.models import Delivery, Event
-
-    address = subscriber.email
-    # The admin's history names the reader by address; keep the entry, drop the address.
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
-    ).update(object_repr="(erased reader)", change_message="")
-    Event.objects.filter(delivery__subscriber=subscriber).update(recipient="", user_agent="", raw={})
-    Delivery.objects.filter(subscriber=subscriber).update(email="", subscriber=None)
-    OutboxMessage.objects.filter(to__iexact=address).delete()
-    for job in ImportJob.objects.filter(report__icontains=address):
-        job.report = [
-            {**row, "email": "(erased)"} if str(row.get("email", "")).lower() == address.lower() else row
-            for row in job.report
-        ]
-        job.save(update_fields=["report"])
-    subscriber.delete()
-    suppression = suppression_add(email=address, reason=Suppression.Reason.ERASED)
-    # An earlier suppression of the same address kept the address itself; erasure removes it.
-    Suppression.objects.filter(pk=suppression.pk).update(email="", reason=Suppression.Reason.ERASED, detail="")
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Suppression), object_id=str(suppression.pk)
-    ).update(object_repr="(erased address)", change_message="")
-    suppression.refresh_from_db()
-    return suppression
 
 
 def subscribers_unsubscribe(*, subscribers: Iterable[Subscriber], acting_user: Any) -> int:

@@ -18,7 +18,7 @@ from django_ratelimit.core import is_ratelimited
 
 from core.net import client_ip
 from core.queue import TaskQueueUnavailable
-from subscribers import services
+from subscribers import privacy, services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
 from subscribers.links import (
     CONFIRM_MAX_AGE,
@@ -232,7 +232,7 @@ def download_data(request: HttpRequest, token: str) -> HttpResponse:
         subscriber = _reader(token, PREFERENCES_SALT)
     except InvalidLink as error:
         return _link_gone(request, error)
-    data = services.subscriber_export_data(subscriber=subscriber)
+    data = privacy.subscriber_export_data(subscriber=subscriber)
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
     return response
@@ -246,7 +246,7 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
     except InvalidLink as error:
         return _link_gone(request, error)
     if request.method == "POST" and request.POST.get("confirm") == "erase":
-        services.subscriber_erase(subscriber=subscriber)
+        privacy.subscriber_erase(subscriber=subscriber)
         return render(request, "subscribers/erased.html")
     return render(request, "subscribers/erase_confirm.html", {"subscriber": subscriber, "token": token})
 

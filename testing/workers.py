@@ -368,9 +368,9 @@ def send_to_new_list(readers: int, *, at: Any = None, editor: Any = None) -> Any
     The readers are reader1@example.org … reader<n>@example.org (testing.audience)."""
     from django.utils import timezone
 
-    from testing.audience import readers_create
     from delivery.services import send_create
     from issues.models import IssueStatus
+    from testing.audience import readers_create
     from testing.factories import MailingListFactory, make_editor, make_full_issue
 
     mailing_list = MailingListFactory.create(name="Daily")

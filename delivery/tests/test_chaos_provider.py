@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from testing.audience import reader_address
 from delivery.models import Delivery, DeliveryStatus, SendStatus
+from testing.audience import reader_address
 from testing.fakeprovider import FakeProviderClient
 from testing.workers import delivery_counts, kick_due_sends, send_to_new_list, wait_for_send_end
 

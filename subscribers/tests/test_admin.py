@@ -23,7 +23,7 @@ from subscribers.models import (
     Suppression,
     email_hash,
 )
-from subscribers.services import subscriber_erase
+from subscribers.privacy import subscriber_erase
 from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from testing.fixtures import BrokerOutage
 
