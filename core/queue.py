@@ -26,8 +26,10 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class TaskQueueUnavailable(Exception):
-    """The task queue (the Celery broker) could not be reached: nothing was queued."""
+class TaskQueueUnavailable(ConnectionError):
+    """The task queue (the Celery broker) could not be reached: nothing was queued.
+
+    Django has no exception for 503; this is the built-in ConnectionError it stands for."""
 
 
 NOT_QUEUED_MESSAGE = "The task queue could not be reached; nothing was queued."

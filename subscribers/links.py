@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
 
 CONFIRM_SALT = "subscribers.confirm"
@@ -24,8 +25,11 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 LINK_MAX_AGE = timedelta(days=365)
 
 
-class InvalidLink(Exception):
-    """The token was tampered with, has expired or names no current reader."""
+class InvalidLink(SuspiciousOperation):
+    """The token was tampered with, has expired or names no current reader.
+
+    A SuspiciousOperation, so a view that does not catch it answers 400; the
+    reader-facing views catch it and show which of the three it was."""
 
 
 @dataclass(frozen=True)

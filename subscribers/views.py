@@ -41,8 +41,10 @@ RATE_PER_ADDRESS = "5/h"
 logger = logging.getLogger(__name__)
 
 
-class CacheUnavailable(Exception):
-    """The cache that counts attempts (Redis) did not answer, so the request is not handled at all."""
+class CacheUnavailable(ConnectionError):
+    """The cache that counts attempts (Redis) did not answer, so the request is not handled at all.
+
+    Django has no exception for 503; this is the built-in ConnectionError it stands for."""
 
 
 def _client(request: HttpRequest) -> tuple[str | None, str]:
