@@ -213,9 +213,19 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         return view
 
     def save_model(self, request: HttpRequest, obj: Issue, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        # The admin writes through the service: permission, validation, revision, stats.
+        services.issue_save(issue=obj, acting_user=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Section:
+            super().save_formset(request, form, formset, change)
+            return
+        sections = formset.save(commit=False)
+        for section in formset.deleted_objects:
+            section.delete()
+        for section in sections:
+            services.section_save(section=section, acting_user=request.user)
+        formset.save_m2m()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -318,10 +328,7 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
     def save_model(self, request: HttpRequest, obj: Section, form: Any, change: bool) -> None:
         # The add page lets anyone with add_section pick an issue: a
         # contributor may only add to a draft.
-        problem = services.edit_refusal(request.user, obj.issue)
-        if problem:
-            raise PermissionDenied(problem)
-        super().save_model(request, obj, form, change)
+        services.section_save(section=obj, acting_user=request.user)
 
     def log_addition(self, request: HttpRequest, obj: Section, message: Any) -> Any:  # type: ignore[override]
         entry = super().log_addition(request, obj, message)

@@ -173,11 +173,14 @@ def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "") -> I
     if problem:
         raise PermissionDenied(problem)
     issue.full_clean()
+    # Inside the admin's own revision, its change message ("Changed title.") stays the comment.
+    nested = reversion.is_active()
     with transaction.atomic(), reversion.create_revision():
         if acting_user is not None:
             reversion.set_user(acting_user)
             issue.created_by = issue.created_by or acting_user
-        reversion.set_comment(comment or "Saved")
+        if comment or not nested:
+            reversion.set_comment(comment or "Saved")
         issue.save()
         return issue_refresh_stats(issue=issue)
 

@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 
 from core.queue import TaskQueueUnavailable
 from subscribers import admin_views, importer, services
@@ -24,7 +23,6 @@ from subscribers.models import (
     MailingList,
     Segment,
     Subscriber,
-    SubscriberSource,
     SubscriberStatus,
     SubscriberTag,
     Suppression,
@@ -178,13 +176,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        obj.source = SubscriberSource.ADMIN
-        if obj.status == SubscriberStatus.ACTIVE:
-            obj.confirmed_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        services.consent_record_editor_added(subscriber=obj, acting_user=request.user)
-        if obj.status == SubscriberStatus.PENDING:
-            services.subscriber_resend_confirmation(email=obj.email)
+        services.subscriber_add(subscriber=obj, acting_user=request.user)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         try:

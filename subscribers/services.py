@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -396,6 +396,26 @@ def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, use
         user_agent=user_agent,
         text=CONSENT_TEXT,
     )
+    return subscriber
+
+
+def subscriber_add(*, subscriber: Subscriber, acting_user: Any) -> Subscriber:
+    """An editor adds a reader by hand (the admin's add form, not yet saved).
+
+    An active reader counts as confirmed now; a pending one gets the confirmation
+    email once the transaction commits (TaskQueueUnavailable after the commit if
+    the queue is down). The consent record names the editor.
+    """
+    if not acting_user.has_perm("subscribers.add_subscriber"):
+        raise PermissionDenied("You may not add readers.")
+    with transaction.atomic():
+        subscriber.source = SubscriberSource.ADMIN
+        if subscriber.status == SubscriberStatus.ACTIVE:
+            subscriber.confirmed_at = timezone.now()
+        subscriber.save()
+        consent_record_editor_added(subscriber=subscriber, acting_user=acting_user)
+        if subscriber.status == SubscriberStatus.PENDING:
+            subscriber_resend_confirmation(email=subscriber.email)
     return subscriber
 
 
