@@ -18,6 +18,19 @@ from django.template.loader import render_to_string
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout
 
+# RFC 2369 / RFC 8058: mail clients show their own unsubscribe button and POST to the link.
+ONE_CLICK_POST = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def list_unsubscribe(one_click_url: str) -> dict[str, str]:
+    """The per-reader half of the one-click headers (a batch sends it per recipient)."""
+    return {"List-Unsubscribe": f"<{one_click_url}>"}
+
+
+def list_unsubscribe_headers(one_click_url: str) -> dict[str, str]:
+    """Both one-click unsubscribe headers for one reader's email."""
+    return {**list_unsubscribe(one_click_url), **ONE_CLICK_POST}
+
 
 def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
     base = {

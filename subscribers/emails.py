@@ -6,16 +6,13 @@ are emails/<kind>_subject.txt, emails/<kind>.txt and emails/<kind>.html.
 
 from __future__ import annotations
 
-from core.mail import send_email_task
+from core.mail import list_unsubscribe_headers, send_email_task
 from subscribers.links import CONFIRM_MAX_AGE, confirm_url, links_for
 
 
 def unsubscribe_headers(links: dict[str, str]) -> dict[str, str]:
-    """RFC 2369 / RFC 8058 headers: mail clients show their own unsubscribe button and POST to it."""
-    return {
-        "List-Unsubscribe": f"<{links['one_click_url']}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    """The one-click unsubscribe headers for the reader these links belong to."""
+    return list_unsubscribe_headers(links["one_click_url"])
 
 
 def confirmation(*, subscriber_id: int, email: str, name: str) -> None:

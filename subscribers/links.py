@@ -8,6 +8,8 @@ maximum age. :func:`links_for` runs no query: DELIVERY calls it per reader.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
+from django.utils.encoding import force_bytes
 
 CONFIRM_SALT = "subscribers.confirm"
 UNSUBSCRIBE_SALT = "subscribers.unsubscribe"
@@ -42,13 +45,41 @@ def address_digest(email: str) -> str:
     return hashlib.sha256(f"link:{email.strip().lower()}".encode()).hexdigest()[:16]
 
 
+class ReaderSigner(signing.TimestampSigner):
+    """Django's TimestampSigner, with its HMAC key derived once per signer.
+
+    Django derives the key again for every signature (sha256 of salt, "signer"
+    and SECRET_KEY), which is most of the cost of a token; a batch signs two
+    tokens per reader. Tokens are Django's own format, so ``signing.loads``
+    reads them and a rotated key in SECRET_KEY_FALLBACKS still verifies.
+    """
+
+    def __init__(self, *, salt: str) -> None:
+        super().__init__(salt=salt, algorithm="sha256")
+        self._derived = hashlib.sha256(force_bytes(self.salt + "signer") + force_bytes(self.key)).digest()
+
+        self._stamp: tuple[int, str] = (0, "")
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if key is not None and key != self.key:
+            return super().signature(value, key)
+        return signing.b64_encode(hmac.digest(self._derived, force_bytes(value), "sha256")).decode()
+
+    def timestamp(self) -> str:
+        # The same base62 second as Django's, encoded once per second rather than per token.
+        now = int(time.time())
+        if self._stamp[0] != now:
+            self._stamp = (now, signing.b62_encode(now))
+        return self._stamp[1]
+
+
 def make_token(*, subscriber_id: int, email: str, salt: str) -> str:
-    return signing.dumps({"s": subscriber_id, "d": address_digest(email)}, salt=salt, compress=False)
+    return ReaderSigner(salt=salt).sign_object({"s": subscriber_id, "d": address_digest(email)})
 
 
 def read_token(token: str, *, salt: str, max_age: timedelta) -> TokenData:
     try:
-        data = signing.loads(token, salt=salt, max_age=max_age)
+        data = ReaderSigner(salt=salt).unsign_object(token, max_age=max_age)
     except signing.SignatureExpired:
         raise InvalidLink("This link has expired.") from None
     except signing.BadSignature:
@@ -67,12 +98,38 @@ def confirm_url(*, subscriber_id: int, email: str) -> str:
     return _absolute(reverse("subscribers:confirm", kwargs={"token": token}))
 
 
+class ReaderLinks:
+    """Every reader's own links, for one email or a batch of thousands.
+
+    The URL shapes are reversed once and each salt's signer made once, so the
+    batch path costs two signatures per reader and nothing else.
+    """
+
+    def __init__(self) -> None:
+        marker = "TOKEN"
+
+        def shape(name: str) -> tuple[str, str]:
+            prefix, _, suffix = _absolute(reverse(name, kwargs={"token": marker})).partition(marker)
+            return prefix, suffix
+
+        self.unsubscribe, self.one_click = shape("subscribers:unsubscribe"), shape("subscribers:one_click")
+        self.preferences = shape("subscribers:preferences")
+        self.signers = {salt: ReaderSigner(salt=salt) for salt in (UNSUBSCRIBE_SALT, PREFERENCES_SALT)}
+
+    def links(self, *, subscriber_id: int, email: str) -> dict[str, str]:
+        """unsubscribe_url, one_click_url and preferences_url, absolute on SITE_URL."""
+        # sign_object's encoding, done once for both signatures.
+        data = {"s": subscriber_id, "d": address_digest(email)}
+        payload = signing.b64_encode(signing.JSONSerializer().dumps(data)).decode()
+        unsubscribe = self.signers[UNSUBSCRIBE_SALT].sign(payload)
+        preferences = self.signers[PREFERENCES_SALT].sign(payload)
+        return {
+            "unsubscribe_url": unsubscribe.join(self.unsubscribe),
+            "one_click_url": unsubscribe.join(self.one_click),
+            "preferences_url": preferences.join(self.preferences),
+        }
+
+
 def links_for(*, subscriber_id: int, email: str) -> dict[str, str]:
     """The reader's own links, absolute on SITE_URL: unsubscribe_url, one_click_url, preferences_url."""
-    unsubscribe = make_token(subscriber_id=subscriber_id, email=email, salt=UNSUBSCRIBE_SALT)
-    preferences = make_token(subscriber_id=subscriber_id, email=email, salt=PREFERENCES_SALT)
-    return {
-        "unsubscribe_url": _absolute(reverse("subscribers:unsubscribe", kwargs={"token": unsubscribe})),
-        "one_click_url": _absolute(reverse("subscribers:one_click", kwargs={"token": unsubscribe})),
-        "preferences_url": _absolute(reverse("subscribers:preferences", kwargs={"token": preferences})),
-    }
+    return ReaderLinks().links(subscriber_id=subscriber_id, email=email)
