@@ -20,6 +20,7 @@ from delivery.forms import AudienceForm, ResendConfirmForm, SendCreateForm, publ
 from delivery.models import Send, SendStatus
 from issues.checks import blocking_errors
 from issues.models import Issue
+from newsroom.ids import parse_id
 
 PROBLEMS_PER_PAGE = 50
 
@@ -48,9 +49,8 @@ def _send(request: HttpRequest, model_admin: Any, object_id: int) -> Send:
 
 def _chosen_issue(request: HttpRequest, form: SendCreateForm) -> Issue | None:
     raw = request.POST.get("issue") if form.is_bound else request.GET.get("issue")
-    if not raw or not str(raw).isdigit():
-        return None
-    return Issue.objects.filter(pk=int(raw)).first()
+    issue_id = parse_id(raw)
+    return None if issue_id is None else Issue.objects.filter(pk=issue_id).first()
 
 
 def _create(request: HttpRequest, form: SendCreateForm) -> Send | None:
