@@ -236,6 +236,8 @@ if EMAIL_PROVIDER == "resend" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
     ANYMAIL["RESEND_SIGNING_SECRET"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
 if ANYMAIL_API_URL and EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend"):
     ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = ANYMAIL_API_URL
+# A provider's webhook signature older than this is refused, and its token is remembered this long to refuse reuse.
+WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 300, minimum=1)
 # Seconds to wait for the provider's answer; a timeout after sending leaves the rows uncertain.
 ANYMAIL["REQUESTS_TIMEOUT"] = env_int("ANYMAIL_REQUESTS_TIMEOUT", 30, minimum=1)
 
