@@ -133,6 +133,8 @@ def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> Http
     recipients = form.cleaned_data["recipients"]
     try:
         services.preview_send_create(issue=issue, recipients=recipients, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, "Test send not queued: " + " ".join(exc.messages))
     except services.TaskQueueUnavailable as exc:
         messages.error(request, str(exc))
     else:

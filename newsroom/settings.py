@@ -309,6 +309,20 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMAGE_UPLOAD_MAX_BYTES = env_int("IMAGE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 
+# --- Test sends (issues/preview_send_policy.py) -------------------------------
+# Addresses a person may send tests to in an hour, editors included.
+TEST_SEND_LIMIT_PER_HOUR = env_int("TEST_SEND_LIMIT_PER_HOUR", 50, minimum=1)
+# Where contributors may send tests: staff accounts' addresses, those and the allow-list, or anywhere.
+TEST_SEND_RECIPIENTS = env_choice("TEST_SEND_RECIPIENTS", "staff", ("staff", "allowlist", "any"))
+TEST_SEND_ALLOWED_ADDRESSES = [entry.lower() for entry in env_list("TEST_SEND_ALLOWED_ADDRESSES", [])]
+for _entry in TEST_SEND_ALLOWED_ADDRESSES:
+    _local, _at, _domain = _entry.rpartition("@")
+    if not _at or "@" in _local or "." not in _domain:
+        raise ImproperlyConfigured(
+            f"TEST_SEND_ALLOWED_ADDRESSES entry {_entry!r} is not an address (name@example.org) "
+            "or a domain (@example.org)."
+        )
+
 # --- CKEditor 5 (self-hosted; GPL build, no CDN) ------------------------------
 CKEDITOR_5_FILE_STORAGE = "issues.storage.CheckedImageStorage"
 CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
