@@ -309,6 +309,9 @@ IMAGE_UPLOAD_MAX_BYTES = env_int("IMAGE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, mini
 # Width x height: a small file can claim a huge image (a decompression bomb),
 # and nothing a newsletter shows needs more than a few megapixels.
 IMAGE_UPLOAD_MAX_PIXELS = env_int("IMAGE_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+# Hosts (besides our own media) that images in rich text may come from; any
+# other image loses its source, so no third party sees who opened an issue.
+RICH_TEXT_IMAGE_HOSTS = env_list("RICH_TEXT_IMAGE_HOSTS", [])
 
 # --- CKEditor 5 (self-hosted; GPL build, no CDN) ------------------------------
 CKEDITOR_5_FILE_STORAGE = "issues.storage.EditorImageStorage"
