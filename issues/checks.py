@@ -71,7 +71,14 @@ def _image_checks(name: str, images: list[tuple[str, str | None]]) -> list[Check
         if not (alt or "").strip():
             checks.append(Check("error", "image_alt", f"An image in “{name}” has no alt text ({src[:60]})."))
         if not _is_web_url(src) and not src.startswith("/"):
-            checks.append(Check("error", "image_src", f"An image in “{name}” has no web address."))
+            checks.append(
+                Check(
+                    "error",
+                    "image_src",
+                    f"An image in “{name}” has no web address (images from outside our media lose it when "
+                    "saved): upload it in the editor or remove it.",
+                )
+            )
         elif not image_source_allowed(src):
             # Stored before the rule (saves strip it now); readers would not
             # see it, since rendering strips it too, so the editor must know.

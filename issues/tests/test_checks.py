@@ -168,3 +168,16 @@ def test_a_protocol_relative_link_is_an_error() -> None:
     _lead_body_stored_as_is(issue, '<p><a href="//evil.example/">Read more</a></p>')
     messages = [c.message for c in presend_checks(issue) if c.code == "link_absolute"]
     assert any("//evil.example/" in message for message in messages)
+
+
+def test_a_tracking_pixel_saved_now_is_stripped_and_the_leftover_image_is_flagged() -> None:
+    from issues.services import section_save
+
+    issue = make_full_issue()
+    lead = issue.sections.filter(kind=SectionKind.LEAD).first()
+    lead.body = '<p>x</p><img src="https://tracker.example/open.gif" alt="A chart">'
+    section_save(section=lead)
+    lead.refresh_from_db()
+    assert "tracker.example" not in lead.body
+    [check] = [c for c in presend_checks(issue) if c.code == "image_src"]
+    assert check.level == "error" and "upload it in the editor or remove it" in check.message
