@@ -175,6 +175,7 @@ def test_a_tracking_pixel_saved_now_is_stripped_and_the_leftover_image_is_flagge
 
     issue = make_full_issue()
     lead = issue.sections.filter(kind=SectionKind.LEAD).first()
+    assert lead is not None
     lead.body = '<p>x</p><img src="https://tracker.example/open.gif" alt="A chart">'
     section_save(section=lead)
     lead.refresh_from_db()
