@@ -308,6 +308,12 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMAGE_UPLOAD_MAX_BYTES = env_int("IMAGE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Width x height: a small file can claim a huge image (a decompression bomb),
+# and nothing a newsletter shows needs more than a few megapixels.
+IMAGE_UPLOAD_MAX_PIXELS = env_int("IMAGE_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+# Hosts (besides our own media) that images in rich text may come from; any
+# other image loses its source, so no third party sees who opened an issue.
+RICH_TEXT_IMAGE_HOSTS = env_list("RICH_TEXT_IMAGE_HOSTS", [])
 
 # --- Test sends (issues/preview_send_policy.py) -------------------------------
 # Addresses a person may send tests to in an hour, editors included.
@@ -324,7 +330,7 @@ for _entry in TEST_SEND_ALLOWED_ADDRESSES:
         )
 
 # --- CKEditor 5 (self-hosted; GPL build, no CDN) ------------------------------
-CKEDITOR_5_FILE_STORAGE = "issues.storage.CheckedImageStorage"
+CKEDITOR_5_FILE_STORAGE = "issues.storage.EditorImageStorage"
 CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
 CKEDITOR_5_MAX_FILE_SIZE = IMAGE_UPLOAD_MAX_BYTES // (1024 * 1024) or 1
 CKEDITOR_5_FILE_UPLOAD_PERMISSION = "staff"
