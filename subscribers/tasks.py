@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from subscribers import importer, services
+from subscribers.selectors import public_lists
 
 
 @shared_task(name="subscribers.import_run", acks_late=True)
@@ -17,3 +18,14 @@ def import_job_run_task(job_id: int) -> None:
 def send_missed_welcomes_task() -> int:
     """Periodic (newsroom/celery.py): welcomes the task queue could not take when the reader confirmed."""
     return services.welcomes_send_missed()
+
+
+@shared_task(name="subscribers.subscribe", acks_late=True)
+def subscribe_task(*, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str) -> None:
+    """A subscribe request from the public form (services.subscription_request_queue), handled off the request.
+
+    Only lists still offered to readers are joined. Redelivery is safe: the reader is found
+    again, and the confirmation email goes at most once per cool-down.
+    """
+    lists = list(public_lists().filter(pk__in=list_ids))
+    services.subscriber_subscribe(email=email, name=name, lists=lists, form=form, ip=ip, user_agent=user_agent)
