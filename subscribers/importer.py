@@ -27,6 +27,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from newsroom.queue import enqueue_on_commit
+from subscribers.export import unquote_cell
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -242,7 +243,8 @@ def _parse(reader: Any, report: Report) -> Iterator[Row]:
             continue
 
         def cell(name: str, raw: list[str] = raw) -> str:
-            return raw[index[name]].strip() if name in index else ""
+            # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
+            return unquote_cell(raw[index[name]].strip()) if name in index else ""
 
         try:
             email = normalise_email(cell("email"))
