@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from subscribers import importer, services
 from subscribers.selectors import public_lists
 
 
+# No time limit of its own: a run imports one chunk (IMPORT_CHUNK_ROWS rows) and
+# queues the next, so CELERY_TASK_TIME_LIMIT holds for it like for every task.
 @shared_task(name="subscribers.import_run", acks_late=True)
-def import_job_run_task(job_id: int) -> None:
-    """Run one confirmed CSV import. Redelivery is safe: only a queued job is imported, under a row lock."""
-    importer.import_job_run(job_id=job_id)
+def import_job_run_task(job_id: int, offset: int | None = None) -> None:
+    """Import the next chunk of a confirmed CSV import (``offset``: where it starts; None in older messages).
+
+    Redelivery is safe: only a queued job is imported, under a row lock, and a chunk already done is not redone.
+    """
+    try:
+        importer.import_job_run(job_id=job_id, offset=offset)
+    except SoftTimeLimitExceeded:
+        # The chunk's transaction is rolled back; without this the job would wait as "importing" for ever.
+        importer.import_job_fail(
+            job_id=job_id,
+            reason=f"A chunk of {settings.IMPORT_CHUNK_ROWS} rows took longer than the task time limit; "
+            "set IMPORT_CHUNK_ROWS lower and import the rest of the file again.",
+        )
 
 
 @shared_task(name="subscribers.send_missed_welcomes")
