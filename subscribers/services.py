@@ -299,9 +299,22 @@ def subscription_request_queue(
     )
 
 
+def confirmation_resend_queue(*, email: str) -> None:
+    """Queue a "send me a fresh link" request for the worker (subscriber_resend_confirmation).
+
+    As with subscription_request_queue, the web request does the same work
+    for every address. TaskQueueUnavailable if the queue is down.
+    """
+    from subscribers.tasks import resend_confirmation_task
+
+    enqueue(lambda: resend_confirmation_task.delay(email=email))
+
+
 @transaction.atomic
 def subscriber_resend_confirmation(*, email: str) -> bool:
     """Answer the "send me a fresh link" form like the subscribe form, without changing any list.
+
+    Runs in the worker (subscribers.resend_confirmation, queued by confirmation_resend_queue).
 
     Pending: a new confirmation; active: the "already subscribed" note; both
     under the cool-down. True if an email was queued (the caller must not say so).

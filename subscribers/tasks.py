@@ -44,3 +44,9 @@ def subscribe_task(*, email: str, name: str, list_ids: list[int], form: str, ip:
     """
     lists = list(public_lists().filter(pk__in=list_ids))
     services.subscriber_subscribe(email=email, name=name, lists=lists, form=form, ip=ip, user_agent=user_agent)
+
+
+@shared_task(name="subscribers.resend_confirmation", acks_late=True)
+def resend_confirmation_task(*, email: str) -> None:
+    """A "send me a fresh link" request (services.confirmation_resend_queue); redelivery is harmless (cool-down)."""
+    services.subscriber_resend_confirmation(email=email)

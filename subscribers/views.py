@@ -138,7 +138,8 @@ def resend(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "subscribers/link_invalid.html", {"form": form, "reason": ""}, status=400)
     try:
-        services.subscriber_resend_confirmation(email=form.cleaned_data["email"])
+        # Queued like the subscribe form, so the answer's time says nothing about the address.
+        services.confirmation_resend_queue(email=form.cleaned_data["email"])
     except TaskQueueUnavailable:
         return _try_later(request, what="not_sent", form=_resend_form(form.cleaned_data["email"]))
     return redirect("subscribers:thanks")

@@ -16,7 +16,7 @@ from django.test import Client
 
 from newsroom.testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 from subscribers import tasks
-from subscribers.models import MailingList, Subscriber, SubscriberStatus, Suppression
+from subscribers.models import Subscriber, SubscriberStatus, Suppression
 from subscribers.services import subscriber_erase, subscriber_unsubscribe, suppression_add
 
 pytestmark = pytest.mark.django_db
@@ -55,16 +55,16 @@ class _Published:
         monkeypatch.setattr(Task, "apply_async", record)
 
 
-def _one_request(client: Client, address: str, daily: MailingList) -> tuple[list[str], Any]:
+def _one_request(client: Client, url: str, data: dict[str, str]) -> tuple[list[str], Any]:
+    """The queries a POST ran (with placeholders: their shape, not the address in them) and its response."""
     sql: list[str] = []
 
     def record(execute: Any, query: str, params: Any, many: bool, context: Any) -> Any:
-        sql.append(query)  # the statement with placeholders: its shape, not the address in it
+        sql.append(query)
         return execute(query, params, many, context)
 
-    data = {"email": address, "name": "Someone", "lists": str(daily.pk)}
     with connection.execute_wrapper(record):
-        response = client.post("/subscribe/", data, REMOTE_ADDR="203.0.113.9")
+        response = client.post(url, data, REMOTE_ADDR="203.0.113.9")
     return sql, response
 
 
@@ -79,7 +79,8 @@ def test_every_outcome_runs_the_same_queries_and_queues_the_same_one_task(
     seen: dict[str, tuple[Any, ...]] = {}
     for outcome, address in addresses.items():
         published.calls.clear()
-        sql, response = _one_request(client, address, daily)
+        data = {"email": address, "name": "Someone", "lists": str(daily.pk)}
+        sql, response = _one_request(client, "/subscribe/", data)
         names = [name for name, _kwargs in published.calls]
         seen[outcome] = (tuple(sql), tuple(names), response.status_code, response["Location"], response.content)
     assert seen["new"][1] == ("subscribers.subscribe",)
@@ -129,3 +130,19 @@ def test_the_task_joins_only_lists_still_offered_to_readers() -> None:
         email="late@example.org", name="", list_ids=[hidden.pk, shown.pk], form="subscribe form", ip=None, user_agent=""
     )
     assert list(Subscriber.objects.get().lists.all()) == [shown]
+
+
+def test_the_fresh_link_form_too_runs_the_same_queries_and_queues_the_same_task_for_every_address(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = {outcome: _make(outcome) for outcome in OUTCOMES}
+    published = _Published(monkeypatch)
+    seen: dict[str, tuple[Any, ...]] = {}
+    for outcome, address in addresses.items():
+        published.calls.clear()
+        sql, response = _one_request(client, "/subscribe/resend/", {"email": address})
+        names = tuple(name for name, _kwargs in published.calls)
+        seen[outcome] = (tuple(sql), names, response.status_code, response["Location"])
+    assert seen["new"][1:] == (("subscribers.resend_confirmation",), 302, "/subscribe/thanks/")
+    different = sorted(outcome for outcome, work in seen.items() if work != seen["new"])
+    assert different == []
