@@ -270,6 +270,8 @@ if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BAT
         f"({PROVIDER_BATCH_LIMITS[EMAIL_PROVIDER]})."
     )
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+# Rows of a CSV import per task run: each run must end well inside CELERY_TASK_TIME_LIMIT.
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
