@@ -56,6 +56,7 @@ unit: install-dev
 bench: install-dev
 	$(PY) -m bench.run
 	$(PY) -m bench.page
+	$(PY) -m bench.subscribe_timing
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.ids import parse_id
 from delivery import selectors, services
 from delivery.forms import AudienceForm, ResendConfirmForm, SendCreateForm, publication_tz
 from delivery.models import Send, SendStatus
@@ -48,9 +49,8 @@ def _send(request: HttpRequest, model_admin: Any, object_id: int) -> Send:
 
 def _chosen_issue(request: HttpRequest, form: SendCreateForm) -> Issue | None:
     raw = request.POST.get("issue") if form.is_bound else request.GET.get("issue")
-    if not raw or not str(raw).isdigit():
-        return None
-    return Issue.objects.filter(pk=int(raw)).first()
+    issue_id = parse_id(raw)
+    return None if issue_id is None else Issue.objects.filter(pk=issue_id).first()
 
 
 def _create(request: HttpRequest, form: SendCreateForm) -> Send | None:

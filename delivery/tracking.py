@@ -49,6 +49,7 @@ from django.db.models.functions import Coalesce, Least
 from django.dispatch import receiver
 from django.utils import timezone
 
+from core.ids import parse_id
 from delivery.models import Delivery, DeliveryStatus, Event
 from subscribers.models import Subscriber, Suppression
 
@@ -134,9 +135,10 @@ def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:
     recipient = _text(event.recipient, 320).strip()
     message_id = _text(event.message_id, 200).strip()
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
-    raw_id = _text(metadata.get("delivery_id"), 40).strip()
-    if raw_id.isdigit():
-        found = deliveries.filter(pk=int(raw_id)).first()
+    # A delivery_id that is not ours (say "²") is ignored like a missing one; the lookups below still apply.
+    metadata_id = parse_id(_text(metadata.get("delivery_id"), 40).strip())
+    if metadata_id is not None:
+        found = deliveries.filter(pk=metadata_id).first()
         if found is not None and _same_address(found, recipient):
             return found
     own = _OWN_MESSAGE_ID.match(message_id)

@@ -11,7 +11,10 @@ you?". So the guard:
   any reader with a made-up bounce);
 * answers 400, in words, to a body that is not JSON where JSON is claimed, to a
   body anymail cannot read as the provider's event (anymail would fail with a
-  500, which providers retry for days), and to a failed signature check.
+  500, which providers retry for days), to a failed signature check, and to a
+  signature that is stale or reused (delivery/webhook_signatures.py);
+* answers 503 when the cache that remembers used signatures cannot answer, so
+  that the provider tries again rather than the check being skipped.
 
 Everything else goes to anymail's view unchanged, which checks the secret again
 and the provider's signature, then sends the ``tracking`` signal.
@@ -30,6 +33,13 @@ from anymail.utils import get_anymail_setting, get_request_basic_auth
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
+
+from delivery.webhook_signatures import (
+    SignatureMemoryUnavailable,
+    request_digest,
+    signature_check_fresh,
+    signature_stamp,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +74,16 @@ class ReadableBodyMixin:
             raise WebhookBodyError(str(error)) from error
         except _SHAPE_ERRORS as error:
             raise WebhookBodyError(f"The body is not a {self.esp_name} event ({type(error).__name__}).") from error  # type: ignore[attr-defined]
+
+
+class FreshSignatureMixin:
+    """Put before an anymail webhook view: once anymail has checked a signature, it must be recent and new."""
+
+    def run_validators(self, request: HttpRequest) -> None:
+        super().run_validators(request)  # type: ignore[misc]
+        stamp = signature_stamp(view=self, request=request)
+        if stamp is not None:
+            signature_check_fresh(stamp=stamp, content_digest=request_digest(request))
 
 
 def webhook_secrets() -> list[str]:
@@ -101,6 +121,9 @@ def guarded(view: View) -> View:
         except (WebhookBodyError, AnymailWebhookValidationFailure) as error:
             logger.warning("Webhook %s refused: %s", request.path, error)
             return _bad_request((str(error) or "The webhook post was refused.").splitlines()[0])
+        except SignatureMemoryUnavailable as error:
+            logger.error("Webhook %s not taken for now: %s", request.path, error)
+            return _try_again_later(str(error))
 
     return wrapped
 
@@ -113,6 +136,12 @@ def _unauthorised(text: str) -> HttpResponse:
 
 def _bad_request(text: str) -> HttpResponse:
     return HttpResponse(text.rstrip() + "\n", status=400, content_type="text/plain; charset=utf-8")
+
+
+def _try_again_later(text: str) -> HttpResponse:
+    response = HttpResponse(text + " Try again later.\n", status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = "60"
+    return response
 
 
 def _is_json_document(body: bytes) -> bool:

@@ -21,7 +21,6 @@ from issues.forms import TestSendForm, TransitionForm
 from issues.hooks import issue_open_send
 from issues.models import Issue, IssueStatus
 from issues.rendering import render_email, render_web_sections, sections_with_items
-from issues.storage import validate_image_file
 
 # Labels of the workflow buttons, by target status.
 BUTTON_LABELS: dict[str, str] = {
@@ -131,6 +130,8 @@ def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> Http
     recipients = form.cleaned_data["recipients"]
     try:
         services.preview_send_create(issue=issue, recipients=recipients, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, "Test send not queued: " + " ".join(exc.messages))
     except services.TaskQueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
@@ -184,8 +185,9 @@ def ckeditor_upload(request: HttpRequest) -> HttpResponse:
     if upload is None:
         return JsonResponse({"error": {"message": "No file was received; choose an image to upload."}}, status=400)
     try:
-        validate_image_file(upload)
-        name = get_django_storage().save(upload.name or "image", upload)
+        # The storage checks the file and names it; the client's name is only
+        # used in the message.
+        name = get_django_storage().save(None, upload)
     except ValidationError as exc:
         return JsonResponse({"error": {"message": f"{upload.name}: {' '.join(exc.messages)}"}}, status=400)
     return JsonResponse({"url": get_django_storage().url(name)})

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from core.sanitize import image_source_allowed
 from issues.models import Issue
 from issues.rendering import mailgun_tag, render_email, sections_with_items
 from issues.sections import problems_for
@@ -64,6 +65,35 @@ def _is_web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def _image_checks(name: str, images: list[tuple[str, str | None]]) -> list[Check]:
+    checks: list[Check] = []
+    for src, alt in images:
+        if not (alt or "").strip():
+            checks.append(Check("error", "image_alt", f"An image in “{name}” has no alt text ({src[:60]})."))
+        if not _is_web_url(src) and not src.startswith("/"):
+            checks.append(
+                Check(
+                    "error",
+                    "image_src",
+                    f"An image in “{name}” has no web address (images from outside our media lose it when "
+                    "saved): upload it in the editor or remove it.",
+                )
+            )
+        elif not image_source_allowed(src):
+            # Stored before the rule (saves strip it now); readers would not
+            # see it, since rendering strips it too, so the editor must know.
+            checks.append(
+                Check(
+                    "error",
+                    "image_host",
+                    f"An image in “{name}” comes from outside our media ({src[:60]}) and is left out of the "
+                    "email and the page: upload it in the editor instead, or ask an operator to add its host "
+                    "to RICH_TEXT_IMAGE_HOSTS.",
+                )
+            )
+    return checks
+
+
 def _content_checks(issue: Issue) -> list[Check]:
     checks: list[Check] = []
     sections = list(sections_with_items(issue))
@@ -81,11 +111,7 @@ def _content_checks(issue: Issue) -> list[Check]:
         parser = _Links()
         parser.feed(section.body + section.analysis)
         links += [(f"A link in the text of “{name}”", href) for href in parser.hrefs]
-        for src, alt in parser.images:
-            if not (alt or "").strip():
-                checks.append(Check("error", "image_alt", f"An image in “{name}” has no alt text ({src[:60]})."))
-            if not _is_web_url(src) and not src.startswith("/"):
-                checks.append(Check("error", "image_src", f"An image in “{name}” has no web address."))
+        checks += _image_checks(name, parser.images)
     for where, url in links:
         if not _is_web_url(url):
             checks.append(Check("error", "link_absolute", f"{where} is not a full http(s) address: “{url[:80]}”."))

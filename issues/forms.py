@@ -11,7 +11,6 @@ from django.utils.text import slugify
 from core.sanitize import sanitize_html
 from issues.models import Issue, IssueStatus, Section, SectionItem
 from issues.services import lock_reason, parse_recipients
-from issues.storage import validate_image_file
 
 
 class IssueAdminForm(forms.ModelForm):
@@ -63,13 +62,7 @@ class IssueAdminForm(forms.ModelForm):
                 self.add_error("slug", "Enter a slug: the title has no letters or digits to make one from.")
         return cleaned
 
-    def clean_cover_image(self) -> Any:
-        image = self.cleaned_data.get("cover_image")
-        # Only a newly uploaded file needs checking; a stored one passed before.
-        if image and hasattr(image, "content_type"):
-            validate_image_file(image)
-        return image
-
+    # The cover's upload rule is the model field's (issues.storage.ImageUploadField).
     # A missing cover alt text is reported at the field by Issue.clean().
 
 

@@ -12,6 +12,8 @@ from django.db import models
 from django.urls import reverse
 from django_ckeditor_5.fields import CKEditor5Field
 
+from issues.storage import ImageUploadField
+
 
 def _web_link_errors(instance: models.Model, fields: tuple[str, ...]) -> dict[str, str]:
     """Links readers click must be absolute http(s) URLs (URLField also allows ftp)."""
@@ -83,7 +85,7 @@ class Issue(models.Model):
         max_length=200, blank=True, help_text="Preview text shown after the subject in inboxes."
     )
     summary = models.TextField(blank=True, help_text="One or two sentences for the archive and feeds.")
-    cover_image = models.ImageField(upload_to="covers/%Y/%m/", blank=True)
+    cover_image = ImageUploadField(upload_to="covers/%Y/%m/", blank=True)
     cover_alt = models.CharField(
         max_length=250, blank=True, help_text="Describe the cover image for readers who cannot see it."
     )

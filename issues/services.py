@@ -23,6 +23,7 @@ from core.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what prev
 from core.queue import enqueue_on_commit
 from core.sanitize import sanitize_html
 from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
+from issues.preview_send_policy import preview_send_quota_check, preview_send_recipients_check
 from issues.rendering import count_words, reading_minutes, sections_with_items
 from issues.selectors import public_cache_clear
 from issues.tasks import preview_send_task
@@ -323,10 +324,14 @@ def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any
 
     If the broker cannot be reached the stored row says so (it never shows as
     queued) and TaskQueueUnavailable (core.queue's), whose text the admin
-    shows as it is, is raised when the transaction commits."""
+    shows as it is, is raised when the transaction commits. Addresses or a
+    number of them that issues.preview_send_policy refuses raise
+    ValidationError before anything is stored."""
     if not acting_user.has_perm("issues.add_previewsend"):
         raise PermissionDenied("You do not have permission to send test emails.")
+    preview_send_recipients_check(recipients=recipients, is_editor=user_is_editor(acting_user))
     with transaction.atomic():
+        preview_send_quota_check(recipients=recipients, acting_user=acting_user)
         preview = PreviewSend.objects.create(issue=issue, requested_by=acting_user, recipients=recipients)
         enqueue_on_commit(
             lambda: preview_send_task.delay(preview.pk),

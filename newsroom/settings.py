@@ -238,6 +238,8 @@ if EMAIL_PROVIDER == "resend" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
     ANYMAIL["RESEND_SIGNING_SECRET"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
 if ANYMAIL_API_URL and EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend"):
     ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = ANYMAIL_API_URL
+# A provider's webhook signature older than this is refused, and its token is remembered this long to refuse reuse.
+WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 300, minimum=1)
 # Seconds to wait for the provider's answer; a timeout after sending leaves the rows uncertain.
 ANYMAIL["REQUESTS_TIMEOUT"] = env_int("ANYMAIL_REQUESTS_TIMEOUT", 30, minimum=1)
 
@@ -270,6 +272,8 @@ if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BAT
         f"({PROVIDER_BATCH_LIMITS[EMAIL_PROVIDER]})."
     )
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+# Rows of a CSV import per task run: each run must end well inside CELERY_TASK_TIME_LIMIT.
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -308,9 +312,29 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMAGE_UPLOAD_MAX_BYTES = env_int("IMAGE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Width x height: a small file can claim a huge image (a decompression bomb),
+# and nothing a newsletter shows needs more than a few megapixels.
+IMAGE_UPLOAD_MAX_PIXELS = env_int("IMAGE_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+# Hosts (besides our own media) that images in rich text may come from; any
+# other image loses its source, so no third party sees who opened an issue.
+RICH_TEXT_IMAGE_HOSTS = env_list("RICH_TEXT_IMAGE_HOSTS", [])
+
+# --- Test sends (issues/preview_send_policy.py) -------------------------------
+# Addresses a person may send tests to in an hour, editors included.
+TEST_SEND_LIMIT_PER_HOUR = env_int("TEST_SEND_LIMIT_PER_HOUR", 50, minimum=1)
+# Where contributors may send tests: staff accounts' addresses, those and the allow-list, or anywhere.
+TEST_SEND_RECIPIENTS = env_choice("TEST_SEND_RECIPIENTS", "staff", ("staff", "allowlist", "any"))
+TEST_SEND_ALLOWED_ADDRESSES = [entry.lower() for entry in env_list("TEST_SEND_ALLOWED_ADDRESSES", [])]
+for _entry in TEST_SEND_ALLOWED_ADDRESSES:
+    _local, _at, _domain = _entry.rpartition("@")
+    if not _at or "@" in _local or "." not in _domain:
+        raise ImproperlyConfigured(
+            f"TEST_SEND_ALLOWED_ADDRESSES entry {_entry!r} is not an address (name@example.org) "
+            "or a domain (@example.org)."
+        )
 
 # --- CKEditor 5 (self-hosted; GPL build, no CDN) ------------------------------
-CKEDITOR_5_FILE_STORAGE = "issues.storage.CheckedImageStorage"
+CKEDITOR_5_FILE_STORAGE = "issues.storage.EditorImageStorage"
 CKEDITOR_5_UPLOAD_FILE_TYPES = ["jpeg", "jpg", "png", "gif", "webp"]
 CKEDITOR_5_MAX_FILE_SIZE = IMAGE_UPLOAD_MAX_BYTES // (1024 * 1024) or 1
 CKEDITOR_5_FILE_UPLOAD_PERMISSION = "staff"

@@ -1,4 +1,8 @@
-"""CSV export of readers, streamed, with spreadsheet formula injection neutralised."""
+"""CSV export of readers, streamed, with spreadsheet formula injection neutralised.
+
+Every column is guarded, the address too (``=cmd|'/C calc'!A0@example.org`` is a
+valid address), in a way the CSV import reverses, so an export imports back exactly.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,30 @@ from django.utils import timezone
 from subscribers.models import Subscriber
 
 HEADER = ["email", "name", "status", "source", "lists", "tags", "created_at", "confirmed_at", "unsubscribed_at"]
-# A spreadsheet treats a cell starting with these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell starting with these as a formula (OWASP "CSV injection"): "|" starts
+# a DDE call, and some spreadsheets read the full-width forms as their ASCII twins.
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c")
+# The leading apostrophe a spreadsheet reads as "text, not a formula" (and hides).
+QUOTE = "'"
+_QUOTED_STARTS = (*FORMULA_STARTS, QUOTE)
 
 
 def safe_cell(value: Any) -> str:
+    """The cell as a spreadsheet will not run it: a formula-like start gets a leading apostrophe.
+
+    A cell that already starts with an apostrophe gets one more, so that
+    unquote_cell gives back every value exactly (``=1+2@example.org`` and
+    ``'=1+2@example.org`` are two valid addresses).
+    """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return QUOTE + text if text.startswith(_QUOTED_STARTS) else text
+
+
+def unquote_cell(text: str) -> str:
+    """Undo safe_cell (the import reads exports with it); any other cell is returned as it is."""
+    if text.startswith(QUOTE) and text[1:].startswith(_QUOTED_STARTS):
+        return text[1:]
+    return text
 
 
 class _Echo:

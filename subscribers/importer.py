@@ -1,9 +1,14 @@
-"""Streaming CSV import of readers.
+"""Streaming CSV import of readers, in bounded steps.
 
 The file is read row by row through csv over an incremental UTF-8 decoder and
-handled in chunks (one query per chunk for existing readers and suppressions,
-bulk writes), all inside one transaction, so a 100,000-row file neither loads
-into memory nor stores half on a fatal error.
+handled in batches (one query per batch for existing readers and
+suppressions, bulk writes). A queued job is imported in chunks of
+IMPORT_CHUNK_ROWS rows, one task run each, so that every run stays far inside
+CELERY_TASK_TIME_LIMIT: a run locks the job, skips the rows earlier runs
+took (job.rows_read), imports the next chunk, stores its rows, counts and the
+new offset in one transaction, and queues the next chunk after the commit. A
+run that dies stores nothing of its chunk, so the redelivered task does the
+same chunk again; a task for an offset already done does nothing.
 """
 
 from __future__ import annotations
@@ -20,17 +25,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.core.cache import cache
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.queue import enqueue_on_commit
+from subscribers.export import unquote_cell
 from subscribers.models import (
     Consent,
     ConsentBasis,
     ImportJob,
+    ImportJobAddress,
     ImportStatus,
     MailingList,
     Subscriber,
@@ -44,7 +51,6 @@ from subscribers.normalise import clean_name, normalise_email
 
 CHUNK_SIZE = 1000
 UNCONFIRMED_KEPT = datetime.timedelta(days=1)
-PROGRESS_SECONDS = 3600
 REPORT_ROW_LIMIT = 2000
 KNOWN_COLUMNS = ("email", "name", "lists", "tags")
 MULTI_VALUE_SEPARATOR = ";"
@@ -213,50 +219,55 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
 
 
-def _rows(binary: IO[bytes], report: Report) -> Iterator[Row]:
-    """Parsed rows; broken and invalid ones go straight to the report."""
-    with _reader(binary) as reader:
-        yield from _parse(reader, report)
-
-
-def _parse(reader: Any, report: Report) -> Iterator[Row]:
-    columns = _header(reader)
-    index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
+def _records(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """Every record after the header with its line: the row's cells, or the csv.Error that broke it."""
     while True:
         try:
             raw = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            report.total += 1
-            report.note(line=reader.line_num, email="", outcome="rejected", reason=f"Broken row: {error}.")
+            yield reader.line_num, error
             continue
-        if not raw:
-            continue
+        yield reader.line_num, raw
+
+
+def _parse_record(
+    line: int, raw: list[str] | csv.Error, columns: list[str], index: dict[str, int], report: Report
+) -> Row | None:
+    """A record as a Row; a broken or invalid one goes to the report (None). Blank lines count for nothing."""
+    if isinstance(raw, csv.Error):
         report.total += 1
-        line = reader.line_num
-        if len(raw) != len(columns):
-            cell = raw[index["email"]] if len(raw) > index["email"] else ""
-            reason = f"Broken row: {len(raw)} fields where the header has {len(columns)}."
-            report.note(line=line, email=cell, outcome="rejected", reason=reason)
-            continue
+        report.note(line=line, email="", outcome="rejected", reason=f"Broken row: {raw}.")
+        return None
+    if not raw:
+        return None
+    report.total += 1
+    if len(raw) != len(columns):
+        address = raw[index["email"]] if len(raw) > index["email"] else ""
+        reason = f"Broken row: {len(raw)} fields where the header has {len(columns)}."
+        report.note(line=line, email=address, outcome="rejected", reason=reason)
+        return None
 
-        def cell(name: str, raw: list[str] = raw) -> str:
-            return raw[index[name]].strip() if name in index else ""
+    def cell(name: str) -> str:
+        # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
+        return unquote_cell(raw[index[name]].strip()) if name in index else ""
 
-        try:
-            email = normalise_email(cell("email"))
-        except ValidationError as error:
-            report.note(
-                line=line, email=cell("email"), outcome="rejected", reason=f"Invalid address: {error.messages[0]}"
-            )
-            continue
-        try:
-            name = clean_name(cell("name"))
-        except ValidationError as error:
-            report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
-            continue
-        yield Row(line=line, email=email, name=name, lists=_split(cell("lists")), tags=_split(cell("tags")))
+    try:
+        email = normalise_email(cell("email"))
+    except ValidationError as error:
+        report.note(line=line, email=cell("email"), outcome="rejected", reason=f"Invalid address: {error.messages[0]}")
+        return None
+    try:
+        name = clean_name(cell("name"))
+    except ValidationError as error:
+        report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
+        return None
+    return Row(line=line, email=email, name=name, lists=_split(cell("lists")), tags=_split(cell("tags")))
+
+
+def _digest(email: str) -> str:
+    return hashlib.blake2b(email.lower().encode(), digest_size=10).hexdigest()
 
 
 class _Context:
@@ -268,7 +279,8 @@ class _Context:
         self.now = timezone.now()
         self.activate = job.consent_basis not in ("", ConsentBasis.NONE)
         self.basis_text = ConsentBasis(job.consent_basis).label if job.consent_basis else ""
-        self.seen: set[bytes] = set()
+        self.seen: set[str] = set()
+        self.fresh: list[str] = []
         self.job_list_ids = list(job.lists.values_list("pk", flat=True))
         self.lists: dict[str, int] = {}
         for item in MailingList.objects.all():
@@ -276,12 +288,25 @@ class _Context:
             self.lists[item.name.lower()] = item.pk
         self.tags: dict[str, int] = {tag.name.lower(): tag.pk for tag in SubscriberTag.objects.all()}
 
+    def remember_earlier_chunks(self, chunk: list[Row]) -> None:
+        """Add the addresses of ``chunk`` that earlier chunks of this job took to what this run has seen."""
+        digests = {_digest(row.email) for row in chunk}
+        taken = ImportJobAddress.objects.filter(job=self.job, digest__in=digests).values_list("digest", flat=True)
+        self.seen.update(taken)
+
     def first_time(self, email: str) -> bool:
-        digest = hashlib.blake2b(email.lower().encode(), digest_size=10).digest()
+        digest = _digest(email)
         if digest in self.seen:
             return False
         self.seen.add(digest)
+        self.fresh.append(digest)
         return True
+
+    def store_seen(self) -> None:
+        """Record the addresses this batch took, for the chunks after it."""
+        rows = [ImportJobAddress(job=self.job, digest=digest) for digest in self.fresh]
+        ImportJobAddress.objects.bulk_create(rows, ignore_conflicts=True)
+        self.fresh = []
 
     def tag_id(self, name: str) -> int:
         key = name.lower()
@@ -293,6 +318,7 @@ class _Context:
 
 def _process(ctx: _Context, chunk: list[Row]) -> None:
     report = ctx.report
+    ctx.remember_earlier_chunks(chunk)
     suppressed = set(
         Suppression.objects.filter(email_hash__in=[email_hash(r.email) for r in chunk]).values_list(
             "email_hash", flat=True
@@ -330,6 +356,7 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
             report.note(line=row.line, email=row.email, outcome="skipped", reason=reason)
         else:
             changed.append((row, _update_subscriber(ctx, row, found)))
+    ctx.store_seen()
     Subscriber.objects.bulk_create([s for _row, s in new])
     if changed:
         Subscriber.objects.bulk_update([s for _row, s in changed], ["name", "status", "confirmed_at"])
@@ -430,14 +457,11 @@ def import_job_preview(*, job: ImportJob) -> tuple[list[str], list[list[str]], i
         return inspect_file(handle)
 
 
-def progress_key(job_id: int) -> str:
-    return f"subscribers:import:{job_id}:rows"
-
-
 def import_job_progress(*, job: ImportJob) -> int | None:
-    """Rows read so far by a running import (the import's own transaction hides them from other queries)."""
-    value = cache.get(progress_key(job.pk))
-    return int(value) if value is not None else None
+    """Rows read so far by a running import (each chunk commits its rows and counts); None once it ended."""
+    if job.status != ImportStatus.QUEUED:
+        return None
+    return job.added + job.updated + job.skipped + job.rejected
 
 
 @transaction.atomic
@@ -459,14 +483,14 @@ def import_job_queue(*, job: ImportJob, consent_basis: str, lists: list[MailingL
     def not_queued() -> None:
         ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.UPLOADED)
 
-    enqueue_on_commit(lambda: _enqueue(job_id), on_failure=not_queued)
+    enqueue_on_commit(lambda: _enqueue(job_id, 0), on_failure=not_queued)
     return True
 
 
-def _enqueue(job_id: int) -> None:
+def _enqueue(job_id: int, offset: int) -> None:
     from subscribers.tasks import import_job_run_task
 
-    import_job_run_task.delay(job_id)
+    import_job_run_task.delay(job_id, offset)
 
 
 def _delete_file_after_commit(job: ImportJob) -> None:
@@ -477,68 +501,110 @@ def _delete_file_after_commit(job: ImportJob) -> None:
     job.file = None  # type: ignore[assignment]
 
 
-def _fail(job_id: int, message: str) -> None:
+def import_job_fail(*, job_id: int, reason: str) -> None:
+    """End a queued job as failed with ``reason`` and what its earlier chunks stored."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.QUEUED).first()
         if job is None:
             return
         _delete_file_after_commit(job)
+        ImportJobAddress.objects.filter(job=job).delete()
         job.status = ImportStatus.FAILED
-        job.error = message
+        job.error = f"{reason} {_what_was_stored(job)}"
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at", "file"])
 
 
-def _import_rows(job: ImportJob, report: Report) -> None:
+def _what_was_stored(job: ImportJob) -> str:
+    if not job.rows_read:
+        return "Nothing was imported."
+    return (
+        f"The rows before the failed part ({job.rows_read} rows) were imported, with the counts shown; "
+        "the rest of the file was not."
+    )
+
+
+def _report_of(job: ImportJob) -> Report:
+    """The report so far: what the earlier chunks of this job counted."""
+    return Report(
+        added=job.added,
+        updated=job.updated,
+        skipped=job.skipped,
+        rejected=job.rejected,
+        rows=list(job.report),
+        reasons=Counter(job.reasons),
+    )
+
+
+def _import_chunk(job: ImportJob, report: Report) -> bool:
+    """Import the next IMPORT_CHUNK_ROWS records after job.rows_read; True if the file is done."""
     ctx = _Context(job, report)
-    chunk: list[Row] = []
-    with job.file.open("rb") as handle:
-        for row in _rows(handle, report):
-            chunk.append(row)
-            if len(chunk) >= CHUNK_SIZE:
-                _process(ctx, chunk)
-                chunk = []
-                cache.set(progress_key(job.pk), report.total, PROGRESS_SECONDS)
-        if chunk:
-            _process(ctx, chunk)
+    batch: list[Row] = []
+    with job.file.open("rb") as handle, _reader(handle) as reader:
+        columns = _header(reader)
+        index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
+        records = _records(reader)
+        for _skipped in itertools.islice(records, job.rows_read):
+            pass  # taken by earlier chunks
+        for line, raw in itertools.islice(records, settings.IMPORT_CHUNK_ROWS):
+            job.rows_read += 1
+            row = _parse_record(line, raw, columns, index, report)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= CHUNK_SIZE:
+                _process(ctx, batch)
+                batch = []
+        if batch:
+            _process(ctx, batch)
+        return next(records, None) is None
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Import every row of a queued job's file in one transaction and store the report on the job.
+def _store_report(job: ImportJob, report: Report, *, finished: bool) -> None:
+    job.added, job.updated, job.skipped, job.rejected = report.added, report.updated, report.skipped, report.rejected
+    job.report = sorted(report.rows, key=lambda row: row["line"])
+    job.reasons = dict(report.reasons.most_common())
+    if finished:
+        _delete_file_after_commit(job)
+        ImportJobAddress.objects.filter(job=job).delete()
+        job.status = ImportStatus.DONE
+        job.finished_at = timezone.now()
+        job.total_rows = report.added + report.updated + report.skipped + report.rejected
+    job.save()
+
+
+def import_job_run(*, job_id: int, offset: int | None = None) -> ImportJob | None:
+    """Import the next chunk of a queued job's file; queue the chunk after it, or finish the job.
 
     Safe to run twice (the queue delivers at least once): the job row is locked
-    for the whole import and only a queued job is imported. A worker that dies
-    part-way leaves nothing stored and the job still queued, so the redelivered
-    task starts it again. A bad file (encoding, header) or a reader who
-    subscribed with an address of the file while it ran fails the whole job with
-    a message, storing no reader.
+    for the chunk, only a queued job is imported, and a task for ``offset``
+    (the job's rows_read when it was queued) does nothing once that chunk is
+    done. A worker that dies part-way stores nothing of its chunk, and the
+    redelivered task does it again. A bad file (encoding, header) or a reader
+    who subscribed with an address of the chunk while it ran fails the job with
+    a message saying what earlier chunks stored. Returns the job, or None if
+    there was nothing to do.
     """
     try:
         with transaction.atomic():
             job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.QUEUED).first()
-            if job is None:
+            if job is None or (offset is not None and offset != job.rows_read):
                 return None
-            report = Report()
-            _import_rows(job, report)
-            _delete_file_after_commit(job)
-            job.status = ImportStatus.DONE
-            job.finished_at = timezone.now()
-            job.total_rows, job.added, job.updated = report.total, report.added, report.updated
-            job.skipped, job.rejected = report.skipped, report.rejected
-            job.report = sorted(report.rows, key=lambda row: row["line"])
-            job.reasons = dict(report.reasons.most_common())
-            job.save()
+            report = _report_of(job)
+            finished = _import_chunk(job, report)
+            _store_report(job, report, finished=finished)
+            if not finished:
+                next_offset = job.rows_read
+                enqueue_on_commit(lambda: _enqueue(job_id, next_offset))
     except ImportFileError as error:
-        _fail(job_id, f"{error.messages[0]} Nothing was imported.")
+        import_job_fail(job_id=job_id, reason=error.messages[0])
     except OSError as error:
         # A worker on another machine than the upload sees no file unless MEDIA_ROOT is shared.
-        _fail(job_id, f"The worker could not read the uploaded file ({error.strerror or error}). Nothing was imported.")
-    except IntegrityError:
-        _fail(
-            job_id,
-            "An address in the file was added by someone else while the import ran. Nothing was imported; "
-            "upload the file again.",
+        import_job_fail(
+            job_id=job_id, reason=f"The worker could not read the uploaded file ({error.strerror or error})."
         )
-    finally:
-        cache.delete(progress_key(job_id))
+    except IntegrityError:
+        import_job_fail(
+            job_id=job_id,
+            reason="An address in the file was added by someone else while the import ran; upload the file again.",
+        )
     return ImportJob.objects.filter(pk=job_id).first()

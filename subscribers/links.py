@@ -56,8 +56,7 @@ class ReaderSigner(signing.TimestampSigner):
 
     def __init__(self, *, salt: str) -> None:
         super().__init__(salt=salt, algorithm="sha256")
-        self._derived = hashlib.sha256(force_bytes(self.salt + "signer") + force_bytes(self.key)).digest()
-
+        self._derived = hashlib.sha256(force_bytes(f"{salt}signer") + force_bytes(self.key)).digest()
         self._stamp: tuple[int, str] = (0, "")
 
     def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:

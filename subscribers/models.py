@@ -197,7 +197,7 @@ class ImportStatus(models.TextChoices):
     UPLOADED = "uploaded", "Uploaded, waiting for confirmation"
     QUEUED = "queued", "Importing"
     DONE = "done", "Imported"
-    FAILED = "failed", "Failed, nothing stored"
+    FAILED = "failed", "Failed"
 
 
 class ImportJob(models.Model):
@@ -221,6 +221,8 @@ class ImportJob(models.Model):
     report = models.JSONField(default=list, blank=True, help_text="Rows skipped or rejected, with the reason.")
     reasons = models.JSONField(default=dict, blank=True, help_text="How many rows were skipped or rejected, by reason.")
     error = models.TextField(blank=True)
+    # Where the next chunk starts: the file's records (after the header) already imported.
+    rows_read = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -230,3 +232,19 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"Import of {self.filename} ({self.get_status_display()})"
+
+
+class ImportJobAddress(models.Model):
+    """An address a running import has taken (a short hash only), so that a later chunk knows it is a duplicate.
+
+    Deleted when the job ends; unique per job, so a chunk run twice cannot count an address twice.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "digest"], name="importjobaddress_unique_per_job")]
+
+    def __str__(self) -> str:
+        return f"Address {self.digest} of import #{self.job_id}"

@@ -26,6 +26,11 @@ MAX_NAME_LENGTH = 100
 # Control characters (CR, LF, tab, NUL, C1 controls) and the Unicode line and
 # paragraph separators: anything a mail header or a CSV cell could split on.
 _REFUSED_IN_NAMES = {"Cc", "Zl", "Zp"}
+# Angle brackets open and close markup: a name is greeted in HTML emails and
+# shown in the admin, so "<a href=…>" must never be stored as a name. (Quotes
+# and "&" stay allowed: O'Brien, "Bob", Tom & Jerry are names; escaping covers them.)
+# The full-width forms are refused too: some renderers fold them to "<" and ">".
+_MARKUP_IN_NAMES = frozenset("<>\uff1c\uff1e")
 
 
 def _ascii_domain(domain: str) -> str:
@@ -70,11 +75,15 @@ def clean_name(value: str) -> str:
     """A reader's name as stored: trimmed, one line, at most MAX_NAME_LENGTH characters.
 
     Raises ValidationError for line breaks and control characters (a name ends
-    up in email greetings and CSV exports) and for over-long names.
+    up in email greetings and CSV exports), for the markup characters < and >
+    (and their full-width forms), and for over-long names. One rule for the
+    subscribe form, the preferences page, the admin and the CSV import.
     """
     name = (value or "").strip()
     if any(unicodedata.category(ch) in _REFUSED_IN_NAMES for ch in name):
         raise ValidationError("A name cannot contain line breaks or control characters.", code="invalid")
+    if any(ch in _MARKUP_IN_NAMES for ch in name):
+        raise ValidationError("A name cannot contain the characters < or >.", code="invalid")
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"A name can be at most {MAX_NAME_LENGTH} characters long.", code="too_long")
     return name

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.queue import TaskQueueUnavailable, enqueue_on_commit
+from core.queue import TaskQueueUnavailable, enqueue, enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
     Consent,
@@ -228,7 +228,11 @@ def subscriber_subscribe(
 ) -> Subscriber | None:
     """Store a pending reader with their consent and queue a confirmation email.
 
-    The caller shows the same answer whatever happens here. Suppressed,
+    Runs in the worker (subscribers.subscribe, queued by
+    subscription_request_queue), so that the web request does the same work
+    whatever the address is. The caller shows the same answer whatever
+    happens here. The name is stored only for a new reader: a subscribe
+    request never changes an existing reader's name. Suppressed,
     bounced and complained addresses are stored nothing and sent nothing
     (returns None); an active reader is left exactly as they are and sent a
     note with their preferences link; a pending reader is sent another
@@ -254,8 +258,9 @@ def subscriber_subscribe(
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.unsubscribed_at = None
-    if name and not subscriber.name:
-        subscriber.name = name
+    # No name here: a new reader was stored with it; an existing one keeps theirs,
+    # since whoever typed the address may not own it (the name is greeted in every
+    # email) and it changes only from the reader's own preferences link.
     if lists:
         subscriber.lists.add(*lists)
     # The words they agreed to, and the boxes they ticked under them.
@@ -273,9 +278,40 @@ def subscriber_subscribe(
     return subscriber
 
 
+def subscription_request_queue(
+    *, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str
+) -> None:
+    """Queue a subscribe request from the public form, as it came, for the worker to handle.
+
+    The web request neither looks the address up nor stores anything: new,
+    pending, active and suppressed addresses all cost the request the same
+    work (one message on the queue), so the time of the answer says nothing
+    about the address. The worker runs subscriber_subscribe.
+    TaskQueueUnavailable if the queue is down: then nothing is stored and no email goes.
+    """
+    from subscribers.tasks import subscribe_task
+
+    enqueue(
+        lambda: subscribe_task.delay(email=email, name=name, list_ids=list_ids, form=form, ip=ip, user_agent=user_agent)
+    )
+
+
+def confirmation_resend_queue(*, email: str) -> None:
+    """Queue a "send me a fresh link" request for the worker (subscriber_resend_confirmation).
+
+    As with subscription_request_queue, the web request does the same work
+    for every address. TaskQueueUnavailable if the queue is down.
+    """
+    from subscribers.tasks import resend_confirmation_task
+
+    enqueue(lambda: resend_confirmation_task.delay(email=email))
+
+
 @transaction.atomic
 def subscriber_resend_confirmation(*, email: str) -> bool:
     """Answer the "send me a fresh link" form like the subscribe form, without changing any list.
+
+    Runs in the worker (subscribers.resend_confirmation, queued by confirmation_resend_queue).
 
     Pending: a new confirmation; active: the "already subscribed" note; both
     under the cool-down. True if an email was queued (the caller must not say so).

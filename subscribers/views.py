@@ -79,8 +79,7 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 def _try_later(request: HttpRequest, *, what: str, form: SubscribeForm | ResendForm) -> HttpResponse:
     """The queue or the cache is down: say what happened and offer ``form`` to ask again.
 
-    ``what``: "saved" (the request is stored, its email not queued), "not_sent"
-    (a fresh link not queued) or "nothing" (nothing stored).
+    ``what``: "not_sent" (a fresh link not queued) or "nothing" (nothing stored).
     """
     context = {"form": form, "what": what, "is_subscribe": isinstance(form, SubscribeForm)}
     response = render(request, "subscribers/try_later.html", context, status=503)
@@ -110,16 +109,18 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         return render(request, "subscribers/subscribe.html", {"form": form}, status=400)
     ip, user_agent = _client(request)
     try:
-        services.subscriber_subscribe(
+        # Queued, not handled here: every address then costs this request the same
+        # work, so the time of the answer cannot tell a suppressed address from a new one.
+        services.subscription_request_queue(
             email=form.cleaned_data["email"],
             name=form.cleaned_data["name"],
-            lists=list(form.cleaned_data["lists"]),
+            list_ids=[item.pk for item in form.cleaned_data["lists"]],
             form=form.cleaned_data["source"],
             ip=ip,
             user_agent=user_agent,
         )
     except TaskQueueUnavailable:
-        return _try_later(request, what="saved", form=_resend_form(form.cleaned_data["email"]))
+        return _try_later(request, what="nothing", form=form)
     return redirect("subscribers:thanks")
 
 
@@ -139,7 +140,8 @@ def resend(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "subscribers/link_invalid.html", {"form": form, "reason": ""}, status=400)
     try:
-        services.subscriber_resend_confirmation(email=form.cleaned_data["email"])
+        # Queued like the subscribe form, so the answer's time says nothing about the address.
+        services.confirmation_resend_queue(email=form.cleaned_data["email"])
     except TaskQueueUnavailable:
         return _try_later(request, what="not_sent", form=_resend_form(form.cleaned_data["email"]))
     return redirect("subscribers:thanks")

@@ -125,6 +125,16 @@ def test_the_create_page_names_the_issue_and_offers_lists_and_segments(client: A
     assert "delivery/send_form.js" in page
 
 
+@pytest.mark.parametrize("raw", ["²", "1" * 30, "abc"])
+def test_the_create_page_with_an_issue_id_that_is_not_ascii_digits_names_no_issue(
+    client: Any, editor: Any, raw: str
+) -> None:
+    client.force_login(editor)
+    response = client.get(ADD_URL, {"issue": raw})
+    assert response.status_code == 200
+    assert "Send an issue" in page_text(response)
+
+
 # --- Creating ------------------------------------------------------------------
 
 

@@ -312,6 +312,20 @@ def test_metadata_naming_a_delivery_to_another_address_is_not_trusted(client: Cl
     assert suppressed(ours.email) is None
 
 
+@pytest.mark.parametrize("bad_id", ["²", "١٢", "1" * 40, "-3", " 7 ", "0x10"])
+def test_a_delivery_id_that_is_not_plain_ascii_digits_is_ignored_and_the_message_id_used(
+    client: Client, bad_id: str
+) -> None:
+    target = make_delivery("sup@example.org")
+    payload = mailgun_payload("delivered", target)
+    payload["event-data"]["user-variables"] = {"delivery_id": bad_id}
+
+    response = post(client, MAILGUN_URL, payload)
+
+    assert response.status_code == 200
+    assert Event.objects.get().delivery == target
+
+
 def test_without_metadata_our_own_message_id_finds_the_delivery(client: Client) -> None:
     target = make_delivery("own@example.org", provider_message_id="<batch-reply-7@mg.newsroom.test>")
     header_id = f"d{target.pk}.s{target.send_id}@news.example.com"

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -78,11 +79,11 @@ def mailgun_payload(
     message_id: str | None = None,
     metadata: bool = True,
     signing_key: str = SIGNING_KEY,
+    signed_at: float | None = None,
     **event_fields: Any,
 ) -> dict[str, Any]:
-    token = uuid.uuid4().hex
-    timestamp = str(int(epoch(at)))
-    signature = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    """A signed Mailgun event that happened ``at``; Mailgun signs when it posts (``signed_at``, default now)."""
+    signature = mailgun_signature(signing_key=signing_key, signed_at=signed_at)
     recipient = recipient or (delivery.email if delivery else "nobody@example.org")
     if message_id is None:
         message_id = delivery.provider_message_id.strip("<>") if delivery else "unknown@mg.newsroom.test"
@@ -102,7 +103,15 @@ def mailgun_payload(
         "log-level": "info",
     }
     event_data.update(event_fields)
-    return {"signature": {"token": token, "timestamp": timestamp, "signature": signature}, "event-data": event_data}
+    return {"signature": signature, "event-data": event_data}
+
+
+def mailgun_signature(*, signing_key: str = SIGNING_KEY, signed_at: float | None = None) -> dict[str, str]:
+    """Mailgun's signature block: HMAC-SHA256 of timestamp + a fresh token."""
+    token = uuid.uuid4().hex
+    timestamp = str(int(time.time() if signed_at is None else signed_at))
+    signature = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return {"token": token, "timestamp": timestamp, "signature": signature}
 
 
 def mailgun_failed(delivery: Delivery, *, severity: str, code: int, message: str, **kwargs: Any) -> dict[str, Any]:

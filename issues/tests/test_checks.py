@@ -130,3 +130,55 @@ def test_errors_come_before_warnings() -> None:
     levels = [c.level for c in presend_checks(issue)]
     assert levels == sorted(levels, key=lambda level: level != "error")
     assert levels[0] == "error" and "warning" in levels
+
+
+def _lead_body_stored_as_is(issue, body: str) -> None:
+    # A raw update: content saved before the image rule, never sanitised.
+    lead = issue.sections.filter(kind=SectionKind.LEAD).first()
+    Section.objects.filter(pk=lead.pk).update(body=body)
+
+
+def test_an_image_from_another_host_is_an_error_until_an_operator_allows_the_host(settings) -> None:
+    issue = make_full_issue()
+    _lead_body_stored_as_is(issue, '<p>x</p><img src="https://tracker.example/open.gif" alt="A chart">')
+    [check] = [c for c in presend_checks(issue) if c.code == "image_host"]
+    assert check.level == "error"
+    assert "tracker.example/open.gif" in check.message and "RICH_TEXT_IMAGE_HOSTS" in check.message
+    assert has_blocking_errors(issue)
+    settings.RICH_TEXT_IMAGE_HOSTS = ["tracker.example"]
+    assert "image_host" not in _codes(issue)
+
+
+@pytest.mark.parametrize("src", ["//tracker.example/open.gif", "/static/logo.png"])
+def test_a_protocol_relative_or_non_media_image_is_an_error(src: str) -> None:
+    issue = make_full_issue()
+    _lead_body_stored_as_is(issue, f'<p>x</p><img src="{src}" alt="A chart">')
+    assert "image_host" in _codes(issue, "error")
+
+
+def test_an_image_from_our_media_is_not_flagged(settings) -> None:
+    issue = make_full_issue()
+    body = f'<img src="/media/uploads/a.png" alt="A chart"><img src="{settings.SITE_URL}/media/b.png" alt="B">'
+    _lead_body_stored_as_is(issue, body)
+    assert not {"image_host", "image_src"} & _codes(issue)
+
+
+def test_a_protocol_relative_link_is_an_error() -> None:
+    issue = make_full_issue()
+    _lead_body_stored_as_is(issue, '<p><a href="//evil.example/">Read more</a></p>')
+    messages = [c.message for c in presend_checks(issue) if c.code == "link_absolute"]
+    assert any("//evil.example/" in message for message in messages)
+
+
+def test_a_tracking_pixel_saved_now_is_stripped_and_the_leftover_image_is_flagged() -> None:
+    from issues.services import section_save
+
+    issue = make_full_issue()
+    lead = issue.sections.filter(kind=SectionKind.LEAD).first()
+    assert lead is not None
+    lead.body = '<p>x</p><img src="https://tracker.example/open.gif" alt="A chart">'
+    section_save(section=lead)
+    lead.refresh_from_db()
+    assert "tracker.example" not in lead.body
+    [check] = [c for c in presend_checks(issue) if c.code == "image_src"]
+    assert check.level == "error" and "upload it in the editor or remove it" in check.message

@@ -107,9 +107,76 @@ def test_links_keep_their_address_and_get_a_safe_rel() -> None:
 
 def test_images_keep_src_and_alt_only() -> None:
     clean = sanitize_html(
-        '<figure class="image evil"><img src="https://a.example/x.png" alt="A chart" onload="x()"></figure>'
+        '<figure class="image evil"><img src="/media/uploads/x.png" alt="A chart" onload="x()"></figure>'
     )
-    assert clean == '<figure class="image"><img src="https://a.example/x.png" alt="A chart"></figure>'
+    assert clean == '<figure class="image"><img src="/media/uploads/x.png" alt="A chart"></figure>'
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "//evil.example/",
+        "  //evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example/",
+        "/\t/evil.example/",
+        "&#47;&#47;evil.example/",
+    ],
+)
+def test_a_protocol_relative_link_loses_its_address(href: str) -> None:
+    assert sanitize_html(f'<a href="{href}">Read</a>') == '<a rel="noopener noreferrer">Read</a>'
+
+
+@pytest.mark.parametrize(
+    "href", ["https://example.com/a", "http://example.com/a", "mailto:desk@example.com", "/about/", "#top"]
+)
+def test_web_mail_and_own_site_links_keep_their_address(href: str) -> None:
+    assert sanitize_html(f'<a href="{href}">x</a>') == f'<a href="{href}" rel="noopener noreferrer">x</a>'
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/open.gif?u=1",
+        "//tracker.example/open.gif",
+        "http://127.0.0.1:8000/subscribe/",
+        "/static/logo.png",
+        "/media/../admin/logout/",
+        "/media/%2e%2e/admin/logout/",
+        "https://127.0.0.1.evil.example/media/x.png",
+    ],
+)
+def test_an_image_from_outside_our_media_loses_its_source_and_keeps_its_alt_text(src: str) -> None:
+    assert sanitize_html(f'<p>Hi<img src="{src}" alt="A chart"></p>') == ('<p>Hi<img alt="A chart"></p>')
+
+
+@pytest.mark.parametrize("src", ["/media/uploads/a.png", "http://127.0.0.1:8000/media/uploads/a.png"])
+def test_an_image_from_our_media_keeps_its_source(src: str) -> None:
+    assert sanitize_html(f'<img src="{src}" alt="A chart">') == f'<img src="{src}" alt="A chart">'
+
+
+def test_an_image_host_an_operator_allowed_keeps_its_images(settings) -> None:
+    html = '<img src="https://IMG.partner.example/a.png" alt="A chart">'
+    assert sanitize_html(html) == '<img alt="A chart">'
+    settings.RICH_TEXT_IMAGE_HOSTS = ["img.partner.example"]
+    assert sanitize_html(html) == html
+    assert sanitize_html('<img src="https://partner.example/a.png" alt="x">') == '<img alt="x">'
+
+
+@pytest.mark.django_db
+def test_a_tracking_pixel_saved_before_the_rule_reaches_neither_page_nor_email() -> None:
+    from issues.models import Section
+
+    issue = IssueFactory.create()
+    section = SectionFactory.create(issue=issue, kind=SectionKind.LEAD, heading="Story", body="<p>ok</p>")
+    Section.objects.filter(pk=section.pk).update(
+        body='<p>Hi</p><img src="https://tracker.example/open.gif" alt="">',
+        analysis='<a href="//evil.example/">more</a>',
+    )
+    email = render_email(issue)
+    web = str(render_web_sections(issue))
+    for output in (email.html, web):
+        assert "tracker.example" not in output and "evil.example" not in output
 
 
 @pytest.mark.django_db

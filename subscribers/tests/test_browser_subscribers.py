@@ -266,7 +266,7 @@ def _reader_page_tour(page: Any, site: str, shown: Callable[[str], None]) -> Non
         page.goto(site + "/subscribe/")
         page.locator("#sub_email").fill("later@example.org")
         page.locator("form.subscribe-form").get_by_role("button", name="Subscribe").click()
-        page.wait_for_selector("text=We could not send the email just now")
+        page.wait_for_selector("text=We could not take your request just now")
         shown("try-later")
     finally:
         outage.end()

@@ -4,9 +4,11 @@ import csv
 import io
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from subscribers.export import export_response, safe_cell
-from subscribers.models import Subscriber
+from subscribers import importer
+from subscribers.export import export_response, safe_cell, unquote_cell
+from subscribers.models import ConsentBasis, Subscriber
 from testing.factories import MailingListFactory, make_confirmed_reader
 
 pytestmark = pytest.mark.django_db
@@ -32,3 +34,40 @@ def test_export_streams_every_reader_with_lists_and_safe_names() -> None:
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [r["email"] for r in rows] == ["a@example.org", "b@example.org"]
     assert rows[0]["name"].startswith("'=") and rows[0]["lists"] == "Daily"
+
+
+@pytest.mark.parametrize("value", ["|cmd", "\uff1dSUM(A1)", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "\uff5ccmd"])
+def test_pipe_and_full_width_formula_starts_are_neutralised(value: str) -> None:
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["=1+2@example.org", "'=1+2@example.org", "''x", "'plain", "plain", "", "\uff1dx"])
+def test_the_import_reverses_the_guard_exactly(value: str) -> None:
+    assert unquote_cell(safe_cell(value)) == value
+
+
+def test_an_export_imports_back_with_every_address_and_name_exact() -> None:
+    daily = MailingListFactory(name="Daily", slug="daily")
+    people = {
+        "=1+2@example.org": "=SUM(A1)",
+        "+tag@example.org": "\uff1dcmd",
+        "-dash@example.org": "'Quoted",
+        "|pipe@example.org": "@home",
+        "'=1+2@example.org": "|Pipe",
+        "'apostrophe@example.org": "Plain Name",
+        "=cmd|'/Ccalc'!A0@example.org": "-minus",
+    }
+    for email, name in people.items():
+        make_confirmed_reader(email=email, name=name, lists=[daily])
+    body = b"".join(export_response(Subscriber.objects.all()).streaming_content)  # type: ignore[arg-type]
+    assert b"\n=" not in body and b",=" not in body, "no cell starts like a formula"
+    Subscriber.objects.all().delete()
+    job, _columns, _preview, _count = importer.import_job_create(
+        uploaded=SimpleUploadedFile("export.csv", body, content_type="text/csv"), acting_user=None
+    )
+    importer.import_job_queue(job=job, consent_basis=ConsentBasis.DOUBLE_OPT_IN, lists=[])
+    importer.import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.added, job.rejected) == (len(people), 0), job.report
+    assert dict(Subscriber.objects.values_list("email", "name")) == people
+    assert all([item.name for item in s.lists.all()] == ["Daily"] for s in Subscriber.objects.all())

@@ -17,6 +17,7 @@ from subscribers.models import (
     Consent,
     ConsentBasis,
     ImportJob,
+    ImportJobAddress,
     ImportStatus,
     Subscriber,
     SubscriberStatus,
@@ -36,8 +37,18 @@ def upload(content: str | bytes, name: str = "readers.csv") -> SimpleUploadedFil
 def run(content: str | bytes, basis: str = ConsentBasis.DOUBLE_OPT_IN, lists: list | None = None) -> ImportJob:
     job, _columns, _preview, _count = importer.import_job_create(uploaded=upload(content), acting_user=None)
     assert importer.import_job_queue(job=job, consent_basis=basis, lists=lists or [])
-    importer.import_job_run(job_id=job.pk)
+    run_to_the_end(job.pk)
     return ImportJob.objects.get(pk=job.pk)
+
+
+def run_to_the_end(job_id: int) -> int:
+    """Run the job's chunks one after the other, as the queue would; returns how many runs it took."""
+    runs = 0
+    while (job := importer.import_job_run(job_id=job_id)) is not None:
+        runs += 1
+        if job.status != ImportStatus.QUEUED:
+            break
+    return runs
 
 
 def reasons(job: ImportJob) -> dict[int, str]:
@@ -148,7 +159,7 @@ def test_a_hundred_thousand_rows_import_in_bounded_memory(tmp_path: Path) -> Non
         job.file.save("big.csv", File(handle))
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
     tracemalloc.start()
-    importer.import_job_run(job_id=job.pk)
+    run_to_the_end(job.pk)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     job.refresh_from_db()
@@ -286,3 +297,155 @@ def test_a_real_worker_on_redis_runs_the_confirmed_import(celery_worker: Any) ->
     job.refresh_from_db()
     assert (job.status, job.added, job.rejected) == (ImportStatus.DONE, 1, 1)
     assert Subscriber.objects.get().status == SubscriberStatus.ACTIVE
+
+
+# --- in chunks: each task run imports IMPORT_CHUNK_ROWS rows and queues the next ---------------
+
+CHUNKED = (
+    "email,name\n"
+    "c1@example.org,One\n"  # line 2
+    "c2@example.org,Two\n"
+    "not-an-address,Bad\n"
+    "\n"  # a blank line counts for nothing
+    "blocked@example.org,Blocked\n"  # 6
+    "C1@example.org,Again\n"  # 7: a duplicate of line 2, in a later chunk
+    "c3@example.org,Three\n"
+    "c4@example.org,Four\n"
+)
+
+
+def queued(content: str) -> ImportJob:
+    job, _columns, _preview, _count = importer.import_job_create(uploaded=upload(content), acting_user=None)
+    assert importer.import_job_queue(job=job, consent_basis=ConsentBasis.DOUBLE_OPT_IN, lists=[])
+    return job
+
+
+def test_an_import_of_several_chunks_completes_with_the_right_counts(settings: Any) -> None:
+    settings.IMPORT_CHUNK_ROWS = 3
+    suppression_add(email="blocked@example.org", reason=Suppression.Reason.HARD_BOUNCE)
+    job = queued(CHUNKED)
+    assert run_to_the_end(job.pk) == 3  # 8 records after the header, 3 per run
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and not job.file
+    assert (job.total_rows, job.added, job.updated, job.skipped, job.rejected) == (7, 4, 0, 0, 3)
+    assert reasons(job) == {
+        4: "Invalid address: “not-an-address” is not an email address.",
+        6: "Suppressed address: never imported.",
+        7: "Duplicate: the address is earlier in the file.",
+    }
+    assert job.reasons == {"Invalid address": 1, "Suppressed address": 1, "Duplicate": 1}
+    assert dict(Subscriber.objects.values_list("email", "name")) == {
+        "c1@example.org": "One",
+        "c2@example.org": "Two",
+        "c3@example.org": "Three",
+        "c4@example.org": "Four",
+    }
+    assert Consent.objects.count() == 4
+    assert not ImportJobAddress.objects.exists(), "the job's address hashes go when it ends"
+
+
+def test_the_progress_page_counts_the_rows_of_the_chunks_done(settings: Any) -> None:
+    settings.IMPORT_CHUNK_ROWS = 3
+    job = queued(CHUNKED)
+    importer.import_job_run(job_id=job.pk, offset=0)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.QUEUED and job.rows_read == 3
+    assert importer.import_job_progress(job=job) == 3
+    run_to_the_end(job.pk)
+    job.refresh_from_db()
+    assert importer.import_job_progress(job=job) is None
+
+
+def test_a_redelivered_chunk_does_not_double_count(settings: Any) -> None:
+    settings.IMPORT_CHUNK_ROWS = 3
+    job = queued(CHUNKED)
+    assert importer.import_job_run(job_id=job.pk, offset=0) is not None
+    first = ImportJob.objects.values("rows_read", "added", "rejected").get(pk=job.pk)
+    # The same message again (a worker died after the commit, before the ack): nothing happens.
+    assert importer.import_job_run(job_id=job.pk, offset=0) is None
+    assert ImportJob.objects.values("rows_read", "added", "rejected").get(pk=job.pk) == first
+    run_to_the_end(job.pk)
+    job.refresh_from_db()
+    assert (job.added, job.rejected) == (5, 2)
+    assert Subscriber.objects.count() == 5 and Consent.objects.count() == 5
+
+
+def test_a_chunk_that_dies_part_way_stores_nothing_of_it_and_is_done_again_whole(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.IMPORT_CHUNK_ROWS = 3
+    job = queued(CHUNKED)
+    importer.import_job_run(job_id=job.pk, offset=0)
+    real = importer._process
+
+    def worker_killed(ctx: Any, chunk: list) -> None:
+        real(ctx, chunk)
+        raise SystemExit("killed")  # as a killed worker: nothing after this point commits
+
+    monkeypatch.setattr(importer, "_process", worker_killed)
+    with pytest.raises(SystemExit):
+        importer.import_job_run(job_id=job.pk, offset=3)
+    job.refresh_from_db()
+    assert (job.rows_read, Subscriber.objects.count()) == (3, 2)
+    monkeypatch.setattr(importer, "_process", real)
+    run_to_the_end(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.added, job.rejected) == (ImportStatus.DONE, 5, 2)
+    assert Subscriber.objects.count() == 5 and Consent.objects.count() == 5
+
+
+def test_the_chunks_run_through_the_queue_one_after_the_other(
+    settings: Any, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.IMPORT_CHUNK_ROWS = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        queued(CHUNKED)
+    job = ImportJob.objects.get()
+    assert (job.status, job.added, job.rejected, job.rows_read) == (ImportStatus.DONE, 5, 2, 8)
+
+
+def test_a_bad_byte_in_a_later_chunk_fails_the_job_and_says_what_was_imported(settings: Any) -> None:
+    settings.IMPORT_CHUNK_ROWS = 2
+    job = queued("email\na@example.org\nb@example.org\nc@example.org\n")
+    importer.import_job_run(job_id=job.pk, offset=0)
+    late = SimpleUploadedFile("late.csv", "email\na@example.org\nb@example.org\nZoë\n".encode("latin-1"))
+    job.file.save("late.csv", late, save=False)
+    ImportJob.objects.filter(pk=job.pk).update(file=job.file.name)
+    importer.import_job_run(job_id=job.pk, offset=2)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and "not UTF-8" in job.error
+    assert "(2 rows) were imported" in job.error and "the rest of the file was not" in job.error
+    assert Subscriber.objects.count() == 2 and not ImportJobAddress.objects.exists()
+
+
+def test_the_import_task_has_the_normal_time_limit(settings: Any) -> None:
+    from newsroom.celery import app
+    from subscribers.tasks import import_job_run_task
+
+    # No override of its own: every run is one chunk, inside the limit every task has.
+    assert app.conf.task_time_limit == settings.CELERY_TASK_TIME_LIMIT
+    assert import_job_run_task.time_limit == settings.CELERY_TASK_TIME_LIMIT
+    assert import_job_run_task.soft_time_limit == settings.CELERY_TASK_TIME_LIMIT - 5
+
+
+def test_a_chunk_stopped_at_the_soft_time_limit_fails_the_job_with_what_to_do(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from subscribers.tasks import import_job_run_task
+
+    settings.IMPORT_CHUNK_ROWS = 3
+    job = queued(CHUNKED)
+    import_job_run_task.run(job.pk, 0)
+    real = importer._process
+
+    def slow(ctx: Any, chunk: list) -> None:
+        real(ctx, chunk)
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(importer, "_process", slow)
+    import_job_run_task.run(job.pk, 3)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and "set IMPORT_CHUNK_ROWS lower" in job.error
+    assert "(3 rows) were imported" in job.error and Subscriber.objects.count() == 2
