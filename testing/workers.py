@@ -28,7 +28,7 @@ import pytest
 
 from testing.fakeprovider import FakeProvider, FakeProviderClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CELERY = str(Path(sys.executable).with_name("celery"))
 SENDER_DOMAIN = "mg.newsroom.test"
 
