@@ -55,6 +55,7 @@ unit: install-dev
 bench: install-dev
 	$(PY) -m bench.run
 	$(PY) -m bench.page
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles

@@ -57,7 +57,8 @@ def copies(strategy: ProviderStrategy, recipients: list[Recipient]) -> dict[str,
         merge = message.merge_data  # type: ignore[attr-defined]
         return {
             r.email: tuple(  # type: ignore[misc]
-                provider_merges(part, merge[r.email], strategy) for part in (str(message.subject), message.body, html)
+                provider_merges(part, merge[r.email], strategy)
+                for part in (str(message.subject), str(message.body), html)
             )
             for r in recipients
         }
