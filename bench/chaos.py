@@ -40,8 +40,15 @@ def _purge_queue(workers: Any) -> None:
 
 
 def _kill_workers(workers: Any) -> None:
+    from delivery.models import Batch, BatchStatus
+    from newsroom.testing.workers import wait_until
+
+    in_flight = Batch.objects.filter(status__in=[BatchStatus.CLAIMED, BatchStatus.POSTING])
+    # Killed while holding batches, whose messages then wait for the visibility timeout.
+    wait_until(in_flight.exists, timeout=60, interval=0.01, what="a batch being sent")
     for name in [n for n in workers.procs if n.startswith("w")]:
         workers.kill(name)
+    print(f"  killed holding batches {sorted(in_flight.values_list('number', flat=True))}", flush=True)
     workers.restart("w1")
 
 

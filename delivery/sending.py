@@ -50,7 +50,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F
+from django.db.models import Case, Exists, F, TextField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -257,10 +257,12 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
 
 
 def _settle_left_claimed(send_id: int, batch: int) -> None:
-    left = Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED)
+    """One UPDATE, usually of no row: back to the queue if the call had not begun, else uncertain."""
     not_posted = Exists(Batch.objects.filter(send_id=send_id, number=batch, status=BatchStatus.CLAIMED))
-    left.filter(not_posted).update(status=DeliveryStatus.QUEUED)
-    left.update(status=DeliveryStatus.UNCERTAIN, error=WORKER_STOPPED)
+    Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED).update(
+        status=Case(When(not_posted, then=Value(DeliveryStatus.QUEUED)), default=Value(DeliveryStatus.UNCERTAIN)),
+        error=Case(When(not_posted, then=F("error")), default=Value(WORKER_STOPPED), output_field=TextField()),
+    )
 
 
 def batch_posting(*, send_id: int, batch: int) -> None:
