@@ -57,6 +57,7 @@ bench: install-dev
 	$(PY) -m bench.run
 	$(PY) -m bench.page
 	$(PY) -m bench.subscribe_timing
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles

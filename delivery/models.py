@@ -45,6 +45,42 @@ class Send(models.Model):
         return f"{self.issue} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
 
 
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # its task is in the queue, or its retry waits until due_at
+    CLAIMED = "claimed", "Claimed"  # a worker claimed its rows and is building the request
+    POSTING = "posting", "Posting"  # the provider call has begun (committed before the call)
+    DONE = "done", "Done"  # no row of the batch is queued or claimed
+
+
+class Batch(models.Model):
+    """One batch of a send: when its task was enqueued, when its next attempt is due, and
+    whether its provider call had begun. Recovery reads these to re-enqueue a lost task
+    within a minute, and a retry of a batch that died reads them to know whether its
+    claimed readers may have reached the provider (POSTING) or certainly did not."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="batches", db_index=False)
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    enqueued_at = models.DateTimeField()
+    due_at = models.DateTimeField(help_text="When its next attempt is due (a retry's ETA).")
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        constraints = [
+            models.UniqueConstraint(fields=["send", "number"], name="batch_once_per_send"),
+            models.CheckConstraint(condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="batch_status_due"),
+            models.Index(fields=["started_at"], name="batch_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"send {self.send_id} batch {self.number} ({self.status})"
+
+
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     CLAIMED = "claimed", "Being sent"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.html import escape
 
 from issues.rendering import MERGE_KEYS, RenderedEmail, mailgun_tag
 
@@ -82,10 +83,11 @@ class ProviderStrategy:
 
         ``headers`` and ``metadata`` are the same for every reader, so they are
         sent once rather than in every reader's merge values."""
-        message = _message(rendered.subject, rendered.text, rendered.html, [r.email for r in recipients])
+        html, merge = html_merge_fields(rendered.html, recipients, self.merge_tag)
+        message = _message(rendered.subject, rendered.text, html, [r.email for r in recipients])
         message.extra_headers.update(headers)
         message.metadata = metadata  # type: ignore[attr-defined]
-        message.merge_data = {r.email: r.merge for r in recipients}  # type: ignore[attr-defined]
+        message.merge_data = merge  # type: ignore[attr-defined]
         message.merge_headers = {r.email: r.headers for r in recipients}  # type: ignore[attr-defined]
         message.merge_metadata = {r.email: r.metadata for r in recipients}  # type: ignore[attr-defined]
         if self.idempotency == Idempotency.BREVO_BODY:
@@ -100,12 +102,36 @@ class ProviderStrategy:
         message = _message(
             _merge(rendered.subject, values, self.merge_tag),
             _merge(rendered.text, values, self.merge_tag),
-            _merge(rendered.html, values, self.merge_tag),
+            _merge(rendered.html, {k: str(escape(v)) for k, v in values.items()}, self.merge_tag),
             [recipient.email],
         )
         message.extra_headers.update({**headers, **recipient.headers})
         message.metadata = {**metadata, **recipient.metadata}  # type: ignore[attr-defined]
         return message
+
+
+# The provider fills one variable with the same value in every part. A value that HTML
+# would read as markup (a name such as "<a href=...>") goes to the HTML part escaped, under
+# a variable of its own: the text part and the subject keep the plain one.
+HTML_VARIABLE_SUFFIX = "_html"
+
+
+def html_merge_fields(
+    html: str, recipients: list[Recipient], tag: Callable[[str], str]
+) -> tuple[str, dict[str, dict[str, str]]]:
+    """The batch's HTML and each reader's merge values for a provider that merges.
+
+    Only keys whose value changes when escaped, for some reader of the batch, get an
+    escaped twin (``name_html``), so a batch of plain names costs nothing more."""
+    keys = sorted({k for r in recipients for k, v in r.merge.items() if escape(v) != v})
+    merge = {r.email: r.merge for r in recipients}
+    if not keys:
+        return html, merge
+    for key in keys:
+        html = html.replace(tag(key), tag(key + HTML_VARIABLE_SUFFIX))
+    for r in recipients:
+        merge[r.email] = {**r.merge, **{key + HTML_VARIABLE_SUFFIX: str(escape(r.merge.get(key, ""))) for key in keys}}
+    return html, merge
 
 
 def batch_idempotency_key(key: str) -> str:

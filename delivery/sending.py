@@ -28,7 +28,7 @@ import hmac
 import json
 import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
@@ -50,12 +50,13 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Case, Exists, F, TextField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import Idempotency, ProviderStrategy, Recipient, message_idempotency_key
 from issues.rendering import RenderedEmail
 from subscribers.links import PREFERENCES_SALT, UNSUBSCRIBE_SALT, address_digest
@@ -215,14 +216,14 @@ def batch_lock(send_id: int, batch: int) -> Iterator[bool]:
 def batch_claim(*, send_id: int, batch: int) -> list[Row]:
     """Claim the batch's queued rows while the send is sending; skip readers no longer sendable.
 
-    Rows still ``claimed`` from an earlier attempt (its worker died between
-    claiming and recording) may have reached the provider: they become uncertain."""
+    Rows still ``claimed`` from an earlier attempt whose worker died are settled by
+    the batch's status: if the provider call had begun (``posting``, or no Batch row
+    to say) they may have reached the provider and become uncertain; if it had not
+    (``claimed``), nobody got them and they are claimed again here."""
     table = Delivery._meta.db_table
     send_table = Send._meta.db_table
     with transaction.atomic():
-        Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED).update(
-            status=DeliveryStatus.UNCERTAIN, error=WORKER_STOPPED
-        )
+        _settle_left_claimed(send_id, batch)
         with connection.cursor() as cursor:
             # Table names come from the models; every value is a parameter.
             cursor.execute(
@@ -247,8 +248,36 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
         gone = [pk for pk, sub, _ in claimed if sub not in names]
         if gone:
             Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")
+        if claimed:
+            Batch.objects.filter(send_id=send_id, number=batch).update(
+                status=BatchStatus.CLAIMED, started_at=timezone.now(), attempts=F("attempts") + 1
+            )
     rows = [Row(pk, sub, email, names[sub] or NAME_FALLBACK) for pk, sub, email in claimed if sub in names]
     return sorted(rows, key=lambda r: r.delivery_id)
+
+
+def _settle_left_claimed(send_id: int, batch: int) -> None:
+    """One UPDATE, usually of no row: back to the queue if the call had not begun, else uncertain."""
+    not_posted = Exists(Batch.objects.filter(send_id=send_id, number=batch, status=BatchStatus.CLAIMED))
+    Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED).update(
+        status=Case(When(not_posted, then=Value(DeliveryStatus.QUEUED)), default=Value(DeliveryStatus.UNCERTAIN)),
+        error=Case(When(not_posted, then=F("error")), default=Value(WORKER_STOPPED), output_field=TextField()),
+    )
+
+
+def batch_posting(*, send_id: int, batch: int) -> None:
+    """Say, committed, that the provider call of the batch begins: from here a worker that
+    dies leaves its claimed readers uncertain; before it they are simply sent again."""
+    Batch.objects.filter(send_id=send_id, number=batch).update(status=BatchStatus.POSTING)
+
+
+def batch_settle(*, send_id: int, batch: int, retry_at: Any = None) -> None:
+    """The batch's attempt is over: due again at ``retry_at`` (a retry's ETA), or done."""
+    batches = Batch.objects.filter(send_id=send_id, number=batch)
+    if retry_at is not None:
+        batches.update(status=BatchStatus.QUEUED, due_at=retry_at)
+    else:
+        batches.update(status=BatchStatus.DONE)
 
 
 # A reader who gave no name is greeted "Hi there,".
@@ -437,15 +466,28 @@ def _invalid(recipients: list[Recipient]) -> list[Recipient]:
     return bad
 
 
+def _nothing() -> None:
+    pass
+
+
 def send_in_one_call(
-    strategy: ProviderStrategy, rendered: RenderedEmail, recipients: list[Recipient], *, send_id: int, key: str
+    strategy: ProviderStrategy,
+    rendered: RenderedEmail,
+    recipients: list[Recipient],
+    *,
+    send_id: int,
+    key: str,
+    posting: Callable[[], None] = _nothing,
 ) -> Results:
-    """One anymail call for the whole batch, with merge_data, merge_headers and merge_metadata."""
+    """One anymail call for the whole batch, with merge_data, merge_headers and merge_metadata.
+
+    ``posting`` runs right before the call (see batch_posting)."""
     results = Results()
     message = strategy.build_batch(
         rendered, recipients, key=key, headers=common_headers(), metadata=common_metadata(send_id)
     )
     try:
+        posting()
         get_connection().send_messages([message])
     except AnymailRecipientsRefused:
         _read_statuses(message, recipients, results)  # anymail read the answer before raising
@@ -456,7 +498,7 @@ def send_in_one_call(
             results.failed[r.delivery_id] = f"{r.email!r} is not a valid email address."
         good = [r for r in recipients if r not in bad]
         if bad and good:
-            again = send_in_one_call(strategy, rendered, good, send_id=send_id, key=key)
+            again = send_in_one_call(strategy, rendered, good, send_id=send_id, key=key, posting=posting)
             return _merged(results, again)
         results.put([r.delivery_id for r in good], Judgement(Verdict.FAILED, _reason(exc)))
     except SEND_ERRORS as exc:
@@ -467,9 +509,15 @@ def send_in_one_call(
 
 
 def send_one_by_one(
-    strategy: ProviderStrategy, rendered: RenderedEmail, recipients: list[Recipient], *, send_id: int
+    strategy: ProviderStrategy,
+    rendered: RenderedEmail,
+    recipients: list[Recipient],
+    *,
+    send_id: int,
+    posting: Callable[[], None] = _nothing,
 ) -> Results:
-    """One message per reader, over one connection opened for the whole batch.
+    """One message per reader, over one connection opened for the whole batch
+    (``posting`` runs once it is open, before the first message).
 
     A reader the provider refuses fails alone; an error that says nothing went
     out, or that leaves one message in doubt, stops the batch: the rest go back
@@ -486,6 +534,7 @@ def send_one_by_one(
         results.put([r.delivery_id for r in recipients], judgement)
         return results
     try:
+        posting()
         for index, r in enumerate(recipients):
             message = strategy.build_one(rendered, r, headers=common_headers(), metadata=common_metadata(send_id))
             if strategy.idempotency == Idempotency.HTTP_HEADER:

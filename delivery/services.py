@@ -15,11 +15,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Value, When
 from django.utils import timezone
 
 from delivery import sending
-from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import ProviderStrategy, provider_check
 from issues.models import Issue, IssueStatus
 from issues.rendering import RenderedEmail, render_email
@@ -39,12 +39,11 @@ def audience_key(*, lists: Iterable[MailingList], segment: Segment | None) -> st
 
 
 def _same_audience(issue: Issue, key: str) -> bool:
-    """A send of this issue to this audience that has not been cancelled or failed before starting."""
-    never_started = Q(status=SendStatus.FAILED, total=0)
+    """A send of this issue to this audience that has not been cancelled or failed (a failed
+    send reached no reader: see send_finish_if_complete)."""
     return (
         Send.objects.filter(issue=issue, audience_key=key)
-        .exclude(status=SendStatus.CANCELLED)
-        .exclude(never_started)
+        .exclude(status__in=[SendStatus.CANCELLED, SendStatus.FAILED])
         .exists()
     )
 
@@ -228,40 +227,82 @@ def _enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None
             .distinct()
         )
     numbers = list(batches)
+    _batches_due(send_id, numbers, timezone.now())
     transaction.on_commit(lambda: [send_batch.delay(send_id, b) for b in numbers])
 
 
-def sends_recover_stalled() -> int:
+def _batches_due(send_id: int, numbers: list[int], now: datetime.datetime) -> None:
+    """Record that the tasks of these batches are enqueued now and due now.
+
+    A batch whose attempt was under way keeps its status: the task that takes it
+    reads that status to settle rows its dead worker left claimed."""
+    Batch.objects.bulk_create(
+        [Batch(send_id=send_id, number=n, enqueued_at=now, due_at=now) for n in numbers], ignore_conflicts=True
+    )
+    in_flight = [BatchStatus.CLAIMED, BatchStatus.POSTING]
+    Batch.objects.filter(send_id=send_id, number__in=numbers).update(
+        enqueued_at=now,
+        due_at=now,
+        status=Case(When(status__in=in_flight, then=F("status")), default=Value(BatchStatus.QUEUED)),
+    )
+
+
+def sends_recover_stalled(*, now: datetime.datetime | None = None) -> int:
     """Finish what lost tasks left behind; returns how many sends were touched.
 
-    A send whose snapshot died with its worker is scheduled again. Rows claimed
-    longer ago than the hard task time limit belong to no living task: they
-    become uncertain. Queued rows of a send where nothing was claimed for longer
-    than the longest retry delay have lost their task (a broker that lost its
-    messages): their batches are enqueued again (a batch already being sent is
-    locked, and its rows are claimed, so a second task sends no one twice)."""
-    now = timezone.now()
+    A send whose snapshot died with its worker is scheduled again. A batch more
+    than SEND_RECOVERY_GRACE_SECONDS past due whose task is lost is enqueued again
+    (see _lost_batches); a batch already being sent is locked, and its rows are
+    claimed, so a second task sends no one twice. ``now`` lets a test move the clock."""
+    now = now or timezone.now()
     dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    quiet = now - datetime.timedelta(seconds=max(2 * settings.SEND_RETRY_BACKOFF_MAX_SECONDS, 600))
+    late = now - datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS)
     # A send left preparing its audience (its worker died) is started again: the snapshot resumes
     # after the last reader it stored, and the batches it had stored are enqueued again below.
     touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead).update(
         status=SendStatus.SCHEDULED
     )
-    for send_id in Send.objects.filter(status=SendStatus.SENDING).values_list("pk", flat=True):
-        rows = Delivery.objects.filter(send_id=send_id)
-        if rows.filter(status=DeliveryStatus.CLAIMED, claimed_at__lt=dead).update(
-            status=DeliveryStatus.UNCERTAIN, error=sending.WORKER_STOPPED
-        ):
-            touched += 1
-        started = Send.objects.values_list("started_at", flat=True).get(pk=send_id) or now
-        last = rows.aggregate(last=Max("claimed_at"))["last"] or started
-        if rows.filter(status=DeliveryStatus.QUEUED).exists() and max(last, started) < quiet:
+    frontier = _queue_frontier(late)
+    for send_id, status in Send.objects.filter(status__in=SENDABLE).values_list("pk", "status"):
+        lost = _lost_batches(send_id, late=late, dead=dead, frontier=frontier)
+        if lost:
             with transaction.atomic():
-                _enqueue_batches(send_id)
+                _enqueue_batches(send_id, lost)
             touched += 1
-        send_finish_if_complete(send_id=send_id)
+        if status == SendStatus.SENDING:
+            send_finish_if_complete(send_id=send_id)
     return touched
+
+
+def _queue_frontier(late: datetime.datetime) -> datetime.datetime | None:
+    """The latest due time among batches taken from the queue since ``late``; None when the
+    queue has not moved since then (its messages are lost, or no worker runs)."""
+    taken = Batch.objects.filter(started_at__gte=late).filter(started_at__gte=F("due_at"))
+    return taken.aggregate(last=Max("due_at"))["last"]
+
+
+def _lost_batches(
+    send_id: int, *, late: datetime.datetime, dead: datetime.datetime, frontier: datetime.datetime | None
+) -> list[int]:
+    """Batches of the send due before ``late`` whose task is gone.
+
+    A queued one is lost when the queue stands still, or when a batch due after it
+    has been taken (the queue is first in, first out). One claimed or posting since
+    before ``late`` is lost when no worker holds its lock (PostgreSQL drops the
+    lock with the worker's connection; elsewhere, past the task time limit)."""
+    lost = []
+    rows = Batch.objects.filter(send_id=send_id, due_at__lt=late).exclude(status=BatchStatus.DONE).order_by("number")
+    for number, status, due_at, started_at in rows.values_list("number", "status", "due_at", "started_at"):
+        if status == BatchStatus.QUEUED:
+            if frontier is None or frontier > due_at:
+                lost.append(number)
+        elif started_at is None or started_at < late:
+            if connection.vendor != "postgresql" and started_at is not None and started_at >= dead:
+                continue
+            with sending.batch_lock(send_id, number) as free:
+                if free:
+                    lost.append(number)
+    return lost
 
 
 def rendered_for(send: Send, merge_tag: Any) -> RenderedEmail:
@@ -302,7 +343,9 @@ def retry_delay(*, attempt: int) -> float:
 
 
 def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False) -> BatchOutcome:
-    """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch."""
+    """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch.
+
+    A batch to retry is left queued; its task sets when it is due (batch_retry_due)."""
     send = Send.objects.select_related("issue").filter(pk=send_id).first()
     if send is None or send.status not in SENDABLE:
         return BatchOutcome()
@@ -316,15 +359,37 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
             return BatchOutcome()  # another worker is sending this batch now
         rows = sending.batch_claim(send_id=send_id, batch=batch)
         if rows:
-            results = _send_rows(send, batch, strategy, rows)
-            sending.record(results, final_attempt=final_attempt)
-            if results.config_error:
-                _pause_for_provider(send_id, results.config_error)
-                return BatchOutcome()
-            if results.retry:
-                return BatchOutcome(retry=True, reason=next(iter(results.retry.values())))
+            outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt)
+            if outcome is not None:
+                return outcome
+        elif not Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.QUEUED).exists():
+            sending.batch_settle(send_id=send_id, batch=batch)
     send_finish_if_complete(send_id=send_id)
     return BatchOutcome()
+
+
+def _send_and_record(
+    send: Send, batch: int, strategy: ProviderStrategy, rows: list[sending.Row], *, final_attempt: bool
+) -> BatchOutcome | None:
+    """Send the claimed rows and record the answers, the batch queued again if some are to be
+    retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
+    results = _send_rows(send, batch, strategy, rows)
+    with transaction.atomic():
+        sending.record(results, final_attempt=final_attempt)
+        again = timezone.now() if results.retry else None
+        sending.batch_settle(send_id=send.pk, batch=batch, retry_at=again)
+    if results.config_error:
+        _pause_for_provider(send.pk, results.config_error)
+        return BatchOutcome()
+    if results.retry:
+        return BatchOutcome(retry=True, reason=next(iter(results.retry.values())))
+    return None
+
+
+def batch_retry_due(*, send_id: int, batch: int, countdown: float) -> None:
+    """The batch's retry waits ``countdown`` seconds: recovery leaves it alone until then."""
+    due = timezone.now() + datetime.timedelta(seconds=countdown)
+    Batch.objects.filter(send_id=send_id, number=batch, status=BatchStatus.QUEUED).update(due_at=due)
 
 
 def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[sending.Row]) -> sending.Results:
@@ -332,10 +397,14 @@ def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[se
     try:
         recipients = sending.recipients_for(send, rows, strategy)
         rendered = rendered_for(send, strategy.merge_tag)
+
+        def posting() -> None:
+            sending.batch_posting(send_id=send.pk, batch=batch)
+
         if strategy.batch:
             key = sending.batch_key(send.pk, batch, recipients)
-            return sending.send_in_one_call(strategy, rendered, recipients, send_id=send.pk, key=key)
-        return sending.send_one_by_one(strategy, rendered, recipients, send_id=send.pk)
+            return sending.send_in_one_call(strategy, rendered, recipients, send_id=send.pk, key=key, posting=posting)
+        return sending.send_one_by_one(strategy, rendered, recipients, send_id=send.pk, posting=posting)
     except Exception as exc:
         # Whatever broke, these rows may or may not have gone: say so rather than leave them claimed.
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
@@ -352,12 +421,18 @@ def _pause_for_provider(send_id: int, reason: str) -> None:
 
 
 def send_finish_if_complete(*, send_id: int) -> bool:
-    """Mark the send DONE and the issue SENT once no row is queued or claimed."""
+    """End the send once no row is queued or claimed: DONE and the issue SENT when a reader
+    was sent it (or may have been), else FAILED with the reason and the issue approved again."""
     open_rows = Delivery.objects.filter(
         send_id=send_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
     ).exists()
     if open_rows:
         return False
+    reached = Delivery.objects.filter(
+        send_id=send_id, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]
+    ).exists()
+    if not reached:
+        return _send_fail(send_id)
     with transaction.atomic():
         if not Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
             status=SendStatus.DONE, finished_at=timezone.now()
@@ -373,6 +448,51 @@ def send_finish_if_complete(*, send_id: int) -> bool:
     except ImportError:
         pass
     return True
+
+
+def _send_fail(send_id: int) -> bool:
+    """No reader was sent the issue: the send fails with why, and the issue goes back to
+    approved (unless another send of it is going or reached someone), unpublished."""
+    reason = no_reader_sent_reason(send_id)
+    with transaction.atomic():
+        if not Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
+            status=SendStatus.FAILED, finished_at=timezone.now(), error=reason
+        ):
+            return False
+        issue = Issue.objects.get(sends__pk=send_id)
+        others_open = Send.objects.filter(issue=issue, status__in=[*SENDABLE, SendStatus.PAUSED]).exclude(pk=send_id)
+        reached = Delivery.objects.filter(
+            send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]
+        ).exists()
+        if issue.status == IssueStatus.SENDING and not reached and not others_open.exists():
+            note = f"Send #{send_id} failed. {reason}"
+            issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None, note=note)
+    return True
+
+
+def no_reader_sent_reason(send_id: int) -> str:
+    """'No reader was sent the issue: 3 failed (the commonest reason), 1 skipped.'"""
+    counts = dict(
+        Delivery.objects.filter(send_id=send_id)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    parts = []
+    failed = counts.get(DeliveryStatus.FAILED, 0)
+    if failed:
+        common = (
+            Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.FAILED)
+            .values("error")
+            .annotate(n=Count("pk"))
+            .order_by("-n")
+            .values_list("error", flat=True)
+            .first()
+        )
+        parts.append(f"{failed} failed ({(common or 'no reason given').rstrip('.')})")
+    if counts.get(DeliveryStatus.SKIPPED):
+        parts.append(f"{counts[DeliveryStatus.SKIPPED]} skipped (no longer sendable or cancelled)")
+    return ("No reader was sent the issue: " + ", ".join(parts or ["the audience was empty"]) + ".")[:2000]
 
 
 def _check_schedule_perm(acting_user: Any, refusal: str = "You may not control sends.") -> None:
@@ -451,9 +571,22 @@ def _requeue(send: Send, rows: Any) -> int:
         raise ValidationError("Readers can be sent again only once the send has ended.")
     count = rows.exclude(_has_or_may_get_issue(send)).update(status=DeliveryStatus.QUEUED, error="")
     if count:
+        if locked.status == SendStatus.FAILED:
+            _issue_sending_again(locked.issue_id)
         Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, finished_at=None, error="")
         _enqueue_batches(send.pk)
     return count
+
+
+def _issue_sending_again(issue_id: int) -> None:
+    """A failed send set going again: its issue, approved again when it failed, is sending once more."""
+    issue = Issue.objects.get(pk=issue_id)
+    if issue.status == IssueStatus.APPROVED:
+        issue_transition(issue=issue, to_status=IssueStatus.SCHEDULED, acting_user=None)
+    if issue.status == IssueStatus.SCHEDULED:
+        issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
+    if issue.status not in (IssueStatus.SENDING, IssueStatus.SENT):
+        raise ValidationError("The issue has changed since this send failed; approve it, then send it again.")
 
 
 def send_retry_failed(*, send: Send, acting_user: Any) -> int:

@@ -30,4 +30,7 @@ def send_batch(self, send_id: int, batch: int) -> None:  # type: ignore[no-untyp
         send_id=send_id, batch=batch, final_attempt=attempt >= settings.SEND_MAX_RETRIES
     )
     if outcome.retry:
-        raise self.retry(countdown=services.retry_delay(attempt=attempt))
+        countdown = services.retry_delay(attempt=attempt)
+        # The batch is due when its retry is, so recovery leaves the waiting retry alone.
+        services.batch_retry_due(send_id=send_id, batch=batch, countdown=countdown)
+        raise self.retry(countdown=countdown)

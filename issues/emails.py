@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.html import escape
 
 from core.outbox import merge
 from issues.models import Issue
@@ -39,7 +40,9 @@ def send_test_issue(*, issue: Issue, recipients: list[str]) -> None:
             to=[address],
             headers={"X-Newsroom-Test-Send": "1"},
         )
-        message.attach_alternative(merge_sample(rendered.html, values), "text/html")
+        # The HTML part gets the values escaped, as every reader's copy does (delivery.providers).
+        html_values = {key: str(escape(value)) for key, value in values.items()}
+        message.attach_alternative(merge_sample(rendered.html, html_values), "text/html")
         messages.append(message)
     with get_connection() as connection:
         connection.send_messages(messages)

@@ -22,8 +22,10 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
         seconds, sender.signature("delivery.start_due_sends"), name="start due sends", expires=2 * seconds
     )
     # Rows left behind by lost tasks (see delivery.services.sends_recover_stalled).
+    # It runs every half grace, so a lost batch is enqueued again at most 1.5 grace after it was due.
+    recover = max(5.0, settings.SEND_RECOVERY_GRACE_SECONDS / 2)
     sender.add_periodic_task(
-        60.0, sender.signature("delivery.recover_stalled_sends"), name="recover stalled sends", expires=120.0
+        recover, sender.signature("delivery.recover_stalled_sends"), name="recover stalled sends", expires=2 * recover
     )
     # Welcomes the task queue could not take when the reader confirmed (subscribers.services.welcomes_send_missed).
     sender.add_periodic_task(

@@ -266,6 +266,9 @@ SEND_RETRY_BACKOFF_MAX_SECONDS = env_int("SEND_RETRY_BACKOFF_MAX_SECONDS", 600, 
 if REDIS_URL and SEND_RETRY_BACKOFF_MAX_SECONDS >= _VISIBILITY_TIMEOUT:
     # Redis re-delivers a retry still waiting for its countdown once the visibility timeout passes.
     raise ImproperlyConfigured("SEND_RETRY_BACKOFF_MAX_SECONDS must be shorter than CELERY_VISIBILITY_TIMEOUT.")
+# A batch whose task is this many seconds past due (lost with a worker or a Redis restart)
+# is enqueued again by recover_stalled_sends, which runs every half of it.
+SEND_RECOVERY_GRACE_SECONDS = env_int("SEND_RECOVERY_GRACE_SECONDS", 60, minimum=10)
 if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BATCH_SIZE:
     raise ImproperlyConfigured(
         f"NEWSROOM_BATCH_SIZE={NEWSROOM_BATCH_SIZE} is more than {EMAIL_PROVIDER} takes in one call "

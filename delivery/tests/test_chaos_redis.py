@@ -10,7 +10,14 @@ import pytest
 
 from delivery.models import DeliveryStatus, SendStatus
 from testing.fakeprovider import FakeProviderClient
-from testing.workers import RedisServer, delivery_counts, send_to_new_list, wait_for_send_end, wait_until
+from testing.workers import (
+    RedisServer,
+    delivery_counts,
+    send_status,
+    send_to_new_list,
+    wait_for_send_end,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +52,46 @@ def test_the_send_completes_when_redis_restarts_mid_send(
     assert counts.get(DeliveryStatus.SENT, 0) + counts.get(DeliveryStatus.UNCERTAIN, 0) == readers, counts
     assert stats["unique_recipients"] >= counts.get(DeliveryStatus.SENT, 0)
     assert all(proc.alive() for proc in workers.procs.values())
+
+
+def test_a_queue_lost_mid_send_is_sent_once_recovery_runs_a_grace_after_the_fault(
+    worker_processes: Any, fake_provider: FakeProviderClient, settings: Any
+) -> None:
+    """Redis restarted without persistence: every queued batch task is gone. Recovery, at its
+    latest run after the fault (1.5 grace: it runs every half grace), enqueues them again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery import services
+    from delivery.models import Batch, BatchStatus
+    from newsroom.celery import app
+    from testing.workers import kick_due_sends
+
+    readers = 3000
+    send = send_to_new_list(readers)
+    fake_provider.set_mode(slow_seconds=0.2, requests=10**6)
+    workers = worker_processes(count=2, NEWSROOM_BATCH_SIZE="100")
+    kick_due_sends()
+    wait_until(lambda: fake_provider.stats()["recipients"] >= 500, timeout=60, what="the send to get going")
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+    fault_at = timezone.now()
+    in_flight = [BatchStatus.CLAIMED, BatchStatus.POSTING]
+    wait_until(
+        lambda: not Batch.objects.filter(send=send, status__in=in_flight).exists(),
+        timeout=60,
+        what="the batches being sent at the fault to finish",
+    )
+    assert Batch.objects.filter(send=send, status=BatchStatus.QUEUED).exists()  # their tasks are lost
+    assert send_status(send.pk) == SendStatus.SENDING
+
+    latest_run = fault_at + timedelta(seconds=1.5 * settings.SEND_RECOVERY_GRACE_SECONDS)
+    assert services.sends_recover_stalled(now=latest_run) == 1
+    status = wait_for_send_end(send.pk, timeout=120, workers=workers)
+
+    stats = fake_provider.stats()
+    assert status == SendStatus.DONE
+    assert delivery_counts(send.pk) == {DeliveryStatus.SENT: readers}
+    assert (stats["unique_recipients"], stats["duplicates"]) == (readers, 0)

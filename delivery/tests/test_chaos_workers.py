@@ -84,3 +84,56 @@ def test_two_workers_on_postmark_send_every_reader_exactly_once(
     ids = Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True)
     assert len(set(ids)) == 600
     assert all("delivery.send_batch" in workers.procs[name].log_text() for name in ("w1", "w2"))
+
+
+def test_workers_killed_outright_mid_send_are_recovered_a_grace_later_and_only_posting_batches_are_uncertain(
+    worker_processes: Any, fake_provider: FakeProviderClient, settings: Any
+) -> None:
+    """Both worker machines die at once (SIGKILL of the worker and its pool): the batches they
+    held stay unacknowledged in Redis for the visibility timeout (an hour). Recovery, at its
+    latest run after the fault, enqueues them again; a batch that had not begun its provider
+    call is sent, only one that had is uncertain."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery import services
+    from delivery.models import Batch, BatchStatus
+
+    readers, batch_size = 10_000, 500
+    send = send_to_new_list(readers)
+    fake_provider.set_mode(slow_seconds=0.3, requests=10**6)
+    workers = worker_processes(count=2, NEWSROOM_BATCH_SIZE=str(batch_size))
+    kick_due_sends()
+    wait_until(lambda: fake_provider.stats()["messages"] >= 3, timeout=60, what="a few batches to be accepted")
+
+    workers.kill("w1")
+    workers.kill("w2")
+    fault_at = timezone.now()
+    dead = dict(
+        Batch.objects.filter(send=send, status__in=[BatchStatus.CLAIMED, BatchStatus.POSTING]).values_list(
+            "number", "status"
+        )
+    )
+    workers.restart("w1")
+    wait_until(
+        lambda: (
+            not Batch.objects.filter(send=send).exclude(status=BatchStatus.DONE).exclude(number__in=list(dead)).exists()
+        ),
+        timeout=120,
+        what="the surviving queue to be sent",
+    )
+
+    latest_run = fault_at + timedelta(seconds=1.5 * settings.SEND_RECOVERY_GRACE_SECONDS)
+    services.sends_recover_stalled(now=latest_run)
+    status = wait_for_send_end(send.pk, timeout=120, workers=workers)
+
+    stats = fake_provider.stats()
+    assert status == SendStatus.DONE
+    assert stats["duplicates"] == 0, stats["duplicate_addresses"]
+    uncertain = set(Delivery.objects.filter(send=send, status=DeliveryStatus.UNCERTAIN).values_list("batch", flat=True))
+    assert uncertain <= {n for n, s in dead.items() if s == BatchStatus.POSTING}  # never one that had not posted
+    counts = delivery_counts(send.pk)
+    assert counts.get(DeliveryStatus.SENT, 0) + counts.get(DeliveryStatus.UNCERTAIN, 0) == readers, counts
+    sent = set(Delivery.objects.filter(send=send, status=DeliveryStatus.SENT).values_list("email", flat=True))
+    assert sent <= set(fake_provider.accepted())

@@ -196,7 +196,8 @@ def test_a_batch_that_keeps_failing_ends_failed_with_the_reason(
         assert delivery.status == DeliveryStatus.FAILED
         assert delivery.error.startswith("Gave up after retries: Too Many Requests")
     send.refresh_from_db()
-    assert send.status == SendStatus.DONE
+    # No reader got it: the send failed (test_send_failure.py covers what the editor sees).
+    assert send.status == SendStatus.FAILED
 
 
 def test_a_refused_batch_fails_at_once_with_the_providers_message(
@@ -496,6 +497,7 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
 
     from django.utils import timezone
 
+    from delivery.models import Batch, BatchStatus
     from delivery.tasks import send_batch
 
     settings.NEWSROOM_BATCH_SIZE = 2
@@ -503,18 +505,22 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks(execute=False):
         services.sends_start_due()  # the batch tasks are lost: nothing runs them
     long_ago = timezone.now() - datetime.timedelta(hours=2)
-    Send.objects.filter(pk=send.pk).update(started_at=long_ago)
+    # batch 0's worker died during its provider call
+    Batch.objects.filter(send=send, number=0).update(status=BatchStatus.POSTING, started_at=timezone.now())
     Delivery.objects.filter(send=send, batch=0).update(status=DeliveryStatus.CLAIMED, claimed_at=long_ago)
     enqueued: list[tuple[Any, ...]] = []
     monkeypatch.setattr(send_batch, "delay", lambda *args: enqueued.append(args))
 
+    later = timezone.now() + datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS + 1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sends_recover_stalled() == 2
+        assert services.sends_recover_stalled(now=later) == 1
 
-    assert {d.status for d in Delivery.objects.filter(send=send, batch=0)} == {DeliveryStatus.UNCERTAIN}
-    assert enqueued == [(send.pk, 1)]  # the batch whose rows are still queued
+    assert enqueued == [(send.pk, 0), (send.pk, 1)]
     with django_capture_on_commit_callbacks(execute=True):
+        services.send_batch_process(send_id=send.pk, batch=0)
         services.send_batch_process(send_id=send.pk, batch=1)
+    assert {d.status for d in Delivery.objects.filter(send=send, batch=0)} == {DeliveryStatus.UNCERTAIN}
+    assert {d.status for d in Delivery.objects.filter(send=send, batch=1)} == {DeliveryStatus.SENT}
     send.refresh_from_db()
     assert send.status == SendStatus.DONE
 
