@@ -314,7 +314,16 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:
-            return ["issue", *COMMON_FIELDS, "body", "analysis", "partner_name", "link_url", "link_label"]
+            return [
+                "issue",
+                *COMMON_FIELDS,
+                "body",
+                "analysis",
+                "sponsor_label",
+                "partner_name",
+                "link_url",
+                "link_label",
+            ]
         return ["issue_link", *COMMON_FIELDS, *[f for f in spec_for(obj.kind).fields if f not in COMMON_FIELDS]]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
@@ -79,13 +80,30 @@ class SectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Section
-        fields = ["issue", "kind", "heading", "body", "analysis", "partner_name", "link_url", "link_label", "position"]
+        fields = [
+            "issue",
+            "kind",
+            "heading",
+            "body",
+            "analysis",
+            "sponsor_label",
+            "partner_name",
+            "link_url",
+            "link_label",
+            "position",
+        ]
         # A plain address box: the admin's default adds a "Currently:" link
         # above it, which crowds the sections table.
         widgets = {
             "heading": forms.TextInput(attrs={"size": 36}),
             "link_url": forms.URLInput(attrs={"size": 28, "placeholder": "https://"}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "sponsor_label" in self.fields:
+            # Blank means the site default: show which one.
+            self.fields["sponsor_label"].widget.attrs["placeholder"] = settings.SPONSOR_LABEL_DEFAULT
 
     def clean_issue(self) -> Issue | None:
         # The section page's issue picker (adding a section): a scheduled

@@ -152,6 +152,11 @@ class Section(models.Model):
         blank=True, config_name="default", help_text='Lead story: the "why it matters" paragraphs.'
     )
     partner_name = models.CharField(max_length=120, blank=True, help_text="Sponsored highlight: the partner.")
+    sponsor_label = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Sponsored highlight: the label over it (e.g. “Sponsored”). Blank: the site default.",
+    )
     link_url = models.URLField(blank=True, max_length=500, help_text="Source link, call-to-action or tool link.")
     link_label = models.CharField(max_length=80, blank=True)
 
@@ -163,6 +168,11 @@ class Section(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.heading or '(untitled)'}"
+
+    @property
+    def shown_sponsor_label(self) -> str:
+        """The label readers see over a sponsored block: its own, else the site's."""
+        return self.sponsor_label.strip() or settings.SPONSOR_LABEL_DEFAULT
 
     def clean(self) -> None:
         # Rich text is reduced to the allowlist here, so every ModelForm
