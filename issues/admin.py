@@ -167,6 +167,17 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         return f"{obj.reading_minutes} min read" if obj.pk else "—"
 
     revision_form_template = "admin/issues/issue/revision_form.html"
+    actions = ["duplicate_selected"]
+
+    @admin.action(description="Duplicate the selected issues as new drafts", permissions=["add"])
+    def duplicate_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        copies = [admin_views.duplicate_made(request, self, source) for source in queryset.order_by("pk")]
+        if len(copies) == 1:
+            self.message_user(request, f"“{copies[0]}” is a new draft: edit it here.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:issues_issue_change", args=[copies[0].pk]))
+        titles = ", ".join(f"“{copy}”" for copy in copies)
+        self.message_user(request, f"{len(copies)} new drafts: {titles}.", messages.SUCCESS)
+        return None
 
     def revision_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
@@ -203,6 +214,7 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
                 name="issues_issue_preview_web",
             ),
             path("<int:object_id>/test-send/", wrap(self._view(admin_views.test_send)), name="issues_issue_test_send"),
+            path("<int:object_id>/duplicate/", wrap(self._view(admin_views.duplicate)), name="issues_issue_duplicate"),
         ]
         return own + super().get_urls()
 

@@ -121,6 +121,21 @@ def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> Htt
     return HttpResponseRedirect(_change_url(issue))
 
 
+def duplicate_made(request: HttpRequest, model_admin: Any, source: Issue) -> Issue:
+    """Duplicate ``source`` for the person asking, with the admin's log entry and message."""
+    copy = services.issue_duplicate(issue=source, acting_user=request.user)
+    model_admin.log_addition(request, copy, f"Duplicated from “{source}”.")
+    return copy
+
+
+@require_POST
+def duplicate(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    source = _issue(request, model_admin, object_id)
+    copy = duplicate_made(request, model_admin, source)
+    messages.success(request, f"“{copy}” is a new draft copied from “{source}”: edit it here.")
+    return HttpResponseRedirect(_change_url(copy))
+
+
 @require_POST
 def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
     issue = _issue(request, model_admin, object_id)

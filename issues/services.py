@@ -25,6 +25,7 @@ from core.sanitize import sanitize_html
 from issues.models import Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem
 from issues.rendering import count_words, reading_minutes, sections_with_items
 from issues.selectors import public_cache_clear
+from issues.shapes import ALL_SECTION_FIELDS, sections_build, shape_of
 from issues.tasks import preview_send_task
 
 S = IssueStatus
@@ -345,3 +346,74 @@ def public_pages_changed() -> None:
     """Something readers see changed (an issue, a tag's or an author's name):
     forget the cached public pages once the current transaction commits."""
     transaction.on_commit(public_cache_clear)
+
+
+# --- starting an issue from another one or from a template -------------------
+
+COPY_MARK = " (copy)"
+
+
+def issue_unique_slug(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``… : the first slug no issue uses yet."""
+    limit = Issue._meta.get_field("slug").max_length or 120
+    base = base[: limit - 4].strip("-") or "issue"  # room left for "-999"
+    taken = set(Issue.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def _new_draft(
+    *, issue: Issue, shape: dict[str, Any], acting_user: Any, comment: str, authors: Any = (), tags: Any = ()
+) -> Issue:
+    """Save a new draft with ``shape``'s sections as its first and only revision."""
+    issue.status = S.DRAFT
+    issue.publish_date = None
+    issue.created_by = acting_user
+    issue.full_clean()
+    with transaction.atomic(), reversion.create_revision():
+        reversion.set_user(acting_user)
+        reversion.set_comment(comment)
+        issue.save()
+        issue.authors.set(authors)
+        issue.tags.set(tags)
+        sections_build(issue=issue, shape=shape)
+        issue = issue_refresh_stats(issue=issue)
+        # Sections and items were bulk-created (no signals): adding the issue
+        # now puts it, them and the stats in its one revision.
+        reversion.add_to_revision(issue)
+    return Issue.objects.get(pk=issue.pk)
+
+
+def issue_duplicate(*, issue: Issue, acting_user: Any) -> Issue:
+    """A new draft with the same sections, items, cover, summary, email texts,
+    authors and tags; its own slug, a title marked “(copy)”, no publish date,
+    no sends, no workflow history and one revision saying where it came from.
+
+    Anyone who may add issues may duplicate one (a contributor's copy is their
+    own draft, which they may edit). The "Read original article" link is not
+    copied: it names the old issue's source."""
+    if not acting_user.has_perm("issues.add_issue"):
+        raise PermissionDenied("You do not have permission to add issues, so you cannot duplicate one.")
+    source = Issue.objects.get(pk=issue.pk)
+    title_limit = Issue._meta.get_field("title").max_length or 200
+    copy = Issue(
+        title=source.title[: title_limit - len(COPY_MARK)] + COPY_MARK,
+        slug=issue_unique_slug(f"{source.slug}-copy"),
+        subject=source.subject,
+        preheader=source.preheader,
+        summary=source.summary,
+        cover_image=source.cover_image.name,
+        cover_alt=source.cover_alt,
+    )
+    return _new_draft(
+        issue=copy,
+        shape=shape_of(source, section_fields=ALL_SECTION_FIELDS, with_items=True),
+        acting_user=acting_user,
+        comment=f"Duplicated from “{source}” (#{source.pk})",
+        authors=list(source.authors.all()),
+        tags=list(source.tags.all()),
+    )
