@@ -17,7 +17,7 @@ from django_ckeditor_5.storage_utils import get_django_storage
 from issues import services
 from issues.checks import presend_checks
 from issues.emails import merge_sample, sample_merge_values
-from issues.forms import TestSendForm, TransitionForm
+from issues.forms import IssueFromTemplateForm, TemplateFromIssueForm, TestSendForm, TransitionForm
 from issues.hooks import issue_open_send
 from issues.models import Issue, IssueStatus
 from issues.rendering import render_email, render_web_sections, sections_with_items
@@ -134,6 +134,65 @@ def duplicate(request: HttpRequest, *, model_admin: Any, object_id: int) -> Http
     copy = duplicate_made(request, model_admin, source)
     messages.success(request, f"“{copy}” is a new draft copied from “{source}”: edit it here.")
     return HttpResponseRedirect(_change_url(copy))
+
+
+def _form_page(request: HttpRequest, model_admin: Any, form: Any, *, title: str, submit: str, **extra: Any) -> Any:
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Issue._meta,
+        "title": title,
+        "form": form,
+        "submit_label": submit,
+        **extra,
+    }
+    return render(request, "admin/issues/issue/form_page.html", context)
+
+
+def _service_errors(form: Any, exc: ValidationError) -> None:
+    # Errors keyed by a field the form does not have are shown above it.
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def save_as_template(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    if not request.user.has_perm("issues.add_issuetemplate"):
+        raise PermissionDenied("Only editors may save issue templates.")
+    form = TemplateFromIssueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = services.issue_template_create(
+                issue=issue, name=form.cleaned_data["name"], keep_items=form.cleaned_data["keep_items"],
+                acting_user=request.user,
+            )  # fmt: skip
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the template “{template}” from “{issue}”.")
+            return HttpResponseRedirect(reverse("admin:issues_issuetemplate_change", args=[template.pk]))
+    title = f"Save “{issue}” as a template"
+    return _form_page(request, model_admin, form, title=title, submit="Save template", original=issue)
+
+
+def from_template(request: HttpRequest, *, model_admin: Any) -> HttpResponse:
+    if not (model_admin.has_add_permission(request) and request.user.has_perm("issues.view_issuetemplate")):
+        raise PermissionDenied("You may not start issues from templates.")
+    form = IssueFromTemplateForm(request.POST or None, initial={"template": request.GET.get("template")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            issue = services.issue_create_from_template(
+                template=form.cleaned_data["template"], title=form.cleaned_data["title"], acting_user=request.user
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            model_admin.log_addition(request, issue, f"Started from the template “{form.cleaned_data['template']}”.")
+            messages.success(request, f"“{issue}” is a new draft from the template: write its sections here.")
+            return HttpResponseRedirect(_change_url(issue))
+    return _form_page(request, model_admin, form, title="New issue from a template", submit="Create draft")
 
 
 @require_POST

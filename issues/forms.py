@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from core.sanitize import sanitize_html
-from issues.models import Issue, IssueStatus, Section, SectionItem
-from issues.services import lock_reason, parse_recipients
+from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionItem
+from issues.services import lock_reason, parse_recipients, template_name_clean
+from issues.shapes import shape_clean
 from issues.storage import validate_image_file
 
 
@@ -149,3 +150,39 @@ class TestSendForm(forms.Form):
             return parse_recipients(self.cleaned_data["recipients"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
+
+
+class TemplateFromIssueForm(forms.Form):
+    name = forms.CharField(
+        max_length=120, help_text="For example “Daily digest”. Each template needs a name of its own."
+    )
+    keep_items = forms.BooleanField(
+        required=False,
+        label="Keep the items too",
+        help_text="Details bullets, steps and quick links become fixed text in every new issue. "
+        "Leave unticked to keep only the sections, their headings and fixed labels.",
+    )
+
+
+class IssueFromTemplateForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=IssueTemplate.objects.all(), empty_label=None)
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 70}))
+
+
+class IssueTemplateAdminForm(forms.ModelForm):
+    """The name and the shape as JSON; both are checked by the service on save,
+    and its errors are shown at their fields."""
+
+    class Meta:
+        model = IssueTemplate
+        fields = ["name", "shape"]
+        widgets = {"name": forms.TextInput(attrs={"size": 60})}
+
+    def clean_name(self) -> str:
+        try:
+            return template_name_clean(self.cleaned_data.get("name", ""), template=self.instance)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["name"]) from None
+
+    def clean_shape(self) -> Any:
+        return shape_clean(self.cleaned_data.get("shape"))

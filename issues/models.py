@@ -248,8 +248,33 @@ class PreviewSend(models.Model):
         return f"Test send of {self.issue_id} to {', '.join(self.recipients)}"
 
 
+class IssueTemplate(models.Model):
+    """The shape of an issue to start new ones from: its sections in order
+    with the texts that stay the same each day (see issues/shapes.py)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    shape = models.JSONField(default=dict, help_text='{"sections": [...]}, as issues/shapes.py describes.')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def sections(self) -> list[dict]:
+        found = self.shape.get("sections") if isinstance(self.shape, dict) else None
+        return found if isinstance(found, list) else []
+
+
 # Revision history: saving an issue keeps its sections and their items; a
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
 reversion.register(Issue, follow=["sections"])
+reversion.register(IssueTemplate)
