@@ -9,19 +9,21 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 from django_ckeditor_5.storage_utils import get_django_storage
 
-from issues import services
+from issues import selectors, services
 from issues.checks import presend_checks
 from issues.emails import merge_sample, sample_merge_values
 from issues.forms import IssueFromTemplateForm, TemplateFromIssueForm, TestSendForm, TransitionForm
 from issues.hooks import issue_open_send
 from issues.models import Issue, IssueStatus
-from issues.rendering import render_email, render_web_sections, sections_with_items
+from issues.rendering import render_email
 from issues.storage import validate_image_file
+from issues.views import issue_context
 
 # Labels of the workflow buttons, by target status.
 BUTTON_LABELS: dict[str, str] = {
@@ -242,10 +244,12 @@ def preview_email(request: HttpRequest, *, model_admin: Any, object_id: int) -> 
 
 @xframe_options_sameorigin
 def preview_web(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
-    issue = Issue.objects.prefetch_related("authors", "tags").get(pk=_issue(request, model_admin, object_id).pk)
-    issue._prefetched_objects_cache["sections"] = list(sections_with_items(issue))  # type: ignore[attr-defined]
-    context = {"issue": issue, "sections_html": render_web_sections(issue)}
-    return render(request, "admin/issues/issue/preview_web.html", context)
+    # The same queryset and context as the public page: the frame shows what readers will see.
+    issue = selectors.issue_for_preview(_issue(request, model_admin, object_id).slug)
+    if issue is None:
+        raise Http404("No such issue.")
+    article_html = render_to_string("issues/_issue_article.html", issue_context(issue))
+    return render(request, "admin/issues/issue/preview_web.html", {"issue": issue, "article_html": article_html})
 
 
 @require_POST
