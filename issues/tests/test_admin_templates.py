@@ -75,6 +75,14 @@ def test_a_contributor_starts_a_draft_from_a_template_from_the_issue_list(contri
     assert (issue.status, issue.created_by, issue.sections.count()) == (IssueStatus.DRAFT, contributor, 6)
 
 
+def test_a_templates_page_links_to_a_new_issue_with_it_chosen(editor, template) -> None:
+    client = _client(editor)
+    url = f"{reverse('admin:issues_issue_from_template')}?template={template.pk}"
+
+    assert f'href="{url}"' in client.get(reverse("admin:issues_issuetemplate_change", args=[template.pk])).text
+    assert f'<option value="{template.pk}" selected>' in client.get(url).text
+
+
 def test_starting_from_a_template_without_a_title_says_so_and_stores_nothing(editor, template) -> None:
     before = Issue.objects.count()
     response = _client(editor).post(reverse("admin:issues_issue_from_template"), {"template": template.pk})
