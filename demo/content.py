@@ -338,6 +338,7 @@ SENT_ISSUE: dict[str, Any] = {
             "kind": "highlight",
             "heading": "Learn to evaluate models in four evenings",
             "partner_name": "Quillmark Academy",
+            "sponsor_label": "Special highlight from our network",
             "body": (
                 "<p>Quillmark Academy's new evening course teaches product and engineering teams to test a language "
                 "model against their own work instead of a public leaderboard. Over four sessions you build a small "
@@ -569,6 +570,7 @@ DRAFT_ISSUE: dict[str, Any] = {
             "kind": "highlight",
             "heading": "Ship an agent without giving it the keys",
             "partner_name": "Guardrail Works",
+            "sponsor_label": "Special highlight from our network",
             "body": (
                 "<p>Guardrail Works makes a small proxy that sits between your agent and the services it calls. It "
                 "checks every request against rules you write in plain YAML, such as which addresses it may email or "
@@ -649,3 +651,26 @@ DRAFT_ISSUE: dict[str, Any] = {
 }
 
 ISSUES: list[dict[str, Any]] = [SENT_ISSUE, DRAFT_ISSUE]
+
+
+# The template editors start each daily issue from (REFERENCE-ISSUE.md's
+# shape): three lead stories, the sponsored highlight with its label, the
+# tool of the day and the quick links. Only the texts that never change are
+# here; each day's headings, bodies and links are written into the new draft.
+def _template_lead() -> dict[str, Any]:
+    return {"kind": "lead", "heading": "", "link_label": "Read the source", "items": []}
+
+
+DAILY_TEMPLATE: dict[str, Any] = {
+    "name": "Daily digest (reference shape)",
+    "shape": {
+        "sections": [
+            _template_lead(),
+            _template_lead(),
+            _template_lead(),
+            {"kind": "highlight", "heading": "", "sponsor_label": "Special highlight from our network", "items": []},
+            {"kind": "tool", "heading": "", "link_label": "Try it", "items": []},
+            {"kind": "quick_links", "heading": "Light Bytes", "items": []},
+        ]
+    },
+}

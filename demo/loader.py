@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from demo import content
-from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
-from issues.services import issue_refresh_stats, issue_save, issue_transition
+from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
+from issues.services import issue_refresh_stats, issue_save, issue_template_save, issue_transition
 from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear
@@ -284,6 +284,16 @@ def issues_ensure() -> list[str]:
     return created
 
 
+def templates_ensure() -> list[str]:
+    """The issue template of the reference shape, saved by the editor through the service."""
+    name = content.DAILY_TEMPLATE["name"]
+    if IssueTemplate.objects.filter(name=name).exists():
+        return []
+    template = IssueTemplate(name=name, shape=content.DAILY_TEMPLATE["shape"])
+    issue_template_save(template=template, acting_user=User.objects.get(username="editor"), comment="Demo content")
+    return [f"issue template {name!r}"]
+
+
 def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
@@ -292,4 +302,5 @@ def demo_load() -> DemoReport:
         created += site_ensure()
         created += subscribers_ensure()
     created += issues_ensure()
+    created += templates_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created)

@@ -20,8 +20,8 @@ from reversion.models import Version
 
 from issues import admin_views, services
 from issues.emails import merge_sample, sample_merge_values
-from issues.forms import IssueAdminForm, SectionAdminForm, SectionItemAdminForm
-from issues.models import Author, Issue, IssueTransition, PreviewSend, Section, SectionItem, Tag
+from issues.forms import IssueAdminForm, IssueTemplateAdminForm, SectionAdminForm, SectionItemAdminForm
+from issues.models import Author, Issue, IssueTemplate, IssueTransition, PreviewSend, Section, SectionItem, Tag
 from issues.rendering import render_email
 from issues.sections import COMMON_FIELDS, spec_for
 
@@ -167,6 +167,19 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         return f"{obj.reading_minutes} min read" if obj.pk else "—"
 
     revision_form_template = "admin/issues/issue/revision_form.html"
+    # Adds "New issue from template" to reversion's own list template.
+    change_list_template = "admin/issues/issue/change_list.html"
+    actions = ["duplicate_selected"]
+
+    @admin.action(description="Duplicate the selected issues as new drafts", permissions=["add"])
+    def duplicate_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        copies = [admin_views.duplicate_made(request, self, source) for source in queryset.order_by("pk")]
+        if len(copies) == 1:
+            self.message_user(request, f"“{copies[0]}” is a new draft: edit it here.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:issues_issue_change", args=[copies[0].pk]))
+        titles = ", ".join(f"“{copy}”" for copy in copies)
+        self.message_user(request, f"{len(copies)} new drafts: {titles}.", messages.SUCCESS)
+        return None
 
     def revision_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
@@ -203,6 +216,17 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
                 name="issues_issue_preview_web",
             ),
             path("<int:object_id>/test-send/", wrap(self._view(admin_views.test_send)), name="issues_issue_test_send"),
+            path("<int:object_id>/duplicate/", wrap(self._view(admin_views.duplicate)), name="issues_issue_duplicate"),
+            path(
+                "<int:object_id>/save-as-template/",
+                wrap(self._view(admin_views.save_as_template)),
+                name="issues_issue_save_as_template",
+            ),
+            path(
+                "from-template/",
+                wrap(lambda request: admin_views.from_template(request, model_admin=self)),
+                name="issues_issue_from_template",
+            ),
         ]
         return own + super().get_urls()
 
@@ -314,7 +338,16 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:
-            return ["issue", *COMMON_FIELDS, "body", "analysis", "partner_name", "link_url", "link_label"]
+            return [
+                "issue",
+                *COMMON_FIELDS,
+                "body",
+                "analysis",
+                "sponsor_label",
+                "partner_name",
+                "link_url",
+                "link_label",
+            ]
         return ["issue_link", *COMMON_FIELDS, *[f for f in spec_for(obj.kind).fields if f not in COMMON_FIELDS]]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
@@ -415,3 +448,26 @@ class PreviewSendAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(IssueTemplate)
+class IssueTemplateAdmin(VersionAdmin):
+    """Templates are made from an issue ("Save as template" on its page); here
+    they are listed, renamed, their shape edited as JSON, or deleted."""
+
+    form = IssueTemplateAdminForm
+    list_display = ["name", "outline", "created_by", "updated_at"]
+    search_fields = ["name"]
+    readonly_fields = ["outline", "created_by", "created_at", "updated_at"]
+    fields = ["name", "outline", "shape", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Sections")
+    def outline(self, obj: IssueTemplate) -> str:
+        kinds = [str(section.get("kind", "?")) for section in obj.sections]
+        return f"{len(kinds)}: " + ", ".join(kinds) if kinds else "—"
+
+    def save_model(self, request: HttpRequest, obj: IssueTemplate, form: Any, change: bool) -> None:
+        services.issue_template_save(template=obj, acting_user=request.user)

@@ -9,18 +9,20 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 from django_ckeditor_5.storage_utils import get_django_storage
 
-from issues import services
+from issues import selectors, services
 from issues.checks import presend_checks
 from issues.emails import merge_sample, sample_merge_values
-from issues.forms import TestSendForm, TransitionForm
+from issues.forms import IssueFromTemplateForm, TemplateFromIssueForm, TestSendForm, TransitionForm
 from issues.hooks import issue_open_send
 from issues.models import Issue, IssueStatus
-from issues.rendering import render_email, render_web_sections, sections_with_items
+from issues.rendering import render_email
+from issues.views import issue_context
 
 # Labels of the workflow buttons, by target status.
 BUTTON_LABELS: dict[str, str] = {
@@ -120,6 +122,80 @@ def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> Htt
     return HttpResponseRedirect(_change_url(issue))
 
 
+def duplicate_made(request: HttpRequest, model_admin: Any, source: Issue) -> Issue:
+    """Duplicate ``source`` for the person asking, with the admin's log entry and message."""
+    copy = services.issue_duplicate(issue=source, acting_user=request.user)
+    model_admin.log_addition(request, copy, f"Duplicated from “{source}”.")
+    return copy
+
+
+@require_POST
+def duplicate(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    source = _issue(request, model_admin, object_id)
+    copy = duplicate_made(request, model_admin, source)
+    messages.success(request, f"“{copy}” is a new draft copied from “{source}”: edit it here.")
+    return HttpResponseRedirect(_change_url(copy))
+
+
+def _form_page(request: HttpRequest, model_admin: Any, form: Any, *, title: str, submit: str, **extra: Any) -> Any:
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Issue._meta,
+        "title": title,
+        "form": form,
+        "submit_label": submit,
+        **extra,
+    }
+    return render(request, "admin/issues/issue/form_page.html", context)
+
+
+def _service_errors(form: Any, exc: ValidationError) -> None:
+    # Errors keyed by a field the form does not have are shown above it.
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def save_as_template(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
+    issue = _issue(request, model_admin, object_id)
+    if not request.user.has_perm("issues.add_issuetemplate"):
+        raise PermissionDenied("Only editors may save issue templates.")
+    form = TemplateFromIssueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = services.issue_template_create(
+                issue=issue, name=form.cleaned_data["name"], keep_items=form.cleaned_data["keep_items"],
+                acting_user=request.user,
+            )  # fmt: skip
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the template “{template}” from “{issue}”.")
+            return HttpResponseRedirect(reverse("admin:issues_issuetemplate_change", args=[template.pk]))
+    title = f"Save “{issue}” as a template"
+    return _form_page(request, model_admin, form, title=title, submit="Save template", original=issue)
+
+
+def from_template(request: HttpRequest, *, model_admin: Any) -> HttpResponse:
+    if not (model_admin.has_add_permission(request) and request.user.has_perm("issues.view_issuetemplate")):
+        raise PermissionDenied("You may not start issues from templates.")
+    form = IssueFromTemplateForm(request.POST or None, initial={"template": request.GET.get("template")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            issue = services.issue_create_from_template(
+                template=form.cleaned_data["template"], title=form.cleaned_data["title"], acting_user=request.user
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            model_admin.log_addition(request, issue, f"Started from the template “{form.cleaned_data['template']}”.")
+            messages.success(request, f"“{issue}” is a new draft from the template: write its sections here.")
+            return HttpResponseRedirect(_change_url(issue))
+    return _form_page(request, model_admin, form, title="New issue from a template", submit="Create draft")
+
+
 @require_POST
 def test_send(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
     issue = _issue(request, model_admin, object_id)
@@ -169,10 +245,12 @@ def preview_email(request: HttpRequest, *, model_admin: Any, object_id: int) -> 
 
 @xframe_options_sameorigin
 def preview_web(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpResponse:
-    issue = Issue.objects.prefetch_related("authors", "tags").get(pk=_issue(request, model_admin, object_id).pk)
-    issue._prefetched_objects_cache["sections"] = list(sections_with_items(issue))  # type: ignore[attr-defined]
-    context = {"issue": issue, "sections_html": render_web_sections(issue)}
-    return render(request, "admin/issues/issue/preview_web.html", context)
+    # The same queryset and context as the public page: the frame shows what readers will see.
+    issue = selectors.issue_for_preview(_issue(request, model_admin, object_id).slug)
+    if issue is None:
+        raise Http404("No such issue.")
+    article_html = render_to_string("issues/_issue_article.html", issue_context(issue))
+    return render(request, "admin/issues/issue/preview_web.html", {"issue": issue, "article_html": article_html})
 
 
 @require_POST

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from core.sanitize import sanitize_html
-from issues.models import Issue, IssueStatus, Section, SectionItem
-from issues.services import lock_reason, parse_recipients
+from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionItem
+from issues.services import lock_reason, parse_recipients, template_name_clean
+from issues.shapes import shape_clean
 
 
 class IssueAdminForm(forms.ModelForm):
@@ -72,13 +74,30 @@ class SectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Section
-        fields = ["issue", "kind", "heading", "body", "analysis", "partner_name", "link_url", "link_label", "position"]
+        fields = [
+            "issue",
+            "kind",
+            "heading",
+            "body",
+            "analysis",
+            "sponsor_label",
+            "partner_name",
+            "link_url",
+            "link_label",
+            "position",
+        ]
         # A plain address box: the admin's default adds a "Currently:" link
         # above it, which crowds the sections table.
         widgets = {
             "heading": forms.TextInput(attrs={"size": 36}),
             "link_url": forms.URLInput(attrs={"size": 28, "placeholder": "https://"}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "sponsor_label" in self.fields:
+            # Blank means the site default: show which one.
+            self.fields["sponsor_label"].widget.attrs["placeholder"] = settings.SPONSOR_LABEL_DEFAULT
 
     def clean_issue(self) -> Issue | None:
         # The section page's issue picker (adding a section): a scheduled
@@ -124,3 +143,39 @@ class TestSendForm(forms.Form):
             return parse_recipients(self.cleaned_data["recipients"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
+
+
+class TemplateFromIssueForm(forms.Form):
+    name = forms.CharField(
+        max_length=120, help_text="For example “Daily digest”. Each template needs a name of its own."
+    )
+    keep_items = forms.BooleanField(
+        required=False,
+        label="Keep the items too",
+        help_text="Details bullets, steps and quick links become fixed text in every new issue. "
+        "Leave unticked to keep only the sections, their headings and fixed labels.",
+    )
+
+
+class IssueFromTemplateForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=IssueTemplate.objects.all(), empty_label=None)
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 70}))
+
+
+class IssueTemplateAdminForm(forms.ModelForm):
+    """The name and the shape as JSON; both are checked by the service on save,
+    and its errors are shown at their fields."""
+
+    class Meta:
+        model = IssueTemplate
+        fields = ["name", "shape"]
+        widgets = {"name": forms.TextInput(attrs={"size": 60})}
+
+    def clean_name(self) -> str:
+        try:
+            return template_name_clean(self.cleaned_data.get("name", ""), template=self.instance)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["name"]) from None
+
+    def clean_shape(self) -> Any:
+        return shape_clean(self.cleaned_data.get("shape"))

@@ -154,6 +154,11 @@ class Section(models.Model):
         blank=True, config_name="default", help_text='Lead story: the "why it matters" paragraphs.'
     )
     partner_name = models.CharField(max_length=120, blank=True, help_text="Sponsored highlight: the partner.")
+    sponsor_label = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Sponsored highlight: the label over it (e.g. “Sponsored”). Blank: the site default.",
+    )
     link_url = models.URLField(blank=True, max_length=500, help_text="Source link, call-to-action or tool link.")
     link_label = models.CharField(max_length=80, blank=True)
 
@@ -165,6 +170,11 @@ class Section(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.heading or '(untitled)'}"
+
+    @property
+    def shown_sponsor_label(self) -> str:
+        """The label readers see over a sponsored block: its own, else the site's."""
+        return self.sponsor_label.strip() or settings.SPONSOR_LABEL_DEFAULT
 
     def clean(self) -> None:
         # Rich text is reduced to the allowlist here, so every ModelForm
@@ -240,8 +250,33 @@ class PreviewSend(models.Model):
         return f"Test send of {self.issue_id} to {', '.join(self.recipients)}"
 
 
+class IssueTemplate(models.Model):
+    """The shape of an issue to start new ones from: its sections in order
+    with the texts that stay the same each day (see issues/shapes.py)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    shape = models.JSONField(default=dict, help_text='{"sections": [...]}, as issues/shapes.py describes.')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def sections(self) -> list[dict]:
+        found = self.shape.get("sections") if isinstance(self.shape, dict) else None
+        return found if isinstance(found, list) else []
+
+
 # Revision history: saving an issue keeps its sections and their items; a
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
 reversion.register(Issue, follow=["sections"])
+reversion.register(IssueTemplate)

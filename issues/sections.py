@@ -52,7 +52,7 @@ REGISTRY: dict[str, KindSpec] = {
     SectionKind.HIGHLIGHT: KindSpec(
         kind=SectionKind.HIGHLIGHT,
         label="Special highlight (sponsored)",
-        fields=("heading", "partner_name", "body", "link_url", "link_label"),
+        fields=("heading", "sponsor_label", "partner_name", "body", "link_url", "link_label"),
         required=("heading", "partner_name", "body", "link_url"),
     ),
     SectionKind.TOOL: KindSpec(
@@ -81,6 +81,7 @@ FIELD_NAMES = {
     "body": "body",
     "analysis": "analysis",
     "partner_name": "partner name",
+    "sponsor_label": "sponsor label",
     "link_url": "link",
     "link_label": "link label",
     "label": "label",

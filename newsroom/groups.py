@@ -27,6 +27,8 @@ CONTRIBUTOR_PERMS = [
     ("issues", "view_issuetransition"),
     ("issues", "view_previewsend"),
     ("issues", "add_previewsend"),
+    # Contributors start drafts from templates; editors make and change them.
+    ("issues", "view_issuetemplate"),
 ]
 EDITOR_APPS = ["issues", "subscribers", "delivery", "newsroom", "reversion"]
 

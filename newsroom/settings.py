@@ -36,6 +36,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 PUBLISHER_NAME = env_str("PUBLISHER_NAME", "The Newsroom Daily")
 PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "Newsroom Media Ltd, 1 Example Street, London EC1A 1AA, UK")
+# The label over a sponsored highlight whose own label is left blank. Never
+# empty: readers must always be told that a block is paid for.
+SPONSOR_LABEL_DEFAULT = env_str("SPONSOR_LABEL_DEFAULT", "Sponsored").strip()
+if not SPONSOR_LABEL_DEFAULT or len(SPONSOR_LABEL_DEFAULT) > 80:
+    raise ImproperlyConfigured("SPONSOR_LABEL_DEFAULT must be 1 to 80 characters, e.g. 'Sponsored'.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
 
 INSTALLED_APPS = [

@@ -12,7 +12,9 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from issues.models import Issue, IssueStatus, IssueTransition, Section, SectionItem, SectionKind
+from issues.models import Issue, IssueStatus, IssueTemplate, IssueTransition, Section, SectionItem, SectionKind
+from issues.rendering import render_web_sections
+from issues.services import issue_create_from_template
 from newsroom.models import NavLink, SitePage
 from subscribers.models import Consent, MailingList, Subscriber, SubscriberStatus
 
@@ -39,6 +41,7 @@ def printed_credentials(output: str) -> dict[str, str]:
 
 def row_counts() -> dict[str, int]:
     models = [User, Issue, Section, SectionItem, IssueTransition, NavLink, SitePage, MailingList, Subscriber, Consent]
+    models.append(IssueTemplate)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -220,3 +223,25 @@ def test_the_printed_links_follow_the_address_make_run_serves(monkeypatch):
 
     assert "Admin:   http://127.0.0.1:8765/admin/" in out.getvalue()
     assert "Outbox:  http://127.0.0.1:8765/dev/outbox/" in out.getvalue()
+
+
+def test_it_ships_a_template_of_the_reference_shape_that_starts_a_draft(client):
+    credentials = printed_credentials(load_demo())
+    contributor = User.objects.get(username="contributor")
+
+    template = IssueTemplate.objects.get()
+    issue = issue_create_from_template(template=template, acting_user=contributor, title="Tomorrow's digest")
+
+    kinds = [s.kind for s in issue.sections.order_by("position")]
+    assert kinds == [SectionKind.LEAD] * 3 + [SectionKind.HIGHLIGHT, SectionKind.TOOL, SectionKind.QUICK_LINKS]
+    assert issue.status == IssueStatus.DRAFT and template.created_by.username == "editor"
+    assert "Special highlight from our network" in str(render_web_sections(issue))
+    assert client.login(username="editor", password=credentials["editor"])
+    assert "Daily digest (reference shape)" in client.get("/admin/issues/issuetemplate/").text
+
+
+def test_the_demo_issues_label_their_highlight_with_the_network_label():
+    load_demo()
+
+    for issue in Issue.objects.all():
+        assert issue.sections.get(kind=SectionKind.HIGHLIGHT).sponsor_label == "Special highlight from our network"
