@@ -6,8 +6,7 @@ page (charts, tables) or one of its tables as CSV (``?csv=<table>``).
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -15,10 +14,11 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 
+from core.csvwrite import csv_response
 from delivery import analytics
 from delivery.models import Send
 from issues.models import Issue
@@ -26,11 +26,6 @@ from subscribers.models import MailingList
 
 PERMISSION = "delivery.view_send"
 AUDIENCE_DAYS = (30, 90, 365)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 def analytics_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -43,25 +38,6 @@ def analytics_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpR
         return view(request, *args, **kwargs)
 
     return staff_member_required(wrapped)
-
-
-def csv_cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe.
-
-    Addresses, links and bounce texts come from providers and remote mail servers,
-    so a cell like ``=HYPERLINK(...)`` must stay text when an editor opens the file.
-    """
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    lines: Iterator[str] = (writer.writerow([csv_cell(value) for value in row]) for row in rows)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _engagement(request: HttpRequest, sends: QuerySet[Send], name: str, extra: dict[str, Any]) -> HttpResponseBase:

@@ -31,8 +31,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.csvwrite import unquote_cell
 from core.queue import enqueue_on_commit
-from subscribers.export import unquote_cell
 from subscribers.models import (
     Consent,
     ConsentBasis,

@@ -6,8 +6,9 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.csvwrite import safe_cell, unquote_cell
 from subscribers import importer
-from subscribers.export import export_response, safe_cell, unquote_cell
+from subscribers.export import export_response
 from subscribers.models import ConsentBasis, Subscriber
 from testing.factories import MailingListFactory, make_confirmed_reader
 
