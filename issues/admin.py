@@ -436,8 +436,9 @@ class IssueTransitionAdmin(admin.ModelAdmin):
 
 @admin.register(PreviewSend)
 class PreviewSendAdmin(admin.ModelAdmin):
-    list_display = ["issue", "recipient_list", "requested_by", "requested_at", "sent_at", "error"]
-    readonly_fields = ["issue", "recipients", "requested_by", "requested_at", "sent_at", "error"]
+    list_display = ["issue", "recipient_list", "requested_by", "requested_at", "status", "sent_at", "error"]
+    list_filter = ["status"]
+    readonly_fields = ["issue", "recipients", "requested_by", "requested_at", "status", "sent_at", "error"]
 
     @admin.display(description="Recipients")
     def recipient_list(self, obj: PreviewSend) -> str:

@@ -233,6 +233,13 @@ class IssueTransition(models.Model):
         return f"{self.issue_id}: {self.from_status} → {self.to_status}"
 
 
+class PreviewSendStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    NOT_QUEUED = "not_queued", "Not queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class PreviewSend(models.Model):
     """A test send of an issue to addresses an editor typed."""
 
@@ -240,11 +247,17 @@ class PreviewSend(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     recipients = models.JSONField(default=list)
     requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=12, choices=PreviewSendStatus.choices, default=PreviewSendStatus.QUEUED)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=PreviewSendStatus.values), name="previewsend_status_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Test send of {self.issue_id} to {', '.join(self.recipients)}"

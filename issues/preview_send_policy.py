@@ -13,7 +13,7 @@ often as they liked. Two rules:
 * **Rate** (``settings.TEST_SEND_LIMIT_PER_HOUR``, for everyone, editors too):
   counted per recipient address, over the person's test sends of the last
   sixty minutes, since each address is one email out through the provider.
-  Test sends the queue never took (``NOT_QUEUED``) do not count.
+  Test sends the queue never took (status not_queued) do not count.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from issues.models import PreviewSend
+from issues.models import PreviewSend, PreviewSendStatus
 
 WINDOW = timedelta(hours=1)
 
@@ -58,9 +58,8 @@ def preview_send_quota_check(*, recipients: list[str], acting_user: Any) -> None
     get_user_model().objects.select_for_update().filter(pk=acting_user.pk).values_list("pk").first()
     limit = settings.TEST_SEND_LIMIT_PER_HOUR
     recent = PreviewSend.objects.filter(requested_by=acting_user, requested_at__gt=timezone.now() - WINDOW)
-    from issues.services import NOT_QUEUED  # services imports this module
-
-    used = sum(len(addresses) for addresses in recent.exclude(error=NOT_QUEUED).values_list("recipients", flat=True))
+    taken = recent.exclude(status=PreviewSendStatus.NOT_QUEUED)
+    used = sum(len(addresses) for addresses in taken.values_list("recipients", flat=True))
     if used + len(recipients) <= limit:
         return
     left = max(limit - used, 0)

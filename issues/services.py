@@ -23,7 +23,16 @@ from reversion.models import Revision, Version
 from core.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what preview_send_create raises
 from core.queue import enqueue_on_commit
 from core.sanitize import sanitize_html
-from issues.models import Issue, IssueStatus, IssueTemplate, IssueTransition, PreviewSend, Section, SectionItem
+from issues.models import (
+    Issue,
+    IssueStatus,
+    IssueTemplate,
+    IssueTransition,
+    PreviewSend,
+    PreviewSendStatus,
+    Section,
+    SectionItem,
+)
 from issues.preview_send_policy import preview_send_quota_check, preview_send_recipients_check
 from issues.rendering import count_words, reading_minutes, sections_with_items
 from issues.selectors import public_cache_clear
@@ -344,8 +353,10 @@ def preview_send_create(*, issue: Issue, recipients: list[str], acting_user: Any
 
 
 def _preview_send_not_queued(preview: PreviewSend) -> None:
-    PreviewSend.objects.filter(pk=preview.pk, sent_at=None).update(error=NOT_QUEUED)
-    preview.error = NOT_QUEUED
+    PreviewSend.objects.filter(pk=preview.pk, status=PreviewSendStatus.QUEUED).update(
+        status=PreviewSendStatus.NOT_QUEUED, error=NOT_QUEUED
+    )
+    preview.status, preview.error = PreviewSendStatus.NOT_QUEUED, NOT_QUEUED
 
 
 def public_pages_changed() -> None:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from issues.emails import send_test_issue
-from issues.models import PreviewSend
+from issues.models import PreviewSend, PreviewSendStatus
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +18,13 @@ def preview_send_task(preview_send_id: int) -> None:
     A test send is not retried automatically: the editor sees the error and
     presses the button again."""
     preview = PreviewSend.objects.select_related("issue").filter(pk=preview_send_id).first()
-    if preview is None or preview.sent_at is not None:
+    if preview is None or preview.status == PreviewSendStatus.SENT:
         return
     try:
         send_test_issue(issue=preview.issue, recipients=list(preview.recipients))
     except Exception as exc:
         logger.exception("Test send %s failed", preview_send_id)
-        PreviewSend.objects.filter(pk=preview.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
+        failed = f"{type(exc).__name__}: {exc}"[:2000]
+        PreviewSend.objects.filter(pk=preview.pk).update(status=PreviewSendStatus.FAILED, error=failed)
         return
-    PreviewSend.objects.filter(pk=preview.pk).update(sent_at=timezone.now(), error="")
+    PreviewSend.objects.filter(pk=preview.pk).update(status=PreviewSendStatus.SENT, sent_at=timezone.now(), error="")

@@ -75,7 +75,7 @@ def test_test_send_stores_the_request_and_sends_one_copy_per_address(
     assert response.status_code == 302
     preview = PreviewSend.objects.get()
     assert preview.recipients == ["a@example.com", "b@example.com"] and preview.requested_by == editor
-    assert preview.sent_at is not None and preview.error == ""
+    assert preview.sent_at is not None and preview.error == "" and preview.status == "sent"
     messages = OutboxMessage.objects.order_by("to")
     assert [m.to for m in messages] == ["a@example.com", "b@example.com"]
     assert messages[0].subject == f"[Test] {issue.email_subject}"
@@ -112,7 +112,7 @@ def test_a_failing_provider_is_recorded_on_the_test_send(editor, monkeypatch) ->
     monkeypatch.setattr("issues.tasks.send_test_issue", broken)
     preview_send_task(preview.pk)
     preview.refresh_from_db()
-    assert preview.sent_at is None
+    assert preview.sent_at is None and preview.status == "failed"
     assert "provider unreachable" in preview.error
 
 
@@ -141,7 +141,7 @@ def test_a_test_send_with_the_queue_down_says_so_and_is_not_shown_as_queued(
     assert "Test send not queued: the task queue could not be reached." in page
     assert "Test send queued" not in page
     preview = PreviewSend.objects.get()
-    assert preview.sent_at is None and preview.error == NOT_QUEUED
+    assert preview.sent_at is None and preview.error == NOT_QUEUED and preview.status == "not_queued"
     assert "Failed: Not queued: the task queue could not be reached." in page
     assert "Queued…" not in page
     assert not OutboxMessage.objects.exists()
@@ -169,7 +169,7 @@ def test_a_test_send_with_the_queue_down_raises_the_shared_queue_error_after_sto
         preview_send_create(issue=make_full_issue(), recipients=["a@example.com"], acting_user=editor)
     assert str(raised.value) == TEST_SEND_NOT_QUEUED
     preview = PreviewSend.objects.get()
-    assert preview.sent_at is None and preview.error == NOT_QUEUED
+    assert preview.sent_at is None and preview.error == NOT_QUEUED and preview.status == "not_queued"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -116,7 +116,7 @@ def test_test_sends_older_than_an_hour_do_not_count(editor: Any, settings: Any) 
 def test_test_sends_the_queue_never_took_do_not_count(editor: Any, settings: Any) -> None:
     settings.TEST_SEND_LIMIT_PER_HOUR = 2
     failed = send_test(editor, "a@example.org", "b@example.org")
-    PreviewSend.objects.filter(pk=failed.pk).update(error=NOT_QUEUED)
+    PreviewSend.objects.filter(pk=failed.pk).update(status="not_queued", error=NOT_QUEUED)
 
     assert send_test(editor, "a@example.org", "b@example.org").recipients == ["a@example.org", "b@example.org"]
 
