@@ -49,7 +49,8 @@ def _configure() -> None:
 
 def _addresses() -> dict[str, str]:
     from subscribers.models import Suppression
-    from subscribers.services import subscriber_erase, suppression_add
+    from subscribers.privacy import subscriber_erase
+    from subscribers.services import suppression_add
     from testing.factories import make_confirmed_reader, make_pending_reader
 
     make_pending_reader(email="pending@example.org", name="Pat")

@@ -16,7 +16,8 @@ from django.test import Client
 
 from subscribers import tasks
 from subscribers.models import Subscriber, SubscriberStatus, Suppression
-from subscribers.services import subscriber_erase, subscriber_unsubscribe, suppression_add
+from subscribers.privacy import subscriber_erase
+from subscribers.services import subscriber_unsubscribe, suppression_add
 from testing.factories import MailingListFactory, make_confirmed_reader, make_pending_reader
 
 pytestmark = pytest.mark.django_db
