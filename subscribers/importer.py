@@ -13,26 +13,28 @@ same chunk again; a task for an offset already done does nothing.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime
 import hashlib
-import io
 import itertools
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.csvwrite import unquote_cell
 from core.queue import enqueue_on_commit
+from subscribers.csvread import (
+    ImportFileError,
+    Report,
+    Row,
+    csv_reader,
+    inspect_file,
+    parse_record,
+    read_header,
+    read_records,
+)
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -47,223 +49,10 @@ from subscribers.models import (
     Suppression,
     email_hash,
 )
-from subscribers.normalise import clean_name, normalise_email
 
 CHUNK_SIZE = 1000
 UNCONFIRMED_KEPT = datetime.timedelta(days=1)
-REPORT_ROW_LIMIT = 2000
 KNOWN_COLUMNS = ("email", "name", "lists", "tags")
-MULTI_VALUE_SEPARATOR = ";"
-
-
-class ImportFileError(ValidationError):
-    """The file as a whole cannot be imported (header, encoding); nothing is stored."""
-
-
-@dataclass
-class Row:
-    line: int
-    email: str
-    name: str
-    lists: list[str]
-    tags: list[str]
-
-
-@dataclass
-class Report:
-    total: int = 0
-    added: int = 0
-    updated: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    reasons: Counter[str] = field(default_factory=Counter)
-
-    def note(self, *, line: int, email: str, outcome: str, reason: str) -> None:
-        if outcome == "skipped":
-            self.skipped += 1
-        else:
-            self.rejected += 1
-        # "Invalid address: “x” is not …" counts under "Invalid address", for every row (the list keeps the first).
-        self.reasons[reason.split(":", 1)[0].rstrip(".")] += 1
-        if len(self.rows) < REPORT_ROW_LIMIT:
-            self.rows.append({"line": line, "email": email[:254], "outcome": outcome, "reason": reason})
-
-
-def _raw(handle: Any) -> IO[bytes]:
-    # Django's File, FieldFile and UploadedFile wrap the real file object.
-    while not isinstance(handle, io.IOBase) and hasattr(handle, "file"):
-        handle = handle.file
-    return handle  # type: ignore[no-any-return]
-
-
-_SNIFF_BYTES = 4096
-DELIMITERS = (",", ";", "\t")
-
-
-def _encoding(raw: IO[bytes]) -> str:
-    """UTF-8 (with or without BOM), or UTF-16 when the file starts with its byte-order mark.
-
-    Anything else is read as strict UTF-8 so that a Latin-1 or Windows-1252
-    file is refused with a message rather than imported with mangled names.
-    """
-    start = raw.read(_SNIFF_BYTES)
-    raw.seek(0)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if start.startswith(b"PK\x03\x04"):
-        raise ImportFileError(
-            "This is a spreadsheet workbook (.xlsx), not a CSV file. In your spreadsheet choose "
-            "“Save As”, then “CSV UTF-8”, and upload that file."
-        )
-    if b"\x00" in start:
-        raise ImportFileError(
-            "The file contains NUL bytes: it is not a text file, or it is UTF-16 without a byte-order mark. "
-            "Save it as “CSV UTF-8” and upload it again."
-        )
-    return "utf-8-sig"
-
-
-def _delimiter(first_line: str) -> str:
-    """Comma, semicolon (spreadsheets in many European locales) or tab: whichever gives an email column."""
-    for delimiter in DELIMITERS:
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        if any(column.strip().lower() == "email" for column in header):
-            return delimiter
-    return ","
-
-
-@contextmanager
-def _reader(handle: Any) -> Iterator[Any]:
-    """A csv reader over the decoded file, read incrementally; strict decoding stops at a bad byte."""
-    raw = _raw(handle)
-    encoding = _encoding(raw)
-    text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
-    try:
-        first = text.readline()
-        lines = itertools.chain([first], text) if first else iter(())
-        yield csv.reader(lines, delimiter=_delimiter(first))
-    except UnicodeDecodeError:
-        raise _decoding_error(raw, encoding) from None
-    finally:
-        text.detach()  # leave the underlying file open for its owner
-
-
-def _header(reader: Any) -> list[str]:
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFileError("The file is empty: it needs a header row with an “email” column.") from None
-    columns = [column.strip().lower() for column in header]
-    if "email" not in columns:
-        found = ", ".join(f"“{c}”" for c in columns if c) or "nothing"
-        raise ImportFileError(f"The header row must have an “email” column; found {found}.")
-    if len(set(columns)) != len(columns):
-        raise ImportFileError("The header row names a column twice.")
-    return columns
-
-
-def _decoding_error(raw: IO[bytes], encoding: str) -> ImportFileError:
-    if encoding == "utf-16":
-        return ImportFileError(
-            "The file starts like UTF-16 text but is not. Save it as “CSV UTF-8” and upload it again."
-        )
-    # The decoder reads ahead in blocks, so find the line again: the first one that is not UTF-8.
-    raw.seek(0)
-    line = next((n for n, data in enumerate(raw, start=1) if not _is_utf8(data)), 0)
-    return ImportFileError(
-        f"The file is not UTF-8 text: line {line} has a byte that is not UTF-8 (Latin-1 or Windows-1252 "
-        "perhaps). Save it as “CSV UTF-8” and upload it again."
-    )
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def inspect_file(binary: IO[bytes], *, preview_rows: int = 10) -> tuple[list[str], list[list[str]], int]:
-    """Check a whole file (header, encoding) without storing anything.
-
-    Returns the columns, the first rows for a preview and the number of data rows.
-    Raises ImportFileError with a message for the editor.
-    """
-    with _reader(binary) as reader:
-        return _inspect(reader, preview_rows)
-
-
-def _inspect(reader: Any, preview_rows: int) -> tuple[list[str], list[list[str]], int]:
-    columns = _header(reader)
-    preview: list[list[str]] = []
-    count = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            count += 1
-            continue
-        if not row:
-            continue
-        count += 1
-        if len(preview) < preview_rows:
-            preview.append(row)
-    return columns, preview, count
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """Every record after the header with its line: the row's cells, or the csv.Error that broke it."""
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield reader.line_num, error
-            continue
-        yield reader.line_num, raw
-
-
-def _parse_record(
-    line: int, raw: list[str] | csv.Error, columns: list[str], index: dict[str, int], report: Report
-) -> Row | None:
-    """A record as a Row; a broken or invalid one goes to the report (None). Blank lines count for nothing."""
-    if isinstance(raw, csv.Error):
-        report.total += 1
-        report.note(line=line, email="", outcome="rejected", reason=f"Broken row: {raw}.")
-        return None
-    if not raw:
-        return None
-    report.total += 1
-    if len(raw) != len(columns):
-        address = raw[index["email"]] if len(raw) > index["email"] else ""
-        reason = f"Broken row: {len(raw)} fields where the header has {len(columns)}."
-        report.note(line=line, email=address, outcome="rejected", reason=reason)
-        return None
-
-    def cell(name: str) -> str:
-        # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
-        return unquote_cell(raw[index[name]].strip()) if name in index else ""
-
-    try:
-        email = normalise_email(cell("email"))
-    except ValidationError as error:
-        report.note(line=line, email=cell("email"), outcome="rejected", reason=f"Invalid address: {error.messages[0]}")
-        return None
-    try:
-        name = clean_name(cell("name"))
-    except ValidationError as error:
-        report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
-        return None
-    return Row(line=line, email=email, name=name, lists=_split(cell("lists")), tags=_split(cell("tags")))
 
 
 def _digest(email: str) -> str:
@@ -540,15 +329,15 @@ def _import_chunk(job: ImportJob, report: Report) -> bool:
     """Import the next IMPORT_CHUNK_ROWS records after job.rows_read; True if the file is done."""
     ctx = _Context(job, report)
     batch: list[Row] = []
-    with job.file.open("rb") as handle, _reader(handle) as reader:
-        columns = _header(reader)
+    with job.file.open("rb") as handle, csv_reader(handle) as reader:
+        columns = read_header(reader)
         index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
-        records = _records(reader)
+        records = read_records(reader)
         for _skipped in itertools.islice(records, job.rows_read):
             pass  # taken by earlier chunks
         for line, raw in itertools.islice(records, settings.IMPORT_CHUNK_ROWS):
             job.rows_read += 1
-            row = _parse_record(line, raw, columns, index, report)
+            row = parse_record(line, raw, columns, index, report)
             if row is not None:
                 batch.append(row)
             if len(batch) >= CHUNK_SIZE:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,13 +20,11 @@ from subscribers.models import (
     Subscriber,
     SubscriberSource,
     SubscriberStatus,
-    SubscriberTag,
     Suppression,
     email_hash,
 )
 from subscribers.normalise import normalise_email
 from subscribers.selectors import (
-    PUBLIC_LISTS_CACHE_KEY,
     is_suppressed,
     subscriber_by_email,
     subscribers_awaiting_welcome,
@@ -56,30 +52,6 @@ _STATUS_FOR_REASON = {
 
 
 # --- lists --------------------------------------------------------------------
-
-
-def _public_lists_changed() -> None:
-    # The form on every page reads the lists from the cache (selectors.public_list_choices).
-    transaction.on_commit(lambda: cache.delete(PUBLIC_LISTS_CACHE_KEY))
-
-
-@transaction.atomic
-def mailing_list_save(*, mailing_list: MailingList) -> MailingList:
-    """Save a list (new or changed); the subscribe form shows it as it now is."""
-    mailing_list.save()
-    _public_lists_changed()
-    return mailing_list
-
-
-@transaction.atomic
-def mailing_lists_delete(*, mailing_lists: Iterable[MailingList]) -> int:
-    """Delete lists (their readers stay, without them); the subscribe form stops offering them."""
-    deleted = 0
-    for mailing_list in mailing_lists:
-        mailing_list.delete()
-        deleted += 1
-    _public_lists_changed()
-    return deleted
 
 
 # --- suppression and provider feedback (called by DELIVERY) -----------------
@@ -155,9 +127,10 @@ def subscriber_record_engagement(*, subscriber: Subscriber, at: datetime.datetim
 # --- the reader's own actions ----------------------------------------------
 
 
-def _consent(
+def consent_record(
     *, subscriber: Subscriber, action: str, form: str, ip: str | None, user_agent: str, text: str = ""
 ) -> Consent:
+    """Store one consent record (what the reader agreed to, where, from which address)."""
     return Consent.objects.create(
         subscriber=subscriber, action=action, form=form[:100], ip=ip, user_agent=user_agent[:500], text=text
     )
@@ -265,7 +238,7 @@ def subscriber_subscribe(
         subscriber.lists.add(*lists)
     # The words they agreed to, and the boxes they ticked under them.
     chosen = ", ".join(item.name for item in lists or []) or "none"
-    _consent(
+    consent_record(
         subscriber=subscriber,
         action=Consent.Action.SUBSCRIBE,
         form=form,
@@ -341,7 +314,7 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_ag
     now = timezone.now()
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = now
-    _consent(
+    consent_record(
         subscriber=subscriber, action=Consent.Action.CONFIRM, form="confirmation link", ip=ip, user_agent=user_agent
     )
     if subscriber.welcome_sent_at is None:
@@ -397,7 +370,7 @@ def subscriber_update_preferences(
     subscriber.lists.set(lists)
     chosen = ", ".join(item.name for item in lists) or "no lists"
     pause = f"; paused until {paused_until:%Y-%m-%d}" if paused_until else ""
-    _consent(
+    consent_record(
         subscriber=subscriber,
         action=Consent.Action.UPDATE,
         form="preferences page",
@@ -424,7 +397,7 @@ def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, use
     subscriber.unsubscribed_at = None
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.save(update_fields=["status", "unsubscribed_at", "confirmed_at"])
-    _consent(
+    consent_record(
         subscriber=subscriber,
         action=Consent.Action.SUBSCRIBE,
         form="preferences page (subscribe again)",
@@ -433,64 +406,3 @@ def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, use
         text=CONSENT_TEXT,
     )
     return subscriber
-
-
-def subscriber_add(*, subscriber: Subscriber, acting_user: Any) -> Subscriber:
-    """An editor adds a reader by hand (the admin's add form, not yet saved).
-
-    An active reader counts as confirmed now; a pending one gets the confirmation
-    email once the transaction commits (TaskQueueUnavailable after the commit if
-    the queue is down). The consent record names the editor.
-    """
-    if not acting_user.has_perm("subscribers.add_subscriber"):
-        raise PermissionDenied("You may not add readers.")
-    with transaction.atomic():
-        subscriber.source = SubscriberSource.ADMIN
-        if subscriber.status == SubscriberStatus.ACTIVE:
-            subscriber.confirmed_at = timezone.now()
-        subscriber.save()
-        consent_record_editor_added(subscriber=subscriber, acting_user=acting_user)
-        if subscriber.status == SubscriberStatus.PENDING:
-            subscriber_resend_confirmation(email=subscriber.email)
-    return subscriber
-
-
-def consent_record_editor_added(*, subscriber: Subscriber, acting_user: Any) -> Consent:
-    """Note that an editor added this reader by hand, and who."""
-    return _consent(
-        subscriber=subscriber,
-        action=Consent.Action.ADMIN,
-        form=f"admin: {acting_user.get_username()}",
-        ip=None,
-        user_agent="",
-        text=f"Added by an editor as {subscriber.get_status_display().lower()}.",
-    )
-
-
-def subscribers_unsubscribe(*, subscribers: Iterable[Subscriber], acting_user: Any) -> int:
-    """Bulk admin action: unsubscribe readers at once. Returns how many changed status."""
-    via = f"admin: {acting_user.get_username()}"
-    changed = 0
-    for subscriber in subscribers:
-        before = subscriber.status
-        after = subscriber_unsubscribe(subscriber=subscriber, via=via).status
-        changed += before != after
-    return changed
-
-
-@transaction.atomic
-def subscribers_add_to_list(*, subscribers: Iterable[Subscriber], mailing_list: MailingList) -> int:
-    """Bulk admin action: put readers on a list (already there is fine). Returns how many were given."""
-    through = Subscriber.lists.through
-    rows = [through(subscriber_id=s.pk, mailinglist_id=mailing_list.pk) for s in subscribers]
-    through.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
-
-
-@transaction.atomic
-def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) -> int:
-    """Bulk admin action: tag readers. Returns how many were given."""
-    through = Subscriber.tags.through
-    rows = [through(subscriber_id=s.pk, subscribertag_id=tag.pk) for s in subscribers]
-    through.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)

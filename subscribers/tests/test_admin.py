@@ -365,3 +365,9 @@ def test_a_list_saved_or_deleted_in_the_admin_shows_on_the_subscribe_form_at_onc
     )
     assert not MailingList.objects.exists()
     assert "Daily digest" not in anonymous.get("/").content.decode()
+
+
+def test_ids_in_the_address_that_are_not_ascii_digits_answer_without_a_500(editor_client: Client) -> None:
+    # "²".isdigit() is True and int("²") raises: the admin reads ids with core.ids.parse_id.
+    assert editor_client.get(CHANGELIST + "?segment=%C2%B2").status_code == 200
+    assert editor_client.get("/admin/subscribers/importjob/%C2%B2/change/").status_code in (200, 302)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from subscribers.admin_services import subscriber_add
 from subscribers.models import Consent, Subscriber, SubscriberSource, SubscriberStatus
-from subscribers.services import subscriber_add
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The audience in the admin: readers, lists, tags, segments, suppressions and CSV imports."""
+"""Readers, lists and tags in the admin, with the bulk actions on readers."""
 
 from __future__ import annotations
 
@@ -7,28 +7,27 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 
+from core.ids import parse_id
 from core.queue import TaskQueueUnavailable
-from subscribers import admin_views, importer, services
+from subscribers import admin_services, admin_views
 from subscribers.export import export_response
 from subscribers.models import (
     Consent,
-    ImportJob,
     MailingList,
     Segment,
     Subscriber,
     SubscriberStatus,
     SubscriberTag,
-    Suppression,
 )
 from subscribers.normalise import clean_name, normalise_email, search_ascii
-from subscribers.selectors import SegmentRules, is_suppressed, segment_count, segment_counts, segment_filter
+from subscribers.selectors import is_suppressed, segment_filter
 
 
 class ConsentInline(admin.TabularInline):
@@ -67,7 +66,8 @@ class SegmentListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
         value = self.value() or ""
-        segment = Segment.objects.filter(pk=value).first() if value.isdigit() else None
+        segment_id = parse_id(value)
+        segment = Segment.objects.filter(pk=segment_id).first() if segment_id is not None else None
         return queryset.filter(segment_filter(segment)) if segment else queryset
 
 
@@ -176,7 +176,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        services.subscriber_add(subscriber=obj, acting_user=request.user)
+        admin_services.subscriber_add(subscriber=obj, acting_user=request.user)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         try:
@@ -203,7 +203,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     def add_to_list(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse | None:
         form = ListChoiceForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            count = services.subscribers_add_to_list(
+            count = admin_services.subscribers_add_to_list(
                 subscribers=queryset, mailing_list=form.cleaned_data["mailing_list"]
             )
             self.message_user(
@@ -220,7 +220,7 @@ class SubscriberAdmin(admin.ModelAdmin):
                 form.cleaned_data["tag"]
                 or SubscriberTag.objects.get_or_create(name=form.cleaned_data["new_tag"].strip())[0]
             )
-            count = services.subscribers_tag(subscribers=queryset, tag=tag)
+            count = admin_services.subscribers_tag(subscribers=queryset, tag=tag)
             self.message_user(request, f"{count} readers tagged “{tag}”.", messages.SUCCESS)
             return None
         return _intermediate(self, request, queryset, form, "Tag readers", "add_tag")
@@ -229,7 +229,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse | None:
         form = UnsubscribeConfirmForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            changed = services.subscribers_unsubscribe(subscribers=queryset, acting_user=request.user)
+            changed = admin_services.subscribers_unsubscribe(subscribers=queryset, acting_user=request.user)
             left = queryset.count() - changed
             note = f" {left} were already unsubscribed, bounced or complained." if left else ""
             self.message_user(request, f"{changed} readers are unsubscribed.{note}", messages.SUCCESS)
@@ -252,13 +252,13 @@ class MailingListAdmin(admin.ModelAdmin):
 
     # Through the services, so the subscribe form on every page shows the change at once.
     def save_model(self, request: HttpRequest, obj: MailingList, form: Any, change: bool) -> None:
-        services.mailing_list_save(mailing_list=obj)
+        admin_services.mailing_list_save(mailing_list=obj)
 
     def delete_model(self, request: HttpRequest, obj: MailingList) -> None:
-        services.mailing_lists_delete(mailing_lists=[obj])
+        admin_services.mailing_lists_delete(mailing_lists=[obj])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MailingList]) -> None:
-        services.mailing_lists_delete(mailing_lists=queryset)
+        admin_services.mailing_lists_delete(mailing_lists=queryset)
 
     @admin.display(description="Readers", ordering="reader_count")
     def readers(self, obj: Any) -> int:
@@ -269,195 +269,3 @@ class MailingListAdmin(admin.ModelAdmin):
 class SubscriberTagAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
-
-
-class SegmentForm(forms.ModelForm):
-    status = forms.ChoiceField(
-        choices=[("", "Any status"), *SubscriberStatus.choices],
-        required=False,
-        help_text=Segment._meta.get_field("status").help_text,
-    )
-
-    class Meta:
-        model = Segment
-        fields = [
-            "name",
-            "lists",
-            "tags",
-            "status",
-            "signed_up_after",
-            "signed_up_before",
-            "engaged_within_days",
-            "inactive_for_days",
-        ]
-        widgets = {
-            "lists": forms.CheckboxSelectMultiple,
-            "tags": forms.CheckboxSelectMultiple,
-            "signed_up_after": forms.DateInput(attrs={"type": "date"}),
-            "signed_up_before": forms.DateInput(attrs={"type": "date"}),
-        }
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        after, before = data.get("signed_up_after"), data.get("signed_up_before")
-        if after and before and after > before:
-            raise ValidationError("“Signed up after” must be on or before “signed up before”.")
-        return data
-
-
-class SegmentRulesForm(forms.Form):
-    """The live count's query: the segment form's conditions, not yet saved."""
-
-    lists = forms.ModelMultipleChoiceField(queryset=MailingList.objects.all(), required=False)
-    tags = forms.ModelMultipleChoiceField(queryset=SubscriberTag.objects.all(), required=False)
-    status = forms.ChoiceField(choices=[("", "any"), *SubscriberStatus.choices], required=False)
-    signed_up_after = forms.DateField(required=False)
-    signed_up_before = forms.DateField(required=False)
-    engaged_within_days = forms.IntegerField(min_value=0, required=False)
-    inactive_for_days = forms.IntegerField(min_value=0, required=False)
-
-    def rules(self) -> SegmentRules:
-        data = self.cleaned_data
-        return SegmentRules(
-            list_ids=tuple(item.pk for item in data["lists"]),
-            tag_ids=tuple(item.pk for item in data["tags"]),
-            status=data["status"],
-            signed_up_after=data["signed_up_after"],
-            signed_up_before=data["signed_up_before"],
-            engaged_within_days=data["engaged_within_days"],
-            inactive_for_days=data["inactive_for_days"],
-        )
-
-
-@admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
-    form = SegmentForm
-    list_display = ["name", "matching", "matching_readers", "created_at"]
-    readonly_fields = ["created_by", "created_at"]
-    conditions = [
-        "lists",
-        "tags",
-        "status",
-        ("signed_up_after", "signed_up_before"),
-        "engaged_within_days",
-        "inactive_for_days",
-    ]
-    change_form_template = "admin/subscribers/segment/change_form.html"
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The live count below the conditions replaces the saved count while editing.
-        first = ["name", "created_by", "created_at"] if obj is not None else ["name"]
-        return [(None, {"fields": first}), ("Readers who match all of these", {"fields": self.conditions})]
-
-    @admin.display(description="Matching readers (any status)")
-    def matching(self, obj: Segment) -> int:
-        return Subscriber.objects.filter(segment_filter(obj)).count()
-
-    @admin.display(description="Readers a send would reach now")
-    def matching_readers(self, obj: Segment) -> int:
-        return segment_count(obj)
-
-    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
-
-    def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.count_view)
-        return [path("count/", view, name="subscribers_segment_count"), *super().get_urls()]
-
-    def count_view(self, request: HttpRequest) -> JsonResponse:
-        """JSON for the live count on the segment form: readers matching the unsaved conditions."""
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        form = SegmentRulesForm(request.GET)
-        if not form.is_valid():
-            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        return JsonResponse(segment_counts(form.rules()))
-
-    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        context["segment_count_url"] = reverse("admin:subscribers_segment_count")
-        return super().render_change_form(request, context, *args, **kwargs)
-
-
-class SuppressionAddForm(forms.ModelForm):
-    class Meta:
-        model = Suppression
-        fields = ["email", "detail"]
-
-    email = forms.CharField(max_length=300, label="Email address")
-
-    def clean_email(self) -> str:
-        return normalise_email(self.cleaned_data["email"])
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["shown_address", "reason", "detail", "created_at"]
-    list_filter = ["reason"]
-    search_fields = ["email", "email_hash"]
-
-    @admin.display(description="Address")
-    def shown_address(self, obj: Suppression) -> str:
-        return obj.email or f"(erased) {obj.email_hash}"
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = SuppressionAddForm
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["email_hash", "email", "reason", "detail", "created_at"] if obj else []
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
-        stored = services.suppression_add(
-            email=form.cleaned_data["email"], reason=Suppression.Reason.MANUAL, detail=form.cleaned_data["detail"]
-        )
-        obj.pk = stored.pk
-        obj.email_hash = stored.email_hash
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    list_display = [
-        "filename",
-        "status",
-        "created_at",
-        "created_by",
-        "total_rows",
-        "added",
-        "updated",
-        "skipped",
-        "rejected",
-    ]
-    list_filter = ["status"]
-    # The report is shown as a table below the fields (change_form.html), not as raw JSON.
-    fields = ["filename", "status", "consent_basis", "lists", "created_by", "created_at", "finished_at"]
-    change_form_template = "admin/subscribers/importjob/change_form.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def delete_model(self, request: HttpRequest, obj: ImportJob) -> None:
-        importer.import_job_delete(job=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
-        for job in queryset:
-            importer.import_job_delete(job=job)
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra = {**(extra_context or {}), "import_url": reverse("admin:subscribers_subscriber_import")}
-        return super().changelist_view(request, extra)
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        job = ImportJob.objects.filter(pk=object_id).first() if object_id.isdigit() else None
-        progress = importer.import_job_progress(job=job) if job is not None else None
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "progress": progress})
