@@ -51,6 +51,22 @@ def wait_until(check: Callable[[], Any], *, timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
+def provider_settles(provider: FakeProviderClient, seconds: float = 2.0) -> int:
+    """Wait until the provider has accepted nothing new for `seconds`; returns its recipient count."""
+    last = -1
+
+    def quiet() -> bool:
+        nonlocal last
+        now = provider.stats()["recipients"]
+        if now == last:
+            return True
+        last = now
+        return False
+
+    wait_until(quiet, timeout=60, interval=seconds, what="the provider to stop receiving")
+    return last
+
+
 def database_url(config: Any = None) -> str:
     """A DATABASE_URL for Django's current default database (the test one, once created)."""
     from django.conf import settings

@@ -18,6 +18,7 @@ from testing.fakeprovider import FakeProviderClient
 from testing.workers import (
     delivery_counts,
     kick_due_sends,
+    provider_settles,
     run_task_here,
     send_status,
     send_to_new_list,
@@ -31,22 +32,6 @@ pytestmark = pytest.mark.integration
 def new_send(readers: int, *, at: Any = None) -> tuple[Any, Any]:
     editor = make_editor()
     return send_to_new_list(readers, at=at, editor=editor), editor
-
-
-def provider_settles(provider: FakeProviderClient, seconds: float = 2.0) -> int:
-    """Wait until the provider has accepted nothing new for `seconds`; returns its recipient count."""
-    last = -1
-
-    def quiet() -> bool:
-        nonlocal last
-        now = provider.stats()["recipients"]
-        if now == last:
-            return True
-        last = now
-        return False
-
-    wait_until(quiet, timeout=60, interval=seconds, what="the provider to stop receiving")
-    return last
 
 
 def test_pause_stops_every_worker_and_resume_finishes_without_doubles(
