@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.models import OutboxMessage
-from delivery import services
+from delivery import pipeline, services
 from delivery.providers import STRATEGIES, ProviderStrategy, Recipient
 from issues.models import IssueStatus
 from issues.rendering import render_email
@@ -33,7 +33,7 @@ def reader(delivery_id: int, name: str) -> Recipient:
             "name": name,
             "unsubscribe_url": f"https://news.example.com/unsubscribe/t{delivery_id}/",
             "preferences_url": f"https://news.example.com/preferences/t{delivery_id}/",
-            "web_url": "https://news.example.com/issues/1/",  # filled by services.rendered_for when sending
+            "web_url": "https://news.example.com/issues/1/",  # filled by recipients.rendered_for when sending
         },
         headers={},
         metadata={},
@@ -103,7 +103,7 @@ def hostile_send(capture: Any) -> None:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
 
 
 def test_the_dev_outbox_stores_the_name_escaped_in_html_and_plain_in_text(
