@@ -3,78 +3,21 @@ reader's merge values, links, List-Unsubscribe and Message-ID."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
-import hmac
-import json
-import time
 from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
-from django.urls import reverse
-from django.utils.encoding import force_bytes
 
 from delivery.claims import Row
 from delivery.models import Send
 from delivery.providers import ProviderStrategy, Recipient
 from issues.rendering import RenderedEmail, render_email
-from subscribers.links import PREFERENCES_SALT, UNSUBSCRIBE_SALT, address_digest
+from subscribers.links import ReaderLinks
 
 # Merge values of idempotent providers are kept so that a retry sends the same request.
 MERGE_CACHE_SECONDS = 24 * 3600
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class LinkMaker:
-    """Each reader's links, the same as subscribers.links.links_for makes them, a batch at a time.
-
-    links_for signs with django.core.signing.dumps, which builds a signer and
-    derives its HMAC key again for every token: about 10 µs a token, two per
-    reader, a quarter of a worker's CPU per batch. Here the URL shapes are
-    reversed once and each salt's key derived once per batch; the tokens are
-    Django's TimestampSigner format byte for byte (base64 JSON, base62 time,
-    HMAC-SHA256 keyed by sha256(salt + "signer" + SECRET_KEY)). test_sending
-    checks them against make_token and read_token, so a change on either side fails a test."""
-
-    def __init__(self) -> None:
-        site = settings.SITE_URL.rstrip("/")
-        marker = "TOKEN"
-
-        def shape(name: str) -> tuple[str, str]:
-            prefix, _, suffix = (site + reverse(name, kwargs={"token": marker})).partition(marker)
-            return prefix, suffix
-
-        self.unsubscribe = shape("subscribers:unsubscribe")
-        self.one_click = shape("subscribers:one_click")
-        self.preferences = shape("subscribers:preferences")
-        secret = force_bytes(settings.SECRET_KEY)
-        self.keys = {
-            salt: hashlib.sha256(force_bytes(salt + "signer") + secret).digest()
-            for salt in (UNSUBSCRIBE_SALT, PREFERENCES_SALT)
-        }
-        self.stamp = signing.b62_encode(int(time.time()))
-
-    def _token(self, payload: str, salt: str) -> str:
-        value = f"{payload}:{self.stamp}"
-        return f"{value}:{_b64(hmac.new(self.keys[salt], value.encode(), hashlib.sha256).digest())}"
-
-    def links(self, *, subscriber_id: int, email: str) -> dict[str, str]:
-        data = json.dumps({"s": subscriber_id, "d": address_digest(email)}, separators=(",", ":"))
-        payload = _b64(data.encode("latin-1"))
-        unsubscribe = self._token(payload, UNSUBSCRIBE_SALT)
-        preferences = self._token(payload, PREFERENCES_SALT)
-        return {
-            "unsubscribe_url": unsubscribe.join(self.unsubscribe),
-            "one_click_url": unsubscribe.join(self.one_click),
-            "preferences_url": preferences.join(self.preferences),
-        }
 
 
 def sender_domain() -> str:
@@ -93,11 +36,11 @@ def _merge_values(send: Any, rows: list[Row], *, keep: bool) -> dict[int, dict[s
     if keep:
         stored = cache.get_many([cache_key.format(r.delivery_id) for r in rows])
         found = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items()}
-    maker = LinkMaker()
+    links = ReaderLinks()
     fresh = {}
     for r in rows:
         if r.delivery_id not in found:
-            fresh[r.delivery_id] = {"name": r.name, **maker.links(subscriber_id=r.subscriber_id or 0, email=r.email)}
+            fresh[r.delivery_id] = {"name": r.name, **links.links(subscriber_id=r.subscriber_id or 0, email=r.email)}
     if keep and fresh:
         cache.set_many({cache_key.format(pk): v for pk, v in fresh.items()}, MERGE_CACHE_SECONDS)
     return found | fresh

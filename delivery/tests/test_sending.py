@@ -3,6 +3,7 @@ badly, seen through anymail's test backend (messages kept in django.core.mail.ou
 
 from __future__ import annotations
 
+import datetime
 import json
 import smtplib
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+import time_machine
 from anymail.exceptions import AnymailRecipientsRefused, AnymailRequestsAPIError
 from anymail.message import AnymailRecipientStatus
 from anymail.signals import pre_send
@@ -90,6 +92,8 @@ def rows(send: Send) -> dict[str, Delivery]:
     return {d.email: d for d in Delivery.objects.filter(send=send)}
 
 
+# Links carry the second they were signed: the clock stands still so links_for signs the same one.
+@time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, tzinfo=datetime.UTC), tick=False)
 def test_one_call_carries_each_readers_links_headers_and_metadata(
     as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -294,17 +298,27 @@ def test_task_arguments_are_json(
     assert json.loads(json.dumps(calls)) == [list(c) for c in calls]
 
 
-def test_links_made_once_per_batch_are_the_readers_links(monkeypatch: Any, settings: Any) -> None:
+def test_the_batch_path_gives_each_reader_the_links_the_web_views_make(settings: Any) -> None:
+    from delivery.claims import Row
+    from delivery.providers import strategy_for
     from subscribers.links import LINK_MAX_AGE, PREFERENCES_SALT, UNSUBSCRIBE_SALT, read_token
 
     settings.SECRET_KEY = "a-secret-key-only-for-this-test-" * 2
-    monkeypatch.setattr("time.time", lambda: 1_790_000_000.25)  # tokens carry the time: freeze it
-    for subscriber_id, email in [(42, "Reader@Example.org"), (7, "o'brien+news@example.ie"), (0, "x@y.example")]:
-        made = recipients.LinkMaker().links(subscriber_id=subscriber_id, email=email)
+    settings.SITE_URL = "https://news.example.com"
+    readers = [(42, "Reader@Example.org"), (7, "o'brien+news@example.ie"), (0, "x@y.example")]
+    rows = [Row(i + 1, sub, email, "Ann") for i, (sub, email) in enumerate(readers)]
+    send = Send(pk=1)
+    # Tokens carry the time: the clock stands still so both sides sign the same second.
+    with time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, 0, 250000, tzinfo=datetime.UTC), tick=False):
+        made = recipients.recipients_for(send, rows, strategy_for("mailgun"))
+        expected = [links_for(subscriber_id=sub, email=email) for sub, email in readers]
 
-        assert made == links_for(subscriber_id=subscriber_id, email=email)
+    for recipient, links, (subscriber_id, _) in zip(made, expected, readers, strict=True):
+        assert recipient.merge["unsubscribe_url"] == links["unsubscribe_url"]
+        assert recipient.merge["preferences_url"] == links["preferences_url"]
+        assert recipient.headers["List-Unsubscribe"] == f"<{links['one_click_url']}>"
         for key, salt in (("unsubscribe_url", UNSUBSCRIBE_SALT), ("preferences_url", PREFERENCES_SALT)):
-            token = made[key].rstrip("/").rsplit("/", 1)[1]
+            token = recipient.merge[key].rstrip("/").rsplit("/", 1)[1]
             assert read_token(token, salt=salt, max_age=LINK_MAX_AGE).subscriber_id == subscriber_id
 
 
