@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from core.mail import ONE_CLICK_POST, list_unsubscribe
 from delivery.claims import Row
 from delivery.models import Send
 from delivery.providers import ProviderStrategy, Recipient
@@ -68,7 +69,7 @@ def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> li
                     "preferences_url": v["preferences_url"],
                 },
                 headers={
-                    "List-Unsubscribe": f"<{v['one_click_url']}>",
+                    **list_unsubscribe(v["one_click_url"]),
                     "Message-ID": message_id(send_id=send.pk, delivery_id=r.delivery_id, domain=domain),
                 },
                 metadata={"delivery_id": str(r.delivery_id)},
@@ -79,7 +80,7 @@ def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> li
 
 def common_headers() -> dict[str, str]:
     """Headers every reader's copy carries alike (RFC 8058 one-click unsubscribe)."""
-    return {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    return dict(ONE_CLICK_POST)
 
 
 def common_metadata(send_id: int) -> dict[str, str]:

@@ -299,6 +299,7 @@ def test_task_arguments_are_json(
 
 
 def test_the_batch_path_gives_each_reader_the_links_the_web_views_make(settings: Any) -> None:
+    from core.mail import list_unsubscribe_headers
     from delivery.claims import Row
     from delivery.providers import strategy_for
     from subscribers.links import LINK_MAX_AGE, PREFERENCES_SALT, UNSUBSCRIBE_SALT, read_token
@@ -317,6 +318,9 @@ def test_the_batch_path_gives_each_reader_the_links_the_web_views_make(settings:
         assert recipient.merge["unsubscribe_url"] == links["unsubscribe_url"]
         assert recipient.merge["preferences_url"] == links["preferences_url"]
         assert recipient.headers["List-Unsubscribe"] == f"<{links['one_click_url']}>"
+        # The RFC 8058 pair, as every other email of ours carries it (core.mail).
+        copy_headers = {**recipients.common_headers(), **recipient.headers}
+        assert list_unsubscribe_headers(links["one_click_url"]).items() <= copy_headers.items()
         for key, salt in (("unsubscribe_url", UNSUBSCRIBE_SALT), ("preferences_url", PREFERENCES_SALT)):
             token = recipient.merge[key].rstrip("/").rsplit("/", 1)[1]
             assert read_token(token, salt=salt, max_age=LINK_MAX_AGE).subscriber_id == subscriber_id
