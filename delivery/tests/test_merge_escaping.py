@@ -96,6 +96,18 @@ def test_a_batch_of_plain_names_sends_no_extra_variables(provider: str) -> None:
     assert strategy.merge_tag("name") in str(message.alternatives[0][0])
 
 
+@pytest.mark.parametrize("provider", sorted(name for name, s in STRATEGIES.items() if not s.batch))
+def test_a_name_that_looks_like_a_merge_tag_arrives_as_typed(provider: str) -> None:
+    strategy = STRATEGIES[provider]
+    tag = strategy.merge_tag("unsubscribe_url")
+
+    _subject, text, html = copies(strategy, [reader(1, tag)])["reader1@example.org"]
+
+    # Filled in one pass, as a provider does: the name is not merged again as a tag.
+    assert f"Hi {tag}," in text and f"Hi {tag}," in html
+    assert "Hi https://news.example.com/unsubscribe/" not in text + html
+
+
 def hostile_send(capture: Any) -> None:
     daily = MailingListFactory.create(name="Daily")
     SubscriberFactory.create(lists=[daily], name=HOSTILE, email="hostile@example.org")
