@@ -37,6 +37,7 @@ from delivery.judge import REASON_LIMIT
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import ProviderStrategy, provider_check
 from issues.models import Issue, IssueStatus
+from issues.selectors import public_cache_clear
 from issues.services import issue_transition
 from subscribers.selectors import sendable_subscribers
 
@@ -314,12 +315,8 @@ def send_finish_if_complete(*, send_id: int) -> bool:
         issue = Issue.objects.get(sends__pk=send_id)
         if issue.status == IssueStatus.SENDING:
             issue_transition(issue=issue, to_status=IssueStatus.SENT, acting_user=None)
-    try:
-        from issues.selectors import public_cache_clear
-
-        public_cache_clear()
-    except ImportError:
-        pass
+    # The issue is now public in the archive and on the home page.
+    public_cache_clear()
     return True
 
 

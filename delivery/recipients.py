@@ -47,9 +47,6 @@ def _merge_values(send: Any, rows: list[Row], *, keep: bool) -> dict[int, dict[s
     return found | fresh
 
 
-MERGE_VALUES = ("name", "unsubscribe_url", "preferences_url")
-
-
 def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> list[Recipient]:
     """Each reader's merge values (name, unsubscribe and preferences links), List-Unsubscribe,
     Message-ID and Delivery id. The issue's web link is the same for everyone: see common_headers

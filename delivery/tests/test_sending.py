@@ -261,6 +261,21 @@ def test_when_every_reader_is_refused_the_rows_fail_rather_than_stay_claimed(mon
     assert {d.status for d in rows(send).values()} == {DeliveryStatus.FAILED}
 
 
+def test_a_finished_send_clears_the_cached_public_pages(
+    as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from issues.selectors import public_cache_version
+
+    send, _ = new_send(2)
+    before = public_cache_version()
+
+    run_due(django_capture_on_commit_callbacks)
+
+    send.refresh_from_db()
+    assert send.status == SendStatus.DONE
+    assert public_cache_version() != before  # the archive and the home page show the sent issue
+
+
 def test_an_invalid_address_fails_alone(
     as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
