@@ -219,7 +219,7 @@ def retry_delay(*, attempt: int) -> float:
 def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False) -> BatchOutcome:
     """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch.
 
-    A batch to retry is left queued; its task sets when it is due (batch_retry_due)."""
+    A batch to retry is left queued; its task sets when it is due (claims.batch_retry_due)."""
     send = Send.objects.select_related("issue").filter(pk=send_id).first()
     if send is None or send.status not in SENDABLE:
         return BatchOutcome()

@@ -103,7 +103,7 @@ def send_in_one_call(
 ) -> Results:
     """One anymail call for the whole batch, with merge_data, merge_headers and merge_metadata.
 
-    ``posting`` runs right before the call (see batch_posting)."""
+    ``posting`` runs right before the call (see delivery.claims.batch_posting)."""
     results = Results()
     message = strategy.build_batch(
         rendered, recipients, key=key, headers=common_headers(), metadata=common_metadata(send_id)
