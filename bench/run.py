@@ -173,11 +173,11 @@ def start_due_sends_here() -> tuple[float, float]:
 
     Returns (seconds of the whole task, seconds of the audience snapshot in it, all its chunks);
     the rest is moving the issue and send along and enqueueing the batch tasks."""
-    from delivery import services
+    from delivery import pipeline
     from testing.workers import run_task_here
 
     timed: list[float] = []
-    snapshot = services.snapshot_chunk
+    snapshot = pipeline.snapshot_chunk
 
     def timed_snapshot(**kwargs: Any) -> int:
         started = time.perf_counter()
@@ -186,13 +186,13 @@ def start_due_sends_here() -> tuple[float, float]:
         finally:
             timed.append(time.perf_counter() - started)
 
-    services.snapshot_chunk = timed_snapshot  # type: ignore[assignment]
+    pipeline.snapshot_chunk = timed_snapshot  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         run_task_here("delivery.start_due_sends")
         return time.perf_counter() - started, sum(timed)
     finally:
-        services.snapshot_chunk = snapshot  # type: ignore[assignment]
+        pipeline.snapshot_chunk = snapshot  # type: ignore[assignment]
 
 
 def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:

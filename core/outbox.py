@@ -2,14 +2,13 @@
 
 It understands the same per-recipient batch features as a real provider
 (anymail's ``merge_data``, ``merge_headers`` and ``merge_metadata``), using
-Mailgun's ``%recipient.KEY%`` substitution syntax, so that the batch path is
+Mailgun's ``%recipient.KEY%`` substitution syntax (core.merge), so that the batch path is
 exercised unchanged on a laptop. Each recipient's copy is stored as the reader
 would have received it, and is shown at /dev/outbox/ when DEBUG is on.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from email.utils import make_msgid
 from typing import Any
@@ -17,11 +16,7 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
-_TAG = re.compile(r"%recipient\.([A-Za-z0-9_]+)%")
-
-
-def merge(text: str, values: dict[str, Any]) -> str:
-    return _TAG.sub(lambda m: str(values.get(m.group(1), "")), text)
+from core.merge import merge
 
 
 def _html_part(message: EmailMessage) -> str:

@@ -18,7 +18,6 @@ Which providers batch, as anymail 15 implements them:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,14 +25,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import escape
 
-from issues.rendering import MERGE_KEYS, RenderedEmail, mailgun_tag
+from core.merge import MergeTag, brevo_tag, mailgun_tag, merge, merge_html
+from issues.rendering import RenderedEmail
 
 # Brevo wants a UUID for its idempotency key; uuid5 makes one from our own ids.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a53-0c57-4f0e-9d55-2d0c3b7a9e41")
-
-
-def brevo_tag(key: str) -> str:
-    return "{{ params." + key + " }}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class ProviderStrategy:
     """``batch`` True: one anymail call with merge_data for all readers of a batch."""
 
     name: str
-    merge_tag: Callable[[str], str]
+    merge_tag: MergeTag
     batch: bool
     idempotency: str = Idempotency.NONE
 
@@ -83,11 +79,11 @@ class ProviderStrategy:
 
         ``headers`` and ``metadata`` are the same for every reader, so they are
         sent once rather than in every reader's merge values."""
-        html, merge = html_merge_fields(rendered.html, recipients, self.merge_tag)
+        html, merge_data = html_merge_fields(rendered.html, recipients, self.merge_tag)
         message = _message(rendered.subject, rendered.text, html, [r.email for r in recipients])
         message.extra_headers.update(headers)
         message.metadata = metadata  # type: ignore[attr-defined]
-        message.merge_data = merge  # type: ignore[attr-defined]
+        message.merge_data = merge_data  # type: ignore[attr-defined]
         message.merge_headers = {r.email: r.headers for r in recipients}  # type: ignore[attr-defined]
         message.merge_metadata = {r.email: r.metadata for r in recipients}  # type: ignore[attr-defined]
         if self.idempotency == Idempotency.BREVO_BODY:
@@ -100,9 +96,9 @@ class ProviderStrategy:
         """The message of one reader, their values merged here."""
         values = recipient.merge
         message = _message(
-            _merge(rendered.subject, values, self.merge_tag),
-            _merge(rendered.text, values, self.merge_tag),
-            _merge(rendered.html, {k: str(escape(v)) for k, v in values.items()}, self.merge_tag),
+            merge(rendered.subject, values, tag=self.merge_tag, keep_unknown=True),
+            merge(rendered.text, values, tag=self.merge_tag, keep_unknown=True),
+            merge_html(rendered.html, values, tag=self.merge_tag, keep_unknown=True),
             [recipient.email],
         )
         message.extra_headers.update({**headers, **recipient.headers})
@@ -116,22 +112,20 @@ class ProviderStrategy:
 HTML_VARIABLE_SUFFIX = "_html"
 
 
-def html_merge_fields(
-    html: str, recipients: list[Recipient], tag: Callable[[str], str]
-) -> tuple[str, dict[str, dict[str, str]]]:
+def html_merge_fields(html: str, recipients: list[Recipient], tag: MergeTag) -> tuple[str, dict[str, dict[str, str]]]:
     """The batch's HTML and each reader's merge values for a provider that merges.
 
     Only keys whose value changes when escaped, for some reader of the batch, get an
     escaped twin (``name_html``), so a batch of plain names costs nothing more."""
     keys = sorted({k for r in recipients for k, v in r.merge.items() if escape(v) != v})
-    merge = {r.email: r.merge for r in recipients}
+    values = {r.email: r.merge for r in recipients}
     if not keys:
-        return html, merge
+        return html, values
     for key in keys:
         html = html.replace(tag(key), tag(key + HTML_VARIABLE_SUFFIX))
     for r in recipients:
-        merge[r.email] = {**r.merge, **{key + HTML_VARIABLE_SUFFIX: str(escape(r.merge.get(key, ""))) for key in keys}}
-    return html, merge
+        values[r.email] = {**r.merge, **{key + HTML_VARIABLE_SUFFIX: str(escape(r.merge.get(key, ""))) for key in keys}}
+    return html, values
 
 
 def batch_idempotency_key(key: str) -> str:
@@ -146,13 +140,6 @@ def _message(subject: str, text: str, html: str, to: list[str]) -> EmailMultiAlt
     message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to)
     message.attach_alternative(html, "text/html")
     return message
-
-
-def _merge(template: str, values: dict[str, str], tag: Callable[[str], str]) -> str:
-    for key in MERGE_KEYS:
-        if key in values:
-            template = template.replace(tag(key), values[key])
-    return template
 
 
 STRATEGIES: dict[str, ProviderStrategy] = {

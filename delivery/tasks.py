@@ -1,7 +1,7 @@
-"""Celery entry points for sending; they take primary keys and call delivery.services.
+"""Celery entry points for sending; they take primary keys and call delivery.pipeline.
 
 The retry policy of a batch lives here: a batch the provider could not take
-(429, 5xx, no connection) comes back after services.retry_delay() seconds, up
+(429, 5xx, no connection) comes back after pipeline.retry_delay() seconds, up
 to SEND_MAX_RETRIES times; on the last attempt its rows fail with the reason.
 acks_late and reject_on_worker_lost are set for every task in settings.py."""
 
@@ -10,27 +10,27 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from delivery import services
+from delivery import claims, pipeline
 
 
 @shared_task(name="delivery.start_due_sends")
 def start_due_sends() -> list[int]:
-    return services.sends_start_due()
+    return pipeline.sends_start_due()
 
 
 @shared_task(name="delivery.recover_stalled_sends")
 def recover_stalled_sends() -> int:
-    return services.sends_recover_stalled()
+    return pipeline.sends_recover_stalled()
 
 
 @shared_task(name="delivery.send_batch", bind=True, max_retries=None)
 def send_batch(self, send_id: int, batch: int) -> None:  # type: ignore[no-untyped-def]
     attempt = self.request.retries
-    outcome = services.send_batch_process(
+    outcome = pipeline.send_batch_process(
         send_id=send_id, batch=batch, final_attempt=attempt >= settings.SEND_MAX_RETRIES
     )
     if outcome.retry:
-        countdown = services.retry_delay(attempt=attempt)
+        countdown = pipeline.retry_delay(attempt=attempt)
         # The batch is due when its retry is, so recovery leaves the waiting retry alone.
-        services.batch_retry_due(send_id=send_id, batch=batch, countdown=countdown)
+        claims.batch_retry_due(send_id=send_id, batch=batch, countdown=countdown)
         raise self.retry(countdown=countdown)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.utils.html import escape
 
-from core.outbox import merge
+from core.merge import mailgun_tag, merge, merge_html
 from issues.models import Issue
-from issues.rendering import mailgun_tag, render_email
+from issues.rendering import render_email
 
 
 def sample_merge_values(issue: Issue) -> dict[str, str]:
@@ -41,8 +40,7 @@ def send_test_issue(*, issue: Issue, recipients: list[str]) -> None:
             headers={"X-Newsroom-Test-Send": "1"},
         )
         # The HTML part gets the values escaped, as every reader's copy does (delivery.providers).
-        html_values = {key: str(escape(value)) for key, value in values.items()}
-        message.attach_alternative(merge_sample(rendered.html, html_values), "text/html")
+        message.attach_alternative(merge_html(rendered.html, values), "text/html")
         messages.append(message)
     with get_connection() as connection:
         connection.send_messages(messages)

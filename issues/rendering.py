@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +22,13 @@ from django.utils.safestring import SafeString, mark_safe
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
+from core.merge import MergeTag, mailgun_tag
 from core.sanitize import sanitize_html
 from issues.models import Issue, Section, SectionItem
 from issues.sections import spec_for
 
 MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url", "web_url")
 WORDS_PER_MINUTE = 200
-MergeTag = Callable[[str], str]
 
 # Styles for phones: media queries cannot be inlined, so this block is added
 # to the <head> after css-inline has moved the other rules onto the elements.
@@ -49,11 +48,6 @@ _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
 TEXT_WIDTH = 76
 # "  * item", "  1. step", " 2) step", "## HEADING": the marker and the spaces after it.
 _LIST_ITEM = re.compile(r"^(\s*(?:[*\-\u2022]|\d{1,3}[.)]|#{1,3})\s+)\S")
-
-
-def mailgun_tag(key: str) -> str:
-    """Mailgun's recipient-variable syntax; the outbox backend uses it too."""
-    return f"%recipient.{key}%"
 
 
 @dataclass(frozen=True)

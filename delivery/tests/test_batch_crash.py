@@ -9,7 +9,7 @@ import pytest
 from anymail.signals import pre_send
 from django.core import mail
 
-from delivery import sending, services
+from delivery import claims, pipeline, recipients, services
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send
 from issues.models import IssueStatus
 from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
@@ -32,7 +32,7 @@ def stored_send(readers: int, capture: Any) -> Send:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     send = services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=False):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     return send
 
 
@@ -44,20 +44,20 @@ def test_a_batch_whose_worker_died_before_the_provider_call_is_sent_again(
     as_mailgun: None, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     send = stored_send(2, django_capture_on_commit_callbacks)
-    real = services.rendered_for
+    real = recipients.rendered_for
 
     def killed(*args: Any, **kwargs: Any) -> Any:
         raise SystemExit("the worker was killed")  # after the claim, before the provider call
 
-    monkeypatch.setattr(services, "rendered_for", killed)
+    monkeypatch.setattr(recipients, "rendered_for", killed)
     with pytest.raises(SystemExit):
-        services.send_batch_process(send_id=send.pk, batch=0)
+        pipeline.send_batch_process(send_id=send.pk, batch=0)
     assert statuses(send) == {DeliveryStatus.CLAIMED}
     assert Batch.objects.get(send=send, number=0).status == BatchStatus.CLAIMED
-    monkeypatch.setattr(services, "rendered_for", real)
+    monkeypatch.setattr(recipients, "rendered_for", real)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_batch_process(send_id=send.pk, batch=0)  # its task, delivered again
+        pipeline.send_batch_process(send_id=send.pk, batch=0)  # its task, delivered again
 
     assert statuses(send) == {DeliveryStatus.SENT}
     assert len(mail.outbox) == 1 and len(mail.outbox[0].to) == 2  # one call, each reader once
@@ -76,13 +76,13 @@ def test_a_batch_whose_worker_died_during_the_provider_call_is_left_uncertain(
     pre_send.connect(killed, weak=False)
     try:
         with pytest.raises(SystemExit):
-            services.send_batch_process(send_id=send.pk, batch=0)
+            pipeline.send_batch_process(send_id=send.pk, batch=0)
     finally:
         pre_send.disconnect(killed)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_batch_process(send_id=send.pk, batch=0)
+        pipeline.send_batch_process(send_id=send.pk, batch=0)
 
     assert statuses(send) == {DeliveryStatus.UNCERTAIN}
-    assert set(Delivery.objects.filter(send=send).values_list("error", flat=True)) == {sending.WORKER_STOPPED}
+    assert set(Delivery.objects.filter(send=send).values_list("error", flat=True)) == {claims.WORKER_STOPPED}
     assert mail.outbox == []  # never sent again

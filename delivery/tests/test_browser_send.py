@@ -4,7 +4,7 @@ bar move without a reload, pauses, resumes, and sees the send reach "Done".
 
 The send is driven by calling the delivery services from the test: the batch task's
 ``delay`` is replaced by a recorder, and the test runs each recorded batch with
-``services.send_batch_process`` (no broker, no worker), so it decides when each
+``pipeline.send_batch_process`` (no broker, no worker), so it decides when each
 batch goes out and can look at the page in between."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from delivery import services, tasks
+from delivery import pipeline, tasks
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from delivery.tests.test_admin_send import ended_send_with_problems
 from issues.models import IssueStatus
@@ -32,7 +32,7 @@ def recorded_batches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 
 def run_batch(send: Send, batch: int) -> None:
-    services.send_batch_process(send_id=send.pk, batch=batch)
+    pipeline.send_batch_process(send_id=send.pk, batch=batch)
 
 
 def test_editor_sends_an_issue_to_a_list_and_watches_it_finish(
@@ -77,7 +77,7 @@ def test_editor_sends_an_issue_to_a_list_and_watches_it_finish(
     assert page.inner_text("#send-status") == "Scheduled"
 
     # 4. The scheduler starts it; the page notices and shows Pause.
-    services.sends_start_due()
+    pipeline.sends_start_due()
     page.wait_for_selector("#send-pause", timeout=20000)
     assert page.inner_text("#send-status") == "Sending"
     page.evaluate("window.__sameDocument = true")

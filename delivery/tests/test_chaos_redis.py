@@ -63,7 +63,7 @@ def test_a_queue_lost_mid_send_is_sent_once_recovery_runs_a_grace_after_the_faul
 
     from django.utils import timezone
 
-    from delivery import services
+    from delivery import pipeline
     from delivery.models import Batch, BatchStatus
     from newsroom.celery import app
     from testing.workers import kick_due_sends
@@ -88,7 +88,7 @@ def test_a_queue_lost_mid_send_is_sent_once_recovery_runs_a_grace_after_the_faul
     assert send_status(send.pk) == SendStatus.SENDING
 
     latest_run = fault_at + timedelta(seconds=1.5 * settings.SEND_RECOVERY_GRACE_SECONDS)
-    assert services.sends_recover_stalled(now=latest_run) == 1
+    assert pipeline.sends_recover_stalled(now=latest_run) == 1
     status = wait_for_send_end(send.pk, timeout=120, workers=workers)
 
     stats = fake_provider.stats()

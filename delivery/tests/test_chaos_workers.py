@@ -104,7 +104,7 @@ def test_workers_killed_outright_mid_send_are_recovered_a_grace_later_and_only_p
 
     from django.utils import timezone
 
-    from delivery import services
+    from delivery import pipeline
     from delivery.models import Batch, BatchStatus
 
     readers, batch_size = 10_000, 500
@@ -129,7 +129,7 @@ def test_workers_killed_outright_mid_send_are_recovered_a_grace_later_and_only_p
     provider_settles(fake_provider, seconds=3.0)
 
     latest_run = fault_at + timedelta(seconds=1.5 * settings.SEND_RECOVERY_GRACE_SECONDS)
-    services.sends_recover_stalled(now=latest_run)
+    pipeline.sends_recover_stalled(now=latest_run)
     status = wait_for_send_end(send.pk, timeout=120, workers=workers)
 
     stats = fake_provider.stats()

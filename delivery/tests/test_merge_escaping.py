@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.models import OutboxMessage
-from delivery import services
+from delivery import pipeline, services
 from delivery.providers import STRATEGIES, ProviderStrategy, Recipient
 from issues.models import IssueStatus
 from issues.rendering import render_email
@@ -33,7 +33,7 @@ def reader(delivery_id: int, name: str) -> Recipient:
             "name": name,
             "unsubscribe_url": f"https://news.example.com/unsubscribe/t{delivery_id}/",
             "preferences_url": f"https://news.example.com/preferences/t{delivery_id}/",
-            "web_url": "https://news.example.com/issues/1/",  # filled by services.rendered_for when sending
+            "web_url": "https://news.example.com/issues/1/",  # filled by recipients.rendered_for when sending
         },
         headers={},
         metadata={},
@@ -96,6 +96,18 @@ def test_a_batch_of_plain_names_sends_no_extra_variables(provider: str) -> None:
     assert strategy.merge_tag("name") in str(message.alternatives[0][0])
 
 
+@pytest.mark.parametrize("provider", sorted(name for name, s in STRATEGIES.items() if not s.batch))
+def test_a_name_that_looks_like_a_merge_tag_arrives_as_typed(provider: str) -> None:
+    strategy = STRATEGIES[provider]
+    tag = strategy.merge_tag("unsubscribe_url")
+
+    _subject, text, html = copies(strategy, [reader(1, tag)])["reader1@example.org"]
+
+    # Filled in one pass, as a provider does: the name is not merged again as a tag.
+    assert f"Hi {tag}," in text and f"Hi {tag}," in html
+    assert "Hi https://news.example.com/unsubscribe/" not in text + html
+
+
 def hostile_send(capture: Any) -> None:
     daily = MailingListFactory.create(name="Daily")
     SubscriberFactory.create(lists=[daily], name=HOSTILE, email="hostile@example.org")
@@ -103,7 +115,7 @@ def hostile_send(capture: Any) -> None:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
 
 
 def test_the_dev_outbox_stores_the_name_escaped_in_html_and_plain_in_text(

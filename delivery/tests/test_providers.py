@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from delivery import services
+from delivery import pipeline, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
 from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
@@ -55,7 +55,7 @@ def send_to(readers: int, capture: Any, *, also: tuple[str, ...] = ()) -> Send:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     send = services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     send.refresh_from_db()
     return send
 
@@ -199,7 +199,7 @@ def test_mailgun_answer_that_never_comes_leaves_the_batch_uncertain_and_never_re
     fake_provider.set_mode(slow_seconds=2, requests=1)
 
     send = send_to(3, django_capture_on_commit_callbacks)
-    services.send_batch_process(send_id=send.pk, batch=0)  # as if the task came again
+    pipeline.send_batch_process(send_id=send.pk, batch=0)  # as if the task came again
 
     assert fake_provider.stats()["recipients"] == 3  # taken once, never again
     rows = list(Delivery.objects.filter(send=send))

@@ -16,7 +16,7 @@ from anymail.signals import pre_send
 from django.db import connection
 from django.utils import timezone
 
-from delivery import sending, services
+from delivery import claims, pipeline, services
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.tasks import send_batch
 from issues.models import IssueStatus
@@ -50,14 +50,14 @@ def lost_send(readers: int, capture: Any) -> Send:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     send = services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=False):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     return send
 
 
 def recover(capture: Any, *, after: float) -> int:
     """Run recovery ``after`` seconds from now on a moved clock."""
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=after), tick=False), capture(execute=True):
-        return services.sends_recover_stalled()
+        return pipeline.sends_recover_stalled()
 
 
 def test_a_lost_batch_is_enqueued_again_once_past_due_by_the_grace_and_not_before(
@@ -72,7 +72,7 @@ def test_a_lost_batch_is_enqueued_again_once_past_due_by_the_grace_and_not_befor
 
     with django_capture_on_commit_callbacks(execute=True):
         for send_id, number in enqueued:
-            services.send_batch_process(send_id=send_id, batch=number)
+            pipeline.send_batch_process(send_id=send_id, batch=number)
     send.refresh_from_db()
     assert send.status == SendStatus.DONE
     assert set(Delivery.objects.filter(send=send).values_list("status", flat=True)) == {DeliveryStatus.SENT}
@@ -84,10 +84,10 @@ def test_a_batch_enqueued_again_is_not_enqueued_again_until_it_is_late_once_more
     lost_send(2, django_capture_on_commit_callbacks)
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            services.sends_recover_stalled()
+            pipeline.sends_recover_stalled()
         assert len(enqueued) == 1
         with django_capture_on_commit_callbacks(execute=True):
-            services.sends_recover_stalled()  # the next period: its new task is due now
+            pipeline.sends_recover_stalled()  # the next period: its new task is due now
     assert len(enqueued) == 1
 
 
@@ -108,7 +108,7 @@ def test_in_a_moving_queue_only_a_batch_passed_over_is_enqueued_again(
         time_machine.travel(t0 + datetime.timedelta(seconds=100), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        services.sends_recover_stalled()
+        pipeline.sends_recover_stalled()
 
     # The first send's batch was passed over: lost. The second's batch 1 waits its turn.
     assert enqueued == [(first.pk, 0)]
@@ -141,7 +141,7 @@ def test_a_retry_waiting_for_its_countdown_is_not_enqueued_again_before_it_is_du
     monkeypatch: Any,
 ) -> None:
     send = lost_send(2, django_capture_on_commit_callbacks)
-    monkeypatch.setattr(services, "retry_delay", lambda *, attempt: 300.0)
+    monkeypatch.setattr(pipeline, "retry_delay", lambda *, attempt: 300.0)
     countdowns: list[float] = []
 
     def retry(**kwargs: Any) -> Exception:
@@ -171,7 +171,7 @@ def test_a_batch_held_by_a_live_worker_is_left_alone_and_one_whose_worker_died_i
     params.pop("cursor_factory", None)
     params.pop("context", None)
     with psycopg.connect(**params, autocommit=True) as worker:
-        worker.execute("SELECT pg_advisory_lock(%s)", [sending._lock_key(send.pk, 0)])
+        worker.execute("SELECT pg_advisory_lock(%s)", [claims.batch_lock_key(send.pk, 0)])
         recover(django_capture_on_commit_callbacks, after=61)
         assert enqueued == []  # a worker is on it (a slow provider call)
     # its connection ended, as a killed worker's does: PostgreSQL dropped the lock

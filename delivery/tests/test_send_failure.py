@@ -12,7 +12,7 @@ from anymail.message import AnymailRecipientStatus
 from anymail.signals import pre_send
 from django.urls import reverse
 
-from delivery import services
+from delivery import pipeline, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import Issue, IssueStatus
 from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
@@ -51,7 +51,7 @@ def send_to(emails: list[str], capture: Any) -> Send:
     issue = make_full_issue(status=IssueStatus.APPROVED)
     send = services.send_create(issue=issue, lists=[daily], segment=None, at=None, acting_user=make_editor())
     with capture(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     send.refresh_from_db()
     return send
 
@@ -111,7 +111,7 @@ def test_a_failed_send_does_not_block_a_new_send_to_the_same_audience(
         issue=second.issue, lists=list(second.lists.all()), segment=None, at=None, acting_user=make_editor()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     again.refresh_from_db()
     assert again.status == SendStatus.DONE
     assert Issue.objects.get(pk=second.issue_id).status == IssueStatus.SENT

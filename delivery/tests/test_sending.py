@@ -3,6 +3,7 @@ badly, seen through anymail's test backend (messages kept in django.core.mail.ou
 
 from __future__ import annotations
 
+import datetime
 import json
 import smtplib
 from collections.abc import Callable, Iterator
@@ -10,13 +11,15 @@ from typing import Any
 
 import pytest
 import requests
+import time_machine
 from anymail.exceptions import AnymailRecipientsRefused, AnymailRequestsAPIError
 from anymail.message import AnymailRecipientStatus
 from anymail.signals import pre_send
 from django.core import mail
 from django.test import override_settings
 
-from delivery import sending, services
+from delivery import claims, pipeline, posting, recipients, services
+from delivery.judge import judge
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
 from subscribers.links import links_for
@@ -82,13 +85,15 @@ def new_send(readers: int = 3, **subscriber: Any) -> tuple[Send, list[Any]]:
 
 def run_due(capture: Any) -> None:
     with capture(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
 
 
 def rows(send: Send) -> dict[str, Delivery]:
     return {d.email: d for d in Delivery.objects.filter(send=send)}
 
 
+# Links carry the second they were signed: the clock stands still so links_for signs the same one.
+@time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, tzinfo=datetime.UTC), tick=False)
 def test_one_call_carries_each_readers_links_headers_and_metadata(
     as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -249,11 +254,26 @@ def test_when_every_reader_is_refused_the_rows_fail_rather_than_stay_claimed(mon
             messages[0].anymail_status = type("S", (), {"recipients": status})()
             raise AnymailRecipientsRefused()
 
-    monkeypatch.setattr(sending, "get_connection", lambda: Backend())
-    services.send_start(send=Send.objects.get(pk=send.pk))
-    services.send_batch_process(send_id=send.pk, batch=0)
+    monkeypatch.setattr(posting, "get_connection", lambda: Backend())
+    pipeline.send_start(send=Send.objects.get(pk=send.pk))
+    pipeline.send_batch_process(send_id=send.pk, batch=0)
 
     assert {d.status for d in rows(send).values()} == {DeliveryStatus.FAILED}
+
+
+def test_a_finished_send_clears_the_cached_public_pages(
+    as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from issues.selectors import public_cache_version
+
+    send, _ = new_send(2)
+    before = public_cache_version()
+
+    run_due(django_capture_on_commit_callbacks)
+
+    send.refresh_from_db()
+    assert send.status == SendStatus.DONE
+    assert public_cache_version() != before  # the archive and the home page show the sent issue
 
 
 def test_an_invalid_address_fails_alone(
@@ -293,17 +313,31 @@ def test_task_arguments_are_json(
     assert json.loads(json.dumps(calls)) == [list(c) for c in calls]
 
 
-def test_links_made_once_per_batch_are_the_readers_links(monkeypatch: Any, settings: Any) -> None:
+def test_the_batch_path_gives_each_reader_the_links_the_web_views_make(settings: Any) -> None:
+    from core.mail import list_unsubscribe_headers
+    from delivery.claims import Row
+    from delivery.providers import strategy_for
     from subscribers.links import LINK_MAX_AGE, PREFERENCES_SALT, UNSUBSCRIBE_SALT, read_token
 
     settings.SECRET_KEY = "a-secret-key-only-for-this-test-" * 2
-    monkeypatch.setattr("time.time", lambda: 1_790_000_000.25)  # tokens carry the time: freeze it
-    for subscriber_id, email in [(42, "Reader@Example.org"), (7, "o'brien+news@example.ie"), (0, "x@y.example")]:
-        made = sending.LinkMaker().links(subscriber_id=subscriber_id, email=email)
+    settings.SITE_URL = "https://news.example.com"
+    readers = [(42, "Reader@Example.org"), (7, "o'brien+news@example.ie"), (0, "x@y.example")]
+    rows = [Row(i + 1, sub, email, "Ann") for i, (sub, email) in enumerate(readers)]
+    send = Send(pk=1)
+    # Tokens carry the time: the clock stands still so both sides sign the same second.
+    with time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, 0, 250000, tzinfo=datetime.UTC), tick=False):
+        made = recipients.recipients_for(send, rows, strategy_for("mailgun"))
+        expected = [links_for(subscriber_id=sub, email=email) for sub, email in readers]
 
-        assert made == links_for(subscriber_id=subscriber_id, email=email)
+    for recipient, links, (subscriber_id, _) in zip(made, expected, readers, strict=True):
+        assert recipient.merge["unsubscribe_url"] == links["unsubscribe_url"]
+        assert recipient.merge["preferences_url"] == links["preferences_url"]
+        assert recipient.headers["List-Unsubscribe"] == f"<{links['one_click_url']}>"
+        # The RFC 8058 pair, as every other email of ours carries it (core.mail).
+        copy_headers = {**recipients.common_headers(), **recipient.headers}
+        assert list_unsubscribe_headers(links["one_click_url"]).items() <= copy_headers.items()
         for key, salt in (("unsubscribe_url", UNSUBSCRIBE_SALT), ("preferences_url", PREFERENCES_SALT)):
-            token = made[key].rstrip("/").rsplit("/", 1)[1]
+            token = recipient.merge[key].rstrip("/").rsplit("/", 1)[1]
             assert read_token(token, salt=salt, max_age=LINK_MAX_AGE).subscriber_id == subscriber_id
 
 
@@ -363,7 +397,7 @@ def test_a_batch_locked_by_another_worker_is_left_to_it(django_capture_on_commit
 
     send, _ = new_send(2)
     with django_capture_on_commit_callbacks(execute=False):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     settings_dict = connection.settings_dict
     other = psycopg.connect(
         host=settings_dict["HOST"] or "127.0.0.1",
@@ -374,13 +408,13 @@ def test_a_batch_locked_by_another_worker_is_left_to_it(django_capture_on_commit
         autocommit=True,
     )
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [sending._lock_key(send.pk, 0)])
-        services.send_batch_process(send_id=send.pk, batch=0)
+        other.execute("SELECT pg_advisory_lock(%s)", [claims.batch_lock_key(send.pk, 0)])
+        pipeline.send_batch_process(send_id=send.pk, batch=0)
         assert {d.status for d in rows(send).values()} == {DeliveryStatus.QUEUED}
     finally:
         other.close()  # the "other worker" goes away: its lock with it
 
-    services.send_batch_process(send_id=send.pk, batch=0)
+    pipeline.send_batch_process(send_id=send.pk, batch=0)
     assert {d.status for d in rows(send).values()} == {DeliveryStatus.SENT}
 
 
@@ -389,14 +423,14 @@ def test_rows_left_claimed_by_a_dead_worker_become_uncertain_and_are_not_sent(
 ) -> None:
     send, people = new_send(3)
     with django_capture_on_commit_callbacks(execute=False):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     Delivery.objects.filter(send=send, email=people[0].email).update(status=DeliveryStatus.CLAIMED)
 
-    services.send_batch_process(send_id=send.pk, batch=0)
+    pipeline.send_batch_process(send_id=send.pk, batch=0)
 
     by_email = rows(send)
     assert by_email[people[0].email].status == DeliveryStatus.UNCERTAIN
-    assert by_email[people[0].email].error == sending.WORKER_STOPPED
+    assert by_email[people[0].email].error == claims.WORKER_STOPPED
     from core.models import OutboxMessage
 
     assert people[0].email not in set(OutboxMessage.objects.values_list("to", flat=True))
@@ -410,7 +444,7 @@ def test_rows_left_claimed_by_a_dead_worker_become_uncertain_and_are_not_sent(
 def test_retry_delays_double_with_jitter_up_to_the_cap(settings: Any, attempt: int, low: float, high: float) -> None:
     settings.SEND_RETRY_BACKOFF_SECONDS = 10
     settings.SEND_RETRY_BACKOFF_MAX_SECONDS = 600
-    delays = {services.retry_delay(attempt=attempt) for _ in range(200)}
+    delays = {pipeline.retry_delay(attempt=attempt) for _ in range(200)}
     assert all(low <= d <= high for d in delays)
     assert len(delays) > 100  # jittered, not one fixed value
 
@@ -446,7 +480,7 @@ def _requests_error(kind: type[requests.RequestException], inner: BaseException)
 def test_transport_errors_are_retried_only_when_nothing_can_have_gone_out(
     make: Callable[[], BaseException], idempotent: bool, verdict: str
 ) -> None:
-    assert sending.judge(_as_anymail_raises(make()), idempotent=idempotent).verdict == verdict
+    assert judge(_as_anymail_raises(make()), idempotent=idempotent).verdict == verdict
 
 
 def _new_connection_error() -> BaseException:
@@ -473,7 +507,7 @@ def _connect_timeout() -> BaseException:
     ],
 )
 def test_provider_answers_decide_the_readers_fate(exc: BaseException, idempotent: bool, verdict: str) -> None:
-    assert sending.judge(exc, idempotent=idempotent).verdict == verdict
+    assert judge(exc, idempotent=idempotent).verdict == verdict
 
 
 @pytest.mark.parametrize(
@@ -489,7 +523,7 @@ def test_provider_answers_decide_the_readers_fate(exc: BaseException, idempotent
     ],
 )
 def test_smtp_errors_decide_the_readers_fate(exc: BaseException, verdict: str) -> None:
-    assert sending.judge(exc, idempotent=False).verdict == verdict
+    assert judge(exc, idempotent=False).verdict == verdict
 
 
 def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any) -> None:
@@ -503,7 +537,7 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
     settings.NEWSROOM_BATCH_SIZE = 2
     send, _ = new_send(4)
     with django_capture_on_commit_callbacks(execute=False):
-        services.sends_start_due()  # the batch tasks are lost: nothing runs them
+        pipeline.sends_start_due()  # the batch tasks are lost: nothing runs them
     long_ago = timezone.now() - datetime.timedelta(hours=2)
     # batch 0's worker died during its provider call
     Batch.objects.filter(send=send, number=0).update(status=BatchStatus.POSTING, started_at=timezone.now())
@@ -513,12 +547,12 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
 
     later = timezone.now() + datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS + 1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sends_recover_stalled(now=later) == 1
+        assert pipeline.sends_recover_stalled(now=later) == 1
 
     assert enqueued == [(send.pk, 0), (send.pk, 1)]
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_batch_process(send_id=send.pk, batch=0)
-        services.send_batch_process(send_id=send.pk, batch=1)
+        pipeline.send_batch_process(send_id=send.pk, batch=0)
+        pipeline.send_batch_process(send_id=send.pk, batch=1)
     assert {d.status for d in Delivery.objects.filter(send=send, batch=0)} == {DeliveryStatus.UNCERTAIN}
     assert {d.status for d in Delivery.objects.filter(send=send, batch=1)} == {DeliveryStatus.SENT}
     send.refresh_from_db()
@@ -530,10 +564,10 @@ def test_a_send_that_is_moving_is_left_alone(django_capture_on_commit_callbacks:
 
     send, _ = new_send(2)
     with django_capture_on_commit_callbacks(execute=False):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     monkeypatch.setattr(send_batch, "delay", lambda *args: pytest.fail("nothing should be enqueued"))
 
-    assert services.sends_recover_stalled() == 0
+    assert pipeline.sends_recover_stalled() == 0
     assert {d.status for d in Delivery.objects.filter(send=send)} == {DeliveryStatus.QUEUED}
 
 
@@ -548,11 +582,11 @@ def test_a_send_whose_snapshot_died_with_its_worker_is_started_again(
     long_ago = timezone.now() - datetime.timedelta(hours=2)
     Send.objects.filter(pk=send.pk).update(status=SendStatus.SNAPSHOTTING, started_at=long_ago)
 
-    assert services.sends_recover_stalled() == 1
+    assert pipeline.sends_recover_stalled() == 1
     send.refresh_from_db()
     assert send.status == SendStatus.SCHEDULED
     with django_capture_on_commit_callbacks(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     assert sorted(Delivery.objects.filter(send=send).values_list("email", flat=True)) == sorted(p.email for p in people)
 
 

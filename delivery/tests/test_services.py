@@ -3,7 +3,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from delivery import services
+from delivery import pipeline, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
 from subscribers.models import SubscriberStatus
@@ -44,7 +44,7 @@ def test_it_sends_each_sendable_reader_once_and_finishes(editor, celery_eager, d
         services.send_create(issue=issue, lists=[tech, news], segment=None, at=None, acting_user=editor)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.sends_start_due()
+        pipeline.sends_start_due()
 
     send.refresh_from_db()
     issue.refresh_from_db()

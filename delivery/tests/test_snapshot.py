@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from delivery import services
+from delivery import pipeline, services
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
 from testing.factories import MailingListFactory, SubscriberFactory, make_editor, make_full_issue
@@ -25,9 +25,9 @@ def small_chunks(settings: Any, monkeypatch: Any) -> None:
     settings.NEWSROOM_BATCH_SIZE = 2
     settings.EMAIL_PROVIDER = "mailgun"
     settings.EMAIL_BACKEND = TEST_BACKEND
-    monkeypatch.setattr(services, "FIRST_CHUNK_BATCHES", 1)
-    monkeypatch.setattr(services, "CHUNK_BATCHES", 2)
-    monkeypatch.setattr(services, "MAX_CHUNK_BATCHES", 2)
+    monkeypatch.setattr(pipeline, "FIRST_CHUNK_BATCHES", 1)
+    monkeypatch.setattr(pipeline, "CHUNK_BATCHES", 2)
+    monkeypatch.setattr(pipeline, "MAX_CHUNK_BATCHES", 2)
 
 
 def new_send(readers: int) -> tuple[Send, list[Any]]:
@@ -48,16 +48,16 @@ def test_the_first_chunk_is_sent_while_the_rest_of_the_audience_is_still_stored(
 ) -> None:
     send, people = new_send(9)
     seen: list[tuple[int, str, int]] = []
-    process = services.send_batch_process
+    process = pipeline.send_batch_process
 
     def watching(*, send_id: int, batch: int, final_attempt: bool = False) -> Any:
         stored = Delivery.objects.filter(send_id=send_id).count()
         seen.append((batch, Send.objects.get(pk=send_id).status, stored))
         return process(send_id=send_id, batch=batch, final_attempt=final_attempt)
 
-    monkeypatch.setattr(services, "send_batch_process", watching)
+    monkeypatch.setattr(pipeline, "send_batch_process", watching)
 
-    services.sends_start_due()  # real commits: each chunk's tasks run (eagerly) as it commits
+    pipeline.sends_start_due()  # real commits: each chunk's tasks run (eagerly) as it commits
 
     send.refresh_from_db()
     assert send.status == SendStatus.DONE and send.total == 9
@@ -75,7 +75,7 @@ def test_a_snapshot_cut_short_resumes_after_the_last_reader_it_stored(small_chun
     send, people = new_send(9)
     enqueued: list[int] = []
     monkeypatch.setattr(send_batch, "delay", lambda send_id, batch: enqueued.append(batch))
-    real_next = services._snapshot_next
+    real_next = pipeline.snapshot_next
     chunks = {"left": 2}
 
     def dies_after_two_chunks(send_id: int, chunk_batches: int) -> bool:
@@ -84,18 +84,18 @@ def test_a_snapshot_cut_short_resumes_after_the_last_reader_it_stored(small_chun
         chunks["left"] -= 1
         return real_next(send_id, chunk_batches)
 
-    monkeypatch.setattr(services, "_snapshot_next", dies_after_two_chunks)
+    monkeypatch.setattr(pipeline, "snapshot_next", dies_after_two_chunks)
     with pytest.raises(SystemExit):
-        services.sends_start_due()
+        pipeline.sends_start_due()
     assert Delivery.objects.filter(send=send).count() == 6  # three batches stored, three readers not yet
     assert enqueued == [0, 1, 2]
 
-    monkeypatch.setattr(services, "_snapshot_next", real_next)
+    monkeypatch.setattr(pipeline, "snapshot_next", real_next)
     Send.objects.filter(pk=send.pk).update(started_at=timezone.now() - datetime.timedelta(hours=2))
-    services.sends_recover_stalled()  # the dead snapshot goes back to scheduled
-    services.sends_start_due()  # and resumes after the last reader it stored
+    pipeline.sends_recover_stalled()  # the dead snapshot goes back to scheduled
+    pipeline.sends_start_due()  # and resumes after the last reader it stored
     for batch in enqueued:
-        services.send_batch_process(send_id=send.pk, batch=batch)
+        pipeline.send_batch_process(send_id=send.pk, batch=batch)
 
     send.refresh_from_db()
     assert enqueued == [0, 1, 2, 3, 4]  # the resumed chunks are numbered on from the stored ones
@@ -112,7 +112,7 @@ def test_a_cancel_while_the_audience_is_stored_stops_the_snapshot(small_chunks: 
 
     send, _ = new_send(9)
     editor = make_editor("cancelling-editor")
-    real_next = services._snapshot_next
+    real_next = pipeline.snapshot_next
     calls = {"n": 0}
 
     def cancel_after_first_chunk(send_id: int, chunk_batches: int) -> bool:
@@ -122,10 +122,10 @@ def test_a_cancel_while_the_audience_is_stored_stops_the_snapshot(small_chunks: 
             services.send_cancel(send=Send.objects.get(pk=send_id), acting_user=editor)
         return more
 
-    monkeypatch.setattr(services, "_snapshot_next", cancel_after_first_chunk)
+    monkeypatch.setattr(pipeline, "snapshot_next", cancel_after_first_chunk)
     monkeypatch.setattr(send_batch, "delay", lambda *args: None)
 
-    services.sends_start_due()
+    pipeline.sends_start_due()
 
     send.refresh_from_db()
     send.issue.refresh_from_db()
@@ -142,21 +142,21 @@ def test_chunks_grow_to_a_cap_so_a_large_audience_takes_few_chunks(settings: Any
     from delivery.tasks import send_batch
 
     settings.NEWSROOM_BATCH_SIZE = 1
-    monkeypatch.setattr(services, "FIRST_CHUNK_BATCHES", 1)
-    monkeypatch.setattr(services, "CHUNK_BATCHES", 2)
-    monkeypatch.setattr(services, "MAX_CHUNK_BATCHES", 4)
+    monkeypatch.setattr(pipeline, "FIRST_CHUNK_BATCHES", 1)
+    monkeypatch.setattr(pipeline, "CHUNK_BATCHES", 2)
+    monkeypatch.setattr(pipeline, "MAX_CHUNK_BATCHES", 4)
     monkeypatch.setattr(send_batch, "delay", lambda *args: None)
     send, _ = new_send(12)
     asked: list[int] = []
-    real_next = services._snapshot_next
+    real_next = pipeline.snapshot_next
 
     def recording(send_id: int, chunk_batches: int) -> bool:
         asked.append(chunk_batches)
         return real_next(send_id, chunk_batches)
 
-    monkeypatch.setattr(services, "_snapshot_next", recording)
+    monkeypatch.setattr(pipeline, "snapshot_next", recording)
 
-    services.sends_start_due()
+    pipeline.sends_start_due()
 
     assert asked == [1, 2, 4, 4, 4]  # 1 + 2 + 4 + 4 readers, then the last 1 and the end
     assert sorted(batch_sizes(send)) == list(range(12))

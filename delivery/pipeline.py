@@ -1,0 +1,426 @@
+"""The worker's send path, step by step, in the order a send goes through them.
+
+1. **Start** (``sends_start_due``, beat): claim the due scheduled sends.
+2. **Snapshot** (``send_start``): store the audience as Delivery rows, chunk by
+   chunk (``snapshot_next``), each chunk's batches enqueued as it commits
+   (``enqueue_batches``).
+3. **Process a batch** (``send_batch_process``, one task per batch): claim its
+   rows (delivery.claims) → build each reader's recipient (delivery.recipients)
+   → post to the provider (delivery.posting, which asks delivery.judge what an
+   error means) → record the answers → settle the batch.
+4. **Finish** (``send_finish_if_complete``): done once no row is open, or failed
+   with the reason when no reader was reached.
+5. **Recover** (``sends_recover_stalled``, beat): enqueue again what lost tasks
+   and dead workers left behind.
+
+The steps are here; the details live in the small modules they call.
+delivery.services keeps the editor's commands (create, pause, resume, cancel,
+retry)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from anymail.exceptions import AnymailConfigurationError
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+from django.db.models import Count, F, Max
+from django.utils import timezone
+
+from delivery import claims, posting, recipients
+from delivery.judge import REASON_LIMIT
+from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
+from delivery.providers import ProviderStrategy, provider_check
+from issues.models import Issue, IssueStatus
+from issues.selectors import public_cache_clear
+from issues.services import issue_transition
+from subscribers.selectors import sendable_subscribers
+
+CONFIG_ERRORS = (ImproperlyConfigured, AnymailConfigurationError)
+# A send whose batches may go out: its audience is still being stored, or it is sending.
+SENDABLE = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
+
+
+# --- 1. start -----------------------------------------------------------------------
+
+
+def sends_start_due() -> list[int]:
+    """Start every due scheduled send; returns their ids."""
+    with transaction.atomic():
+        ids = _claim_due(timezone.now())
+    for pk in ids:
+        send_start(send=Send.objects.get(pk=pk))
+    return ids
+
+
+def _claim_due(now: datetime.datetime) -> list[int]:
+    due = Send.objects.filter(status=SendStatus.SCHEDULED, scheduled_at__lte=now)
+    if connection.features.has_select_for_update_skip_locked:
+        ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:20])
+        Send.objects.filter(pk__in=ids).update(status=SendStatus.SNAPSHOTTING, started_at=now)
+        return ids
+    claimed = []
+    for pk in due.values_list("pk", flat=True)[:20]:
+        if Send.objects.filter(pk=pk, status=SendStatus.SCHEDULED).update(
+            status=SendStatus.SNAPSHOTTING, started_at=now
+        ):
+            claimed.append(pk)
+    return claimed
+
+
+# --- 2. snapshot --------------------------------------------------------------------
+
+
+# Batches per snapshot chunk: the first chunk is small so that the first readers get the
+# issue at once; later ones double, up to a cap, because each chunk's SELECT reads the rest
+# of the audience again to find its next readers (a million readers take about ten chunks).
+FIRST_CHUNK_BATCHES = 2
+CHUNK_BATCHES = 20
+MAX_CHUNK_BATCHES = 200
+
+
+def snapshot_chunk(*, send: Send, after_id: int, first_batch: int, limit: int) -> int:
+    """Insert the next ``limit`` sendable readers (by id, after ``after_id``) as Delivery rows
+    numbered from ``first_batch``, ``NEWSROOM_BATCH_SIZE`` to a batch; returns how many."""
+    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by().values("id", "email")
+    sql, params = audience.query.sql_with_params()
+    table = Delivery._meta.db_table
+    size = settings.NEWSROOM_BATCH_SIZE
+    # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+    chunk = f"SELECT a.id, a.email FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
+    insert = (
+        f"INSERT INTO {table} (send_id, subscriber_id, email, status, batch, attempts, "  # noqa: S608
+        "provider_message_id, provider_status, error) "
+        "SELECT %s, c.id, c.email, %s, %s + (row_number() OVER (ORDER BY c.id) - 1) / %s, 0, '', '', '' "
+        f"FROM ({chunk}) c WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Ordering the chunk sorts the rest of the audience: keep that sort in memory (this transaction only).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, first_batch, size, *params, after_id, limit])
+        return cursor.rowcount
+
+
+def snapshot_next(send_id: int, chunk_batches: int) -> bool:
+    """One chunk of the snapshot in its own transaction, its batches enqueued on commit.
+    Returns False once the audience is exhausted, or when the send stopped being prepared
+    (cancelled): the row lock makes a cancel and a chunk wait for each other."""
+    size = settings.NEWSROOM_BATCH_SIZE
+    with transaction.atomic():
+        send = Send.objects.select_for_update().get(pk=send_id)
+        if send.status != SendStatus.SNAPSHOTTING:
+            return False
+        done = Delivery.objects.filter(send_id=send_id).aggregate(last=Max("subscriber_id"), batch=Max("batch"))
+        first_batch = 0 if done["batch"] is None else done["batch"] + 1
+        inserted = snapshot_chunk(
+            send=send, after_id=done["last"] or 0, first_batch=first_batch, limit=chunk_batches * size
+        )
+        if not inserted:
+            return False
+        Send.objects.filter(pk=send_id).update(total=Delivery.objects.filter(send_id=send_id).count())
+        _issue_now_sending(send.issue_id)
+        enqueue_batches(send_id, batches=range(first_batch, first_batch + math.ceil(inserted / size)))
+    return inserted == chunk_batches * size
+
+
+def _issue_now_sending(issue_id: int) -> None:
+    """The first readers are about to get the issue: scheduled → sending (once)."""
+    issue = Issue.objects.get(pk=issue_id)
+    if issue.status == IssueStatus.SCHEDULED:
+        issue_transition(issue=issue, to_status=IssueStatus.SENDING, acting_user=None)
+
+
+def send_start(*, send: Send) -> None:
+    """Snapshot the audience chunk by chunk, enqueueing each chunk's batches as it commits,
+    then move the send to sending.
+
+    While the send is *preparing its audience* (SNAPSHOTTING) the committed
+    chunks are already being sent, so the first readers get the issue at once
+    however large the audience; the send cannot finish before it is SENDING. A
+    snapshot cut short (its worker died) resumes after the last reader it
+    stored (sends_recover_stalled). A provider misconfiguration stops here,
+    before any row exists: the send fails with the reason and the issue goes
+    back to approved."""
+    try:
+        provider_check()
+    except CONFIG_ERRORS as exc:
+        with transaction.atomic():
+            Send.objects.filter(pk=send.pk).update(
+                status=SendStatus.FAILED, error=f"The mail provider is not set up: {exc}", finished_at=timezone.now()
+            )
+            issue = Issue.objects.get(pk=send.issue_id)
+            if issue.status == IssueStatus.SCHEDULED:
+                issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None)
+        return
+    # Normally sends_start_due has claimed it already; a direct call claims it here.
+    Send.objects.filter(pk=send.pk, status=SendStatus.SCHEDULED).update(
+        status=SendStatus.SNAPSHOTTING, started_at=timezone.now()
+    )
+    chunk_batches = FIRST_CHUNK_BATCHES
+    while snapshot_next(send.pk, chunk_batches):
+        chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
+    with transaction.atomic():
+        total = Delivery.objects.filter(send_id=send.pk).count()
+        if not Send.objects.filter(pk=send.pk, status=SendStatus.SNAPSHOTTING).update(
+            status=SendStatus.SENDING, total=total
+        ):
+            return  # cancelled while its audience was being prepared
+        _issue_now_sending(send.issue_id)
+    send_finish_if_complete(send_id=send.pk)
+
+
+# --- enqueue ---------------------------------------------------------------------------
+
+
+def enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None:
+    """After commit, one send_batch task per batch (default: each batch that has queued rows)."""
+    from delivery.tasks import send_batch
+
+    if batches is None:
+        batches = (
+            Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.QUEUED)
+            .order_by("batch")
+            .values_list("batch", flat=True)
+            .distinct()
+        )
+    numbers = list(batches)
+    claims.batches_due(send_id, numbers, timezone.now())
+    transaction.on_commit(lambda: [send_batch.delay(send_id, b) for b in numbers])
+
+
+# --- 3. process a batch ------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    """retry True: rows went back to QUEUED; the task should retry later."""
+
+    retry: bool = False
+    reason: str = ""
+
+
+def retry_delay(*, attempt: int) -> float:
+    """Seconds before retry ``attempt`` (0 = first): exponential, capped, with jitter.
+
+    The base doubles each attempt up to SEND_RETRY_BACKOFF_MAX_SECONDS; the
+    delay is drawn between half the base and the base, so batches that failed
+    together do not come back together."""
+    base = min(settings.SEND_RETRY_BACKOFF_SECONDS * 2.0**attempt, settings.SEND_RETRY_BACKOFF_MAX_SECONDS)
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False) -> BatchOutcome:
+    """Claim, send and record one batch. Safe to run again, or twice at once, for the same batch.
+
+    A batch to retry is left queued; its task sets when it is due (claims.batch_retry_due)."""
+    send = Send.objects.select_related("issue").filter(pk=send_id).first()
+    if send is None or send.status not in SENDABLE:
+        return BatchOutcome()
+    try:
+        strategy = provider_check()
+    except CONFIG_ERRORS as exc:
+        _pause_for_provider(send_id, str(exc))
+        return BatchOutcome()
+    with claims.batch_lock(send_id, batch) as held:
+        if not held:
+            return BatchOutcome()  # another worker is sending this batch now
+        rows = claims.batch_claim(send_id=send_id, batch=batch)
+        if rows:
+            outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt)
+            if outcome is not None:
+                return outcome
+        elif not Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.QUEUED).exists():
+            claims.batch_settle(send_id=send_id, batch=batch)
+    send_finish_if_complete(send_id=send_id)
+    return BatchOutcome()
+
+
+def _send_and_record(
+    send: Send, batch: int, strategy: ProviderStrategy, rows: list[claims.Row], *, final_attempt: bool
+) -> BatchOutcome | None:
+    """Send the claimed rows and record the answers, the batch queued again if some are to be
+    retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
+    results = _send_rows(send, batch, strategy, rows)
+    with transaction.atomic():
+        posting.record(results, final_attempt=final_attempt)
+        again = timezone.now() if results.retry else None
+        claims.batch_settle(send_id=send.pk, batch=batch, retry_at=again)
+    if results.config_error:
+        _pause_for_provider(send.pk, results.config_error)
+        return BatchOutcome()
+    if results.retry:
+        return BatchOutcome(retry=True, reason=next(iter(results.retry.values())))
+    return None
+
+
+def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[claims.Row]) -> posting.Results:
+    """Build the claimed readers' recipients and the send's email, then post them."""
+    ids = [r.delivery_id for r in rows]
+    try:
+        readers = recipients.recipients_for(send, rows, strategy)
+        rendered = recipients.rendered_for(send, strategy.merge_tag)
+
+        def begin_posting() -> None:
+            claims.batch_posting(send_id=send.pk, batch=batch)
+
+        if strategy.batch:
+            key = posting.batch_key(send.pk, batch, readers)
+            return posting.send_in_one_call(
+                strategy, rendered, readers, send_id=send.pk, key=key, posting=begin_posting
+            )
+        return posting.send_one_by_one(strategy, rendered, readers, send_id=send.pk, posting=begin_posting)
+    except Exception as exc:
+        # Whatever broke, these rows may or may not have gone: say so rather than leave them claimed.
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
+            status=DeliveryStatus.UNCERTAIN, error=f"Unexpected error while sending: {exc!r}"[:REASON_LIMIT]
+        )
+        raise
+
+
+def _pause_for_provider(send_id: int, reason: str) -> None:
+    """The provider is misconfigured or refuses our credentials: stop every worker until an operator resumes."""
+    Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
+        status=SendStatus.PAUSED, error=f"Paused: the mail provider is not set up: {reason}"[:2000]
+    )
+
+
+# --- 4. finish -------------------------------------------------------------------------
+
+
+def send_finish_if_complete(*, send_id: int) -> bool:
+    """End the send once no row is queued or claimed: DONE and the issue SENT when a reader
+    was sent it (or may have been), else FAILED with the reason and the issue approved again."""
+    open_rows = Delivery.objects.filter(
+        send_id=send_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
+    ).exists()
+    if open_rows:
+        return False
+    reached = Delivery.objects.filter(
+        send_id=send_id, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]
+    ).exists()
+    if not reached:
+        return _send_fail(send_id)
+    with transaction.atomic():
+        if not Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
+            status=SendStatus.DONE, finished_at=timezone.now()
+        ):
+            return False
+        issue = Issue.objects.get(sends__pk=send_id)
+        if issue.status == IssueStatus.SENDING:
+            issue_transition(issue=issue, to_status=IssueStatus.SENT, acting_user=None)
+    # The issue is now public in the archive and on the home page.
+    public_cache_clear()
+    return True
+
+
+def _send_fail(send_id: int) -> bool:
+    """No reader was sent the issue: the send fails with why, and the issue goes back to
+    approved (unless another send of it is going or reached someone), unpublished."""
+    reason = no_reader_sent_reason(send_id)
+    with transaction.atomic():
+        if not Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(
+            status=SendStatus.FAILED, finished_at=timezone.now(), error=reason
+        ):
+            return False
+        issue = Issue.objects.get(sends__pk=send_id)
+        others_open = Send.objects.filter(issue=issue, status__in=[*SENDABLE, SendStatus.PAUSED]).exclude(pk=send_id)
+        reached = Delivery.objects.filter(
+            send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]
+        ).exists()
+        if issue.status == IssueStatus.SENDING and not reached and not others_open.exists():
+            note = f"Send #{send_id} failed. {reason}"
+            issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None, note=note)
+    return True
+
+
+def no_reader_sent_reason(send_id: int) -> str:
+    """'No reader was sent the issue: 3 failed (the commonest reason), 1 skipped.'"""
+    counts = dict(
+        Delivery.objects.filter(send_id=send_id)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    parts = []
+    failed = counts.get(DeliveryStatus.FAILED, 0)
+    if failed:
+        common = (
+            Delivery.objects.filter(send_id=send_id, status=DeliveryStatus.FAILED)
+            .values("error")
+            .annotate(n=Count("pk"))
+            .order_by("-n")
+            .values_list("error", flat=True)
+            .first()
+        )
+        parts.append(f"{failed} failed ({(common or 'no reason given').rstrip('.')})")
+    if counts.get(DeliveryStatus.SKIPPED):
+        parts.append(f"{counts[DeliveryStatus.SKIPPED]} skipped (no longer sendable or cancelled)")
+    return ("No reader was sent the issue: " + ", ".join(parts or ["the audience was empty"]) + ".")[:2000]
+
+
+# --- 5. recover ------------------------------------------------------------------------
+
+
+def sends_recover_stalled(*, now: datetime.datetime | None = None) -> int:
+    """Finish what lost tasks left behind; returns how many sends were touched.
+
+    A send whose snapshot died with its worker is scheduled again. A batch more
+    than SEND_RECOVERY_GRACE_SECONDS past due whose task is lost is enqueued again
+    (see _lost_batches); a batch already being sent is locked, and its rows are
+    claimed, so a second task sends no one twice. ``now`` lets a test move the clock."""
+    now = now or timezone.now()
+    dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    late = now - datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS)
+    # A send left preparing its audience (its worker died) is started again: the snapshot resumes
+    # after the last reader it stored, and the batches it had stored are enqueued again below.
+    touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead).update(
+        status=SendStatus.SCHEDULED
+    )
+    frontier = _queue_frontier(late)
+    for send_id, status in Send.objects.filter(status__in=SENDABLE).values_list("pk", "status"):
+        lost = _lost_batches(send_id, late=late, dead=dead, frontier=frontier)
+        if lost:
+            with transaction.atomic():
+                enqueue_batches(send_id, lost)
+            touched += 1
+        if status == SendStatus.SENDING:
+            send_finish_if_complete(send_id=send_id)
+    return touched
+
+
+def _queue_frontier(late: datetime.datetime) -> datetime.datetime | None:
+    """The latest due time among batches taken from the queue since ``late``; None when the
+    queue has not moved since then (its messages are lost, or no worker runs)."""
+    taken = Batch.objects.filter(started_at__gte=late).filter(started_at__gte=F("due_at"))
+    return taken.aggregate(last=Max("due_at"))["last"]
+
+
+def _lost_batches(
+    send_id: int, *, late: datetime.datetime, dead: datetime.datetime, frontier: datetime.datetime | None
+) -> list[int]:
+    """Batches of the send due before ``late`` whose task is gone.
+
+    A queued one is lost when the queue stands still, or when a batch due after it
+    has been taken (the queue is first in, first out). One claimed or posting since
+    before ``late`` is lost when no worker holds its lock (PostgreSQL drops the
+    lock with the worker's connection; elsewhere, past the task time limit)."""
+    lost = []
+    rows = Batch.objects.filter(send_id=send_id, due_at__lt=late).exclude(status=BatchStatus.DONE).order_by("number")
+    for number, status, due_at, started_at in rows.values_list("number", "status", "due_at", "started_at"):
+        if status == BatchStatus.QUEUED:
+            if frontier is None or frontier > due_at:
+                lost.append(number)
+        elif started_at is None or started_at < late:
+            if connection.vendor != "postgresql" and started_at is not None and started_at >= dead:
+                continue
+            with claims.batch_lock(send_id, number) as free:
+                if free:
+                    lost.append(number)
+    return lost

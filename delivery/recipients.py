@@ -1,0 +1,103 @@
+"""What each reader's copy of a send carries: the issue rendered once per send, and each
+reader's merge values, links, List-Unsubscribe and Message-ID."""
+
+from __future__ import annotations
+
+import dataclasses
+from email.utils import parseaddr
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from core.mail import ONE_CLICK_POST, list_unsubscribe
+from delivery.claims import Row
+from delivery.models import Send
+from delivery.providers import ProviderStrategy, Recipient
+from issues.rendering import RenderedEmail, render_email
+from subscribers.links import ReaderLinks
+
+# Merge values of idempotent providers are kept so that a retry sends the same request.
+MERGE_CACHE_SECONDS = 24 * 3600
+
+
+def sender_domain() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id(*, send_id: int, delivery_id: int, domain: str) -> str:
+    """The reader's Message-ID: the same for every attempt at the same delivery."""
+    return f"<d{delivery_id}.s{send_id}@{domain}>"
+
+
+def _merge_values(send: Any, rows: list[Row], *, keep: bool) -> dict[int, dict[str, str]]:
+    """Per-reader merge values and links; kept in the cache when a retry must repeat them exactly."""
+    cache_key = f"delivery:merge:{send.pk}:" + "{}"
+    found: dict[int, dict[str, str]] = {}
+    if keep:
+        stored = cache.get_many([cache_key.format(r.delivery_id) for r in rows])
+        found = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items()}
+    links = ReaderLinks()
+    fresh = {}
+    for r in rows:
+        if r.delivery_id not in found:
+            fresh[r.delivery_id] = {"name": r.name, **links.links(subscriber_id=r.subscriber_id or 0, email=r.email)}
+    if keep and fresh:
+        cache.set_many({cache_key.format(pk): v for pk, v in fresh.items()}, MERGE_CACHE_SECONDS)
+    return found | fresh
+
+
+def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> list[Recipient]:
+    """Each reader's merge values (name, unsubscribe and preferences links), List-Unsubscribe,
+    Message-ID and Delivery id. The issue's web link is the same for everyone: see common_headers
+    and rendered_for."""
+    values = _merge_values(send, rows, keep=strategy.idempotent)
+    domain = sender_domain()
+    recipients = []
+    for r in rows:
+        v = values[r.delivery_id]
+        recipients.append(
+            Recipient(
+                delivery_id=r.delivery_id,
+                email=r.email,
+                merge={
+                    "name": v["name"],
+                    "unsubscribe_url": v["unsubscribe_url"],
+                    "preferences_url": v["preferences_url"],
+                },
+                headers={
+                    **list_unsubscribe(v["one_click_url"]),
+                    "Message-ID": message_id(send_id=send.pk, delivery_id=r.delivery_id, domain=domain),
+                },
+                metadata={"delivery_id": str(r.delivery_id)},
+            )
+        )
+    return recipients
+
+
+def common_headers() -> dict[str, str]:
+    """Headers every reader's copy carries alike (RFC 8058 one-click unsubscribe)."""
+    return dict(ONE_CLICK_POST)
+
+
+def common_metadata(send_id: int) -> dict[str, str]:
+    return {"send_id": str(send_id)}
+
+
+def rendered_for(send: Send, merge_tag: Any) -> RenderedEmail:
+    """The issue rendered once per send (cached in Django's cache), its web link filled in.
+
+    The web link is the same for every reader, so it is not sent as a merge value."""
+    key = f"delivery:rendered:{send.pk}:{getattr(merge_tag, '__name__', 'tag')}"
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = render_email(send.issue, merge_tag=merge_tag)
+        tag, url = merge_tag("web_url"), settings.SITE_URL.rstrip("/") + send.issue.get_absolute_url()
+        rendered = dataclasses.replace(
+            rendered,
+            subject=rendered.subject.replace(tag, url),
+            html=rendered.html.replace(tag, url),
+            text=rendered.text.replace(tag, url),
+        )
+        cache.set(key, rendered, 6 * 3600)
+    return rendered
