@@ -21,7 +21,7 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         seconds, sender.signature("delivery.start_due_sends"), name="start due sends", expires=2 * seconds
     )
-    # Rows left behind by lost tasks (see delivery.services.sends_recover_stalled).
+    # Rows left behind by lost tasks (see delivery.pipeline.sends_recover_stalled).
     # It runs every half grace, so a lost batch is enqueued again at most 1.5 grace after it was due.
     recover = max(5.0, settings.SEND_RECOVERY_GRACE_SECONDS / 2)
     sender.add_periodic_task(
