@@ -246,9 +246,11 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         services.issue_save(issue=obj, acting_user=request.user, base_version=base_version)
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        # The add page lists the sections to start with; once the issue
-        # exists, the composer (issues/admin_composer.py) edits them all.
-        return super().get_inline_instances(request, obj) if obj is None else []
+        # The add page lists the sections to start with, and a version from
+        # History shows its own; otherwise the composer
+        # (issues/admin_composer.py) edits them all.
+        restoring = hasattr(request, "_issue_status_kept")
+        return super().get_inline_instances(request, obj) if obj is None or restoring else []
 
     class Media:
         css = {"all": ["django_ckeditor_5/dist/styles.css", "issues/composer.css"]}
