@@ -40,6 +40,8 @@
   function setStatus(text, kind) {
     statusEl.textContent = text;
     statusEl.className = "composer-status-" + (kind || "info");
+    // For people's scripts and the browser tests: "saved" once nothing waits to be saved.
+    statusEl.dataset.state = kind === "ok" && !dirty ? "saved" : kind || "saving";
   }
 
   // --- rich text: CKEditor 5 (the bundle django-ckeditor-5 serves) ---------
@@ -227,6 +229,7 @@
   function changed() {
     if (stopped || !state.editable) return;
     dirty = true;
+    statusEl.dataset.state = "dirty";
     document.querySelectorAll(".composer-title").forEach((t) => {
       t.textContent = t.closest(".composer-section").querySelector('[data-field="heading"] input').value || "(untitled)";
     });
