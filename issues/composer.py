@@ -150,10 +150,8 @@ def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[s
 
 def _section_save(issue: Issue, values: dict[str, Any], position: int) -> dict[str, Any]:
     key, pk = str(values.get("key", "")), values.get("id")
-    section = issue.sections.filter(pk=pk).first() if pk else Section(issue=issue)
-    if pk and section is None:
-        # Deleted in another tab or not this issue's: start it afresh.
-        section = Section(issue=issue)
+    # An id deleted in another tab, or not this issue's, starts afresh.
+    section = (issue.sections.filter(pk=pk).first() if pk else None) or Section(issue=issue)
     entry: dict[str, Any] = {"key": key, "id": section.pk, "errors": {}}
     try:
         with transaction.atomic():

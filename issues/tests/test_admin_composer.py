@@ -4,6 +4,8 @@ read-only states, and inline rich text through all three renderers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -23,7 +25,7 @@ def _client(user: object) -> Client:
     return client
 
 
-def _lead(heading: str = "Lead", **extra: object) -> dict[str, object]:
+def _lead(heading: str = "Lead", **extra: object) -> dict[str, Any]:
     return {"id": None, "kind": SectionKind.LEAD, "heading": heading, "body": "<p>Opening.</p>", "items": [], **extra}
 
 
@@ -145,7 +147,8 @@ def test_a_body_that_is_not_a_composer_save_is_refused_with_a_message(editor) ->
 def test_inline_rich_text_keeps_bold_italic_and_links_in_web_email_and_text(editor) -> None:
     issue = IssueFactory.create()
     client = _client(editor)
-    text = '<p>Chips <strong>ship</strong> <i>early</i> <a href="https://x.example/c">per the maker</a><script>x</script></p>'
+    link = '<a href="https://x.example/c">per the maker</a>'
+    text = f"<p>Chips <strong>ship</strong> <i>early</i> {link}<script>x</script></p>"
     line = {
         "kind": SectionKind.QUICK_LINKS,
         "heading": "Light Bytes",
@@ -154,8 +157,8 @@ def test_inline_rich_text_keeps_bold_italic_and_links_in_web_email_and_text(edit
     assert composer_post(client, issue, sections=[line], version=issue.version).json()["ok"]
     stored = SectionItem.objects.get(section__issue=issue).text
     assert (
-        stored
-        == 'Chips <strong>ship</strong> <i>early</i> <a href="https://x.example/c" rel="noopener noreferrer">per the maker</a>'
+        stored == 'Chips <strong>ship</strong> <i>early</i> <a href="https://x.example/c" rel="noopener noreferrer">'
+        "per the maker</a>"
     )
     issue = Issue.objects.get(pk=issue.pk)
     web = render_web_sections(issue)
