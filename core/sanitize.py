@@ -125,3 +125,26 @@ def sanitize_html(value: str) -> str:
         attribute_filter=_attribute_filter,
     )
     return cleaned.strip()
+
+
+# A details bullet's text or a quick link's line: emphasis and links only,
+# never a block (a paragraph or list would break the line it sits in).
+INLINE_TAGS = frozenset({"strong", "b", "em", "i", "a"})
+
+
+def sanitize_inline(value: str) -> str:
+    """Return ``value`` reduced to inline emphasis and links (same link rules
+    as :func:`sanitize_html`); the text of any other tag is kept, the tag not."""
+    if not value:
+        return ""
+    cleaned = nh3.clean(
+        value,
+        tags=set(INLINE_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        attributes={"a": {"href", "title"}},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+        attribute_filter=_attribute_filter,
+    )
+    return cleaned.replace("&nbsp;", " ").strip()

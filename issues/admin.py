@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from reversion.admin import VersionAdmin
 from reversion.models import Version
 
-from issues import admin_views, services
+from issues import admin_composer, admin_views, services
 from issues.emails import merge_sample, sample_merge_values
 from issues.forms import IssueAdminForm, IssueTemplateAdminForm, SectionAdminForm, SectionItemAdminForm
 from issues.models import Author, Issue, IssueTemplate, IssueTransition, PreviewSend, Section, SectionItem, Tag
@@ -150,7 +150,10 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
     autocomplete_fields = ["authors", "tags"]
     readonly_fields = ["status", "word_count", "reading_time"]
     fieldsets = [
-        ("Content", {"fields": ["title", "slug", "summary", "cover_image", "cover_alt", "canonical_url"]}),
+        (
+            "Content",
+            {"fields": ["title", "slug", "summary", "cover_image", "cover_alt", "canonical_url", "base_version"]},
+        ),
         ("Email", {"fields": ["subject", "preheader"]}),
         (
             "Publishing",
@@ -204,6 +207,7 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
             path(
                 "<int:object_id>/transition/", wrap(self._view(admin_views.transition)), name="issues_issue_transition"
             ),
+            path("<int:object_id>/compose/", wrap(self._view(admin_composer.compose)), name="issues_issue_compose"),
             path("<int:object_id>/preview/", wrap(self._view(admin_views.preview)), name="issues_issue_preview"),
             path(
                 "<int:object_id>/preview/email/",
@@ -238,7 +242,19 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
 
     def save_model(self, request: HttpRequest, obj: Issue, form: Any, change: bool) -> None:
         # The admin writes through the service: permission, validation, revision, stats.
-        services.issue_save(issue=obj, acting_user=request.user)
+        base_version = form.cleaned_data.get("base_version") if change else None
+        services.issue_save(issue=obj, acting_user=request.user, base_version=base_version)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # The add page lists the sections to start with, and a version from
+        # History shows its own; otherwise the composer
+        # (issues/admin_composer.py) edits them all.
+        restoring = hasattr(request, "_issue_status_kept")
+        return super().get_inline_instances(request, obj) if obj is None or restoring else []
+
+    class Media:
+        css = {"all": ["django_ckeditor_5/dist/styles.css", "issues/composer.css"]}
+        js = ["django_ckeditor_5/dist/bundle.js", "issues/composer.js"]
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Section:
@@ -302,6 +318,8 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         extra = dict(extra_context or {})
         if issue is not None and request.method == "GET":
             extra.update(admin_views.panel_context(request, issue))
+            editable = self.has_change_permission(request, issue) and admin_composer.may_compose(request, issue)
+            extra.update(admin_composer.composer_context(request, issue, editable=editable))
         return super().change_view(request, object_id, form_url, extra)
 
 

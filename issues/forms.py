@@ -42,8 +42,14 @@ class IssueAdminForm(forms.ModelForm):
             "canonical_url": forms.URLInput(attrs={"size": 70, "placeholder": "https://"}),
         }
 
+    # The version the page was loaded at (optimistic locking; the composer
+    # moves it on after each autosave).
+    base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["base_version"].initial = self.instance.version
         if "slug" in self.fields:
             # The admin fills it from the title as you type; left empty, the
             # server makes it from the title (see clean()).
@@ -56,6 +62,13 @@ class IssueAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        base = cleaned.get("base_version")
+        if self.instance.pk and base is not None:
+            stored = Issue.objects.select_related("edited_by").get(pk=self.instance.pk)
+            if stored.version != base:
+                from issues.composer import conflict_message
+
+                raise ValidationError(conflict_message(stored), code="conflict")
         if "slug" in self.fields and "slug" not in self.errors and not cleaned.get("slug") and cleaned.get("title"):
             slug = slugify(cleaned["title"])[: Issue._meta.get_field("slug").max_length].strip("-")
             if slug:

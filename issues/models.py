@@ -101,6 +101,12 @@ class Issue(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic locking: every save of the text adds one; a save based on an
+    # older number is refused (issues.composer) instead of overwriting.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["-publish_date", "-id"]
@@ -210,7 +216,33 @@ class SectionItem(models.Model):
     def __str__(self) -> str:
         return self.text[:60]
 
+    @property
+    def text_html(self) -> str:
+        """The line as safe inline HTML (cleaned again in case a row got here another way)."""
+        from django.utils.safestring import mark_safe
+
+        from core.sanitize import sanitize_inline
+
+        return mark_safe(sanitize_inline(self.text))
+
+    @property
+    def text_plain(self) -> str:
+        """The line for the plain-text email: a link on part of it as [words](url)."""
+        from core.sanitize import sanitize_inline
+        from issues.rendering import html_to_text
+
+        return html_to_text(sanitize_inline(self.text))
+
+    @property
+    def links_itself(self) -> bool:
+        """The line carries its own link on some words: it is not wrapped in ``url`` (no nested links)."""
+        return "<a " in self.text_html
+
     def clean(self) -> None:
+        # Bold, italic and links on part of the line; nothing else.
+        from core.sanitize import sanitize_inline
+
+        self.text = sanitize_inline(self.text)
         errors = _web_link_errors(self, ("url",))
         if errors:
             raise ValidationError(errors)

@@ -185,7 +185,7 @@ def count_words(issue: Issue) -> int:
     chunks: list[str] = [issue.title, issue.summary]
     for section in _sections(issue):
         chunks += [section.heading, section.partner_name, strip_tags(section.body), strip_tags(section.analysis)]
-        chunks += [f"{item.label} {item.text}" for item in section.items.all()]
+        chunks += [f"{item.label} {strip_tags(item.text)}" for item in section.items.all()]
     return sum(len(_WORD.findall(chunk)) for chunk in chunks if chunk)
 
 

@@ -179,12 +179,40 @@ def issue_refresh_stats(*, issue: Issue) -> Issue:
     return issue
 
 
-def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "") -> Issue:
-    """Validate and save an issue (a new revision), then refresh its stats."""
+def issue_touched(*, issue: Issue, acting_user: Any) -> None:
+    """Count one more version of ``issue``'s text, by ``acting_user`` (optimistic locking)."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, edited_by=acting_user, updated_at=timezone.now())
+    issue.refresh_from_db(fields=["version", "edited_by", "updated_at"])
+
+
+_UNLOCKED_FIELDS = [
+    f.name for f in Issue._meta.concrete_fields if not f.primary_key and f.name not in ("version", "edited_by")
+]
+
+
+def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "", base_version: int | None = None) -> Issue:
+    """Validate and save an issue (a new revision), then refresh its stats.
+
+    With ``base_version`` (the version the editor's page was loaded at), a save
+    over someone else's newer one raises issues.composer.EditConflict."""
     problem = edit_refusal(acting_user, issue) if acting_user is not None else None
     if problem:
         raise PermissionDenied(problem)
     issue.full_clean()
+    if base_version is not None and issue.pk:
+        from issues.composer import issue_version_check
+
+        with transaction.atomic():
+            stored = Issue.objects.select_for_update(of=("self",)).select_related("edited_by").get(pk=issue.pk)
+            issue_version_check(issue=stored, base_version=base_version)
+            return _issue_save_revision(issue=issue, acting_user=acting_user, comment=comment)
+    return _issue_save_revision(issue=issue, acting_user=acting_user, comment=comment)
+
+
+def _issue_save_revision(*, issue: Issue, acting_user: Any, comment: str) -> Issue:
     # Inside the admin's own revision, its change message ("Changed title.") stays the comment.
     nested = reversion.is_active()
     with transaction.atomic(), reversion.create_revision():
@@ -193,7 +221,10 @@ def issue_save(*, issue: Issue, acting_user: Any = None, comment: str = "") -> I
             issue.created_by = issue.created_by or acting_user
         if comment or not nested:
             reversion.set_comment(comment or "Saved")
-        issue.save()
+        # The version number moves only forward, in the database (issue_touched).
+        issue.save(update_fields=_UNLOCKED_FIELDS if issue.pk else None)
+        if acting_user is not None:
+            issue_touched(issue=issue, acting_user=acting_user)
         return issue_refresh_stats(issue=issue)
 
 
@@ -217,6 +248,8 @@ def section_save(
                 item = SectionItem(section=section, position=position, **values)
                 item.full_clean()
                 item.save()
+        if acting_user is not None:
+            issue_touched(issue=section.issue, acting_user=acting_user)
         issue_refresh_stats(issue=section.issue)
     return section
 
@@ -231,9 +264,13 @@ def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
     issue_type = ContentType.objects.get_for_model(Issue)
     ids = [int(pk) for pk in revision.version_set.filter(content_type=issue_type).values_list("object_id", flat=True)]
     kept = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "status"))
+    versions = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "version"))
     yield kept
     for pk, status in kept.items():
         Issue.objects.filter(pk=pk).exclude(status=status).update(status=status)
+        # The revision stores an old version number: a restore is one more
+        # change, so a page opened before it is refused, never saved over it.
+        Issue.objects.filter(pk=pk).update(version=versions[pk] + 1)
 
 
 def issue_restore(*, version: Version, acting_user: Any) -> Issue:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from issues.models import Issue, Section, SectionKind
+from issues.tests.composer_helpers import composer_post, composer_state
 from testing.factories import IssueFactory, SectionFactory, SectionItemFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
@@ -223,13 +224,16 @@ def test_section_page_shows_the_fields_and_items_of_its_kind(editor_client) -> N
     assert "items-TOTAL_FORMS" not in html
 
 
-def test_issue_page_shows_word_count_reading_time_and_sortable_sections(editor_client) -> None:
+def test_issue_page_shows_word_count_reading_time_and_the_composer_with_every_section(editor_client) -> None:
     issue = IssueFactory.create()
     SectionFactory.create(issue=issue, heading="Alpha")
-    html = editor_client.get(reverse("admin:issues_issue_change", args=[issue.pk])).content.decode()
+    response = editor_client.get(reverse("admin:issues_issue_change", args=[issue.pk]))
+    html = response.content.decode()
     assert "Reading time" in html and "min read" in html
-    assert "adminsortable2" in html
-    assert reverse("admin:issues_section_change", args=[issue.sections.get().pk]) in html
+    assert "issues/composer.js" in html and 'id="composer-state"' in html
+    state = response.context["composer_state"]
+    assert [(s["id"], s["heading"]) for s in state["sections"]] == [(issue.sections.get().pk, "Alpha")]
+    assert state["editable"] is True and state["version"] == issue.version
 
 
 def test_editor_restores_an_earlier_version_from_the_history_page(editor_client) -> None:
@@ -238,9 +242,12 @@ def test_editor_restores_an_earlier_version_from_the_history_page(editor_client)
     change = reverse("admin:issues_issue_change", args=[issue.pk])
     data = form_data(editor_client.get(change).content.decode(), "issue_form")
     assert editor_client.post(change, data).status_code == 302
-    data["sections-0-heading"] = "Rewritten heading"
-    assert editor_client.post(change, data).status_code == 302
+    state = composer_state(editor_client, issue)
+    state["sections"][0]["heading"] = "Rewritten heading"
+    assert composer_post(editor_client, issue, sections=state["sections"], version=state["version"]).status_code == 200
     assert Section.objects.get(pk=section.pk).heading == "Rewritten heading"
+    data = form_data(editor_client.get(change).content.decode(), "issue_form")
+    assert editor_client.post(change, data).status_code == 302
 
     history = editor_client.get(reverse("admin:issues_issue_history", args=[issue.pk])).content.decode()
     from reversion.models import Version
@@ -275,10 +282,9 @@ def test_restoring_from_history_brings_back_a_deleted_section_and_keeps_the_stat
     )
     tool = issue.sections.get(kind=SectionKind.TOOL)
     tool_pk = tool.pk
-    data = form_data(editor_client.get(change).content.decode(), "issue_form")
-    index = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and v == str(tool_pk))
-    data[f"sections-{index}-DELETE"] = "on"
-    assert editor_client.post(change, data).status_code == 302
+    state = composer_state(editor_client, issue)
+    kept = [s for s in state["sections"] if s["id"] != tool_pk]
+    assert composer_post(editor_client, issue, sections=kept, version=state["version"]).status_code == 200
     assert not Section.objects.filter(pk=tool_pk).exists()
     for target in (IssueStatus.REVIEW, IssueStatus.APPROVED):
         issue_transition(issue=issue, to_status=target, acting_user=editor)
@@ -354,18 +360,20 @@ def test_an_invalid_section_row_saves_nothing_of_the_new_issue(editor_client) ->
     assert not Issue.objects.exists() and not Section.objects.exists()
 
 
-def test_an_invalid_section_row_leaves_the_issue_as_it_was(editor_client) -> None:
+def test_an_invalid_section_link_is_refused_at_its_field_and_that_section_keeps_its_text(editor_client) -> None:
     issue = IssueFactory.create(title="Before")
     SectionFactory.create(issue=issue, heading="Kept heading")
-    change = reverse("admin:issues_issue_change", args=[issue.pk])
-    data = form_data(editor_client.get(change).content.decode(), "issue_form")
-    data |= {"title": "After", "sections-0-heading": "Changed heading", "sections-0-link_url": "ftp://x.example/a"}
-    response = editor_client.post(change, data)
+    state = composer_state(editor_client, issue)
+    state["sections"][0] |= {"heading": "Changed heading", "link_url": "ftp://x.example/a"}
+    response = composer_post(
+        editor_client, issue, sections=state["sections"], version=state["version"], fields={"title": "After"}
+    )
     assert response.status_code == 200
-    assert "starting with https://" in response.content.decode()
+    answer = response.json()
+    assert "starting with https://" in answer["sections"][0]["errors"]["link_url"][0]
     issue.refresh_from_db()
-    assert issue.title == "Before"
-    assert issue.sections.get().heading == "Kept heading"
+    assert issue.title == "After"  # the rest of the save went through
+    assert issue.sections.get().heading == "Kept heading"  # nothing of the bad section was saved
 
 
 def test_an_invalid_item_link_on_the_section_page_saves_nothing(editor_client) -> None:

@@ -60,8 +60,8 @@ QUICK_LINKS = [(f"Quick news item number {n + 1} in one line.", f"https://news.e
 
 def _open_section(page: Any, live_server: Any, issue: Issue, heading: str) -> Section:
     section = issue.sections.get(heading=heading)
-    page.goto(f"{live_server.url}/admin/issues/issue/{issue.pk}/change/")
-    page.click(f"#sections-group a[href$='/admin/issues/section/{section.pk}/change/']")
+    # The section's own page is still there (the composer on the issue page edits the same fields).
+    page.goto(f"{live_server.url}/admin/issues/section/{section.pk}/change/")
     page.wait_for_selector("#section_form")
     return section
 
@@ -201,11 +201,11 @@ def test_editor_builds_previews_and_test_sends_an_issue_a_contributor_cannot_app
     issue = Issue.objects.get(slug="small-models-big-chips")
     assert [s.heading for s in issue.sections.all()] == [h for _, h in SECTIONS]
 
-    # 2. Reorder: drag the second lead story below the third, then save.
-    rows = page.locator("#sections-group tr.has_original")
-    rows.nth(1).locator("td.original p").drag_to(rows.nth(2))
-    page.click("input[name=_continue]")
-    page.wait_for_selector("text=was changed successfully")
+    # 2. Reorder on the composer: drag the third lead story above the second (autosaved).
+    page.click("#composer-collapse-all")
+    rows = page.locator("#composer-sections > .composer-section")
+    rows.nth(2).locator(".composer-head .composer-handle").drag_to(rows.nth(1).locator(".composer-head"))
+    page.wait_for_function("document.getElementById('composer-status').dataset.state === 'saved'")
     order = list(issue.sections.values_list("heading", flat=True))
     assert order == [SECTIONS[0][1], SECTIONS[2][1], SECTIONS[1][1], *[h for _, h in SECTIONS[3:]]]
     screenshot(page, "editorial-02-reordered")

@@ -1,0 +1,103 @@
+"""The one-page composer inside the issue's admin change page: what the page
+needs to draw it (``composer_context``) and the JSON endpoint its autosave
+and Save call (``compose``), a thin view over issues.composer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from issues import services
+from issues.composer import BadComposerInput, EditConflict, issue_compose_save
+from issues.models import Issue, SectionKind
+from issues.rendering import sections_with_items
+from issues.sections import FIELD_NAMES, REGISTRY
+
+# Autosave waits this long after the last keystroke (the page also saves on blur).
+AUTOSAVE_DELAY_MS = 2000
+INLINE_EDITOR_CONFIG = {"toolbar": ["bold", "italic", "link"], "licenseKey": "GPL"}
+
+
+def _section_state(section: Any) -> dict[str, Any]:
+    values = {
+        name: getattr(section, name)
+        for name in ("kind", "heading", "body", "analysis", "sponsor_label", "partner_name", "link_url", "link_label")
+    }
+    items = [{"label": i.label, "text": i.text, "url": i.url} for i in section.items.all()]
+    return {"id": section.pk, **values, "items": items}
+
+
+def composer_context(request: HttpRequest, issue: Issue, *, editable: bool) -> dict[str, Any]:
+    """The composer's initial state, as JSON for issues/static/issues/composer.js."""
+    state = {
+        "editable": editable,
+        "version": issue.version,
+        "url": reverse("admin:issues_issue_compose", args=[issue.pk]),
+        "section_url": reverse("admin:issues_section_change", args=[0]),
+        "delay": AUTOSAVE_DELAY_MS,
+        "sections": [_section_state(s) for s in sections_with_items(issue)],
+        "kinds": {
+            kind: {
+                "label": spec.label,
+                "fields": list(spec.fields),
+                "item_fields": list(spec.item_fields),
+                "items_label": spec.items_label,
+            }
+            for kind, spec in REGISTRY.items()
+        },
+        "kind_order": list(SectionKind.values),
+        "field_names": FIELD_NAMES,
+        "sponsor_default": settings.SPONSOR_LABEL_DEFAULT,
+        "rich_config": {**settings.CKEDITOR_5_CONFIGS["default"], "licenseKey": "GPL"},
+        "inline_config": INLINE_EDITOR_CONFIG,
+        "upload_url": reverse("ck_editor_5_upload_file"),
+    }
+    return {"composer_state": state}
+
+
+def _error(message: str, status: int, **extra: Any) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": message, **extra}, status=status)
+
+
+@require_POST
+def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResponse:
+    """Save the composer's state: 200 with per-field errors, 409 on a conflict,
+    403 when the user may not edit, 400 for a body that is not a composer save."""
+    issue = model_admin.get_object(request, str(object_id))
+    if issue is None:
+        return _error("This issue no longer exists.", 404)
+    try:
+        data = json.loads(request.body or b"{}")
+        base_version = int(data.pop("version"))
+        session = str(data.pop("session", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _error("Send JSON with the version the page was based on.", 400)
+    try:
+        result = issue_compose_save(
+            issue=issue, acting_user=request.user, base_version=base_version, data=data, session=session
+        )
+    except PermissionDenied as exc:
+        return _error(str(exc) or "You may not change this issue.", 403)
+    except EditConflict as exc:
+        return _error(exc.messages[0], 409, conflict=True)
+    except BadComposerInput as exc:
+        return _error(exc.messages[0], 400)
+    return JsonResponse(
+        {
+            "ok": not result.issue_errors and not any(s["errors"] for s in result.sections),
+            "version": result.version,
+            "saved_at": result.saved_at.strftime("%H:%M"),
+            "issue_errors": result.issue_errors,
+            "sections": result.sections,
+        }
+    )
+
+
+def may_compose(request: HttpRequest, issue: Issue) -> bool:
+    return bool(request.user.has_perm("issues.change_issue")) and services.user_may_edit(request.user, issue)

@@ -1,0 +1,208 @@
+"""Writes of the one-page composer: the issue's texts and all its sections and
+items saved together, as the editor types (autosave) or on Save.
+
+Optimistic locking: every save names the ``version`` of the issue it was
+based on; if someone saved since, :class:`EditConflict` says who and nothing
+is stored. Each section is validated and saved on its own (a savepoint), so a
+bad link in one section is reported at that field while the others save, and
+nothing is saved half within a section. An autosave makes no revision of its
+own: the editing session keeps one revision, replaced on each autosave, so
+History shows one entry per session.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import reversion
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from reversion.models import Revision
+
+from core.sanitize import sanitize_html, sanitize_inline
+from issues.models import Issue, Section, SectionItem
+from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
+
+ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
+SECTION_FIELDS = (
+    "kind",
+    "heading",
+    "body",
+    "analysis",
+    "sponsor_label",
+    "partner_name",
+    "link_url",
+    "link_label",
+)
+ITEM_FIELDS = ("label", "text", "url")
+_SESSION = re.compile(r"^[A-Za-z0-9]{8,32}$")
+
+
+class EditConflict(ValidationError):
+    """The save was based on an older version of the issue than the stored one."""
+
+
+class BadComposerInput(ValidationError):
+    """The request is not a composer save at all (wrong shape): nothing is stored."""
+
+
+@dataclass
+class ComposeResult:
+    version: int
+    saved_at: Any
+    issue_errors: dict[str, list[str]] = field(default_factory=dict)
+    # One entry per section sent, in order: its key, its id and its errors.
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+
+def editor_name(user: Any) -> str:
+    if user is None:
+        return "someone"
+    return user.get_full_name() or user.get_username()
+
+
+def conflict_message(issue: Issue) -> str:
+    when = timezone.localtime(issue.updated_at).strftime("%H:%M")
+    return (
+        f"{editor_name(issue.edited_by)} changed this issue at {when}, after you opened it. "
+        "Nothing of yours was saved over it: reload the page to see their changes (copy your text first)."
+    )
+
+
+def issue_version_check(*, issue: Issue, base_version: int) -> None:
+    """Raise EditConflict when ``issue`` (read fresh, locked) moved past ``base_version``."""
+    if issue.version != base_version:
+        raise EditConflict(conflict_message(issue))
+
+
+def issue_compose_save(
+    *, issue: Issue, acting_user: Any, base_version: int, data: dict[str, Any], session: str = ""
+) -> ComposeResult:
+    """Save the composer's state of ``issue``: ``data`` holds ``issue`` (its
+    text fields) and ``sections`` (every section in order; a section left out
+    is deleted). Raises PermissionDenied, EditConflict or BadComposerInput."""
+    fields, sections = _parsed(data)
+    if not acting_user.has_perm("issues.change_issue"):
+        raise PermissionDenied("You do not have permission to change issues.")
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update(of=("self",)).select_related("edited_by").get(pk=issue.pk)
+        problem = edit_refusal(acting_user, locked)
+        if problem:
+            raise PermissionDenied(problem)
+        issue_version_check(issue=locked, base_version=base_version)
+        result = ComposeResult(version=locked.version + 1, saved_at=None)
+        result.issue_errors = _issue_fields_save(locked, fields)
+        result.sections = [_section_save(locked, values, position) for position, values in enumerate(sections)]
+        kept = [entry["id"] for entry in result.sections if entry["id"]]
+        locked.sections.exclude(pk__in=kept).delete()
+        Issue.objects.filter(pk=locked.pk).update(
+            version=F("version") + 1, edited_by=acting_user, updated_at=timezone.now()
+        )
+        locked.refresh_from_db(fields=["version", "updated_at"])
+        issue_refresh_stats(issue=locked)
+        if session:
+            _session_revision(locked, acting_user, session)
+        public_pages_changed()
+    result.version, result.saved_at = locked.version, timezone.localtime(locked.updated_at)
+    return result
+
+
+def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not isinstance(data, dict) or not isinstance(data.get("sections", []), list):
+        raise BadComposerInput("Expected an object with “issue” and a list of “sections”.")
+    fields = data.get("issue") or {}
+    if not isinstance(fields, dict) or set(fields) - set(ISSUE_FIELDS):
+        raise BadComposerInput(f"“issue” takes only {', '.join(ISSUE_FIELDS)}.")
+    sections = data.get("sections", [])
+    for values in sections:
+        if not isinstance(values, dict) or set(values) - {*SECTION_FIELDS, "id", "key", "items"}:
+            raise BadComposerInput("Each section is an object of section fields, its id, key and items.")
+        items = values.get("items", [])
+        if not isinstance(items, list) or any(not isinstance(i, dict) or set(i) - set(ITEM_FIELDS) for i in items):
+            raise BadComposerInput("A section's items are objects with label, text and url.")
+        if any(not isinstance(v, str) for k, v in values.items() if k in SECTION_FIELDS):
+            raise BadComposerInput("Section fields are text.")
+    return fields, sections
+
+
+def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[str]]:
+    """Save the valid fields; the invalid ones keep their stored value and report why."""
+    before = {name: getattr(issue, name) for name in fields}
+    for name, value in fields.items():
+        setattr(issue, name, str(value).strip() if name != "summary" else str(value))
+    try:
+        issue.full_clean(exclude=[f.name for f in Issue._meta.fields if f.name not in fields])
+    except ValidationError as exc:
+        errors = {k: v for k, v in exc.message_dict.items() if k in fields}
+        for name in errors:
+            setattr(issue, name, before[name])
+    else:
+        errors = {}
+    if set(fields) - set(errors):
+        issue.save(update_fields=[*(set(fields) - set(errors)), "updated_at"])
+    return errors
+
+
+def _section_save(issue: Issue, values: dict[str, Any], position: int) -> dict[str, Any]:
+    key, pk = str(values.get("key", "")), values.get("id")
+    # An id deleted in another tab, or not this issue's, starts afresh.
+    section = (issue.sections.filter(pk=pk).first() if pk else None) or Section(issue=issue)
+    entry: dict[str, Any] = {"key": key, "id": section.pk, "errors": {}}
+    try:
+        with transaction.atomic():
+            _section_write(section, values, position)
+        entry["id"] = section.pk
+    except ValidationError as exc:
+        entry["errors"] = exc.message_dict
+        if entry["id"]:
+            Section.objects.filter(pk=entry["id"]).update(position=position)
+    return entry
+
+
+def _section_write(section: Section, values: dict[str, Any], position: int) -> None:
+    for name in SECTION_FIELDS:
+        if name in values:
+            setattr(section, name, values[name].strip() if name not in ("body", "analysis") else values[name])
+    section.body, section.analysis = sanitize_html(section.body), sanitize_html(section.analysis)
+    section.position = position
+    section.full_clean()
+    section.save()
+    section.items.all().delete()
+    errors: dict[str, list[str]] = {}
+    for number, raw in enumerate(values.get("items", [])):
+        item = SectionItem(
+            section=section,
+            position=number,
+            label=str(raw.get("label", "")).strip(),
+            text=sanitize_inline(str(raw.get("text", ""))),
+            url=str(raw.get("url", "")).strip(),
+        )
+        try:
+            item.full_clean()
+        except ValidationError as exc:
+            errors |= {f"items.{number}.{name}": msgs for name, msgs in exc.message_dict.items()}
+            continue
+        item.save()
+    if errors:
+        raise ValidationError(errors)
+
+
+def _session_revision(issue: Issue, acting_user: Any, session: str) -> None:
+    """One revision per editing session: this session's earlier one is replaced."""
+    if not _SESSION.match(session):
+        raise BadComposerInput("The editing session is a token of 8 to 32 letters and digits.")
+    comment = f"Edited on the issue page (session {session[:8]})"
+    Revision.objects.filter(
+        comment=comment,
+        version__content_type=ContentType.objects.get_for_model(Issue),
+        version__object_id=str(issue.pk),
+    ).delete()
+    with reversion.create_revision():
+        reversion.set_user(acting_user)
+        reversion.set_comment(comment)
+        reversion.add_to_revision(Issue.objects.get(pk=issue.pk))

@@ -1,0 +1,375 @@
+/* The one-page composer on the issue's admin page (issues/admin_composer.py).
+ *
+ * The page is the state: sections are <li> elements, read back on each save
+ * and posted as JSON to the compose endpoint. Changes save a few seconds after
+ * typing stops and when a field loses focus; nothing reloads, so the cursor
+ * stays where it is. A conflict (someone saved a newer version) stops
+ * autosave and offers a reload; a network error keeps the text and retries.
+ */
+(function () {
+  "use strict";
+
+  const LABELS = {
+    kind: "Kind", heading: "Heading", body: "Text", analysis: "Why it matters",
+    sponsor_label: "Sponsor label", partner_name: "Partner", link_url: "Link", link_label: "Link label",
+  };
+  const SECTION_FIELDS = ["heading", "sponsor_label", "partner_name", "link_url", "link_label", "body", "analysis"];
+  const RICH = new Set(["body", "analysis"]);
+  const ISSUE_FIELDS = ["title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url"];
+  const session = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+  let state, list, statusEl;
+  let dirty = false, saving = false, timer = null, retryMs = 0, stopped = false, leaving = false, counter = 0;
+  const editors = new WeakMap();
+
+  function make(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    });
+    children.forEach((c) => c && node.append(c));
+    return node;
+  }
+
+  function csrf() {
+    return document.querySelector("input[name=csrfmiddlewaretoken]").value;
+  }
+
+  function setStatus(text, kind) {
+    statusEl.textContent = text;
+    statusEl.className = "composer-status-" + (kind || "info");
+    // For people's scripts and the browser tests: "saved" once nothing waits to be saved.
+    statusEl.dataset.state = kind === "ok" && !dirty ? "saved" : kind || "saving";
+  }
+
+  // --- rich text: CKEditor 5 (the bundle django-ckeditor-5 serves) ---------
+  function richField(value, inline) {
+    const host = make("div", { class: inline ? "composer-inline" : "composer-rich" });
+    host.dataset.value = value || "";
+    const config = inline ? { ...state.inline_config } : { ...state.rich_config };
+    if (!inline) config.simpleUpload = { uploadUrl: state.upload_url, headers: { "X-CSRFToken": csrf() } };
+    const editable = make("div");
+    host.append(editable);
+    window.ClassicEditor.create(editable, config).then((editor) => {
+      editor.setData(host.dataset.value);
+      editors.set(host, editor);
+      editor.model.document.on("change:data", changed);
+      editor.ui.focusTracker.on("change:isFocused", (evt, name, focused) => focused || saveSoon(0));
+      if (!state.editable) editor.enableReadOnlyMode("composer");
+    }).catch((error) => console.error(error));
+    return host;
+  }
+
+  function richValue(host) {
+    const editor = editors.get(host);
+    return editor ? editor.getData() : host.dataset.value;
+  }
+
+  // --- building the page ----------------------------------------------------
+  function fieldRow(name, control) {
+    return make("div", { class: "composer-field", "data-field": name },
+      make("label", { text: LABELS[name] || name }), control,
+      make("ul", { class: "errorlist composer-errors" }));
+  }
+
+  function input(value, attrs) {
+    const node = make("input", { type: "text", ...(attrs || {}) });
+    node.value = value || "";
+    if (!state.editable) node.disabled = true;
+    return node;
+  }
+
+  function buttons(...specs) {
+    if (!state.editable) return null;
+    return make("span", { class: "composer-buttons" },
+      ...specs.map(([label, title, handler, cls]) =>
+        make("button", { type: "button", class: "button " + (cls || ""), title, text: label, onclick: handler })));
+  }
+
+  function itemRow(item) {
+    const row = make("li", { class: "composer-item" });
+    row.append(
+      state.editable ? make("span", { class: "composer-handle", draggable: "true", title: "Drag to reorder", text: "⠿" }) : "",
+      make("span", { class: "composer-item-field", "data-item": "label" }, input(item.label, { placeholder: "Bold label", "aria-label": "Label" })),
+      make("span", { class: "composer-item-field", "data-item": "text" }, richField(item.text, true)),
+      make("span", { class: "composer-item-field", "data-item": "url" }, input(item.url, { type: "url", placeholder: "https://", "aria-label": "Link" })),
+      buttons(["↑", "Move up", () => move(row, -1)], ["↓", "Move down", () => move(row, 1)],
+        ["✕", "Remove this item", () => { row.remove(); changed(); }, "composer-remove-item"]),
+      make("ul", { class: "errorlist composer-errors" }));
+    return row;
+  }
+
+  function sectionEl(data) {
+    const li = make("li", { class: "composer-section" });
+    li.dataset.id = data.id || "";
+    li.dataset.key = "s" + (++counter);
+    const kind = make("select", { class: "composer-kind-select", "aria-label": "Kind" });
+    state.kind_order.forEach((k) => kind.append(make("option", { value: k, text: state.kinds[k].label })));
+    kind.value = data.kind;
+    kind.disabled = !state.editable;
+    kind.addEventListener("change", () => { showKind(li); changed(); });
+    const title = make("span", { class: "composer-title", text: data.heading || "(untitled)" });
+    const head = make("div", { class: "composer-head" },
+      state.editable ? make("span", { class: "composer-handle", draggable: "true", title: "Drag to reorder", text: "⠿" }) : "",
+      make("strong", { class: "composer-kind" }), title,
+      buttons(["↑", "Move up", () => move(li, -1)], ["↓", "Move down", () => move(li, 1)],
+        ["Collapse", "Collapse or expand", () => li.classList.toggle("collapsed"), "composer-toggle"],
+        ["Remove", "Remove this section", () => remove(li), "composer-remove"]));
+    const body = make("div", { class: "composer-body" }, fieldRow("kind", kind));
+    SECTION_FIELDS.forEach((name) => {
+      const control = RICH.has(name) ? richField(data[name], false)
+        : input(data[name], name === "link_url" ? { type: "url", placeholder: "https://" } : {});
+      if (name === "sponsor_label") control.placeholder = state.sponsor_default;
+      body.append(fieldRow(name, control));
+    });
+    const items = make("ol", { class: "composer-item-list" });
+    (data.items || []).forEach((item) => items.append(itemRow(item)));
+    body.append(make("div", { class: "composer-items" }, make("h3", { class: "composer-items-label" }), items,
+      buttons(["Add item", "Add an item at the end", () => { items.append(itemRow({})); changed(); }, "composer-add-item"]),
+      make("ul", { class: "errorlist composer-errors" })));
+    li.append(head, body, insertBar());
+    showKind(li);
+    return li;
+  }
+
+  function showKind(li) {
+    const spec = state.kinds[li.querySelector(".composer-kind-select").value];
+    li.dataset.kind = li.querySelector(".composer-kind-select").value;
+    li.querySelector(".composer-kind").textContent = spec.label;
+    li.querySelectorAll(".composer-body > .composer-field").forEach((row) => {
+      row.hidden = row.dataset.field !== "kind" && !spec.fields.includes(row.dataset.field);
+    });
+    const items = li.querySelector(".composer-items");
+    items.hidden = !spec.item_fields.length;
+    items.querySelector(".composer-items-label").textContent = spec.items_label;
+    items.dataset.fields = spec.item_fields.join(" ");
+  }
+
+  function insertBar() {
+    if (!state.editable) return null;
+    const kind = make("select", { class: "composer-insert-kind", "aria-label": "Kind of the new section" });
+    state.kind_order.forEach((k) => kind.append(make("option", { value: k, text: state.kinds[k].label })));
+    const bar = make("div", { class: "composer-insert" }, kind);
+    bar.append(make("button", { type: "button", class: "button composer-insert-button", text: "Add section here",
+      onclick: () => {
+        const fresh = sectionEl({ kind: kind.value, items: [] });
+        const after = bar.closest(".composer-section");
+        if (after) after.after(fresh); else list.prepend(fresh);
+        fresh.querySelector('[data-field="heading"] input').focus();
+        changed();
+      } }));
+    return bar;
+  }
+
+  function move(node, step) {
+    const other = step < 0 ? node.previousElementSibling : node.nextElementSibling;
+    if (!other) return;
+    if (step < 0) other.before(node); else other.after(node);
+    changed();
+  }
+
+  function remove(li) {
+    const heading = li.querySelector('[data-field="heading"] input').value || "this section";
+    if (window.confirm("Remove “" + heading + "” and its items?")) { li.remove(); changed(); }
+  }
+
+  // --- drag to reorder (sections and items alike) -----------------------------
+  let dragged = null;
+  function dragSetup(root) {
+    root.addEventListener("dragstart", (e) => {
+      if (!e.target.classList || !e.target.classList.contains("composer-handle")) return;
+      dragged = e.target.closest(".composer-item, .composer-section");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", "");
+      dragged.classList.add("dragging");
+    });
+    root.addEventListener("dragover", (e) => {
+      if (!dragged) return;
+      const over = e.target.closest && e.target.closest("." + dragged.classList[0]);
+      if (!over || over === dragged || over.parentNode !== dragged.parentNode) return;
+      e.preventDefault();
+      const box = over.getBoundingClientRect();
+      if (e.clientY > box.top + box.height / 2) over.after(dragged); else over.before(dragged);
+    });
+    root.addEventListener("drop", (e) => { if (dragged) e.preventDefault(); });
+    root.addEventListener("dragend", () => {
+      if (!dragged) return;
+      dragged.classList.remove("dragging");
+      dragged = null;
+      changed();
+    });
+  }
+
+  // --- saving ------------------------------------------------------------------
+  function collect() {
+    const issue = {};
+    ISSUE_FIELDS.forEach((name) => {
+      const node = document.getElementById("id_" + name);
+      if (node) issue[name] = node.value;
+    });
+    const sections = Array.from(list.children).map((li) => {
+      const data = { id: Number(li.dataset.id) || null, key: li.dataset.key, kind: li.dataset.kind };
+      SECTION_FIELDS.forEach((name) => {
+        const row = li.querySelector(`.composer-body > [data-field="${name}"]`);
+        data[name] = RICH.has(name) ? richValue(row.querySelector(".composer-rich")) : row.querySelector("input").value;
+      });
+      const fields = li.querySelector(".composer-items").dataset.fields.split(" ").filter(Boolean);
+      data.items = fields.length ? Array.from(li.querySelectorAll(".composer-item")).map((row) => ({
+        label: fields.includes("label") ? row.querySelector('[data-item="label"] input').value : "",
+        text: richValue(row.querySelector(".composer-inline")),
+        url: fields.includes("url") ? row.querySelector('[data-item="url"] input').value : "",
+      })) : [];
+      return data;
+    });
+    return { issue, sections };
+  }
+
+  function changed() {
+    if (stopped || !state.editable) return;
+    dirty = true;
+    statusEl.dataset.state = "dirty";
+    document.querySelectorAll(".composer-title").forEach((t) => {
+      t.textContent = t.closest(".composer-section").querySelector('[data-field="heading"] input').value || "(untitled)";
+    });
+    saveSoon(state.delay);
+  }
+
+  function saveSoon(delay) {
+    if (!dirty || stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(save, delay);
+  }
+
+  function retry(text) {
+    dirty = true;
+    retryMs = Math.min(Math.max(retryMs * 2, 2000), 30000);
+    setStatus(text + " Your text is kept in this page; trying again in " + retryMs / 1000 + " s.", "error");
+    clearTimeout(timer);
+    timer = setTimeout(save, retryMs);
+  }
+
+  async function save() {
+    clearTimeout(timer);
+    timer = null;
+    if (saving) { timer = setTimeout(save, 300); return; }
+    saving = true;
+    dirty = false;
+    setStatus("Saving…");
+    let response, body = {};
+    try {
+      response = await fetch(state.url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+        body: JSON.stringify({ version: state.version, session, ...collect() }),
+      });
+      body = await response.json().catch(() => ({}));
+    } catch (error) {
+      saving = false;
+      retry("Not saved: the server could not be reached.");
+      return;
+    }
+    saving = false;
+    if (response.status === 409) return conflict(body.error);
+    if (response.status >= 500 || (response.status === 404 && !body.error)) return retry("Not saved: the server had a problem.");
+    if (!response.ok) { dirty = true; stopped = true; return setStatus("Not saved: " + (body.error || response.statusText), "error"); }
+    retryMs = 0;
+    state.version = body.version;
+    const base = document.getElementById("id_base_version");
+    if (base) base.value = body.version;
+    showErrors(body);
+    setStatus(body.ok ? "Saved at " + body.saved_at : "Saved at " + body.saved_at + ", except what is marked below.",
+      body.ok ? "ok" : "error");
+    if (dirty) saveSoon(state.delay);
+  }
+
+  function conflict(message) {
+    stopped = true;
+    const box = document.getElementById("composer-conflict");
+    box.querySelector("span").textContent = message;
+    box.hidden = false;
+    setStatus("Not saved: someone else changed this issue.", "error");
+  }
+
+  function errorList(container, messages) {
+    const target = container.querySelector(":scope > .composer-errors");
+    target.replaceChildren(...(messages || []).map((m) => make("li", { text: m })));
+    container.classList.toggle("errors", Boolean(messages && messages.length));
+  }
+
+  function showErrors(body) {
+    document.querySelectorAll(".composer .errors").forEach((n) => errorList(n, []));
+    document.querySelectorAll(".composer-issue-error").forEach((n) => n.remove());
+    Object.entries(body.issue_errors || {}).forEach(([name, messages]) => {
+      const field = document.getElementById("id_" + name);
+      if (field) field.after(make("ul", { class: "errorlist composer-issue-error" }, ...messages.map((m) => make("li", { text: m }))));
+    });
+    (body.sections || []).forEach((entry) => {
+      const li = list.querySelector(`[data-key="${entry.key}"]`);
+      if (!li) return;
+      li.dataset.id = entry.id || "";
+      Object.entries(entry.errors).forEach(([name, messages]) => {
+        const parts = name.split(".");
+        if (parts[0] === "items") {
+          errorList(li.querySelectorAll(".composer-item")[Number(parts[1])], messages);
+        } else {
+          const row = li.querySelector(`.composer-body > [data-field="${name}"]`) || li.querySelector(".composer-items");
+          errorList(row, messages);
+        }
+      });
+      li.classList.toggle("has-errors", Object.keys(entry.errors).length > 0);
+    });
+  }
+
+  // --- the page around it ---------------------------------------------------------
+  function hookIssueForm(form) {
+    ISSUE_FIELDS.forEach((name) => {
+      const node = document.getElementById("id_" + name);
+      if (!node) return;
+      node.addEventListener("input", changed);
+      node.addEventListener("blur", () => saveSoon(0));
+    });
+    form.addEventListener("submit", async (event) => {
+      if (leaving) return;
+      // Save: the composer's pending changes first, then the form (one revision).
+      if (dirty || saving) {
+        event.preventDefault();
+        const submitter = event.submitter;
+        while (saving) await new Promise((r) => setTimeout(r, 100));
+        if (dirty) await save();
+        if (stopped) return;
+        leaving = true;
+        form.requestSubmit(submitter);
+        return;
+      }
+      leaving = true;
+    });
+    window.addEventListener("beforeunload", (event) => {
+      if (!leaving && (dirty || saving)) { event.preventDefault(); event.returnValue = ""; }
+    });
+  }
+
+  function start() {
+    const source = document.getElementById("composer-state");
+    if (!source) return;
+    state = JSON.parse(source.textContent);
+    list = document.getElementById("composer-sections");
+    statusEl = document.getElementById("composer-status");
+    state.sections.forEach((data) => list.append(sectionEl(data)));
+    const top = insertBar();
+    if (top) list.before(top);
+    dragSetup(list);
+    list.addEventListener("input", (e) => { if (e.target.tagName === "INPUT") changed(); });
+    list.addEventListener("focusout", (e) => { if (e.target.tagName === "INPUT") saveSoon(0); });
+    document.getElementById("composer-collapse-all").addEventListener("click", () =>
+      list.querySelectorAll(".composer-section").forEach((li) => li.classList.add("collapsed")));
+    document.getElementById("composer-expand-all").addEventListener("click", () =>
+      list.querySelectorAll(".composer-section").forEach((li) => li.classList.remove("collapsed")));
+    document.getElementById("composer-reload").addEventListener("click", () => { leaving = true; location.reload(); });
+    const form = document.getElementById("issue_form");
+    if (form && state.editable) hookIssueForm(form);
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,172 @@
+"""The composer's endpoint on the issue page: optimistic locking, autosave
+without a revision each time, per-section validation, permissions and the
+read-only states, and inline rich text through all three renderers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from reversion.models import Version
+
+from issues.models import Issue, IssueStatus, SectionItem, SectionKind
+from issues.rendering import render_email, render_web_sections
+from issues.tests.composer_helpers import composer_post, composer_state
+from testing.factories import IssueFactory, SectionFactory, make_editor
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: object) -> Client:
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+def _lead(heading: str = "Lead", **extra: object) -> dict[str, Any]:
+    return {"id": None, "kind": SectionKind.LEAD, "heading": heading, "body": "<p>Opening.</p>", "items": [], **extra}
+
+
+def _olga() -> object:
+    other = make_editor("olga")
+    other.first_name, other.last_name = "Olga", "Berg"
+    other.save()
+    return other
+
+
+def test_a_save_based_on_an_older_version_is_refused_and_names_who_changed_it(editor) -> None:
+    issue = IssueFactory.create(title="Shared")
+    mine, theirs = _client(editor), _client(_olga())
+    state = composer_state(mine, issue)
+    assert composer_post(theirs, issue, sections=[_lead("Theirs")], version=state["version"]).status_code == 200
+    response = composer_post(mine, issue, sections=[_lead("Mine")], version=state["version"])
+    assert response.status_code == 409
+    assert response.json()["conflict"] is True and "Olga Berg changed this issue" in response.json()["error"]
+    assert "reload" in response.json()["error"]
+    assert list(issue.sections.values_list("heading", flat=True)) == ["Theirs"]
+
+
+def test_the_issue_form_based_on_an_older_version_is_refused_too(editor) -> None:
+    issue = IssueFactory.create(title="Old title")
+    client, other = _client(editor), _client(_olga())
+    from issues.tests.test_admin_issue import form_data
+
+    change = reverse("admin:issues_issue_change", args=[issue.pk])
+    data = form_data(client.get(change).content.decode(), "issue_form")
+    composer_post(other, issue, sections=[], version=int(data["base_version"]), fields={"title": "Olga's title"})
+    response = client.post(change, data | {"title": "Edith's title"})
+    assert response.status_code == 200
+    assert "Olga Berg changed this issue" in response.content.decode()
+    assert Issue.objects.get(pk=issue.pk).title == "Olga's title"
+
+
+def test_autosaves_of_one_session_keep_one_revision_and_a_new_session_adds_one(editor) -> None:
+    issue = IssueFactory.create()
+    client = _client(editor)
+    version = composer_state(client, issue)["version"]
+    for n in range(3):
+        response = composer_post(client, issue, sections=[_lead(f"Take {n}")], version=version, session="abcdef12")
+        version = response.json()["version"]
+        sections = [{**_lead(f"Take {n}"), "id": response.json()["sections"][0]["id"]}]
+    assert Version.objects.get_for_object(issue).count() == 1
+    composer_post(client, issue, sections=sections, version=version, session="99999999")
+    versions = Version.objects.get_for_object(issue)
+    assert versions.count() == 2
+    session_one = versions.order_by("pk").first().revision
+    assert any("Take 2" in v.serialized_data for v in session_one.version_set.all())  # its latest state
+
+
+def test_one_bad_section_is_reported_at_its_fields_and_the_others_save(editor) -> None:
+    issue = IssueFactory.create()
+    client = _client(editor)
+    sections = [
+        _lead("Good lead"),
+        {"kind": SectionKind.QUICK_LINKS, "heading": "Light Bytes", "items": [{"text": "A line", "url": "nope"}]},
+        _lead("Bad link", link_url="javascript:alert(1)"),
+    ]
+    response = composer_post(client, issue, sections=sections, version=issue.version, fields={"cover_alt": "x"})
+    answer = response.json()
+    assert response.status_code == 200 and answer["ok"] is False
+    assert answer["sections"][0]["errors"] == {}
+    assert "Enter a valid URL." in answer["sections"][1]["errors"]["items.0.url"]
+    assert answer["sections"][2]["errors"]["link_url"]
+    assert list(issue.sections.values_list("heading", flat=True)) == ["Good lead"]
+    assert not SectionItem.objects.filter(section__issue=issue).exists()  # nothing half of the quick links
+
+
+def test_sections_are_saved_in_the_order_sent_and_left_out_ones_are_deleted(editor) -> None:
+    issue = IssueFactory.create()
+    first, second, gone = (SectionFactory.create(issue=issue, heading=h, position=n) for n, h in enumerate("ABC"))
+    client = _client(editor)
+    sections = [
+        {"id": second.pk, "kind": second.kind, "heading": "B"},
+        _lead("New"),
+        {"id": first.pk, "kind": first.kind, "heading": "A"},
+    ]
+    assert composer_post(client, issue, sections=sections, version=issue.version).json()["ok"]
+    assert list(issue.sections.values_list("heading", flat=True)) == ["B", "New", "A"]
+    assert not issue.sections.filter(pk=gone.pk).exists()
+
+
+def test_a_contributor_cannot_change_an_issue_that_left_draft_nor_its_status(contributor) -> None:
+    issue = IssueFactory.create(status=IssueStatus.REVIEW, title="In review")
+    client = _client(contributor)
+    response = composer_post(client, issue, sections=[], version=issue.version, fields={"title": "Changed"})
+    assert response.status_code == 403
+    assert "Only editors" in response.json()["error"]
+    draft = IssueFactory.create()
+    crafted = {"title": "Mine", "status": IssueStatus.APPROVED}
+    response = composer_post(client, draft, sections=[], version=draft.version, fields=crafted)
+    assert response.status_code == 400
+    assert Issue.objects.get(pk=draft.pk).status == IssueStatus.DRAFT
+    assert Issue.objects.get(pk=issue.pk).title == "In review"
+
+
+@pytest.mark.parametrize("status", [IssueStatus.SCHEDULED, IssueStatus.SENDING])
+def test_a_scheduled_or_sending_issue_is_read_only_in_the_composer(editor, status: str) -> None:
+    issue = IssueFactory.create(status=status)
+    SectionFactory.create(issue=issue, heading="Frozen")
+    client = _client(editor)
+    assert composer_state(client, issue)["editable"] is False
+    response = composer_post(client, issue, sections=[_lead("Thawed")], version=issue.version)
+    assert response.status_code == 403
+    assert list(issue.sections.values_list("heading", flat=True)) == ["Frozen"]
+
+
+def test_a_body_that_is_not_a_composer_save_is_refused_with_a_message(editor) -> None:
+    issue = IssueFactory.create()
+    client = _client(editor)
+    url = reverse("admin:issues_issue_compose", args=[issue.pk])
+    assert client.post(url, "not json", content_type="application/json").status_code == 400
+    response = composer_post(client, issue, sections=[{"kind": "lead", "bogus": "x"}], version=issue.version)
+    assert response.status_code == 400 and "section" in response.json()["error"]
+
+
+def test_inline_rich_text_keeps_bold_italic_and_links_in_web_email_and_text(editor) -> None:
+    issue = IssueFactory.create()
+    client = _client(editor)
+    link = '<a href="https://x.example/c">per the maker</a>'
+    text = f"<p>Chips <strong>ship</strong> <i>early</i> {link}<script>x</script></p>"
+    line = {
+        "kind": SectionKind.QUICK_LINKS,
+        "heading": "Light Bytes",
+        "items": [{"text": text, "url": "https://x.example/c"}],
+    }
+    assert composer_post(client, issue, sections=[line], version=issue.version).json()["ok"]
+    stored = SectionItem.objects.get(section__issue=issue).text
+    assert (
+        stored == 'Chips <strong>ship</strong> <i>early</i> <a href="https://x.example/c" rel="noopener noreferrer">'
+        "per the maker</a>"
+    )
+    issue = Issue.objects.get(pk=issue.pk)
+    web = render_web_sections(issue)
+    assert (
+        "<strong>ship</strong>" in web
+        and 'href="https://x.example/c"' in web
+        and '<a href="https://x.example/c" rel="noopener noreferrer"><a' not in web
+    )
+    email = render_email(issue)
+    assert "<strong>ship</strong>" in email.html
+    assert "Chips ship early [per the maker](https://x.example/c)" in email.text
