@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from demo import content
+from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
-from issues.services import issue_refresh_stats, issue_save, issue_template_save, issue_transition
+from issues.services import issue_refresh_stats, issue_save, issue_transition
 from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear

@@ -15,7 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 from django_ckeditor_5.storage_utils import get_django_storage
 
-from issues import selectors, services
+from issues import drafts, selectors, services
 from issues.checks import presend_checks
 from issues.emails import merge_sample, sample_merge_values
 from issues.forms import IssueFromTemplateForm, TemplateFromIssueForm, TestSendForm, TransitionForm
@@ -124,7 +124,7 @@ def transition(request: HttpRequest, *, model_admin: Any, object_id: int) -> Htt
 
 def duplicate_made(request: HttpRequest, model_admin: Any, source: Issue) -> Issue:
     """Duplicate ``source`` for the person asking, with the admin's log entry and message."""
-    copy = services.issue_duplicate(issue=source, acting_user=request.user)
+    copy = drafts.issue_duplicate(issue=source, acting_user=request.user)
     model_admin.log_addition(request, copy, f"Duplicated from “{source}”.")
     return copy
 
@@ -165,7 +165,7 @@ def save_as_template(request: HttpRequest, *, model_admin: Any, object_id: int) 
     form = TemplateFromIssueForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            template = services.issue_template_create(
+            template = drafts.issue_template_create(
                 issue=issue, name=form.cleaned_data["name"], keep_items=form.cleaned_data["keep_items"],
                 acting_user=request.user,
             )  # fmt: skip
@@ -184,7 +184,7 @@ def from_template(request: HttpRequest, *, model_admin: Any) -> HttpResponse:
     form = IssueFromTemplateForm(request.POST or None, initial={"template": request.GET.get("template")})
     if request.method == "POST" and form.is_valid():
         try:
-            issue = services.issue_create_from_template(
+            issue = drafts.issue_create_from_template(
                 template=form.cleaned_data["template"], title=form.cleaned_data["title"], acting_user=request.user
             )
         except ValidationError as exc:

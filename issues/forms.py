@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from core.sanitize import sanitize_html
+from issues.drafts import template_name_clean
 from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionItem
-from issues.services import lock_reason, parse_recipients, template_name_clean
+from issues.services import lock_reason, parse_recipients
 from issues.shapes import shape_clean
 
 

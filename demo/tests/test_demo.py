@@ -12,9 +12,9 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from issues.drafts import issue_create_from_template
 from issues.models import Issue, IssueStatus, IssueTemplate, IssueTransition, Section, SectionItem, SectionKind
 from issues.rendering import render_web_sections
-from issues.services import issue_create_from_template
 from newsroom.models import NavLink, SitePage
 from subscribers.models import Consent, MailingList, Subscriber, SubscriberStatus
 

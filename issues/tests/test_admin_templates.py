@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from issues.drafts import issue_template_create
 from issues.models import Issue, IssueStatus, IssueTemplate
-from issues.services import issue_template_create
 from testing.factories import make_full_issue
 
 pytestmark = pytest.mark.django_db

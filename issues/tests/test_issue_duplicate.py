@@ -8,8 +8,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from reversion.models import Version
 
+from issues.drafts import issue_duplicate
 from issues.models import Author, Issue, IssueStatus, IssueTransition, PreviewSend, Section, SectionItem, Tag
-from issues.services import issue_duplicate, issue_save, issue_transition
+from issues.services import issue_save, issue_transition
 from testing.factories import UserFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db

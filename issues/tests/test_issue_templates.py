@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from reversion.models import Version
 
+from issues.drafts import issue_create_from_template, issue_template_create, issue_template_save
 from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionKind
-from issues.services import issue_create_from_template, issue_template_create, issue_template_save
 from issues.shapes import shape_clean
 from testing.factories import make_full_issue
 
