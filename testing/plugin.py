@@ -1,7 +1,8 @@
 """pytest plugin loaded before pytest-django configures Django.
 
 It finds PostgreSQL and Redis on 127.0.0.1 when DATABASE_URL/REDIS_URL are
-unset, and decides what happens to tests that need them (or Chromium):
+unset, and decides what happens to tests that need them (or Chromium, or
+SpamAssassin):
 skip with a message saying how to enable them, or, with REQUIRE_SERVICES=1,
 fail the run.
 """
@@ -9,6 +10,7 @@ fail the run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from pathlib import Path
@@ -89,16 +91,31 @@ def browser_available() -> tuple[bool, str]:
     return False, f"needs Chromium at {CHROMIUM}: run 'apt-get install -y chromium' (or set CHROMIUM_PATH)"
 
 
+def spamassassin_available() -> tuple[bool, str]:
+    if shutil.which("spamassassin"):
+        return True, ""
+    return (
+        False,
+        "needs Debian's spamassassin on the PATH: run 'apt-get install -y spamassassin' (make test does as root)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real PostgreSQL, Redis and a Celery worker")
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
+    config.addinivalue_line("markers", "spamassassin: scores emails with Debian's spamassassin (local rules)")
 
 
 _checked: dict[str, tuple[bool, str]] = {}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker, check in (("integration", services_available), ("browser", browser_available)):
+    checks = (
+        ("integration", services_available),
+        ("browser", browser_available),
+        ("spamassassin", spamassassin_available),
+    )
+    for marker, check in checks:
         if item.get_closest_marker(marker) is None:
             continue
         if marker not in _checked:
