@@ -9,7 +9,7 @@ PORT ?= 8000
 # Procfile.dev and load_demo read these; honcho also takes its base port from PORT.
 export HOST PORT
 
-.PHONY: run test lint typecheck unit bench install install-dev browser clean
+.PHONY: run test lint typecheck unit bench install install-dev browser spamassassin clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,6 +39,9 @@ run: install
 browser:
 	@scripts/ensure-chromium
 
+spamassassin:
+	@scripts/ensure-spamassassin
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,11 +50,11 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy .
 
-test: install-dev browser lint typecheck
+test: install-dev browser spamassassin lint typecheck
 	$(VENV)/bin/pytest
 
 unit: install-dev
-	$(VENV)/bin/pytest -m "not integration and not browser"
+	$(VENV)/bin/pytest -m "not integration and not browser and not spamassassin"
 
 bench: install-dev
 	$(PY) -m bench.run
