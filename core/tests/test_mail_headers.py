@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 import time_machine
+from django.core.mail import EmailMessage
 
 from core.mail import build_templated, list_id_header, list_unsubscribe_headers, send_templated
 from core.models import OutboxMessage
@@ -66,3 +67,12 @@ def test_the_outbox_keeps_the_message_under_its_own_message_id(settings) -> None
     stored = OutboxMessage.objects.get()
     assert message_id == stored.message_id == stored.headers["Message-ID"]
     assert stored.message_id.endswith("@example.com>") and "Date" in stored.headers
+
+
+@time_machine.travel(SUMMER, tick=False)
+def test_a_message_django_dates_itself_names_the_publication_zone(settings) -> None:
+    # The issue batches do not set a Date; Django's own must carry the zone too.
+    settings.TIME_ZONE = "Europe/London"
+    date = EmailMessage("Subject", "Body", "newsletter@example.com", ["reader@example.org"]).message()["Date"]
+    assert date.endswith("+0100"), date
+    assert parsedate_to_datetime(date) == SUMMER
