@@ -9,7 +9,7 @@ PORT ?= 8000
 # Procfile.dev and load_demo read these; honcho also takes its base port from PORT.
 export HOST PORT
 
-.PHONY: run test lint typecheck unit bench install install-dev browser clean
+.PHONY: run test lint typecheck unit bench install install-dev browser spamassassin vnu clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,6 +39,12 @@ run: install
 browser:
 	@scripts/ensure-chromium
 
+spamassassin:
+	@scripts/ensure-spamassassin
+
+vnu:
+	@scripts/ensure-vnu
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,11 +53,11 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy .
 
-test: install-dev browser lint typecheck
+test: install-dev browser spamassassin vnu lint typecheck
 	$(VENV)/bin/pytest
 
 unit: install-dev
-	$(VENV)/bin/pytest -m "not integration and not browser"
+	$(VENV)/bin/pytest -m "not integration and not browser and not spamassassin and not vnu"
 
 bench: install-dev
 	$(PY) -m bench.run
@@ -60,4 +66,4 @@ bench: install-dev
 	$(PY) -m bench.chaos
 
 clean:
-	rm -rf $(VENV) var db.sqlite3 staticfiles
+	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

@@ -9,12 +9,15 @@ email is rendered in a Celery task.
 
 from __future__ import annotations
 
+from email.header import Header
+from email.utils import format_datetime, make_msgid, parseaddr, quote
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout
 
@@ -32,6 +35,41 @@ def list_unsubscribe_headers(one_click_url: str) -> dict[str, str]:
     return {**list_unsubscribe(one_click_url), **ONE_CLICK_POST}
 
 
+def sender_domain() -> str:
+    """The domain of DEFAULT_FROM_EMAIL: message ids and the List-Id are named on it."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+
+
+def list_id_header() -> dict[str, str]:
+    """RFC 2919 List-Id for every email a reader gets as a member of the list.
+
+    Issue sends carry it in their common headers, as every transactional email
+    with an unsubscribe link does: a List-Unsubscribe without a List-Id is what
+    SpamAssassin's LIST_PARTIAL rules look for. The id is the sender's address
+    turned into a name on its domain (newsletter@example.com:
+    newsletter.example.com), so it is ours and stays the same for every issue."""
+    local, _, domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].partition("@")
+    list_id = f"{local or 'newsletter'}.{domain or 'localhost'}".lower()
+    name = settings.PUBLISHER_NAME
+    # Only the name is encoded when it is not ASCII, so the <id> stays readable.
+    phrase = f'"{quote(name)}"' if name.isascii() else Header(name, "utf-8").encode()
+    return {"List-Id": f"{phrase} <{list_id}>"}
+
+
+def transactional_headers(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with what every transactional email carries: a Date in the
+    publication's zone (Django's default says -0000, "zone unknown"), a
+    Message-ID on the sender's domain (not this machine's host name), and the
+    List-Id when the email has an unsubscribe link."""
+    extra = {
+        "Date": format_datetime(timezone.localtime()),
+        "Message-ID": make_msgid(domain=sender_domain()),
+    }
+    if "List-Unsubscribe" in headers:
+        extra |= list_id_header()
+    return {**extra, **headers}
+
+
 def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
     base = {
         "PUBLISHER_NAME": settings.PUBLISHER_NAME,
@@ -45,15 +83,27 @@ def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, s
     return subject, text, html
 
 
+def build_templated(
+    *, kind: str, to: list[str], context: dict[str, Any], headers: dict[str, str] | None = None
+) -> EmailMultiAlternatives:
+    """The message :func:`send_templated` sends, rendered and addressed but not sent."""
+    subject, text, html = render_templated(kind=kind, context=context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers=transactional_headers(headers or {}),
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def send_templated(
     *, kind: str, to: list[str], context: dict[str, Any], headers: dict[str, str] | None = None
 ) -> str | None:
     """Render and send one email now; returns the provider's message id if any."""
-    subject, text, html = render_templated(kind=kind, context=context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to, headers=headers or {}
-    )
-    message.attach_alternative(html, "text/html")
+    message = build_templated(kind=kind, to=to, context=context, headers=headers)
     message.send()
     status = getattr(message, "anymail_status", None)
     message_id = getattr(status, "message_id", None)

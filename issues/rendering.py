@@ -24,6 +24,7 @@ from inscriptis.model.config import ParserConfig
 
 from core.merge import MergeTag, mailgun_tag
 from core.sanitize import sanitize_html
+from issues.email_images import cover_size, size_images
 from issues.models import Issue, Section, SectionItem
 from issues.sections import spec_for
 
@@ -81,6 +82,8 @@ def _render_sections(sections: list[Section], channel: str, context: dict[str, A
         # (a raw update, an old revision restored), so no page or email ever
         # carries markup outside the allowlist.
         section.body, section.analysis = sanitize_html(section.body), sanitize_html(section.analysis)
+        if channel == "email":
+            section.body, section.analysis = size_images(section.body), size_images(section.analysis)
         template = f"issues/sections/{channel}/{section.kind}.{extension}"
         extra: dict[str, Any] = {"section": section}
         if channel == "text":
@@ -118,12 +121,21 @@ def _absolute(url: str) -> str:
     return url if url.startswith(("http://", "https://")) else settings.SITE_URL.rstrip("/") + url
 
 
+def _email_cover(issue: Issue) -> dict[str, Any]:
+    # A cover whose file cannot be read would be a broken, unsized image in
+    # every inbox: the email goes without it.
+    size = cover_size(issue) if issue.cover_image else None
+    if size is None:
+        return {"cover_url": ""}
+    return {"cover_width": size[0], "cover_height": size[1]}
+
+
 def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> RenderedEmail:
     """Subject, preheader, inlined table-layout HTML and plain text for one issue.
 
     Per-reader values appear only as ``merge_tag(key)`` for key in MERGE_KEYS."""
     sections = _sections(issue)
-    context = _base_context(issue, merge_tag)
+    context = _base_context(issue, merge_tag) | _email_cover(issue)
     body_parts = _render_sections(sections, "email", context)
     document = render_to_string("issues/email/issue.html", {**context, "sections_html": mark_safe("".join(body_parts))})
     site = settings.SITE_URL.rstrip("/")

@@ -201,6 +201,9 @@ ANYMAIL_SENDER_DOMAIN = env_str("ANYMAIL_SENDER_DOMAIN")
 ANYMAIL_API_URL = env_url("ANYMAIL_API_URL", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{PUBLISHER_NAME} <newsletter@example.com>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Django dates the messages it builds (SMTP, the console) in UTC as "-0000",
+# which RFC 5322 reads as "zone unknown": name the publication's zone instead.
+EMAIL_USE_LOCALTIME = True
 
 _BACKENDS = {
     "outbox": "core.outbox.OutboxBackend",

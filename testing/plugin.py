@@ -1,7 +1,8 @@
 """pytest plugin loaded before pytest-django configures Django.
 
 It finds PostgreSQL and Redis on 127.0.0.1 when DATABASE_URL/REDIS_URL are
-unset, and decides what happens to tests that need them (or Chromium):
+unset, and decides what happens to tests that need them (or Chromium,
+SpamAssassin or the Nu HTML checker):
 skip with a message saying how to enable them, or, with REQUIRE_SERVICES=1,
 fail the run.
 """
@@ -9,6 +10,7 @@ fail the run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from pathlib import Path
@@ -18,6 +20,8 @@ import pytest
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# scripts/ensure-vnu installs the `vnu-jar` npm package here.
+VNU_JAR = Path(__file__).resolve().parent.parent / ".tools/npm/node_modules/vnu-jar/build/dist/vnu.jar"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -89,16 +93,48 @@ def browser_available() -> tuple[bool, str]:
     return False, f"needs Chromium at {CHROMIUM}: run 'apt-get install -y chromium' (or set CHROMIUM_PATH)"
 
 
+def spamassassin_available() -> tuple[bool, str]:
+    if shutil.which("spamassassin"):
+        return True, ""
+    return (
+        False,
+        "needs Debian's spamassassin on the PATH: run 'apt-get install -y spamassassin' (make test does as root)",
+    )
+
+
+def vnu_jar() -> Path:
+    return Path(os.environ.get("VNU_JAR", str(VNU_JAR)))
+
+
+def vnu_available() -> tuple[bool, str]:
+    missing = []
+    if not shutil.which("java"):
+        missing.append("a Java runtime ('apt-get install -y default-jre-headless')")
+    if not vnu_jar().is_file():
+        missing.append(f"the Nu HTML checker at {vnu_jar()} (scripts/ensure-vnu, or set VNU_JAR)")
+    if missing:
+        return False, "needs " + " and ".join(missing) + "; make test installs them as root"
+    return True, ""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real PostgreSQL, Redis and a Celery worker")
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
+    config.addinivalue_line("markers", "spamassassin: scores emails with Debian's spamassassin (local rules)")
+    config.addinivalue_line("markers", "vnu: checks pages with the Nu HTML checker (vnu.jar on Java)")
 
 
 _checked: dict[str, tuple[bool, str]] = {}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker, check in (("integration", services_available), ("browser", browser_available)):
+    checks = (
+        ("integration", services_available),
+        ("browser", browser_available),
+        ("spamassassin", spamassassin_available),
+        ("vnu", vnu_available),
+    )
+    for marker, check in checks:
         if item.get_closest_marker(marker) is None:
             continue
         if marker not in _checked:

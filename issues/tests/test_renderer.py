@@ -92,6 +92,15 @@ def test_email_has_a_hidden_preheader_first_in_the_body() -> None:
     assert "Three stories and a tool you can try today." in first_div
 
 
+def test_the_preheader_is_hidden_without_a_text_colour_matching_the_background() -> None:
+    # Text coloured like its background is what SpamAssassin's HTML_FONT_LOW_CONTRAST scores.
+    html = render_email(make_full_issue(preheader="Three stories.")).html
+    body = html[html.index("<body") :]
+    preheader = re.match(r"<body[^>]*>\s*<div([^>]*)>", body)
+    assert preheader and 'class="preheader"' in preheader.group(1)
+    assert "color" not in preheader.group(1)
+
+
 def test_plain_text_is_readable_and_shows_links_as_urls() -> None:
     issue = make_full_issue()
     lead = issue.sections.get(heading__startswith="Lead story 1")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -133,3 +134,13 @@ def test_a_crafted_post_cannot_join_a_private_list_and_is_told(client: Client) -
     response = client.post(prefs(reader), {"action": "save", "name": "", "lists": [staff.pk]})
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
     assert not reader.lists.exists()
+
+
+def test_every_aria_describedby_on_the_preferences_page_names_an_element_on_it(client: Client) -> None:
+    html = client.get(prefs(make_confirmed_reader())).content.decode()
+    described = re.findall(r'aria-describedby="([^"]+)"', html)
+    assert described, "the pause field should point at its help text"
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    for reference in " ".join(described).split():
+        assert reference in ids, f"aria-describedby names {reference!r}, which no element has as its id"
+    assert re.search(r'<[^>]+id="id_paused_until_helptext"[^>]*>Leave empty to keep receiving issues\.<', html)
