@@ -4,13 +4,12 @@ reader's merge values, links, List-Unsubscribe and Message-ID."""
 from __future__ import annotations
 
 import dataclasses
-from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
-from core.mail import ONE_CLICK_POST, list_unsubscribe
+from core.mail import ONE_CLICK_POST, list_id_header, list_unsubscribe, sender_domain
 from delivery.claims import Row
 from delivery.models import Send
 from delivery.providers import ProviderStrategy, Recipient
@@ -19,10 +18,6 @@ from subscribers.links import ReaderLinks
 
 # Merge values of idempotent providers are kept so that a retry sends the same request.
 MERGE_CACHE_SECONDS = 24 * 3600
-
-
-def sender_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
 
 
 def message_id(*, send_id: int, delivery_id: int, domain: str) -> str:
@@ -76,8 +71,8 @@ def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> li
 
 
 def common_headers() -> dict[str, str]:
-    """Headers every reader's copy carries alike (RFC 8058 one-click unsubscribe)."""
-    return dict(ONE_CLICK_POST)
+    """Headers every reader's copy carries alike: RFC 8058 one-click unsubscribe and the List-Id."""
+    return {**ONE_CLICK_POST, **list_id_header()}
 
 
 def common_metadata(send_id: int) -> dict[str, str]:

@@ -246,6 +246,7 @@ def test_plain_smtp_sends_one_message_per_reader_over_one_connection(
         delivery = by_email[r.recipients[0]]
         assert r.message["Message-ID"] == f"<d{delivery.pk}.s{send.pk}@mg.newsroom.test>"
         assert r.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert r.message["List-Id"] and str(r.message["List-Id"]).strip().endswith(">")
         one_click = str(r.message["List-Unsubscribe"]).strip()
         assert one_click.startswith("<http://") and one_click.endswith("/one-click/>")
         assert r.message.get_content_type() == "multipart/alternative"

@@ -18,6 +18,7 @@ from anymail.signals import pre_send
 from django.core import mail
 from django.test import override_settings
 
+from core.mail import list_id_header
 from delivery import claims, pipeline, posting, recipients, services
 from delivery.judge import judge
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
@@ -113,7 +114,8 @@ def test_one_call_carries_each_readers_links_headers_and_metadata(
     assert issue.preheader in html and issue.preheader in message.body  # preheader in both parts
     assert "%recipient.unsubscribe_url%" in html and "%recipient.name%" in message.body
     assert web_url in html and web_url in message.body  # the same for everyone: filled in once
-    assert params["extra_headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert params["extra_headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click", **list_id_header()}
+    assert params["extra_headers"]["List-Id"].endswith(">")  # RFC 2919: "name" <id>
     assert params["metadata"] == {"send_id": str(send.pk)}
     by_email = rows(send)
     for person in people:
@@ -156,6 +158,7 @@ def test_one_message_per_reader_when_the_provider_cannot_merge(
         assert person.name in message.body
         assert message.extra_headers == {
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            **list_id_header(),
             "List-Unsubscribe": f"<{links['one_click_url']}>",
             "Message-ID": f"<d{by_email[person.email].pk}.s{send.pk}@example.com>",
         }
