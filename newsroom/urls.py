@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("newsroom.site_urls")),
 ]
 
+handler403 = "newsroom.views.permission_denied"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

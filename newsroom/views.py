@@ -52,3 +52,16 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 def site_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = get_object_or_404(SitePage, slug=slug)
     return render(request, "newsroom/site_page.html", {"page": page})
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: inside the admin's frame (with its navigation) for admin pages, the site's frame elsewhere."""
+    in_admin = request.path.startswith("/admin/") and getattr(request.user, "is_staff", False)
+    template = "admin/403.html" if in_admin else "403.html"
+    reason = str(exception) if exception is not None and str(exception) else ""
+    context = {"reason": reason, "title": "You may not do this"}
+    if in_admin:
+        from django.contrib import admin
+
+        context.update(admin.site.each_context(request))
+    return render(request, template, context, status=403)
