@@ -64,6 +64,7 @@ bench: install-dev
 	$(PY) -m bench.page
 	$(PY) -m bench.subscribe_timing
 	$(PY) -m bench.chaos
+	$(PY) -m bench.admin
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

@@ -97,7 +97,8 @@ def issue_compose_save(
         issue_version_check(issue=locked, base_version=base_version)
         result = ComposeResult(version=locked.version + 1, saved_at=None)
         result.issue_errors = _issue_fields_save(locked, fields)
-        result.sections = [_section_save(locked, values, position) for position, values in enumerate(sections)]
+        stored = {section.pk: section for section in locked.sections.prefetch_related("items")}
+        result.sections = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
         kept = [entry["id"] for entry in result.sections if entry["id"]]
         locked.sections.exclude(pk__in=kept).delete()
         Issue.objects.filter(pk=locked.pk).update(
@@ -148,11 +149,14 @@ def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[s
     return errors
 
 
-def _section_save(issue: Issue, values: dict[str, Any], position: int) -> dict[str, Any]:
+def _section_save(issue: Issue, values: dict[str, Any], position: int, stored: dict[int, Section]) -> dict[str, Any]:
     key, pk = str(values.get("key", "")), values.get("id")
     # An id deleted in another tab, or not this issue's, starts afresh.
-    section = (issue.sections.filter(pk=pk).first() if pk else None) or Section(issue=issue)
+    section = (stored.get(pk) if isinstance(pk, int) else None) or Section(issue=issue)
     entry: dict[str, Any] = {"key": key, "id": section.pk, "errors": {}}
+    if _unchanged(section, values, position):
+        # An autosave sends every section; only the ones that changed are written.
+        return entry
     try:
         with transaction.atomic():
             _section_write(section, values, position)
@@ -162,6 +166,24 @@ def _section_save(issue: Issue, values: dict[str, Any], position: int) -> dict[s
         if entry["id"]:
             Section.objects.filter(pk=entry["id"]).update(position=position)
     return entry
+
+
+def _item_values(raw: dict[str, Any]) -> tuple[str, str, str]:
+    return str(raw.get("label", "")).strip(), sanitize_inline(str(raw.get("text", ""))), str(raw.get("url", "")).strip()
+
+
+def _field_value(name: str, raw: str) -> str:
+    return sanitize_html(raw) if name in ("body", "analysis") else raw.strip()
+
+
+def _unchanged(section: Section, values: dict[str, Any], position: int) -> bool:
+    """True when saving ``values`` would store exactly what the section holds now."""
+    if section.pk is None or section.position != position:
+        return False
+    if any(_field_value(name, values[name]) != getattr(section, name) for name in SECTION_FIELDS if name in values):
+        return False
+    stored = [(item.label, item.text, item.url) for item in section.items.all()]
+    return stored == [_item_values(raw) for raw in values.get("items", [])]
 
 
 def _section_write(section: Section, values: dict[str, Any], position: int) -> None:
@@ -175,13 +197,8 @@ def _section_write(section: Section, values: dict[str, Any], position: int) -> N
     section.items.all().delete()
     errors: dict[str, list[str]] = {}
     for number, raw in enumerate(values.get("items", [])):
-        item = SectionItem(
-            section=section,
-            position=number,
-            label=str(raw.get("label", "")).strip(),
-            text=sanitize_inline(str(raw.get("text", ""))),
-            url=str(raw.get("url", "")).strip(),
-        )
+        label, text, url = _item_values(raw)
+        item = SectionItem(section=section, position=number, label=label, text=text, url=url)
         try:
             item.full_clean()
         except ValidationError as exc:

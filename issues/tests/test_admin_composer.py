@@ -170,3 +170,19 @@ def test_inline_rich_text_keeps_bold_italic_and_links_in_web_email_and_text(edit
     email = render_email(issue)
     assert "<strong>ship</strong>" in email.html
     assert "Chips ship early [per the maker](https://x.example/c)" in email.text
+
+
+def test_an_autosave_writes_only_the_sections_that_changed(editor) -> None:
+    issue = IssueFactory.create(title="Two sections")
+    client = _client(editor)
+    items = [{"label": "", "text": "A <b>bold</b> detail", "url": ""}]
+    first = composer_post(client, issue, sections=[_lead("One", items=items), _lead("Two", items=items)], version=1)
+    one, two = (entry["id"] for entry in first.json()["sections"])
+    kept = set(SectionItem.objects.filter(section_id=one).values_list("pk", flat=True))
+    rewritten = set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True))
+    sections = [_lead("One", id=one, items=items), _lead("Two, changed", id=two, items=items)]
+    second = composer_post(client, issue, sections=sections, version=first.json()["version"])
+    assert second.status_code == 200 and second.json()["ok"]
+    assert set(SectionItem.objects.filter(section_id=one).values_list("pk", flat=True)) == kept  # left alone
+    assert set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True)).isdisjoint(rewritten)
+    assert list(issue.sections.values_list("heading", flat=True)) == ["One", "Two, changed"]
