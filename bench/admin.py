@@ -3,13 +3,15 @@
     python -m bench.admin [--rounds 30]
 
 Through the real admin (Django's test client, the full middleware stack, a
-signed-in editor) on a throwaway PostgreSQL database (newsroom_bench_admin;
-BENCH_ADMIN_DATABASE_URL overrides the server), it measures medians of:
+signed-in editor) on a throwaway PostgreSQL database (newsroom_bench_admin, or
+BENCH_ADMIN_DATABASE_NAME; BENCH_ADMIN_DATABASE_URL overrides the server), it measures medians of:
 
 - the issue change page (the one-page composer) for an issue of the reference
   shape and for one of 30 sections (target: within 3x the reference's);
 - an autosave that changes one heading, against a full-page save (the
-  change form's Save) of the same issue (target: a fifth or less).
+  change form's Save) of the same issue (target: a fifth or less); and the
+  same autosave when it also refreshes the session's revision ("final save":
+  a session's first and last saves, and one every COMPOSER_REVISION_SECONDS).
 
 Each figure is a ratio to another measured in the same run, interleaved so
 that drift in the machine's load falls on both alike.
@@ -32,7 +34,7 @@ def _configure() -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="newsroom.settings",
         DATABASE_URL=DATABASE_URL,
-        TEST_DATABASE_NAME="newsroom_bench_admin",
+        TEST_DATABASE_NAME=os.environ.get("BENCH_ADMIN_DATABASE_NAME", "newsroom_bench_admin"),
         CACHE_URL="locmem",
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
@@ -98,10 +100,10 @@ def _saves(client: Any, issue: Any) -> dict[str, Callable[[], object]]:
     sections = [{k: v for k, v in s.items() if k != "id" or v} for s in state["sections"]]
     counter = iter(range(10**9))
 
-    def autosave() -> object:
+    def autosave(final: bool = False) -> object:
         version = Issue.objects.values_list("version", flat=True).get(pk=issue.pk)
         sections[0]["heading"] = f"Heading {next(counter)}"
-        body = {"version": version, "session": "benchsession1", "sections": sections}
+        body = {"version": version, "session": "benchsession1", "sections": sections, "final": final}
         response = client.post(compose_url, json.dumps(body), content_type="application/json")
         assert response.status_code == 200 and response.json()["ok"], response.content[:300]
         return response
@@ -114,7 +116,10 @@ def _saves(client: Any, issue: Any) -> dict[str, Callable[[], object]]:
         assert response.status_code == 302, response.content[:500]
         return response
 
-    return {"autosave": autosave, "full save": full_save}
+    # Autosaves come every few seconds, so most skip the session's revision
+    # (refreshed every COMPOSER_REVISION_SECONDS); "final save" is the one that
+    # takes it (the first save of a session, a refresh, the page's last save).
+    return {"autosave": autosave, "final save": lambda: autosave(final=True), "full save": full_save}
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from issues import services
-from issues.composer import BadComposerInput, EditConflict, issue_compose_save
+from issues.composer import BadComposerInput, ComposeResult, EditConflict, issue_compose_close, issue_compose_save
 from issues.models import Issue, SectionKind
 from issues.rendering import sections_with_items
 from issues.sections import FIELD_NAMES, REGISTRY
@@ -65,10 +65,22 @@ def _error(message: str, status: int, **extra: Any) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message, **extra}, status=status)
 
 
+def _saved(
+    request: HttpRequest, issue: Issue, data: dict[str, Any], *, version: int, session: str, final: bool
+) -> ComposeResult:
+    if final and not {"issue", "sections"} & set(data):
+        # Leaving the page with nothing unsaved: only the session's revision is brought up to date.
+        return issue_compose_close(issue=issue, acting_user=request.user, base_version=version, session=session)
+    return issue_compose_save(
+        issue=issue, acting_user=request.user, base_version=version, data=data, session=session, final=final
+    )
+
+
 @require_POST
 def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResponse:
     """Save the composer's state: 200 with per-field errors, 409 on a conflict,
-    403 when the user may not edit, 400 for a body that is not a composer save."""
+    403 when the user may not edit, 400 for a body that is not a composer save.
+    ``final: true`` is the page's last save as the editor leaves it."""
     issue = model_admin.get_object(request, str(object_id))
     if issue is None:
         return _error("This issue no longer exists.", 404)
@@ -76,12 +88,11 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
         data = json.loads(request.body or b"{}")
         base_version = int(data.pop("version"))
         session = str(data.pop("session", ""))
+        final = data.pop("final", False) is True
     except (ValueError, KeyError, TypeError, AttributeError):
         return _error("Send JSON with the version the page was based on.", 400)
     try:
-        result = issue_compose_save(
-            issue=issue, acting_user=request.user, base_version=base_version, data=data, session=session
-        )
+        result = _saved(request, issue, data, version=base_version, session=session, final=final)
     except PermissionDenied as exc:
         return _error(str(exc) or "You may not change this issue.", 403)
     except EditConflict as exc:

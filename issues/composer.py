@@ -6,17 +6,22 @@ based on; if someone saved since, :class:`EditConflict` says who and nothing
 is stored. Each section is validated and saved on its own (a savepoint), so a
 bad link in one section is reported at that field while the others save, and
 nothing is saved half within a section. An autosave makes no revision of its
-own: the editing session keeps one revision, replaced on each autosave, so
-History shows one entry per session.
+own: the editing session keeps one revision, so History shows one entry per
+session. Snapshotting the issue with every section and item is most of an
+autosave's cost, so the session's revision is taken on its first save, then
+refreshed at most every ``COMPOSER_REVISION_SECONDS``, and always on the
+session's final save (the page sends one when the editor leaves it).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import reversion
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -25,7 +30,8 @@ from django.utils import timezone
 from reversion.models import Revision
 
 from core.sanitize import sanitize_html, sanitize_inline
-from issues.models import Issue, Section, SectionItem
+from issues.models import Issue, IssueStatus, Section, SectionItem
+from issues.selectors import PUBLISHED_ONCE_DATED
 from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
@@ -81,36 +87,79 @@ def issue_version_check(*, issue: Issue, base_version: int) -> None:
 
 
 def issue_compose_save(
-    *, issue: Issue, acting_user: Any, base_version: int, data: dict[str, Any], session: str = ""
+    *,
+    issue: Issue,
+    acting_user: Any,
+    base_version: int,
+    data: dict[str, Any],
+    session: str = "",
+    final: bool = False,
 ) -> ComposeResult:
     """Save the composer's state of ``issue``: ``data`` holds ``issue`` (its
     text fields) and ``sections`` (every section in order; a section left out
-    is deleted). Raises PermissionDenied, EditConflict or BadComposerInput."""
+    is deleted). ``final`` (the page is being left) refreshes the session's
+    revision whatever its age. Raises PermissionDenied, EditConflict or
+    BadComposerInput."""
     fields, sections = _parsed(data)
-    if not acting_user.has_perm("issues.change_issue"):
-        raise PermissionDenied("You do not have permission to change issues.")
+    _session_check(session)
     with transaction.atomic():
-        locked = Issue.objects.select_for_update(of=("self",)).select_related("edited_by").get(pk=issue.pk)
-        problem = edit_refusal(acting_user, locked)
-        if problem:
-            raise PermissionDenied(problem)
-        issue_version_check(issue=locked, base_version=base_version)
+        locked = _locked_for_edit(issue, acting_user, base_version)
         result = ComposeResult(version=locked.version + 1, saved_at=None)
-        result.issue_errors = _issue_fields_save(locked, fields)
+        result.issue_errors, changed = _issue_fields_save(locked, fields)
         stored = {section.pk: section for section in locked.sections.prefetch_related("items")}
-        result.sections = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
+        saved = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
+        result.sections = [entry for entry, _ in saved]
         kept = [entry["id"] for entry in result.sections if entry["id"]]
-        locked.sections.exclude(pk__in=kept).delete()
-        Issue.objects.filter(pk=locked.pk).update(
-            version=F("version") + 1, edited_by=acting_user, updated_at=timezone.now()
-        )
-        locked.refresh_from_db(fields=["version", "updated_at"])
-        issue_refresh_stats(issue=locked)
+        deleted, _ = locked.sections.exclude(pk__in=kept).delete()
+        changed = changed or deleted > 0 or any(wrote for _, wrote in saved)
+        _version_bump(locked, acting_user)
+        public = _is_public(locked)
+        if changed:  # the word count follows the text; nothing to count when none changed
+            issue_refresh_stats(issue=locked, pages_changed=False)
         if session:
-            _session_revision(locked, acting_user, session)
-        public_pages_changed()
+            _session_revision(locked, acting_user, session, force=final)
+        if public:  # a draft's edits change no page readers see
+            public_pages_changed()
     result.version, result.saved_at = locked.version, timezone.localtime(locked.updated_at)
     return result
+
+
+def issue_compose_close(*, issue: Issue, acting_user: Any, base_version: int, session: str) -> ComposeResult:
+    """The editor left the page with nothing unsaved: bring the session's
+    revision up to the stored state. Refused (EditConflict) when someone saved
+    since, so that their text is not recorded under this session's name."""
+    if not session:
+        raise BadComposerInput("Closing a session needs its token.")
+    _session_check(session)
+    with transaction.atomic():
+        locked = _locked_for_edit(issue, acting_user, base_version)
+        _session_revision(locked, acting_user, session, force=True)
+    return ComposeResult(version=locked.version, saved_at=timezone.localtime(locked.updated_at))
+
+
+def _locked_for_edit(issue: Issue, acting_user: Any, base_version: int) -> Issue:
+    if not acting_user.has_perm("issues.change_issue"):
+        raise PermissionDenied("You do not have permission to change issues.")
+    locked = Issue.objects.select_for_update(of=("self",)).select_related("edited_by").get(pk=issue.pk)
+    problem = edit_refusal(acting_user, locked)
+    if problem:
+        raise PermissionDenied(problem)
+    issue_version_check(issue=locked, base_version=base_version)
+    return locked
+
+
+def _version_bump(issue: Issue, acting_user: Any) -> None:
+    now = timezone.now()
+    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, edited_by=acting_user, updated_at=now)
+    # The row was locked, so the new version is the old one plus one.
+    issue.version, issue.updated_at = issue.version + 1, now
+
+
+def _is_public(issue: Issue) -> bool:
+    """Whether readers may see ``issue`` now (as issues.selectors.public_issues decides)."""
+    if issue.status == IssueStatus.SENT:
+        return True
+    return issue.status in PUBLISHED_ONCE_DATED and bool(issue.publish_date and issue.publish_date <= timezone.now())
 
 
 def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -131,8 +180,9 @@ def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return fields, sections
 
 
-def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[str]]:
-    """Save the valid fields; the invalid ones keep their stored value and report why."""
+def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> tuple[dict[str, list[str]], bool]:
+    """Save the valid fields; the invalid ones keep their stored value and report
+    why. Also says whether any stored value changed."""
     before = {name: getattr(issue, name) for name in fields}
     for name, value in fields.items():
         setattr(issue, name, str(value).strip() if name != "summary" else str(value))
@@ -144,28 +194,34 @@ def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[s
             setattr(issue, name, before[name])
     else:
         errors = {}
-    if set(fields) - set(errors):
-        issue.save(update_fields=[*(set(fields) - set(errors)), "updated_at"])
-    return errors
+    # The page sends every field on each autosave; only the changed ones are written.
+    changed = [name for name in fields if name not in errors and getattr(issue, name) != before[name]]
+    if changed:
+        issue.save(update_fields=[*changed, "updated_at"])
+    return errors, bool(changed)
 
 
-def _section_save(issue: Issue, values: dict[str, Any], position: int, stored: dict[int, Section]) -> dict[str, Any]:
+def _section_save(
+    issue: Issue, values: dict[str, Any], position: int, stored: dict[int, Section]
+) -> tuple[dict[str, Any], bool]:
+    """Save one section in a savepoint: its entry for the page, and whether its text was written."""
     key, pk = str(values.get("key", "")), values.get("id")
     # An id deleted in another tab, or not this issue's, starts afresh.
     section = (stored.get(pk) if isinstance(pk, int) else None) or Section(issue=issue)
     entry: dict[str, Any] = {"key": key, "id": section.pk, "errors": {}}
     if _unchanged(section, values, position):
         # An autosave sends every section; only the ones that changed are written.
-        return entry
+        return entry, False
     try:
         with transaction.atomic():
             _section_write(section, values, position)
         entry["id"] = section.pk
+        return entry, True
     except ValidationError as exc:
         entry["errors"] = exc.message_dict
         if entry["id"]:
             Section.objects.filter(pk=entry["id"]).update(position=position)
-    return entry
+    return entry, False
 
 
 def _item_values(raw: dict[str, Any]) -> tuple[str, str, str]:
@@ -209,16 +265,25 @@ def _section_write(section: Section, values: dict[str, Any], position: int) -> N
         raise ValidationError(errors)
 
 
-def _session_revision(issue: Issue, acting_user: Any, session: str) -> None:
-    """One revision per editing session: this session's earlier one is replaced."""
-    if not _SESSION.match(session):
+def _session_check(session: str) -> None:
+    if session and not _SESSION.match(session):
         raise BadComposerInput("The editing session is a token of 8 to 32 letters and digits.")
+
+
+def _session_revision(issue: Issue, acting_user: Any, session: str, *, force: bool) -> None:
+    """One revision per editing session: this session's earlier one is replaced,
+    unless it is younger than COMPOSER_REVISION_SECONDS and ``force`` is not set."""
     comment = f"Edited on the issue page (session {session[:8]})"
-    Revision.objects.filter(
+    earlier = Revision.objects.filter(
         comment=comment,
         version__content_type=ContentType.objects.get_for_model(Issue),
         version__object_id=str(issue.pk),
-    ).delete()
+    )
+    taken_at = earlier.order_by("-date_created").values_list("date_created", flat=True).first()
+    fresh = timezone.now() - timedelta(seconds=settings.COMPOSER_REVISION_SECONDS)
+    if taken_at is not None and taken_at > fresh and not force:
+        return
+    earlier.delete()
     with reversion.create_revision():
         reversion.set_user(acting_user)
         reversion.set_comment(comment)

@@ -165,14 +165,17 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
     return issue
 
 
-def issue_refresh_stats(*, issue: Issue) -> Issue:
-    """Recompute the stored word count and reading time from the sections."""
+def issue_refresh_stats(*, issue: Issue, pages_changed: bool = True) -> Issue:
+    """Recompute the stored word count and reading time from the sections.
+    ``pages_changed=False``: the caller knows readers cannot see the issue, so
+    the public pages' cache is kept."""
     issue = Issue.objects.prefetch_related(None).get(pk=issue.pk)
     issue._prefetched_objects_cache = {"sections": list(sections_with_items(issue))}  # type: ignore[attr-defined]
     words = count_words(issue)
     Issue.objects.filter(pk=issue.pk).update(word_count=words, reading_minutes=reading_minutes(words))
     issue.word_count, issue.reading_minutes = words, reading_minutes(words)
-    public_pages_changed()
+    if pages_changed:
+        public_pages_changed()
     return issue
 
 

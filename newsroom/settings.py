@@ -41,6 +41,10 @@ PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "Newsroom Media Ltd, 1 Example 
 SPONSOR_LABEL_DEFAULT = env_str("SPONSOR_LABEL_DEFAULT", "Sponsored").strip()
 if not SPONSOR_LABEL_DEFAULT or len(SPONSOR_LABEL_DEFAULT) > 80:
     raise ImproperlyConfigured("SPONSOR_LABEL_DEFAULT must be 1 to 80 characters, e.g. 'Sponsored'.")
+# The composer keeps one revision per editing session; autosaves refresh it at
+# most this often (the session's first and last saves always do), since each
+# refresh snapshots the whole issue.
+COMPOSER_REVISION_SECONDS = env_int("COMPOSER_REVISION_SECONDS", 30, minimum=0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
 
 INSTALLED_APPS = [

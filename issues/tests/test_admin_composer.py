@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from reversion.models import Version
 
 from issues.models import Issue, IssueStatus, SectionItem, SectionKind
 from issues.rendering import render_email, render_web_sections
@@ -60,22 +59,6 @@ def test_the_issue_form_based_on_an_older_version_is_refused_too(editor) -> None
     assert response.status_code == 200
     assert "Olga Berg changed this issue" in response.content.decode()
     assert Issue.objects.get(pk=issue.pk).title == "Olga's title"
-
-
-def test_autosaves_of_one_session_keep_one_revision_and_a_new_session_adds_one(editor) -> None:
-    issue = IssueFactory.create()
-    client = _client(editor)
-    version = composer_state(client, issue)["version"]
-    for n in range(3):
-        response = composer_post(client, issue, sections=[_lead(f"Take {n}")], version=version, session="abcdef12")
-        version = response.json()["version"]
-        sections = [{**_lead(f"Take {n}"), "id": response.json()["sections"][0]["id"]}]
-    assert Version.objects.get_for_object(issue).count() == 1
-    composer_post(client, issue, sections=sections, version=version, session="99999999")
-    versions = Version.objects.get_for_object(issue)
-    assert versions.count() == 2
-    session_one = versions.order_by("pk").first().revision
-    assert any("Take 2" in v.serialized_data for v in session_one.version_set.all())  # its latest state
 
 
 def test_one_bad_section_is_reported_at_its_fields_and_the_others_save(editor) -> None:

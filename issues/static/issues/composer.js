@@ -20,6 +20,8 @@
 
   let state, list, statusEl;
   let dirty = false, saving = false, timer = null, retryMs = 0, stopped = false, leaving = false, counter = 0;
+  // Autosaves refresh the session's revision only now and then; the page's last save forces it.
+  let unrecorded = false;
   const editors = new WeakMap();
 
   function make(tag, attrs, ...children) {
@@ -275,6 +277,7 @@
     if (response.status >= 500 || (response.status === 404 && !body.error)) return retry("Not saved: the server had a problem.");
     if (!response.ok) { dirty = true; stopped = true; return setStatus("Not saved: " + (body.error || response.statusText), "error"); }
     retryMs = 0;
+    unrecorded = true;
     state.version = body.version;
     const base = document.getElementById("id_base_version");
     if (base) base.value = body.version;
@@ -348,6 +351,23 @@
     window.addEventListener("beforeunload", (event) => {
       if (!leaving && (dirty || saving)) { event.preventDefault(); event.returnValue = ""; }
     });
+    window.addEventListener("pagehide", finalSave);
+  }
+
+  // The editor is leaving (closing the tab, following a link): one last save that
+  // outlives the page (fetch keepalive) and brings the session's revision up to
+  // date. Save posts the form instead, which makes a revision of its own.
+  function finalSave() {
+    if (leaving || stopped || (!dirty && !unrecorded)) return;
+    const body = { version: state.version, session, final: true, ...(dirty ? collect() : {}) };
+    dirty = unrecorded = false;
+    try {
+      fetch(state.url, {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+        body: JSON.stringify(body),
+      }).catch(() => {});
+    } catch (error) { /* over keepalive's 64 kB: the last autosave stands */ }
   }
 
   function start() {
