@@ -31,6 +31,7 @@ from reversion.models import Revision
 
 from core.sanitize import sanitize_html, sanitize_inline
 from issues.models import Issue, IssueStatus, Section, SectionItem
+from issues.rendering import count_words, reading_minutes
 from issues.selectors import PUBLISHED_ONCE_DATED
 from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
 
@@ -109,19 +110,30 @@ def issue_compose_save(
         stored = {section.pk: section for section in locked.sections.prefetch_related("items")}
         saved = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
         result.sections = [entry for entry, _ in saved]
-        kept = [entry["id"] for entry in result.sections if entry["id"]]
-        deleted, _ = locked.sections.exclude(pk__in=kept).delete()
-        changed = changed or deleted > 0 or any(wrote for _, wrote in saved)
-        _version_bump(locked, acting_user)
+        gone = set(stored) - {entry["id"] for entry in result.sections}
+        if gone:
+            Section.objects.filter(pk__in=gone).delete()
+        changed = changed or bool(gone) or any(wrote for _, wrote in saved)
+        _version_bump(locked, acting_user, stats=_stats(locked, stored, result) if changed else {})
         public = _is_public(locked)
-        if changed:  # the word count follows the text; nothing to count when none changed
-            issue_refresh_stats(issue=locked, pages_changed=False)
         if session:
             _session_revision(locked, acting_user, session, force=final)
         if public:  # a draft's edits change no page readers see
             public_pages_changed()
     result.version, result.saved_at = locked.version, timezone.localtime(locked.updated_at)
     return result
+
+
+def _stats(issue: Issue, stored: dict[int, Section], result: ComposeResult) -> dict[str, int]:
+    """The word count and reading time of what is now stored, from the sections in
+    memory (every written one carries its new items), saving a re-read of the issue."""
+    if any(entry["errors"] for entry in result.sections):
+        # A refused section's object holds the refused values: count from the database.
+        counted = issue_refresh_stats(issue=issue, pages_changed=False)
+        return {"word_count": counted.word_count, "reading_minutes": counted.reading_minutes}
+    issue._prefetched_objects_cache = {"sections": [stored[entry["id"]] for entry in result.sections]}  # type: ignore[attr-defined]
+    words = count_words(issue)
+    return {"word_count": words, "reading_minutes": reading_minutes(words)}
 
 
 def issue_compose_close(*, issue: Issue, acting_user: Any, base_version: int, session: str) -> ComposeResult:
@@ -148,9 +160,9 @@ def _locked_for_edit(issue: Issue, acting_user: Any, base_version: int) -> Issue
     return locked
 
 
-def _version_bump(issue: Issue, acting_user: Any) -> None:
+def _version_bump(issue: Issue, acting_user: Any, *, stats: dict[str, int]) -> None:
     now = timezone.now()
-    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, edited_by=acting_user, updated_at=now)
+    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, edited_by=acting_user, updated_at=now, **stats)
     # The row was locked, so the new version is the old one plus one.
     issue.version, issue.updated_at = issue.version + 1, now
 
@@ -215,7 +227,7 @@ def _section_save(
     try:
         with transaction.atomic():
             _section_write(section, values, position)
-        entry["id"] = section.pk
+        entry["id"], stored[section.pk] = section.pk, section
         return entry, True
     except ValidationError as exc:
         entry["errors"] = exc.message_dict
@@ -248,21 +260,26 @@ def _section_write(section: Section, values: dict[str, Any], position: int) -> N
             setattr(section, name, values[name].strip() if name not in ("body", "analysis") else values[name])
     section.body, section.analysis = sanitize_html(section.body), sanitize_html(section.analysis)
     section.position = position
-    section.full_clean()
+    # The issue is the locked one and kind's choices are checked with the fields
+    # (the database keeps its constraint): no query needed to validate them.
+    section.full_clean(exclude=["issue"], validate_constraints=False)
     section.save()
     section.items.all().delete()
     errors: dict[str, list[str]] = {}
+    items = []
     for number, raw in enumerate(values.get("items", [])):
         label, text, url = _item_values(raw)
         item = SectionItem(section=section, position=number, label=label, text=text, url=url)
         try:
-            item.full_clean()
+            item.full_clean(exclude=["section"])
         except ValidationError as exc:
             errors |= {f"items.{number}.{name}": msgs for name, msgs in exc.message_dict.items()}
             continue
-        item.save()
+        items.append(item)
     if errors:
         raise ValidationError(errors)
+    SectionItem.objects.bulk_create(items)
+    section._prefetched_objects_cache = {"items": items}  # type: ignore[attr-defined]
 
 
 def _session_check(session: str) -> None:
