@@ -65,6 +65,7 @@ bench: install-dev
 	$(PY) -m bench.subscribe_timing
 	$(PY) -m bench.chaos
 	$(PY) -m bench.admin
+	$(PY) -m bench.static
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools
