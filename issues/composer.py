@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import reversion
+from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,12 +31,15 @@ from django.utils import timezone
 from reversion.models import Revision
 
 from core.sanitize import sanitize_html, sanitize_inline
-from issues.models import Issue, IssueStatus, Section, SectionItem
+from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
 from issues.rendering import count_words, reading_minutes
 from issues.selectors import PUBLISHED_ONCE_DATED
 from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
+# Saved by themselves too, as the admin's widgets post them: author and tag ids,
+# the publish date as [date, time]. The cover image waits for Save (an upload).
+META_FIELDS = ("authors", "tags", "publish_date")
 SECTION_FIELDS = (
     "kind",
     "heading",
@@ -106,7 +110,9 @@ def issue_compose_save(
     with transaction.atomic():
         locked = _locked_for_edit(issue, acting_user, base_version)
         result = ComposeResult(version=locked.version + 1, saved_at=None)
-        result.issue_errors, changed = _issue_fields_save(locked, fields)
+        was_public = _is_public(locked)
+        result.issue_errors, changed = _issue_fields_save(locked, {k: fields[k] for k in fields if k in ISSUE_FIELDS})
+        result.issue_errors |= _meta_save(locked, fields)
         stored = {section.pk: section for section in locked.sections.prefetch_related("items")}
         saved = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
         result.sections = [entry for entry, _ in saved]
@@ -115,7 +121,7 @@ def issue_compose_save(
             Section.objects.filter(pk__in=gone).delete()
         changed = changed or bool(gone) or any(wrote for _, wrote in saved)
         _version_bump(locked, acting_user, stats=_stats(locked, stored, result) if changed else {})
-        public = _is_public(locked)
+        public = was_public or _is_public(locked)  # a new publish date may show or hide it
         if session:
             _session_revision(locked, acting_user, session, force=final)
         if public:  # a draft's edits change no page readers see
@@ -178,8 +184,8 @@ def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not isinstance(data, dict) or not isinstance(data.get("sections", []), list):
         raise BadComposerInput("Expected an object with “issue” and a list of “sections”.")
     fields = data.get("issue") or {}
-    if not isinstance(fields, dict) or set(fields) - set(ISSUE_FIELDS):
-        raise BadComposerInput(f"“issue” takes only {', '.join(ISSUE_FIELDS)}.")
+    if not isinstance(fields, dict) or set(fields) - {*ISSUE_FIELDS, *META_FIELDS}:
+        raise BadComposerInput(f"“issue” takes only {', '.join((*ISSUE_FIELDS, *META_FIELDS))}.")
     sections = data.get("sections", [])
     for values in sections:
         if not isinstance(values, dict) or set(values) - {*SECTION_FIELDS, "id", "key", "items"}:
@@ -211,6 +217,33 @@ def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> tuple[dict[str, 
     if changed:
         issue.save(update_fields=[*changed, "updated_at"])
     return errors, bool(changed)
+
+
+def _meta_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[str]]:
+    """Authors, tags and the publish date, checked as the admin's form fields check
+    them: each valid one is saved, a bad one keeps its stored value and says why."""
+    errors: dict[str, list[str]] = {}
+    for name, model in (("authors", Author), ("tags", Tag)):
+        if name not in fields:
+            continue
+        try:
+            chosen = set(forms.ModelMultipleChoiceField(model.objects.all(), required=False).clean(fields[name]))
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        related = getattr(issue, name)
+        if chosen != set(related.all()):
+            related.set(chosen)
+    if "publish_date" in fields:
+        try:
+            when = forms.SplitDateTimeField(required=False).clean(fields["publish_date"])
+        except ValidationError as exc:
+            errors["publish_date"] = exc.messages
+        else:
+            if when != issue.publish_date:
+                issue.publish_date = when
+                issue.save(update_fields=["publish_date", "updated_at"])
+    return errors
 
 
 def _section_save(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from issues.models import Issue, IssueStatus, SectionItem, SectionKind
 from issues.rendering import render_email, render_web_sections
@@ -169,3 +170,28 @@ def test_an_autosave_writes_only_the_sections_that_changed(editor) -> None:
     assert set(SectionItem.objects.filter(section_id=one).values_list("pk", flat=True)) == kept  # left alone
     assert set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True)).isdisjoint(rewritten)
     assert list(issue.sections.values_list("heading", flat=True)) == ["One", "Two, changed"]
+
+
+def test_authors_tags_and_publish_date_save_by_themselves_and_a_bad_one_keeps_its_value(editor) -> None:
+    from issues.models import Author, Tag
+
+    issue = IssueFactory.create()
+    ada, bo = Author.objects.create(name="Ada", slug="ada"), Author.objects.create(name="Bo", slug="bo")
+    chips = Tag.objects.create(name="Chips", slug="chips")
+    client = _client(editor)
+    fields = {"authors": [str(ada.pk), str(bo.pk)], "tags": [str(chips.pk)], "publish_date": ["2026-12-02", "07:30"]}
+    response = composer_post(client, issue, sections=[], version=issue.version, fields=fields)
+    assert response.json()["ok"], response.json()
+    issue = Issue.objects.get(pk=issue.pk)
+    assert set(issue.authors.all()) == {ada, bo} and list(issue.tags.all()) == [chips]
+    assert timezone.localtime(issue.publish_date).strftime("%Y-%m-%d %H:%M") == "2026-12-02 07:30"
+
+    bad = {"authors": [str(ada.pk)], "tags": ["999999"], "publish_date": ["tomorrow", ""]}
+    response = composer_post(client, issue, sections=[], version=response.json()["version"], fields=bad)
+    answer = response.json()
+    assert answer["ok"] is False and "999999" in answer["issue_errors"]["tags"][0]
+    assert answer["issue_errors"]["publish_date"] == ["Enter a valid date."]
+    issue = Issue.objects.get(pk=issue.pk)
+    assert list(issue.authors.all()) == [ada]  # the valid one saved
+    assert list(issue.tags.all()) == [chips]
+    assert timezone.localtime(issue.publish_date).strftime("%H:%M") == "07:30"

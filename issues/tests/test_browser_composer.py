@@ -242,3 +242,21 @@ def test_duplicate_and_new_from_template_make_the_expected_drafts(page: Any, liv
     assert page.url.endswith(f"/admin/issues/issue/{started.pk}/change/")
     assert (started.status, list(started.sections.values_list("kind", "heading"))) == ("draft", shape)
     assert page.locator(SECTIONS).count() == len(shape)
+
+
+def test_a_publish_date_typed_in_saves_by_itself(page: Any, live_server: Any) -> None:
+    from django.utils import timezone
+
+    make_editor()
+    issue = IssueFactory.create()
+    SectionFactory.create(issue=issue, heading="Lead")
+    admin_login(page, live_server, "edith")
+    _open(page, live_server, issue)
+
+    for field, value in (("#id_publish_date_0", "2026-12-03"), ("#id_publish_date_1", "06:45")):
+        page.click(field)
+        page.keyboard.type(value)
+    page.locator(f"{SECTIONS} [data-field=heading] input").first.click()  # leaves the field: saves now
+    page.wait_for_function(SAVED)
+    stored = Issue.objects.get(pk=issue.pk).publish_date
+    assert stored is not None and timezone.localtime(stored).strftime("%Y-%m-%d %H:%M") == "2026-12-03 06:45"

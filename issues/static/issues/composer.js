@@ -211,6 +211,13 @@
       const node = document.getElementById("id_" + name);
       if (node) issue[name] = node.value;
     });
+    // Authors, tags and the publish date save by themselves too (the cover waits for Save).
+    ["authors", "tags"].forEach((name) => {
+      const node = document.getElementById("id_" + name);
+      if (node) issue[name] = Array.from(node.selectedOptions, (option) => option.value);
+    });
+    const day = document.getElementById("id_publish_date_0"), time = document.getElementById("id_publish_date_1");
+    if (day && time) issue.publish_date = [day.value, time.value];
     const sections = Array.from(list.children).map((li) => {
       const data = { id: Number(li.dataset.id) || null, key: li.dataset.key, kind: li.dataset.kind };
       SECTION_FIELDS.forEach((name) => {
@@ -305,7 +312,7 @@
     document.querySelectorAll(".composer .errors").forEach((n) => errorList(n, []));
     document.querySelectorAll(".composer-issue-error").forEach((n) => n.remove());
     Object.entries(body.issue_errors || {}).forEach(([name, messages]) => {
-      const field = document.getElementById("id_" + name);
+      const field = document.getElementById("id_" + name) || document.getElementById("id_" + name + "_1");
       if (field) field.after(make("ul", { class: "errorlist composer-issue-error" }, ...messages.map((m) => make("li", { text: m }))));
     });
     (body.sections || []).forEach((entry) => {
@@ -326,12 +333,26 @@
   }
 
   // --- the page around it ---------------------------------------------------------
+  const META_IDS = ["id_authors", "id_tags", "id_publish_date_0", "id_publish_date_1"];
+  function metaValue(node) {
+    return node.multiple ? Array.from(node.selectedOptions, (o) => o.value).join(",") : node.value;
+  }
+
   function hookIssueForm(form) {
     ISSUE_FIELDS.forEach((name) => {
       const node = document.getElementById("id_" + name);
       if (!node) return;
       node.addEventListener("input", changed);
       node.addEventListener("blur", () => saveSoon(0));
+    });
+    META_IDS.forEach((id) => {
+      const node = document.getElementById(id);
+      if (!node) return;
+      // The calendar and select2 set values without typing: compare with the last value seen.
+      let last = metaValue(node);
+      const check = () => { if (metaValue(node) !== last) { last = metaValue(node); changed(); saveSoon(0); } };
+      ["input", "change", "blur"].forEach((type) => node.addEventListener(type, check));
+      if (window.django && window.django.jQuery) window.django.jQuery(node).on("change", check);
     });
     form.addEventListener("submit", async (event) => {
       if (leaving) return;
