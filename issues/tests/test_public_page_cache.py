@@ -66,9 +66,7 @@ def test_the_shared_max_age_setting_lets_a_cdn_hold_the_page(client, settings):
     assert client.get("/newsletter/held/")["Cache-Control"] == "public, max-age=0, s-maxage=120"
 
 
-def test_an_edit_changes_the_etag_and_the_old_tag_gets_the_new_page(
-    client, editor, django_capture_on_commit_callbacks
-):
+def test_an_edit_changes_the_etag_and_the_old_tag_gets_the_new_page(client, editor, django_capture_on_commit_callbacks):
     from issues.services import issue_save
 
     issue = published(slug="edited", title="Before the edit")
