@@ -72,18 +72,20 @@ def page_cacheable(*, seconds: Callable[[], int], params: tuple[str, ...] = ()) 
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             response = view(request, *args, **kwargs)
-            if (
-                settings.PAGE_CACHE_SECONDS > 0
-                and request.method == "GET"
-                and response.status_code == 200
-                and set(request.GET) <= set(params)
-            ):
+            if settings.PAGE_CACHE_SECONDS > 0 and _storable(request, response, params):
                 setattr(response, _MARK, seconds())
             return response
 
         return wrapped
 
     return decorator
+
+
+def _storable(request: HttpRequest, response: HttpResponse, params: tuple[str, ...]) -> bool:
+    # Each known name once at most: repeats (?tag=a&tag=a…) would make endless keys.
+    query_ok = all(name in params and len(request.GET.getlist(name)) == 1 for name in request.GET)
+    # A view that set its own Cache-Control (a staff preview: never cache) keeps it.
+    return request.method == "GET" and response.status_code == 200 and query_ok and "Cache-Control" not in response
 
 
 def _cache_control() -> str:

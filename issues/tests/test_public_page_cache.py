@@ -115,6 +115,8 @@ def test_addresses_with_unknown_query_strings_are_served_but_never_stored(client
         search = client.get("/newsletter/?q=robots")
         assert tracked.status_code == 200 and "ETag" not in tracked
         assert "Robots and more" in search.content.decode() and "ETag" not in search
+        repeated = client.get("/newsletter/?page=1&page=1")
+        assert repeated.status_code == 200 and "ETag" not in repeated
 
 
 def _with_message(client: Client, text: str) -> None:
@@ -138,8 +140,25 @@ def test_a_staff_preview_of_an_unpublished_issue_is_never_stored(admin_client):
     from testing.factories import make_full_issue
 
     make_full_issue(slug="secret", title="Not out yet", status=IssueStatus.DRAFT)
-    assert "Not out yet" in admin_client.get("/newsletter/secret/").content.decode()
+    preview = admin_client.get("/newsletter/secret/")
+    assert "Not out yet" in preview.content.decode() and "ETag" not in preview
+    assert "no-store" in preview["Cache-Control"]
     assert Client().get("/newsletter/secret/").status_code == 404
+
+
+def test_a_page_that_sets_its_own_cache_control_is_not_stored(rf):
+    from core.pagecache import CachedPageMiddleware, page_cacheable
+
+    @page_cacheable(seconds=lambda: 300)
+    def view(request):
+        response = HttpResponse("private page")
+        response["Cache-Control"] = "private"
+        return response
+
+    middleware = CachedPageMiddleware(view)
+    for _ in range(2):
+        response = middleware(rf.get("/own-cache-control/"))
+        assert "ETag" not in response and response["Cache-Control"] == "private"
 
 
 def test_the_subscribe_form_on_a_cached_page_subscribes_a_reader(celery_eager, django_capture_on_commit_callbacks):
