@@ -146,21 +146,6 @@ def test_a_staff_preview_of_an_unpublished_issue_is_never_stored(admin_client):
     assert Client().get("/newsletter/secret/").status_code == 404
 
 
-def test_a_page_that_sets_its_own_cache_control_is_not_stored(rf):
-    from core.pagecache import CachedPageMiddleware, page_cacheable
-
-    @page_cacheable(seconds=lambda: 300)
-    def view(request):
-        response = HttpResponse("private page")
-        response["Cache-Control"] = "private"
-        return response
-
-    middleware = CachedPageMiddleware(view)
-    for _ in range(2):
-        response = middleware(rf.get("/own-cache-control/"))
-        assert "ETag" not in response and response["Cache-Control"] == "private"
-
-
 def test_the_subscribe_form_on_a_cached_page_subscribes_a_reader(celery_eager, django_capture_on_commit_callbacks):
     daily = MailingListFactory(name="Daily digest", public=True, default=True)
     published(slug="signup")
