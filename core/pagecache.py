@@ -111,6 +111,8 @@ def _replay(request: HttpRequest, stored: dict[str, Any]) -> HttpResponse:
     response = HttpResponse(stored["body"])
     for name, value in stored["headers"]:
         response[name] = value
+    # CommonMiddleware, which sets it on other answers, does not run on a hit.
+    response["Content-Length"] = str(len(stored["body"]))
     return response
 
 

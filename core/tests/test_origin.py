@@ -9,7 +9,9 @@ from core.origin import is_cross_origin, same_origin_post
 
 
 def _post(**headers: str):
-    return RequestFactory().post("/form/", {"a": "1"}, HTTP_HOST="news.example.com", **headers)
+    request = RequestFactory().post("/form/", {"a": "1"}, HTTP_HOST="news.example.com")
+    request.META.update(headers)
+    return request
 
 
 @pytest.mark.parametrize(

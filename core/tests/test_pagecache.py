@@ -37,3 +37,4 @@ def test_a_marked_page_is_stored_and_the_next_request_skips_the_view(rf):
     again = middleware(rf.get("/stored-page/"))
     assert len(calls) == 1
     assert again.content == b"the same for all" and again["ETag"] == first["ETag"]
+    assert again["Content-Length"] == str(len(b"the same for all"))
