@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,13 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, Query
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.pagecache import VERSION_KEY, page_cache_clear, page_cache_version
 from issues.models import Issue, IssueStatus, Section, SectionItem, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 SEARCH_MAX_CHARS = 200
 SEARCH_MAX_WORDS = 8
 ARCHIVE_TAG_LIMIT = 24
-_VERSION_KEY = "public:version"
 
 
 def _dated(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -100,18 +99,18 @@ def archive_queryset(*, query: str = "", tag_slug: str = "") -> QuerySet[Issue]:
 
 
 def public_cache_version() -> str:
-    version = cache.get(_VERSION_KEY)
-    if version is None:
-        version = str(time.time_ns())
-        cache.add(_VERSION_KEY, version, None)
-        version = cache.get(_VERSION_KEY) or version
-    return str(version)
+    return page_cache_version()
 
 
 def public_cache_clear() -> None:
-    """Forget every cached public page fragment (home, archive, issue pages).
+    """Forget every cached public page and fragment (home, archive, issue pages).
     Call it whenever an issue's content, status or publish date changes."""
-    cache.set(_VERSION_KEY, str(time.time_ns()), None)
+    page_cache_clear()
+
+
+def public_cache_seconds() -> int:
+    """How long a public page or fragment may be kept (see core.pagecache)."""
+    return _cache_seconds()
 
 
 def _cache_seconds() -> int:
@@ -134,8 +133,8 @@ def cached_fragment(key: str, build: Callable[[], dict[str, Any] | None]) -> dic
     if settings.PAGE_CACHE_SECONDS <= 0:
         return build()
     full_key = f"public:fragment:{key}"
-    found = cache.get_many([_VERSION_KEY, full_key])
-    version = found.get(_VERSION_KEY) or public_cache_version()
+    found = cache.get_many([VERSION_KEY, full_key])
+    version = found.get(VERSION_KEY) or public_cache_version()
     stored = found.get(full_key)
     if stored is not None and stored[0] == version:
         return stored[1]

@@ -1,6 +1,7 @@
-"""The public archive and issue pages. Rendered fragments are cached
-(issues.selectors.cached_fragment); the site frame around them, which holds the
-subscribe form's CSRF token, is rendered for every request."""
+"""The public archive and issue pages. Whole public pages are stored by
+core.pagecache (a hit is served before the session, auth and the view run);
+on a miss the view builds them from cached fragments
+(issues.selectors.cached_fragment)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 
+from core.pagecache import page_cacheable
 from issues import selectors
 from issues.models import Issue, Tag
 from issues.rendering import render_web_sections
@@ -62,6 +64,7 @@ def _issue_fragment(slug: str) -> dict[str, Any] | None:
     }
 
 
+@page_cacheable(seconds=selectors.public_cache_seconds)
 def issue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if len(slug) > _SLUG_MAX:
         raise Http404("No such issue.")
@@ -134,6 +137,8 @@ def _archive_tag(raw: str) -> Tag | None:
     return tag
 
 
+# Searches ("q") are not stored: their keys are unbounded.
+@page_cacheable(seconds=selectors.public_cache_seconds, params=("tag", "page"))
 def archive(request: HttpRequest) -> HttpResponse:
     query = selectors.clean_search(request.GET.get("q", ""))
     number = _page_number(request.GET.get("page", ""))

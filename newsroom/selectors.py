@@ -1,6 +1,7 @@
 from django.core.cache import cache
 from django.urls import reverse
 
+from core.pagecache import page_cache_clear
 from newsroom.models import NavLink, SitePage
 
 NAV_CACHE_KEY = "site:nav:v2"
@@ -30,3 +31,5 @@ def footer_pages() -> list[dict[str, str]]:
 
 def site_cache_clear() -> None:
     cache.delete_many([NAV_CACHE_KEY, FOOTER_CACHE_KEY])
+    # Whole public pages hold the header and footer (core.pagecache).
+    page_cache_clear()

@@ -9,7 +9,8 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
-from issues.selectors import cached_fragment, public_issues
+from core.pagecache import page_cacheable
+from issues.selectors import cached_fragment, public_cache_seconds, public_issues
 from newsroom.models import SitePage
 
 HOME_RECENT = 6
@@ -33,6 +34,7 @@ def _home_fragment() -> dict[str, Any]:
     return {"issues_html": render_to_string("issues/_home_issues.html", {"latest": latest, "recent": recent})}
 
 
+@page_cacheable(seconds=public_cache_seconds)
 def home(request: HttpRequest) -> HttpResponse:
     """The publication's front page: the latest issue, recent ones, the subscribe form."""
     fragment = cached_fragment("home", _home_fragment) or {}

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from core.pagecache import page_cache_clear
 from subscribers.models import (
     Consent,
     MailingList,
@@ -28,8 +29,13 @@ from subscribers.services import consent_record, subscriber_resend_confirmation,
 
 
 def _public_lists_changed() -> None:
-    # The form on every page reads the lists from the cache (selectors.public_list_choices).
-    transaction.on_commit(lambda: cache.delete(PUBLIC_LISTS_CACHE_KEY))
+    # The form on every page reads the lists from the cache (selectors.public_list_choices),
+    # and whole public pages with the form in them are cached too (core.pagecache).
+    def forget() -> None:
+        cache.delete(PUBLIC_LISTS_CACHE_KEY)
+        page_cache_clear()
+
+    transaction.on_commit(forget)
 
 
 @transaction.atomic

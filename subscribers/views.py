@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from core.net import client_ip
+from core.origin import same_origin_post
 from core.queue import TaskQueueUnavailable
 from subscribers import privacy, services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
@@ -91,6 +92,10 @@ def _resend_form(email: str) -> ResendForm:
     return ResendForm(initial={"email": email})
 
 
+# No CSRF token: the form sits on cached pages every visitor shares, so it is
+# guarded by the browser's own Sec-Fetch-Site / Origin headers instead (core.origin;
+# README, "The subscribe form on cached pages").
+@same_origin_post
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:

@@ -187,3 +187,22 @@ def test_the_archive_search_finds_an_issue(page, live_server, site):
     page.wait_for_url("**/newsletter/?q=robots")
     titles = page.locator(".card-title").all_inner_texts()
     assert titles == ["Robots read the news, and other stories"]
+
+
+def test_a_reader_subscribes_from_a_page_served_from_the_page_cache(
+    page, browser, live_server, site, settings, celery_eager
+):
+    # No CSRF token or cookie in the cached page: the browser's Sec-Fetch-Site
+    # header is what lets the post through (core.origin).
+    settings.PAGE_CACHE_SECONDS = 300
+    settings.SITE_URL = live_server.url
+    first = browser.new_context()
+    first.new_page().goto(live_server.url + site.get_absolute_url())  # fills the page cache
+    first.close()
+    response = page.goto(live_server.url + site.get_absolute_url())
+    assert response is not None and response.headers.get("etag")
+    assert page.context.cookies() == []
+    page.locator("#subscribe input[type=email]").fill("cached-page@example.org")
+    page.locator("#subscribe button[type=submit]").click()
+    page.wait_for_url("**/subscribe/thanks/")
+    assert Subscriber.objects.get(email="cached-page@example.org").status == SubscriberStatus.PENDING
