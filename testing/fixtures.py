@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,8 +141,27 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(15000)
+    in_flight: set[Any] = set()
+    pg.on("request", lambda request: in_flight.add(request))
+    pg.on("requestfinished", lambda request: in_flight.discard(request))
+    pg.on("requestfailed", lambda request: in_flight.discard(request))
     yield pg
+    _leave_and_let_last_requests_finish(pg, in_flight)
     context.close()
+
+
+def _leave_and_let_last_requests_finish(pg: Any, in_flight: set[Any]) -> None:
+    """A page may still be talking to the live server when its test ends (an
+    autosave, the composer's final save on pagehide). Leave it for a blank page
+    and wait for every answer, so that no request is writing while the test
+    database is flushed (PostgreSQL would see a deadlock)."""
+    with contextlib.suppress(Exception):  # a page that is already gone sends nothing more
+        pg.goto("about:blank")
+    for request in list(in_flight):
+        if request.url.startswith(("http://", "https://")):
+            # Waits for the answer; one aborted with its page never reached the server.
+            with contextlib.suppress(Exception):
+                request.response()
 
 
 def screenshot(page: Any, name: str) -> Path:
