@@ -14,7 +14,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from issues import services
-from issues.composer import BadComposerInput, ComposeResult, EditConflict, issue_compose_close, issue_compose_save
+from issues.composer import (
+    SECTION_FIELDS,
+    BadComposerInput,
+    ComposeResult,
+    EditConflict,
+    issue_compose_close,
+    issue_compose_save,
+)
 from issues.models import Issue, SectionKind
 from issues.rendering import sections_with_items
 from issues.sections import FIELD_NAMES, REGISTRY
@@ -25,10 +32,7 @@ INLINE_EDITOR_CONFIG = {"toolbar": ["bold", "italic", "link"], "licenseKey": "GP
 
 
 def _section_state(section: Any) -> dict[str, Any]:
-    values = {
-        name: getattr(section, name)
-        for name in ("kind", "heading", "body", "analysis", "sponsor_label", "partner_name", "link_url", "link_label")
-    }
+    values = {name: getattr(section, name) for name in SECTION_FIELDS}
     items = [{"label": i.label, "text": i.text, "url": i.url} for i in section.items.all()]
     return {"id": section.pk, **values, "items": items}
 

@@ -35,21 +35,14 @@ from issues.models import Author, Issue, IssueStatus, Section, SectionItem, Tag
 from issues.rendering import count_words, reading_minutes
 from issues.selectors import PUBLISHED_ONCE_DATED
 from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
+from issues.shapes import ALL_SECTION_FIELDS
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
 # Saved by themselves too, as the admin's widgets post them: author and tag ids,
 # the publish date as [date, time]. The cover image waits for Save (an upload).
 META_FIELDS = ("authors", "tags", "publish_date")
-SECTION_FIELDS = (
-    "kind",
-    "heading",
-    "body",
-    "analysis",
-    "sponsor_label",
-    "partner_name",
-    "link_url",
-    "link_label",
-)
+# Every field a section of some kind uses (issues.sections says which kind uses which).
+SECTION_FIELDS = ALL_SECTION_FIELDS
 ITEM_FIELDS = ("label", "text", "url")
 _SESSION = re.compile(r"^[A-Za-z0-9]{8,32}$")
 

@@ -13,7 +13,7 @@ from core.sanitize import sanitize_html
 from issues.drafts import template_name_clean
 from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionItem
 from issues.services import lock_reason, parse_recipients
-from issues.shapes import shape_clean
+from issues.shapes import ALL_SECTION_FIELDS, shape_clean
 
 
 class IssueAdminForm(forms.ModelForm):
@@ -88,18 +88,7 @@ class SectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Section
-        fields = [
-            "issue",
-            "kind",
-            "heading",
-            "body",
-            "analysis",
-            "sponsor_label",
-            "partner_name",
-            "link_url",
-            "link_label",
-            "position",
-        ]
+        fields = ["issue", *ALL_SECTION_FIELDS, "position"]
         # A plain address box: the admin's default adds a "Currently:" link
         # above it, which crowds the sections table.
         widgets = {
