@@ -74,8 +74,10 @@ def _build(page: Any) -> None:
     first = links.locator(".composer-item").first.locator(".ck-editor__editable")
     first.click()
     page.keyboard.press("End")
-    page.keyboard.press("Control+Shift+ArrowLeft")
-    page.keyboard.press("Control+Shift+ArrowLeft")
+    # One word at a time, each selection seen before the next key (CKEditor updates it asynchronously).
+    for selected in ("maker", "the maker"):
+        page.keyboard.press("Control+Shift+ArrowLeft")
+        page.wait_for_function("want => window.getSelection().toString().trim() === want", arg=selected)
     page.keyboard.press("Control+k")
     page.keyboard.type("https://maker.example.com/post")
     page.keyboard.press("Enter")
