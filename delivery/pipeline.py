@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
+from core.events import EventName, emit
 from delivery import claims, posting, recipients
 from delivery.judge import REASON_LIMIT
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
@@ -155,6 +156,10 @@ def send_start(*, send: Send) -> None:
             Send.objects.filter(pk=send.pk).update(
                 status=SendStatus.FAILED, error=f"The mail provider is not set up: {exc}", finished_at=timezone.now()
             )
+            emit(
+                EventName.SEND_FAILED,
+                {"send_id": send.pk, "issue_id": send.issue_id, "reason": f"The mail provider is not set up: {exc}"},
+            )
             issue = Issue.objects.get(pk=send.issue_id)
             if issue.status == IssueStatus.SCHEDULED:
                 issue_transition(issue=issue, to_status=IssueStatus.APPROVED, acting_user=None)
@@ -173,6 +178,7 @@ def send_start(*, send: Send) -> None:
         ):
             return  # cancelled while its audience was being prepared
         _issue_now_sending(send.issue_id)
+        emit(EventName.SEND_STARTED, {"send_id": send.pk, "issue_id": send.issue_id, "total": total})
     send_finish_if_complete(send_id=send.pk)
 
 
@@ -313,6 +319,7 @@ def send_finish_if_complete(*, send_id: int) -> bool:
         ):
             return False
         issue = Issue.objects.get(sends__pk=send_id)
+        emit(EventName.SEND_FINISHED, {"send_id": send_id, "issue_id": issue.pk})
         if issue.status == IssueStatus.SENDING:
             issue_transition(issue=issue, to_status=IssueStatus.SENT, acting_user=None)
     # The issue is now public in the archive and on the home page.
@@ -330,6 +337,7 @@ def _send_fail(send_id: int) -> bool:
         ):
             return False
         issue = Issue.objects.get(sends__pk=send_id)
+        emit(EventName.SEND_FAILED, {"send_id": send_id, "issue_id": issue.pk, "reason": reason})
         others_open = Send.objects.filter(issue=issue, status__in=[*SENDABLE, SendStatus.PAUSED]).exclude(pk=send_id)
         reached = Delivery.objects.filter(
             send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]

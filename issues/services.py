@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from reversion.models import Revision, Version
 
+from core.events import EventName, emit
 from core.queue import TaskQueueUnavailable as TaskQueueUnavailable  # what preview_send_create raises
 from core.queue import enqueue_on_commit
 from core.sanitize import sanitize_html
@@ -160,6 +161,8 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
             issue=locked, actor=acting_user, from_status=source, to_status=to_status, note=note[:500]
         )
         public_pages_changed()
+        if to_status == S.SENT:
+            emit(EventName.ISSUE_PUBLISHED, {"issue_id": locked.pk, "slug": locked.slug, "title": locked.title})
     issue.status = locked.status
     issue.updated_at = locked.updated_at
     return issue

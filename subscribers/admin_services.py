@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import EventName, emit_many
 from core.pagecache import page_cache_clear
 from subscribers.models import (
     Consent,
@@ -113,6 +114,14 @@ def subscribers_add_to_list(*, subscribers: Iterable[Subscriber], mailing_list: 
 def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) -> int:
     """Bulk admin action: tag readers. Returns how many were given."""
     through = Subscriber.tags.through
-    rows = [through(subscriber_id=s.pk, subscribertag_id=tag.pk) for s in subscribers]
+    readers = list(subscribers)
+    had = set(
+        through.objects.filter(subscribertag_id=tag.pk, subscriber__in=readers).values_list("subscriber_id", flat=True)
+    )
+    rows = [through(subscriber_id=s.pk, subscribertag_id=tag.pk) for s in readers]
     through.objects.bulk_create(rows, ignore_conflicts=True)
+    emit_many(
+        EventName.SUBSCRIBER_TAGGED,
+        [{"subscriber_id": s.pk, "tag_id": tag.pk, "via": "admin"} for s in readers if s.pk not in had],
+    )
     return len(rows)

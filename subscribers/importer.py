@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.events import EventName, emit_many
 from core.queue import enqueue_on_commit
 from subscribers.csvread import (
     ImportFileError,
@@ -152,6 +153,10 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
     report.added += len(new)
     report.updated += len(changed)
     _relations(ctx, new + changed)
+    emit_many(
+        EventName.SUBSCRIBER_CREATED,
+        [{"subscriber_id": s.pk, "form": f"import #{ctx.job.pk}", "status": s.status} for _row, s in new],
+    )
     consents = [(row, s) for row, s in new] + [(row, s) for row, s in changed if getattr(s, "_activated", False)]
     Consent.objects.bulk_create(
         [
@@ -196,7 +201,22 @@ def _relations(ctx: _Context, pairs: list[tuple[Row, Subscriber]]) -> None:
         list_rows += [list_through(subscriber_id=subscriber.pk, mailinglist_id=pk) for pk in list_ids]
         tag_rows += [tag_through(subscriber_id=subscriber.pk, subscribertag_id=ctx.tag_id(n)) for n in row.tags]
     list_through.objects.bulk_create(list_rows, ignore_conflicts=True)
+    if not tag_rows:
+        return
+    had = set(
+        tag_through.objects.filter(subscriber_id__in={r.subscriber_id for r in tag_rows}).values_list(
+            "subscriber_id", "subscribertag_id"
+        )
+    )
     tag_through.objects.bulk_create(tag_rows, ignore_conflicts=True)
+    emit_many(
+        EventName.SUBSCRIBER_TAGGED,
+        [
+            {"subscriber_id": reader, "tag_id": tag, "via": "import"}
+            for reader, tag in dict.fromkeys((r.subscriber_id, r.subscribertag_id) for r in tag_rows)
+            if (reader, tag) not in had
+        ],
+    )
 
 
 def import_job_create(*, uploaded: Any, acting_user: Any) -> tuple[ImportJob, list[str], list[list[str]], int]:

@@ -17,6 +17,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from core.events import EventName, emit
 from core.models import OutboxMessage
 from subscribers.models import ImportJob, Subscriber, Suppression
 from subscribers.services import suppression_add
@@ -89,6 +90,7 @@ def subscriber_erase(*, subscriber: Subscriber) -> Suppression:
     """Forget a reader: delete them and their consents, have every registered part
     scrub its rows, and keep only the address hash so nothing reaches them again."""
     address = subscriber.email
+    emit(EventName.SUBSCRIBER_ERASED, {"subscriber_id": subscriber.pk})
     # The admin's history names the reader by address; keep the entry, drop the address.
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)

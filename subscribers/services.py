@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.events import EventName, emit, emit_many
 from core.queue import TaskQueueUnavailable, enqueue, enqueue_on_commit
 from subscribers import emails
 from subscribers.models import (
@@ -49,6 +50,10 @@ _STATUS_FOR_REASON = {
     Suppression.Reason.SOFT_BOUNCES: SubscriberStatus.BOUNCED,
     Suppression.Reason.COMPLAINT: SubscriberStatus.COMPLAINED,
 }
+_EVENT_FOR_STATUS = {
+    SubscriberStatus.BOUNCED: EventName.SUBSCRIBER_BOUNCED,
+    SubscriberStatus.COMPLAINED: EventName.SUBSCRIBER_COMPLAINED,
+}
 
 
 # --- lists --------------------------------------------------------------------
@@ -71,7 +76,13 @@ def suppression_add(*, email: str, reason: str, detail: str = "") -> Suppression
     )
     new_status = _STATUS_FOR_REASON.get(Suppression.Reason(reason)) if reason in Suppression.Reason.values else None
     if new_status is not None:
-        Subscriber.objects.filter(email__iexact=address).exclude(status=new_status).update(status=new_status)
+        changing = Subscriber.objects.filter(email__iexact=address).exclude(status=new_status)
+        ids = list(changing.values_list("pk", flat=True))
+        if ids:
+            Subscriber.objects.filter(pk__in=ids).update(status=new_status)
+            event = _EVENT_FOR_STATUS.get(new_status)
+            if event is not None:
+                emit_many(event, [{"subscriber_id": pk, "reason": str(reason)} for pk in ids])
     return suppression
 
 
@@ -92,6 +103,7 @@ def subscriber_unsubscribe(
             ip=ip,
             user_agent=user_agent[:500],
         )
+        emit(EventName.SUBSCRIBER_UNSUBSCRIBED, {"subscriber_id": subscriber.pk, "via": via[:100]})
     subscriber.refresh_from_db()
     return subscriber
 
@@ -219,7 +231,9 @@ def subscriber_subscribe(
     if is_suppressed(address):
         return None
     now = timezone.now()
-    subscriber, _created = _find_or_create_from_form(address=address, name=name)
+    subscriber, created = _find_or_create_from_form(address=address, name=name)
+    if created:
+        emit(EventName.SUBSCRIBER_CREATED, {"subscriber_id": subscriber.pk, "form": form[:100]})
     if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return None
     if subscriber.status == SubscriberStatus.ACTIVE:
@@ -321,6 +335,10 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_ag
         subscriber.welcome_sent_at = now
         _queue_email(subscriber, emails.welcome, field="welcome_sent_at", previous=None)
     subscriber.save()
+    emit(
+        EventName.SUBSCRIBER_CONFIRMED,
+        {"subscriber_id": subscriber.pk, "list_ids": list(subscriber.lists.values_list("pk", flat=True))},
+    )
     return subscriber
 
 
@@ -367,7 +385,11 @@ def subscriber_update_preferences(
     subscriber.name = name
     subscriber.paused_until = paused_until
     subscriber.save(update_fields=["name", "paused_until"])
+    before = set(subscriber.lists.values_list("pk", flat=True))
     subscriber.lists.set(lists)
+    left = sorted(before - {item.pk for item in lists})
+    if left:
+        emit(EventName.SUBSCRIBER_LEFT_LIST, {"subscriber_id": subscriber.pk, "list_ids": left})
     chosen = ", ".join(item.name for item in lists) or "no lists"
     pause = f"; paused until {paused_until:%Y-%m-%d}" if paused_until else ""
     consent_record(
