@@ -97,7 +97,10 @@ def _saves(client: Any, issue: Any) -> dict[str, Callable[[], object]]:
     compose_url = f"/admin/issues/issue/{issue.pk}/compose/"
     page = client.get(change_url).content.decode()
     state = json.loads(page.split('id="composer-state" type="application/json">', 1)[1].split("</script>", 1)[0])
-    sections = [{k: v for k, v in s.items() if k != "id" or v} for s in state["sections"]]
+    # As the page sends them: the changed first section whole, the others by id alone.
+    sections = [{**state["sections"][0], "key": "s1"}] + [
+        {"id": s["id"], "key": f"s{n}"} for n, s in enumerate(state["sections"][1:], start=2)
+    ]
     counter = iter(range(10**9))
 
     def autosave(final: bool = False) -> object:

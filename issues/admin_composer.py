@@ -85,9 +85,8 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
     """Save the composer's state: 200 with per-field errors, 409 on a conflict,
     403 when the user may not edit, 400 for a body that is not a composer save.
     ``final: true`` is the page's last save as the editor leaves it."""
-    issue = model_admin.get_object(request, str(object_id))
-    if issue is None:
-        return _error("This issue no longer exists.", 404)
+    # The service reads the issue itself, locked: reading it here first would be a second query.
+    issue = Issue(pk=object_id)
     try:
         data = json.loads(request.body or b"{}")
         base_version = int(data.pop("version"))
@@ -97,6 +96,8 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
         return _error("Send JSON with the version the page was based on.", 400)
     try:
         result = _saved(request, issue, data, version=base_version, session=session, final=final)
+    except Issue.DoesNotExist:
+        return _error("This issue no longer exists.", 404)
     except PermissionDenied as exc:
         return _error(str(exc) or "You may not change this issue.", 403)
     except EditConflict as exc:

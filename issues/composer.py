@@ -10,7 +10,13 @@ own: the editing session keeps one revision, so History shows one entry per
 session. Snapshotting the issue with every section and item is most of an
 autosave's cost, so the session's revision is taken on its first save, then
 refreshed at most every ``COMPOSER_REVISION_SECONDS``, and always on the
-session's final save (the page sends one when the editor leaves it).
+session's final save (the page sends one when the editor leaves it). The issue
+row says which session took the latest revision and when, so an autosave knows
+without a query whether one is due.
+
+The page sends only what changed since its last save: the issue fields typed
+in, and the sections in their order, each either whole (its fields and items)
+or as ``{"id", "key"}`` alone, meaning "as stored, at this position".
 """
 
 from __future__ import annotations
@@ -93,11 +99,11 @@ def issue_compose_save(
     session: str = "",
     final: bool = False,
 ) -> ComposeResult:
-    """Save the composer's state of ``issue``: ``data`` holds ``issue`` (its
-    text fields) and ``sections`` (every section in order; a section left out
-    is deleted). ``final`` (the page is being left) refreshes the session's
-    revision whatever its age. Raises PermissionDenied, EditConflict or
-    BadComposerInput."""
+    """Save the composer's state of ``issue``: ``data`` holds ``issue`` (the
+    text fields that changed) and ``sections`` (every section in order, whole
+    or as its id and key alone when unchanged; a section left out is deleted).
+    ``final`` (the page is being left) refreshes the session's revision
+    whatever its age. Raises PermissionDenied, EditConflict or BadComposerInput."""
     fields, sections = _parsed(data)
     _session_check(session)
     with transaction.atomic():
@@ -107,7 +113,10 @@ def issue_compose_save(
         result.issue_errors, changed = _issue_fields_save(locked, {k: fields[k] for k in fields if k in ISSUE_FIELDS})
         result.issue_errors |= _meta_save(locked, fields)
         stored = {section.pk: section for section in locked.sections.prefetch_related("items")}
-        saved = [_section_save(locked, values, position, stored) for position, values in enumerate(sections)]
+        moved: list[Section] = []
+        saved = [_section_save(locked, values, position, stored, moved) for position, values in enumerate(sections)]
+        if moved:
+            Section.objects.bulk_update(moved, ["position"])
         result.sections = [entry for entry, _ in saved]
         gone = set(stored) - {entry["id"] for entry in result.sections}
         if gone:
@@ -115,8 +124,8 @@ def issue_compose_save(
         changed = changed or bool(gone) or any(wrote for _, wrote in saved)
         _version_bump(locked, acting_user, stats=_stats(locked, stored, result) if changed else {})
         public = was_public or _is_public(locked)  # a new publish date may show or hide it
-        if session:
-            _session_revision(locked, acting_user, session, force=final)
+        if session and (final or _session_revision_due(locked, session)):
+            _session_revision(locked, acting_user, session)
         if public:  # a draft's edits change no page readers see
             public_pages_changed()
     result.version, result.saved_at = locked.version, timezone.localtime(locked.updated_at)
@@ -144,7 +153,7 @@ def issue_compose_close(*, issue: Issue, acting_user: Any, base_version: int, se
     _session_check(session)
     with transaction.atomic():
         locked = _locked_for_edit(issue, acting_user, base_version)
-        _session_revision(locked, acting_user, session, force=True)
+        _session_revision(locked, acting_user, session)
     return ComposeResult(version=locked.version, saved_at=timezone.localtime(locked.updated_at))
 
 
@@ -181,6 +190,8 @@ def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise BadComposerInput(f"“issue” takes only {', '.join((*ISSUE_FIELDS, *META_FIELDS))}.")
     sections = data.get("sections", [])
     for values in sections:
+        if _kept(values) and not isinstance(values["id"], int):
+            raise BadComposerInput("An unchanged section is sent as its id (a number) and key.")
         if not isinstance(values, dict) or set(values) - {*SECTION_FIELDS, "id", "key", "items"}:
             raise BadComposerInput("Each section is an object of section fields, its id, key and items.")
         items = values.get("items", [])
@@ -194,6 +205,8 @@ def _parsed(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> tuple[dict[str, list[str]], bool]:
     """Save the valid fields; the invalid ones keep their stored value and report
     why. Also says whether any stored value changed."""
+    if not fields:
+        return {}, False
     before = {name: getattr(issue, name) for name in fields}
     for name, value in fields.items():
         setattr(issue, name, str(value).strip() if name != "summary" else str(value))
@@ -205,7 +218,7 @@ def _issue_fields_save(issue: Issue, fields: dict[str, Any]) -> tuple[dict[str, 
             setattr(issue, name, before[name])
     else:
         errors = {}
-    # The page sends every field on each autosave; only the changed ones are written.
+    # A field typed back to its stored value is sent too: only the changed ones are written.
     changed = [name for name in fields if name not in errors and getattr(issue, name) != before[name]]
     if changed:
         issue.save(update_fields=[*changed, "updated_at"])
@@ -239,27 +252,44 @@ def _meta_save(issue: Issue, fields: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+def _kept(values: Any) -> bool:
+    """A section the page did not change since its last save: its id and key alone."""
+    return isinstance(values, dict) and "id" in values and set(values) <= {"id", "key"}
+
+
 def _section_save(
-    issue: Issue, values: dict[str, Any], position: int, stored: dict[int, Section]
+    issue: Issue, values: dict[str, Any], position: int, stored: dict[int, Section], moved: list[Section]
 ) -> tuple[dict[str, Any], bool]:
-    """Save one section in a savepoint: its entry for the page, and whether its text was written."""
+    """Save one section, all of it or nothing: its entry for the page, and whether
+    its text was written. A section that only changed place joins ``moved``."""
     key, pk = str(values.get("key", "")), values.get("id")
+    if _kept(values):
+        if pk not in stored:
+            # The version matched, so the page knew every stored section: a crafted body.
+            raise BadComposerInput(f"Section {pk} is not one of this issue's sections.")
+        _place(stored[pk], position, moved)
+        return {"key": key, "id": pk, "errors": {}}, False
     # An id deleted in another tab, or not this issue's, starts afresh.
     section = (stored.get(pk) if isinstance(pk, int) else None) or Section(issue=issue)
     entry: dict[str, Any] = {"key": key, "id": section.pk, "errors": {}}
     if _unchanged(section, values, position):
-        # An autosave sends every section; only the ones that changed are written.
         return entry, False
+    was_at = section.position
     try:
-        with transaction.atomic():
-            _section_write(section, values, position)
-        entry["id"], stored[section.pk] = section.pk, section
-        return entry, True
+        _section_write(section, values, position)
     except ValidationError as exc:
         entry["errors"] = exc.message_dict
-        if entry["id"]:
-            Section.objects.filter(pk=entry["id"]).update(position=position)
-    return entry, False
+        if entry["id"]:  # its text stays as stored, at the place the page shows it
+            _place(Section(pk=entry["id"], position=was_at), position, moved)
+        return entry, False
+    entry["id"], stored[section.pk] = section.pk, section
+    return entry, True
+
+
+def _place(section: Section, position: int, moved: list[Section]) -> None:
+    if section.position != position:
+        section.position = position
+        moved.append(section)
 
 
 def _item_values(raw: dict[str, Any]) -> tuple[str, str, str]:
@@ -276,36 +306,53 @@ def _unchanged(section: Section, values: dict[str, Any], position: int) -> bool:
         return False
     if any(_field_value(name, values[name]) != getattr(section, name) for name in SECTION_FIELDS if name in values):
         return False
-    stored = [(item.label, item.text, item.url) for item in section.items.all()]
-    return stored == [_item_values(raw) for raw in values.get("items", [])]
+    return "items" not in values or _stored_items(section) == [_item_values(raw) for raw in values["items"]]
+
+
+def _stored_items(section: Section) -> list[tuple[str, str, str]]:
+    if section.pk is None:
+        return []
+    return [(item.label, item.text, item.url) for item in section.items.all()]
 
 
 def _section_write(section: Section, values: dict[str, Any], position: int) -> None:
+    """Check the section and its items, then write them: a ValidationError
+    (keyed by field, ``items.<n>.<field>`` for an item) leaves the database as it was."""
     for name in SECTION_FIELDS:
         if name in values:
             setattr(section, name, values[name].strip() if name not in ("body", "analysis") else values[name])
     section.body, section.analysis = sanitize_html(section.body), sanitize_html(section.analysis)
     section.position = position
-    # The issue is the locked one and kind's choices are checked with the fields
-    # (the database keeps its constraint): no query needed to validate them.
-    section.full_clean(exclude=["issue"], validate_constraints=False)
-    section.save()
-    section.items.all().delete()
     errors: dict[str, list[str]] = {}
+    try:
+        # The issue is the locked one and kind's choices are checked with the fields
+        # (the database keeps its constraint): no query needed to validate them.
+        section.full_clean(exclude=["issue"], validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.message_dict
+    new = [_item_values(raw) for raw in values["items"]] if "items" in values else None
+    rewrite = new is not None and new != _stored_items(section)
     items = []
-    for number, raw in enumerate(values.get("items", [])):
-        label, text, url = _item_values(raw)
-        item = SectionItem(section=section, position=number, label=label, text=text, url=url)
+    for number, (label, text, url) in enumerate(new if rewrite and new else []):
+        item = SectionItem(position=number, label=label, text=text, url=url)
         try:
             item.full_clean(exclude=["section"])
         except ValidationError as exc:
             errors |= {f"items.{number}.{name}": msgs for name, msgs in exc.message_dict.items()}
-            continue
         items.append(item)
     if errors:
         raise ValidationError(errors)
-    SectionItem.objects.bulk_create(items)
-    section._prefetched_objects_cache = {"items": items}  # type: ignore[attr-defined]
+    # Checked: from here on only the database can fail, and that fails the whole save.
+    had_items = section.pk is not None
+    section.save()
+    if rewrite:
+        if had_items:
+            section.items.all().delete()
+        for item in items:
+            item.section = section
+        SectionItem.objects.bulk_create(items)
+    if rewrite or not had_items:  # what the word count reads, without asking the database again
+        section._prefetched_objects_cache = {"items": items}  # type: ignore[attr-defined]
 
 
 def _session_check(session: str) -> None:
@@ -313,21 +360,25 @@ def _session_check(session: str) -> None:
         raise BadComposerInput("The editing session is a token of 8 to 32 letters and digits.")
 
 
-def _session_revision(issue: Issue, acting_user: Any, session: str, *, force: bool) -> None:
-    """One revision per editing session: this session's earlier one is replaced,
-    unless it is younger than COMPOSER_REVISION_SECONDS and ``force`` is not set."""
+def _session_revision_due(issue: Issue, session: str) -> bool:
+    """Whether ``session`` has no revision yet, or one older than COMPOSER_REVISION_SECONDS,
+    as the (locked) issue row records it."""
+    if issue.session_revision_key != session or issue.session_revision_at is None:
+        return True
+    return issue.session_revision_at <= timezone.now() - timedelta(seconds=settings.COMPOSER_REVISION_SECONDS)
+
+
+def _session_revision(issue: Issue, acting_user: Any, session: str) -> None:
+    """One revision per editing session: this session's earlier one is replaced
+    by one of the stored state, and the issue row notes which session took it when."""
     comment = f"Edited on the issue page (session {session[:8]})"
-    earlier = Revision.objects.filter(
+    Revision.objects.filter(
         comment=comment,
         version__content_type=ContentType.objects.get_for_model(Issue),
         version__object_id=str(issue.pk),
-    )
-    taken_at = earlier.order_by("-date_created").values_list("date_created", flat=True).first()
-    fresh = timezone.now() - timedelta(seconds=settings.COMPOSER_REVISION_SECONDS)
-    if taken_at is not None and taken_at > fresh and not force:
-        return
-    earlier.delete()
+    ).delete()
     with reversion.create_revision():
         reversion.set_user(acting_user)
         reversion.set_comment(comment)
         reversion.add_to_revision(Issue.objects.get(pk=issue.pk))
+    Issue.objects.filter(pk=issue.pk).update(session_revision_key=session, session_revision_at=timezone.now())

@@ -107,6 +107,11 @@ class Issue(models.Model):
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # The composer's editing session that took the latest session revision, and
+    # when: an autosave reads the revision's age from the locked row instead of
+    # querying the revisions (issues.composer). Not recorded in revisions.
+    session_revision_key = models.CharField(max_length=32, blank=True, default="", editable=False)
+    session_revision_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-publish_date", "-id"]
@@ -323,5 +328,5 @@ class IssueTemplate(models.Model):
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
-reversion.register(Issue, follow=["sections"])
+reversion.register(Issue, follow=["sections"], exclude=["session_revision_key", "session_revision_at"])
 reversion.register(IssueTemplate)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from issues.models import Issue, IssueStatus, SectionItem, SectionKind
 from issues.rendering import render_email, render_web_sections
+from issues.services import issue_refresh_stats
 from issues.tests.composer_helpers import composer_post, composer_state
 from testing.factories import IssueFactory, SectionFactory, make_editor
 
@@ -156,20 +157,62 @@ def test_inline_rich_text_keeps_bold_italic_and_links_in_web_email_and_text(edit
     assert "Chips ship early [per the maker](https://x.example/c)" in email.text
 
 
-def test_an_autosave_writes_only_the_sections_that_changed(editor) -> None:
-    issue = IssueFactory.create(title="Two sections")
+def test_an_autosave_writes_only_what_changed_and_an_unchanged_section_is_sent_by_its_id(editor) -> None:
+    issue = IssueFactory.create(title="Three sections")
     client = _client(editor)
     items = [{"label": "", "text": "A <b>bold</b> detail", "url": ""}]
-    first = composer_post(client, issue, sections=[_lead("One", items=items), _lead("Two", items=items)], version=1)
-    one, two = (entry["id"] for entry in first.json()["sections"])
-    kept = set(SectionItem.objects.filter(section_id=one).values_list("pk", flat=True))
-    rewritten = set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True))
-    sections = [_lead("One", id=one, items=items), _lead("Two, changed", id=two, items=items)]
-    second = composer_post(client, issue, sections=sections, version=first.json()["version"])
+    sections = [_lead(name, items=items) for name in ("One", "Two", "Three")]
+    first = composer_post(client, issue, sections=sections, version=1)
+    one, two, three = (entry["id"] for entry in first.json()["sections"])
+    first_count = Issue.objects.get(pk=issue.pk).word_count
+    item_ids = {pk: set(SectionItem.objects.filter(section_id=pk).values_list("pk", flat=True)) for pk in (two, three)}
+    # Two's heading changed (its items did not), Three changed its only item, One moved to the end.
+    changed = [
+        _lead("Two, changed", id=two, items=items),
+        _lead("Three", id=three, items=[{"label": "", "text": "Another longer detail", "url": ""}]),
+        {"id": one},
+    ]
+    second = composer_post(client, issue, sections=changed, version=first.json()["version"])
     assert second.status_code == 200 and second.json()["ok"]
-    assert set(SectionItem.objects.filter(section_id=one).values_list("pk", flat=True)) == kept  # left alone
-    assert set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True)).isdisjoint(rewritten)
-    assert list(issue.sections.values_list("heading", flat=True)) == ["One", "Two, changed"]
+    assert [entry["id"] for entry in second.json()["sections"]] == [two, three, one]
+    assert list(issue.sections.values_list("heading", flat=True)) == ["Two, changed", "Three", "One"]
+    assert set(SectionItem.objects.filter(section_id=two).values_list("pk", flat=True)) == item_ids[two]  # kept
+    assert SectionItem.objects.get(section_id=three).text == "Another longer detail"
+    assert SectionItem.objects.filter(section_id=one).count() == 1
+    # The word count is of what is stored now, kept sections and items included.
+    counted = Issue.objects.get(pk=issue.pk).word_count
+    assert counted == issue_refresh_stats(issue=issue, pages_changed=False).word_count != first_count
+
+
+def test_an_unchanged_section_that_is_not_this_issues_is_refused_and_nothing_is_stored(editor) -> None:
+    issue, other = IssueFactory.create(title="Mine"), IssueFactory.create()
+    kept = SectionFactory.create(issue=issue, heading="Kept")
+    foreign = SectionFactory.create(issue=other, heading="Not mine")
+    client = _client(editor)
+    sections = [_lead("New one"), {"id": kept.pk}, {"id": foreign.pk}]
+    response = composer_post(client, issue, sections=sections, version=issue.version, fields={"title": "Changed"})
+    assert response.status_code == 400 and str(foreign.pk) in response.json()["error"]
+    assert list(issue.sections.values_list("heading", flat=True)) == ["Kept"]
+    assert Issue.objects.get(pk=issue.pk).title == "Mine"
+
+
+def test_an_autosave_of_one_changed_heading_runs_a_fixed_few_queries(editor, django_assert_num_queries: Any) -> None:
+    issue = IssueFactory.create()
+    for position in range(6):
+        section = SectionFactory.create(issue=issue, position=position, heading=f"Story {position}")
+        SectionItem.objects.create(section=section, position=0, text="A detail", url="https://x.example/")
+    client = _client(editor)
+    state = composer_state(client, issue)
+    first, *others = state["sections"]
+    body = [{**first, "heading": "Changed", "key": "s0"}, *({"id": s["id"]} for s in others)]
+    taken = composer_post(client, issue, sections=body, version=state["version"], session="abcdef12")
+    body[0]["heading"] = "Changed again"  # the session's revision is taken: now a plain autosave
+    # Session and user; the transaction (2); the user's permissions (2); the issue locked;
+    # its sections and items (the word count reads them all); the section; the issue's version.
+    with django_assert_num_queries(11):
+        response = composer_post(client, issue, sections=body, version=taken.json()["version"], session="abcdef12")
+    assert response.json()["ok"]
+    assert issue.sections.get(pk=first["id"]).heading == "Changed again"
 
 
 def test_authors_tags_and_publish_date_save_by_themselves_and_a_bad_one_keeps_its_value(editor) -> None:

@@ -1,7 +1,10 @@
 /* The one-page composer on the issue's admin page (issues/admin_composer.py).
  *
  * The page is the state: sections are <li> elements, read back on each save
- * and posted as JSON to the compose endpoint. Changes save a few seconds after
+ * and posted as JSON to the compose endpoint. Only what differs from the last
+ * state the server confirmed is sent: the changed issue fields, and each
+ * section whole when it changed, else as its id (which keeps its place in the
+ * order). Changes save a few seconds after
  * typing stops and when a field loses focus; nothing reloads, so the cursor
  * stays where it is. A conflict (someone saved a newer version) stops
  * autosave and offers a reload; a network error keeps the text and retries.
@@ -23,6 +26,9 @@
   // Autosaves refresh the session's revision only now and then; the page's last save forces it.
   let unrecorded = false;
   const editors = new WeakMap();
+  // What the server last confirmed: each section's values (as JSON) and each issue field's.
+  const confirmed = new WeakMap();
+  const confirmedIssue = {};
 
   function make(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -205,7 +211,7 @@
   }
 
   // --- saving ------------------------------------------------------------------
-  function collect() {
+  function issueValues() {
     const issue = {};
     ISSUE_FIELDS.forEach((name) => {
       const node = document.getElementById("id_" + name);
@@ -218,21 +224,51 @@
     });
     const day = document.getElementById("id_publish_date_0"), time = document.getElementById("id_publish_date_1");
     if (day && time) issue.publish_date = [day.value, time.value];
-    const sections = Array.from(list.children).map((li) => {
-      const data = { id: Number(li.dataset.id) || null, key: li.dataset.key, kind: li.dataset.kind };
-      SECTION_FIELDS.forEach((name) => {
-        const row = li.querySelector(`.composer-body > [data-field="${name}"]`);
-        data[name] = RICH.has(name) ? richValue(row.querySelector(".composer-rich")) : row.querySelector("input").value;
-      });
-      const fields = li.querySelector(".composer-items").dataset.fields.split(" ").filter(Boolean);
-      data.items = fields.length ? Array.from(li.querySelectorAll(".composer-item")).map((row) => ({
-        label: fields.includes("label") ? row.querySelector('[data-item="label"] input').value : "",
-        text: richValue(row.querySelector(".composer-inline")),
-        url: fields.includes("url") ? row.querySelector('[data-item="url"] input').value : "",
-      })) : [];
-      return data;
+    return issue;
+  }
+
+  function sectionValues(li) {
+    const data = { kind: li.dataset.kind };
+    SECTION_FIELDS.forEach((name) => {
+      const row = li.querySelector(`.composer-body > [data-field="${name}"]`);
+      data[name] = RICH.has(name) ? richValue(row.querySelector(".composer-rich")) : row.querySelector("input").value;
     });
-    return { issue, sections };
+    const fields = li.querySelector(".composer-items").dataset.fields.split(" ").filter(Boolean);
+    data.items = fields.length ? Array.from(li.querySelectorAll(".composer-item")).map((row) => ({
+      label: fields.includes("label") ? row.querySelector('[data-item="label"] input').value : "",
+      text: richValue(row.querySelector(".composer-inline")),
+      url: fields.includes("url") ? row.querySelector('[data-item="url"] input').value : "",
+    })) : [];
+    return data;
+  }
+
+  // What to send: the fields and sections that differ from what the server confirmed,
+  // with the JSON of each (``sent``) to confirm once the answer comes.
+  function collect() {
+    const issue = {}, sent = { issue: {}, sections: new Map() };
+    Object.entries(issueValues()).forEach(([name, value]) => {
+      const text = JSON.stringify(value);
+      if (confirmedIssue[name] !== text) { issue[name] = value; sent.issue[name] = text; }
+    });
+    const sections = Array.from(list.children).map((li) => {
+      const id = Number(li.dataset.id) || null, key = li.dataset.key, values = sectionValues(li);
+      const text = JSON.stringify(values);
+      if (id && confirmed.get(li) === text) return { id, key };
+      sent.sections.set(key, [li, text]);
+      return { id, key, ...values };
+    });
+    return { body: { issue, sections }, sent };
+  }
+
+  // The server stored what was sent, except what it refused (sent again next time).
+  function confirm(sent, body) {
+    Object.entries(sent.issue).forEach(([name, text]) => {
+      if (!(body.issue_errors || {})[name]) confirmedIssue[name] = text;
+    });
+    (body.sections || []).forEach((entry) => {
+      const [li, text] = sent.sections.get(entry.key) || [];
+      if (li && !Object.keys(entry.errors).length) confirmed.set(li, text);
+    });
   }
 
   function changed() {
@@ -267,11 +303,12 @@
     dirty = false;
     setStatus("Saving…");
     let response, body = {};
+    const changes = collect();
     try {
       response = await fetch(state.url, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: JSON.stringify({ version: state.version, session, ...collect() }),
+        body: JSON.stringify({ version: state.version, session, ...changes.body }),
       });
       body = await response.json().catch(() => ({}));
     } catch (error) {
@@ -285,6 +322,7 @@
     if (!response.ok) { dirty = true; stopped = true; return setStatus("Not saved: " + (body.error || response.statusText), "error"); }
     retryMs = 0;
     unrecorded = true;
+    confirm(changes.sent, body);
     state.version = body.version;
     const base = document.getElementById("id_base_version");
     if (base) base.value = body.version;
@@ -380,7 +418,7 @@
   // date. Save posts the form instead, which makes a revision of its own.
   function finalSave() {
     if (leaving || stopped || (!dirty && !unrecorded)) return;
-    const body = { version: state.version, session, final: true, ...(dirty ? collect() : {}) };
+    const body = { version: state.version, session, final: true, ...(dirty ? collect().body : {}) };
     dirty = unrecorded = false;
     try {
       fetch(state.url, {
@@ -397,7 +435,12 @@
     state = JSON.parse(source.textContent);
     list = document.getElementById("composer-sections");
     statusEl = document.getElementById("composer-status");
-    state.sections.forEach((data) => list.append(sectionEl(data)));
+    state.sections.forEach((data) => {
+      const li = sectionEl(data);
+      list.append(li);
+      confirmed.set(li, JSON.stringify(sectionValues(li)));  // as stored: the editors are not up yet
+    });
+    Object.entries(issueValues()).forEach(([name, value]) => { confirmedIssue[name] = JSON.stringify(value); });
     const top = insertBar();
     if (top) list.before(top);
     dragSetup(list);
