@@ -295,6 +295,11 @@ SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------
+# Sessions read from the cache (Redis in production), written through to the database:
+# every admin request, each composer autosave among them, skips a database query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's ModelBackend with a user's own and group permissions read in one query (core/auth.py).
+AUTHENTICATION_BACKENDS = ["core.auth.OneQueryModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

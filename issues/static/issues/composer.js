@@ -295,20 +295,24 @@
     timer = setTimeout(save, retryMs);
   }
 
-  async function save() {
+  // ``final``: the editor may be leaving; the save also brings the session's revision up to date.
+  async function save(final) {
     clearTimeout(timer);
     timer = null;
+    if (!dirty || stopped) return;
     if (saving) { timer = setTimeout(save, 300); return; }
     saving = true;
     dirty = false;
     setStatus("Saving…");
     let response, body = {};
     const changes = collect();
+    const text = JSON.stringify({ version: state.version, session, ...changes.body, ...(final ? { final } : {}) });
     try {
+      // keepalive: a save under way when the page goes away still arrives (up to 64 kB in flight).
       response = await fetch(state.url, {
-        method: "POST", credentials: "same-origin",
+        method: "POST", credentials: "same-origin", keepalive: new Blob([text]).size < 60000,
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: JSON.stringify({ version: state.version, session, ...changes.body }),
+        body: text,
       });
       body = await response.json().catch(() => ({}));
     } catch (error) {
@@ -321,7 +325,7 @@
     if (response.status >= 500 || (response.status === 404 && !body.error)) return retry("Not saved: the server had a problem.");
     if (!response.ok) { dirty = true; stopped = true; return setStatus("Not saved: " + (body.error || response.statusText), "error"); }
     retryMs = 0;
-    unrecorded = true;
+    unrecorded = !final;
     confirm(changes.sent, body);
     state.version = body.version;
     const base = document.getElementById("id_base_version");
@@ -408,7 +412,12 @@
       leaving = true;
     });
     window.addEventListener("beforeunload", (event) => {
-      if (!leaving && (dirty || saving)) { event.preventDefault(); event.returnValue = ""; }
+      if (leaving || !(dirty || saving)) return;
+      // Save now, whether the editor then stays or goes: once the page is leaving, a
+      // save the timer would start could be cut off by the next page.
+      if (dirty && !saving) save(true);
+      event.preventDefault();
+      event.returnValue = "";
     });
     window.addEventListener("pagehide", finalSave);
   }
@@ -417,7 +426,8 @@
   // outlives the page (fetch keepalive) and brings the session's revision up to
   // date. Save posts the form instead, which makes a revision of its own.
   function finalSave() {
-    if (leaving || stopped || (!dirty && !unrecorded)) return;
+    // A save under way (keepalive) still arrives; its version is not known here yet.
+    if (leaving || stopped || saving || (!dirty && !unrecorded)) return;
     const body = { version: state.version, session, final: true, ...(dirty ? collect().body : {}) };
     dirty = unrecorded = false;
     try {
