@@ -9,13 +9,15 @@ email is rendered in a Celery task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, make_msgid, parseaddr, quote
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -108,6 +110,39 @@ def send_templated(
     status = getattr(message, "anymail_status", None)
     message_id = getattr(status, "message_id", None)
     return message_id if isinstance(message_id, str) else None
+
+
+# --- one sample of every kind of email a reader can get --------------------------
+
+
+@dataclass(frozen=True)
+class SampleReader:
+    """The reader a sample email is addressed to (a real one, or made up)."""
+
+    subscriber_id: int
+    email: str
+    name: str
+
+
+EmailSample = Callable[[SampleReader], EmailMessage | None]
+_SAMPLES: dict[str, EmailSample] = {}
+
+
+def email_sample_register(kind: str, build: EmailSample) -> None:
+    """Say how to build one reader's copy of an email ``kind``, as the real send builds it.
+
+    Each app registers its kinds in ``AppConfig.ready()`` (the issue, the
+    confirmation, the welcome, a sequence's steps...); ``build`` returns the
+    MIME message with every header the reader's copy carries, or None when
+    there is nothing to build it from (no sent issue yet). The SpamAssassin
+    test scores every registered kind, so a new kind is checked as soon as it
+    is registered."""
+    _SAMPLES[kind] = build
+
+
+def email_samples() -> dict[str, EmailSample]:
+    """Every registered kind of email and its builder, in the order registered."""
+    return dict(_SAMPLES)
 
 
 def operator_check(*, to: str) -> None:
