@@ -141,7 +141,7 @@ def test_the_first_send_gives_the_next_number_and_a_typed_number_is_kept(editor)
 
 def _item(text: str, url: str = "https://example.org/story") -> SectionItem:
     section = SectionFactory(issue=IssueFactory.create(), kind=SectionKind.QUICK_LINKS)
-    return SectionItemFactory(section=section, text=text, url=url)
+    return SectionItemFactory.create(section=section, text=text, url=url)
 
 
 def test_a_line_that_links_its_own_words_is_shown_as_written_and_not_wrapped_in_its_url() -> None:
@@ -187,3 +187,16 @@ def test_publication_selector_is_cached_and_cleared_on_save(django_assert_num_qu
         publication()
     masthead(name="Renamed Weekly")
     assert publication().shown_name == "Renamed Weekly"
+
+
+def test_a_forwarded_reader_reaching_the_web_page_is_asked_to_subscribe(client) -> None:
+    from issues.tests.public_helpers import published
+
+    issue = published(slug="forwarded-one", title="Forwarded one")
+    plain = client.get(f"/newsletter/{issue.slug}/").content.decode()
+    forwarded = client.get(f"/newsletter/{issue.slug}/?ref=forward").content.decode()
+    assert "A friend forwarded you this issue" not in plain
+    assert "A friend forwarded you this issue" in forwarded
+    assert 'href="#subscribe"' in forwarded and 'id="subscribe"' in forwarded
+    # The page a link in every email leads to is not served from the cache without the note.
+    assert "A friend forwarded you this issue" not in client.get(f"/newsletter/{issue.slug}/").content.decode()
