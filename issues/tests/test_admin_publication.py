@@ -52,7 +52,7 @@ def test_an_editor_sets_the_masthead_and_the_logo_size_is_read_from_the_file(edi
     pub = Publication.objects.get()
     assert (pub.pk, pub.logo_width, pub.logo_height, pub.logo_display_height) == (1, 240, 60, 30)
     assert pub.brand_colour == "#1d4ed8" and pub.replies_welcome
-    assert pub.logo.name.startswith("publication/") and "my logo" not in pub.logo.name
+    assert str(pub.logo.name).startswith("publication/") and "my logo" not in str(pub.logo.name)
     page = client.get(CHANGE).content.decode()
     assert "240 by 60 pixels, shown at 120 by 30 in the email." in page
     assert client.get("/admin/issues/publication/")["Location"] == CHANGE
