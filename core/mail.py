@@ -72,12 +72,26 @@ def transactional_headers(headers: dict[str, str]) -> dict[str, str]:
     return {**extra, **headers}
 
 
+MailContextPart = Callable[[], dict[str, Any]]
+_CONTEXT_PARTS: list[MailContextPart] = []
+
+
+def mail_context_register(part: MailContextPart) -> None:
+    """Add values every transactional email's templates see, read when the email is
+    rendered (in the worker). The issues app gives the masthead an editor set
+    (``pub``, and ``PUBLISHER_NAME`` from it); core knows no app."""
+    if part not in _CONTEXT_PARTS:
+        _CONTEXT_PARTS.append(part)
+
+
 def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    base = {
+    base: dict[str, Any] = {
         "PUBLISHER_NAME": settings.PUBLISHER_NAME,
         "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
         "SITE_URL": settings.SITE_URL,
     }
+    for part in _CONTEXT_PARTS:
+        base |= part()
     ctx = {**base, **context}
     subject = " ".join(render_to_string(f"emails/{kind}_subject.txt", ctx).split())
     text = render_to_string(f"emails/{kind}.txt", ctx)

@@ -438,5 +438,7 @@ class Publication(models.Model):
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
-reversion.register(Issue, follow=["sections"])
+# The number is not part of a version: it belongs to the issue once given
+# (a restored old version could otherwise hand it another issue's number).
+reversion.register(Issue, follow=["sections"], exclude=["number"])
 reversion.register(IssueTemplate)

@@ -145,7 +145,8 @@ def html_to_text(fragment: str) -> str:
 def _base_context(issue: Issue, merge_tag: MergeTag) -> dict[str, Any]:
     tags = {key: merge_tag(key) for key in MERGE_KEYS}
     pub = publication()
-    page_url = _absolute(issue.get_absolute_url())
+    # An issue being written may have no slug yet (the pre-send checks render it to say so).
+    page_url = _absolute(issue.get_absolute_url() if issue.slug else "/")
     return {
         "issue": issue,
         "merge": tags,

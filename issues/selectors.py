@@ -208,3 +208,9 @@ def next_issue_number() -> int:
     """The number the next issue to go out gets: one more than the highest given."""
     highest = Issue.objects.aggregate(highest=Max("number"))["highest"]
     return (highest or 0) + 1
+
+
+def publication_mail_context() -> dict[str, Any]:
+    """What a transactional email's templates need of the masthead (core.mail.mail_context_register)."""
+    pub = publication()
+    return {"pub": pub, "PUBLISHER_NAME": pub.shown_name}

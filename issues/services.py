@@ -290,7 +290,7 @@ def section_save(
 
 @contextmanager
 def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
-    """Keep the workflow status of every issue in ``revision`` through a revert.
+    """Keep the workflow status (and the number) of every issue in ``revision`` through a revert.
 
     A revision stores each issue's status as it was then; reverting it must
     bring back the text, never move the issue (only issue_transition does
@@ -299,12 +299,14 @@ def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
     ids = [int(pk) for pk in revision.version_set.filter(content_type=issue_type).values_list("object_id", flat=True)]
     kept = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "status"))
     versions = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "version"))
+    # The number too: readers know the issue by it (and an old one may belong to another issue now).
+    numbers = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "number"))
     yield kept
     for pk, status in kept.items():
         Issue.objects.filter(pk=pk).exclude(status=status).update(status=status)
         # The revision stores an old version number: a restore is one more
         # change, so a page opened before it is refused, never saved over it.
-        Issue.objects.filter(pk=pk).update(version=versions[pk] + 1)
+        Issue.objects.filter(pk=pk).update(version=versions[pk] + 1, number=numbers[pk])
 
 
 def issue_restore(*, version: Version, acting_user: Any) -> Issue:

@@ -15,7 +15,7 @@ from issues.models import IssueStatus, Publication, SectionItem, SectionKind
 from issues.quicklinks import quick_line
 from issues.rendering import render_email
 from issues.selectors import publication
-from issues.services import issue_transition, publication_save
+from issues.services import issue_restore, issue_transition, publication_save
 from testing.factories import IssueFactory, SectionFactory, SectionItemFactory, make_full_issue
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +200,32 @@ def test_a_forwarded_reader_reaching_the_web_page_is_asked_to_subscribe(client) 
     assert 'href="#subscribe"' in forwarded and 'id="subscribe"' in forwarded
     # The page a link in every email leads to is not served from the cache without the note.
     assert "A friend forwarded you this issue" not in client.get(f"/newsletter/{issue.slug}/").content.decode()
+
+
+def test_restoring_an_older_version_keeps_the_number_the_issue_was_given(editor) -> None:
+    import reversion
+    from reversion.models import Version
+
+    issue = IssueFactory.create(title="Old title", number=3)
+    with reversion.create_revision():
+        issue.save()
+    old = Version.objects.get_for_object(issue).get()
+    IssueFactory.create(number=4)
+    issue.title, issue.number = "New title", 9
+    issue.save()
+    issue_restore(version=old, acting_user=editor)
+    issue.refresh_from_db()
+    assert (issue.title, issue.number) == ("Old title", 9)
+
+
+def test_the_confirmation_email_opens_with_the_masthead_and_takes_its_colour() -> None:
+    from core.mail import build_templated
+
+    masthead(name="Morning Circuit", tagline="Chips, code and people", brand_colour="#fde047")
+    context = {"name": "Zoë", "confirm_url": "https://news.example.com/c/1/", "valid_days": 3}
+    message = build_templated(kind="confirm", to=["zoe@example.org"], context=context)
+    html = message.alternatives[0][0]  # type: ignore[attr-defined]
+    assert html.index("Morning Circuit</p>") < html.index("Chips, code and people") < html.index("Hello Zoë")
+    assert "border-bottom:3px solid #fde047" in html
+    assert "background:#fde047;color:#111111;" in html  # dark text on the light brand colour
+    assert "Morning Circuit" in message.subject
