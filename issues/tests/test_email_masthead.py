@@ -224,7 +224,7 @@ def test_the_confirmation_email_opens_with_the_masthead_and_takes_its_colour() -
     masthead(name="Morning Circuit", tagline="Chips, code and people", brand_colour="#fde047")
     context = {"name": "Zoë", "confirm_url": "https://news.example.com/c/1/", "valid_days": 3}
     message = build_templated(kind="confirm", to=["zoe@example.org"], context=context)
-    html = message.alternatives[0][0]  # type: ignore[attr-defined]
+    html = str(message.alternatives[0][0])
     assert html.index("Morning Circuit</p>") < html.index("Chips, code and people") < html.index("Hello Zoë")
     assert "border-bottom:3px solid #fde047" in html
     assert "background:#fde047;color:#111111;" in html  # dark text on the light brand colour
