@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 
 from issues import services
 from issues.models import Publication
@@ -59,9 +60,16 @@ class PublicationAdmin(admin.ModelAdmin):
     def logo_size(self, obj: Publication) -> str:
         if not obj.logo or not obj.logo_width:
             return "No logo: the masthead shows the name in type."
-        return (
-            f"{obj.logo_width} by {obj.logo_height} pixels, shown at "
-            f"{obj.logo_display_width} by {obj.logo_display_height} in the email."
+        return format_html(
+            '<img src="{}" alt="" width="{}" height="{}" style="display:block;margin:0 0 6px;background:#fff;'
+            'padding:6px;border:1px solid #ddd;border-radius:6px">{} by {} pixels, shown at {} by {} in the email.',
+            obj.logo.url,
+            obj.logo_display_width,
+            obj.logo_display_height,
+            obj.logo_width,
+            obj.logo_height,
+            obj.logo_display_width,
+            obj.logo_display_height,
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

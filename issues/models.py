@@ -360,7 +360,10 @@ class Publication(models.Model):
         help_text="PNG (transparent or on white) or JPEG, at least twice the width it is shown at for sharp phones.",
     )
     logo_alt = models.CharField(
-        max_length=160, blank=True, help_text="What the logo says, for readers whose mail client hides images."
+        "logo alt text",
+        max_length=160,
+        blank=True,
+        help_text="What the logo says, for readers whose mail client hides images.",
     )
     logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
