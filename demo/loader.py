@@ -239,11 +239,11 @@ def _sections_create(issue: Issue, sections: list[dict[str, Any]]) -> None:
         section.full_clean()  # the same sanitiser and link checks as the admin
         section.save()
         SectionItem.objects.bulk_create(
-            SectionItem(section=section, position=n, **_item_fields(item)) for n, item in enumerate(data["items"])
+            SectionItem(section=section, position=n, **item_fields(item)) for n, item in enumerate(data["items"])
         )
 
 
-def _item_fields(item: dict[str, Any]) -> dict[str, Any]:
+def item_fields(item: dict[str, Any]) -> dict[str, Any]:
     """An item as the composer stores it: a quick link's ``link_words`` become a link on those words."""
     fields = {k: v for k, v in item.items() if k != "link_words"}
     words = item.get("link_words")
