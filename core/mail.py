@@ -9,13 +9,15 @@ email is rendered in a Celery task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, make_msgid, parseaddr, quote
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -70,12 +72,26 @@ def transactional_headers(headers: dict[str, str]) -> dict[str, str]:
     return {**extra, **headers}
 
 
+MailContextPart = Callable[[], dict[str, Any]]
+_CONTEXT_PARTS: list[MailContextPart] = []
+
+
+def mail_context_register(part: MailContextPart) -> None:
+    """Add values every transactional email's templates see, read when the email is
+    rendered (in the worker). The issues app gives the masthead an editor set
+    (``pub``, and ``PUBLISHER_NAME`` from it); core knows no app."""
+    if part not in _CONTEXT_PARTS:
+        _CONTEXT_PARTS.append(part)
+
+
 def render_templated(*, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    base = {
+    base: dict[str, Any] = {
         "PUBLISHER_NAME": settings.PUBLISHER_NAME,
         "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
         "SITE_URL": settings.SITE_URL,
     }
+    for part in _CONTEXT_PARTS:
+        base |= part()
     ctx = {**base, **context}
     subject = " ".join(render_to_string(f"emails/{kind}_subject.txt", ctx).split())
     text = render_to_string(f"emails/{kind}.txt", ctx)
@@ -108,6 +124,39 @@ def send_templated(
     status = getattr(message, "anymail_status", None)
     message_id = getattr(status, "message_id", None)
     return message_id if isinstance(message_id, str) else None
+
+
+# --- one sample of every kind of email a reader can get --------------------------
+
+
+@dataclass(frozen=True)
+class SampleReader:
+    """The reader a sample email is addressed to (a real one, or made up)."""
+
+    subscriber_id: int
+    email: str
+    name: str
+
+
+EmailSample = Callable[[SampleReader], EmailMessage | None]
+_SAMPLES: dict[str, EmailSample] = {}
+
+
+def email_sample_register(kind: str, build: EmailSample) -> None:
+    """Say how to build one reader's copy of an email ``kind``, as the real send builds it.
+
+    Each app registers its kinds in ``AppConfig.ready()`` (the issue, the
+    confirmation, the welcome, a sequence's steps...); ``build`` returns the
+    MIME message with every header the reader's copy carries, or None when
+    there is nothing to build it from (no sent issue yet). The SpamAssassin
+    test scores every registered kind, so a new kind is checked as soon as it
+    is registered."""
+    _SAMPLES[kind] = build
+
+
+def email_samples() -> dict[str, EmailSample]:
+    """Every registered kind of email and its builder, in the order registered."""
+    return dict(_SAMPLES)
 
 
 def operator_check(*, to: str) -> None:

@@ -16,3 +16,8 @@ class DeliveryConfig(AppConfig):
 
         # Export and erasure of a reader reach their deliveries and events.
         privacy.register()
+
+        # The issue email as a reader's copy of a send carries it (scored by the SpamAssassin test).
+        from delivery.samples import register_samples
+
+        register_samples()

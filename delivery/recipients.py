@@ -13,6 +13,7 @@ from core.mail import ONE_CLICK_POST, list_id_header, list_unsubscribe, sender_d
 from delivery.claims import Row
 from delivery.models import Send
 from delivery.providers import ProviderStrategy, Recipient
+from issues.models import Issue
 from issues.rendering import RenderedEmail, render_email
 from subscribers.links import ReaderLinks
 
@@ -86,13 +87,18 @@ def rendered_for(send: Send, merge_tag: Any) -> RenderedEmail:
     key = f"delivery:rendered:{send.pk}:{getattr(merge_tag, '__name__', 'tag')}"
     rendered = cache.get(key)
     if rendered is None:
-        rendered = render_email(send.issue, merge_tag=merge_tag)
-        tag, url = merge_tag("web_url"), settings.SITE_URL.rstrip("/") + send.issue.get_absolute_url()
-        rendered = dataclasses.replace(
-            rendered,
-            subject=rendered.subject.replace(tag, url),
-            html=rendered.html.replace(tag, url),
-            text=rendered.text.replace(tag, url),
-        )
+        rendered = issue_rendered(send.issue, merge_tag)
         cache.set(key, rendered, 6 * 3600)
     return rendered
+
+
+def issue_rendered(issue: Issue, merge_tag: Any) -> RenderedEmail:
+    """``issue`` rendered for sending: every merge tag left for the provider but the web link."""
+    rendered = render_email(issue, merge_tag=merge_tag)
+    tag, url = merge_tag("web_url"), settings.SITE_URL.rstrip("/") + issue.get_absolute_url()
+    return dataclasses.replace(
+        rendered,
+        subject=rendered.subject.replace(tag, url),
+        html=rendered.html.replace(tag, url),
+        text=rendered.text.replace(tag, url),
+    )

@@ -177,6 +177,7 @@ def _lead(heading: str, body: str, details: list[tuple[str, str]], analysis: str
 
 SENT_ISSUE: dict[str, Any] = {
     "slug": "small-models-have-a-big-week",
+    "number": 127,
     "title": "Small models have a big week",
     "subject": "Small models have a big week",
     "preheader": (
@@ -378,24 +379,29 @@ SENT_ISSUE: dict[str, Any] = {
                         "Basalt AI cut the price of its mid-sized model by half for batch jobs that can wait a day."
                     ),
                     "url": "https://example.com/basalt/batch-pricing",
+                    "link_words": "cut the price of its mid-sized model by half",
                 },
                 {
                     "text": "A museum in Porto used image models to match 3,000 unlabelled photographs to its archive.",
                     "url": "https://example.org/porto-archive",
+                    "link_words": "match 3,000 unlabelled photographs",
                 },
                 {
                     "text": (
                         "Researchers found that asking a model to explain its answer first made maths errors rarer."
                     ),
                     "url": "https://example.net/explain-first",
+                    "link_words": "explain its answer first",
                 },
                 {
                     "text": "Open Meadow released a speech dataset of 200 hours recorded in eleven regional accents.",
                     "url": "https://example.org/open-meadow/accents",
+                    "link_words": "a speech dataset of 200 hours",
                 },
                 {
                     "text": "A logistics firm reports its routing assistant saved 6 percent of fuel over one winter.",
                     "url": "https://example.com/routing-winter",
+                    "link_words": "saved 6 percent of fuel",
                 },
                 {
                     "text": "Two libraries now offer free evening workshops on spotting generated images.",
@@ -404,14 +410,17 @@ SENT_ISSUE: dict[str, Any] = {
                 {
                     "text": "A study of 900 code reviews found that reviewers trusted generated patches too readily.",
                     "url": "https://example.org/review-trust",
+                    "link_words": "reviewers trusted generated patches too readily",
                 },
                 {
                     "text": "A reading group for parents now meets monthly to try homework assistants together.",
                     "url": "https://example.net/parents-reading-group",
+                    "link_words": "A reading group for parents",
                 },
                 {
                     "text": "Halcyon's chatbot can now read spreadsheets of up to a million rows.",
                     "url": "https://example.com/halcyon/spreadsheets",
+                    "link_words": "can now read spreadsheets",
                 },
             ],
         },
@@ -420,6 +429,7 @@ SENT_ISSUE: dict[str, Any] = {
 
 DRAFT_ISSUE: dict[str, Any] = {
     "slug": "agents-get-a-budget",
+    "number": 128,
     "title": "Agents get a budget",
     "subject": "Agents get a budget, and other ways to keep software honest",
     "preheader": "Spending limits for AI agents, a weather model that runs on a phone, and a tool that reads receipts.",
@@ -610,24 +620,29 @@ DRAFT_ISSUE: dict[str, Any] = {
                         "Larchmont says a 7-billion-parameter sibling of Sparrow is due before the end of the year."
                     ),
                     "url": "https://example.com/larchmont/roadmap",
+                    "link_words": "a 7-billion-parameter sibling of Sparrow",
                 },
                 {
                     "text": (
                         "A city council now publishes every prompt its staff chatbot is given, minus personal data."
                     ),
                     "url": "https://example.org/council-prompts",
+                    "link_words": "publishes every prompt its staff chatbot is given",
                 },
                 {
                     "text": "An open model for reading handwritten forms reached 95 percent accuracy on census pages.",
                     "url": "https://example.net/census-handwriting",
+                    "link_words": "reached 95 percent accuracy on census pages",
                 },
                 {
                     "text": "Basalt AI added a setting that stops its assistant from browsing the web during a chat.",
                     "url": "https://example.com/basalt/no-browse",
+                    "link_words": "stops its assistant from browsing the web",
                 },
                 {
                     "text": "A survey of 2,000 office workers found most use assistants for email, few for numbers.",
                     "url": "https://example.org/office-survey",
+                    "link_words": "most use assistants for email, few for numbers",
                 },
                 {
                     "text": "Researchers showed that a model's answers change when questions are asked in a rush.",
@@ -636,14 +651,17 @@ DRAFT_ISSUE: dict[str, Any] = {
                 {
                     "text": "A farming co-operative uses drone images and a small model to count seedlings per row.",
                     "url": "https://example.com/seedling-count",
+                    "link_words": "count seedlings per row",
                 },
                 {
                     "text": "Tessellate's uncertainty highlighting is now available in all fourteen of its languages.",
                     "url": "https://example.org/tessellate/all-languages",
+                    "link_words": "uncertainty highlighting",
                 },
                 {
                     "text": "A chess club hosted a tournament where each player had an assistant but only ten queries.",
                     "url": "https://example.net/ten-queries",
+                    "link_words": "each player had an assistant but only ten queries",
                 },
             ],
         },
@@ -673,4 +691,16 @@ DAILY_TEMPLATE: dict[str, Any] = {
             {"kind": "quick_links", "heading": "Light Bytes", "items": []},
         ]
     },
+}
+
+
+# The masthead editors set under "Publication and masthead" (the name stays
+# PUBLISHER_NAME's, so that the settings and the demo agree).
+PUBLICATION: dict[str, Any] = {
+    "tagline": "The AI news worth your morning, in eight minutes",
+    "logo_alt": "The Newsroom Daily logo",
+    "logo_display_width": 56,
+    "brand_colour": "#1d4ed8",
+    "replies_welcome": True,
+    "reply_prompt": "Got a tip, a correction or a question? Reply to this email: the editors read every reply.",
 }

@@ -23,9 +23,12 @@ from django.contrib.auth.models import Group, User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.text import slugify
 
+from core.sanitize import sanitize_inline
 from demo import content
+from demo.masthead import publication_ensure
 from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
 from issues.services import issue_refresh_stats, issue_save, issue_transition
@@ -236,8 +239,19 @@ def _sections_create(issue: Issue, sections: list[dict[str, Any]]) -> None:
         section.full_clean()  # the same sanitiser and link checks as the admin
         section.save()
         SectionItem.objects.bulk_create(
-            SectionItem(section=section, position=n, **item) for n, item in enumerate(data["items"])
+            SectionItem(section=section, position=n, **item_fields(item)) for n, item in enumerate(data["items"])
         )
+
+
+def item_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as the composer stores it: a quick link's ``link_words`` become a link on those words."""
+    fields = {k: v for k, v in item.items() if k != "link_words"}
+    words = item.get("link_words")
+    if words:
+        before, _, after = fields["text"].partition(words)
+        link = f'<a href="{escape(fields["url"])}">{escape(words)}</a>'
+        fields["text"] = sanitize_inline(f"{escape(before)}{link}{escape(after)}")
+    return fields
 
 
 def _history(issue: Issue, target: str, users: dict[str, User]) -> None:
@@ -258,7 +272,7 @@ def _issue_create(data: dict[str, Any], seed: int, users: dict[str, User]) -> Is
     publish_date = None
     if days_ago is not None:
         publish_date = (timezone.now() - timedelta(days=days_ago)).replace(hour=6, minute=0, second=0, microsecond=0)
-    fields = ("title", "slug", "subject", "preheader", "summary", "canonical_url", "cover_alt")
+    fields = ("title", "slug", "number", "subject", "preheader", "summary", "canonical_url", "cover_alt")
     issue = Issue(publish_date=publish_date, **{name: data[name] for name in fields})
     with transaction.atomic():
         issue = issue_save(issue=issue, acting_user=users["contributor"], comment="Demo content")
@@ -302,6 +316,7 @@ def demo_load() -> DemoReport:
     with transaction.atomic():
         created += site_ensure()
         created += subscribers_ensure()
+    created += publication_ensure()
     created += issues_ensure()
     created += templates_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created)

@@ -111,7 +111,7 @@ class SectionInline(DraftOnlyInlineMixin, SortableTabularInline):
 class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, SortableAdminBase, VersionAdmin):
     form = IssueAdminForm
     inlines = [SectionInline]
-    list_display = ["title", "status_badge", "publish_date", "reading_time", "updated_at"]
+    list_display = ["title", "number", "status_badge", "publish_date", "reading_time", "updated_at"]
     list_filter = ["status", "publish_date", "tags", "authors"]
     search_fields = ["title", "subject", "slug", "summary"]
     date_hierarchy = "publish_date"
@@ -126,7 +126,7 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
         ("Email", {"fields": ["subject", "preheader"]}),
         (
             "Publishing",
-            {"fields": ["status", "publish_date", "authors", "tags", "word_count", "reading_time"]},
+            {"fields": ["status", "number", "publish_date", "authors", "tags", "word_count", "reading_time"]},
         ),
     ]
 
@@ -406,4 +406,5 @@ class SectionAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sor
 
 
 # Authors, tags, the workflow's audit rows, test sends and templates register there.
-from issues import admin_records  # noqa: E402, F401
+# The publication's masthead page too.
+from issues import admin_publication, admin_records  # noqa: E402, F401

@@ -31,9 +31,11 @@ class IssueAdminForm(forms.ModelForm):
             "authors",
             "tags",
             "publish_date",
+            "number",
         ]
         error_messages = {
             "slug": {"unique": "Another issue already uses this slug; choose a different one."},
+            "number": {"unique": "Another issue already has this number; choose a different one, or leave it empty."},
         }
         widgets = {
             "title": forms.TextInput(attrs={"size": 70}),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import reversion
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django_ckeditor_5.fields import CKEditor5Field
@@ -104,6 +107,18 @@ class Issue(models.Model):
     # Optimistic locking: every save of the text adds one; a save based on an
     # older number is refused (issues.composer) instead of overwriting.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # Shown under the masthead ("No. 42"); given the next free number when the
+    # issue's first send starts (issues.services.issue_transition), or typed.
+    number = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Shown in the email's masthead as “No. 42”. Left empty, the next number is given "
+            "when the first send starts."
+        ),
+    )
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -324,9 +339,115 @@ class IssueTemplate(models.Model):
         return found if isinstance(found, list) else []
 
 
+_NO_REPLY = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply", re.IGNORECASE)
+HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as # and six hex digits, e.g. #1d4ed8.")
+# The email's text column (600 px less 32 px padding each side): a logo wider than it would not fit.
+LOGO_MAX_WIDTH = 536
+
+
+class Publication(models.Model):
+    """The publication's masthead and voice, set by editors in the admin.
+
+    One row (id 1). Read through ``issues.selectors.publication()``, which is
+    cached and cleared by ``issues.services.publication_save``."""
+
+    name = models.CharField(
+        max_length=120, blank=True, help_text="The publication's name. Left empty: PUBLISHER_NAME from the settings."
+    )
+    tagline = models.CharField(
+        max_length=160, blank=True, help_text="One line under the name, e.g. “The AI news that matters, daily”."
+    )
+    logo = ImageUploadField(
+        upload_to="publication/",
+        blank=True,
+        width_field="logo_width",
+        height_field="logo_height",
+        help_text="PNG (transparent or on white) or JPEG, at least twice the width it is shown at for sharp phones.",
+    )
+    logo_alt = models.CharField(
+        "logo alt text",
+        max_length=160,
+        blank=True,
+        help_text="What the logo says, for readers whose mail client hides images.",
+    )
+    logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_display_width = models.PositiveIntegerField(
+        default=160,
+        validators=[MinValueValidator(24), MaxValueValidator(LOGO_MAX_WIDTH)],
+        help_text=f"Width of the logo in the email, in CSS pixels (24 to {LOGO_MAX_WIDTH}); the height follows.",
+    )
+    brand_colour = models.CharField(
+        max_length=7,
+        default="#1d4ed8",
+        validators=[HEX_COLOUR],
+        help_text="The masthead's accent (the rule under it and the buttons), as #rrggbb.",
+    )
+    replies_welcome = models.BooleanField(
+        default=False,
+        help_text="The From address takes replies: each issue ends with an invitation to reply.",
+    )
+    reply_prompt = models.CharField(
+        max_length=200,
+        blank=True,
+        default="Reply to this email to tell us what you think: the editors read every reply.",
+        help_text="The invitation to reply, when replies are welcome.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Publication and masthead"
+        verbose_name_plural = "Publication and masthead"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="publication_single_row")]
+
+    def __str__(self) -> str:
+        return "Publication and masthead"
+
+    @property
+    def shown_name(self) -> str:
+        return self.name.strip() or settings.PUBLISHER_NAME
+
+    @property
+    def logo_display_height(self) -> int | None:
+        if not (self.logo and self.logo_width and self.logo_height):
+            return None
+        return max(1, round(self.logo_height * self.logo_display_width / self.logo_width))
+
+    @property
+    def brand_text_colour(self) -> str:
+        """Black or white, whichever reads better on the brand colour (WCAG relative luminance)."""
+        channels = [int(self.brand_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#111111"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.logo and not self.logo_alt.strip():
+            errors["logo_alt"] = "Say what the logo shows: alt text is required when a logo is set."
+        if self.logo and self.logo_width and self.logo_display_width > self.logo_width:
+            errors["logo_display_width"] = (
+                f"The logo is only {self.logo_width} pixels wide: show it at {self.logo_width} at most "
+                f"(or upload one twice as wide as it is shown, for sharp phone screens)."
+            )
+        if self.replies_welcome and not self.reply_prompt.strip():
+            errors["reply_prompt"] = "Write the invitation to reply, or untick “Replies welcome”."
+        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        if self.replies_welcome and _NO_REPLY.search(sender.partition("@")[0]):
+            errors["replies_welcome"] = (
+                f"The From address, {sender}, says it takes no replies: set DEFAULT_FROM_EMAIL to an "
+                "address someone reads before inviting replies."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
 # Revision history: saving an issue keeps its sections and their items; a
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
-reversion.register(Issue, follow=["sections"], exclude=["session_revision_key", "session_revision_at"])
+# The number is not part of a version: it belongs to the issue once given
+# (a restored old version could otherwise hand it another issue's number).
+# The session revision's key and age are the composer's bookkeeping, not content.
+reversion.register(Issue, follow=["sections"], exclude=["number", "session_revision_key", "session_revision_at"])
 reversion.register(IssueTemplate)

@@ -17,6 +17,8 @@ import css_inline
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 from inscriptis import get_text
@@ -25,18 +27,51 @@ from inscriptis.model.config import ParserConfig
 from core.merge import MergeTag, mailgun_tag
 from core.sanitize import sanitize_html
 from issues.email_images import cover_size, size_images
-from issues.models import Issue, Section, SectionItem
+from issues.models import Issue, Publication, Section, SectionItem, SectionKind
+from issues.quicklinks import quick_line
 from issues.sections import spec_for
+from issues.selectors import publication
+from issues.sharing import forward_url, share_links
 
 MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url", "web_url")
 WORDS_PER_MINUTE = 200
 
-# Styles for phones: media queries cannot be inlined, so this block is added
-# to the <head> after css-inline has moved the other rules onto the elements.
-_RESPONSIVE_CSS = (
+# Styles for phones and for dark mode: media queries cannot be inlined, so
+# this block goes into the <head> after css-inline has moved the other rules
+# onto the elements. Its rules say !important to win over those inline styles.
+# Outlook.com marks its dark mode with [data-ogsc] instead of the media query.
+_DARK_RULES = (
+    "body,.outer,.footer,.topbar{background:#121212!important}"
+    ".container{background:#1c1c1e!important}"
+    "h1,h2,.brand-name,.heading-link,.label strong{color:#f4f4f1!important}"
+    "p,li,.dateline,.tagline{color:#d9d9d4!important}"
+    "a,.quick-links a{color:#9dc1ff!important}"
+    ".topbar,.topbar a,.footer p,.footer a{color:#a9a9a4!important}"
+    ".rule{border-top-color:#3a3a3c!important}"
+    ".sponsored{background:#2b2517!important;border-color:#6d5a2b!important}"
+    ".kicker,.sponsored-label{color:#f1c66b!important}"
+    ".share-link{border-color:#4a4a4c!important}"
+    ".reply{background:#24272d!important}"
+    ".logo-plate{background:#ffffff!important}"
+    # Buttons keep the text colour chosen for the brand colour they sit on.
+    ".on-brand-light{color:#ffffff!important}.on-brand-dark{color:#111111!important}"
+)
+
+
+def _outlook_dark(rule: str) -> str:
+    selectors, _, body = rule.partition("{")
+    return ",".join(f"[data-ogsc] {selector}" for selector in selectors.split(",")) + "{" + body + "}"
+
+
+_HEAD_CSS = (
     "<style>@media only screen and (max-width:620px){"
     ".container{width:100%!important}.px{padding-left:16px!important;padding-right:16px!important}"
-    "h1{font-size:24px!important}img{max-width:100%!important;height:auto!important}}</style>"
+    "h1{font-size:24px!important}img{max-width:100%!important;height:auto!important}}"
+    "@media (prefers-color-scheme:dark){"
+    + _DARK_RULES
+    + "}"
+    + "".join(_outlook_dark(rule) for rule in _DARK_RULES.split("}") if rule)
+    + "</style>"
 )
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 _TEXT_CONFIG = ParserConfig(display_links=True)
@@ -88,6 +123,8 @@ def _render_sections(sections: list[Section], channel: str, context: dict[str, A
         extra: dict[str, Any] = {"section": section}
         if channel == "text":
             extra |= {"body_text": html_to_text(section.body), "analysis_text": html_to_text(section.analysis)}
+        if channel != "web" and section.kind == SectionKind.QUICK_LINKS:
+            extra["lines"] = [quick_line(item) for item in section.items.all()]
         parts.append(render_to_string(template, {**context, **extra}))
     return parts
 
@@ -107,14 +144,38 @@ def html_to_text(fragment: str) -> str:
 
 def _base_context(issue: Issue, merge_tag: MergeTag) -> dict[str, Any]:
     tags = {key: merge_tag(key) for key in MERGE_KEYS}
+    pub = publication()
+    # An issue being written may have no slug yet (the pre-send checks render it to say so).
+    page_url = _absolute(issue.get_absolute_url() if issue.slug else "/")
     return {
         "issue": issue,
         "merge": tags,
-        "PUBLISHER_NAME": settings.PUBLISHER_NAME,
+        "pub": pub,
+        "masthead": _masthead(issue, pub),
+        "share": share_links(title=issue.title, url=page_url),
+        "forward_url": forward_url(page_url),
+        "PUBLISHER_NAME": pub.shown_name,
         "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
         "SITE_URL": settings.SITE_URL,
         "cover_url": _absolute(issue.cover_image.url) if issue.cover_image else "",
     }
+
+
+def _masthead(issue: Issue, pub: Publication) -> dict[str, Any]:
+    """The logo at its fixed email size, and the line under the name: date, number, reading time.
+
+    An issue without a publish date is dated the day it is rendered, which
+    for a send is the day it goes out."""
+    day = timezone.localtime(issue.publish_date).date() if issue.publish_date else timezone.localdate()
+    parts = [date_format(day, "j F Y")]
+    if issue.number:
+        parts.append(f"No. {issue.number}")
+    parts.append(f"{issue.reading_minutes} min read")
+    logo: dict[str, Any] = {}
+    height = pub.logo_display_height
+    if pub.logo and height:
+        logo = {"url": _absolute(pub.logo.url), "width": pub.logo_display_width, "height": height, "alt": pub.logo_alt}
+    return {"dateline": " \u00b7 ".join(parts), "logo": logo}
 
 
 def _absolute(url: str) -> str:
@@ -140,7 +201,7 @@ def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> Rendered
     document = render_to_string("issues/email/issue.html", {**context, "sections_html": mark_safe("".join(body_parts))})
     site = settings.SITE_URL.rstrip("/")
     html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
-        "</head>", _RESPONSIVE_CSS + "</head>", 1
+        "</head>", _HEAD_CSS + "</head>", 1
     )
     return RenderedEmail(
         subject=issue.email_subject, preheader=issue.preheader, html=html, text=_render_text(issue, sections, merge_tag)

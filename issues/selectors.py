@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.pagecache import VERSION_KEY, page_cache_clear, page_cache_version
-from issues.models import Issue, IssueStatus, Section, SectionItem, Tag
+from issues.models import Issue, IssueStatus, Publication, Section, SectionItem, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 SEARCH_MAX_CHARS = 200
@@ -181,3 +181,36 @@ def issue_json_ld(issue: Issue) -> str:
     if issue.canonical_url:
         data["isBasedOn"] = issue.canonical_url
     return json.dumps(data, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
+
+
+# --- the publication's masthead ---------------------------------------------------
+PUBLICATION_CACHE_KEY = "issues:publication:v1"
+
+
+def publication() -> Publication:
+    """The masthead and voice editors set in the admin (one row), from the cache.
+
+    Before anyone saves it, an unsaved row with the defaults (the name from
+    PUBLISHER_NAME): reading never writes. ``publication_save`` clears the cache."""
+    found = cache.get(PUBLICATION_CACHE_KEY)
+    if isinstance(found, Publication):
+        return found
+    row = Publication.objects.filter(pk=1).first() or Publication(pk=1)
+    cache.set(PUBLICATION_CACHE_KEY, row, 3600)
+    return row
+
+
+def publication_cache_clear() -> None:
+    cache.delete(PUBLICATION_CACHE_KEY)
+
+
+def next_issue_number() -> int:
+    """The number the next issue to go out gets: one more than the highest given."""
+    highest = Issue.objects.aggregate(highest=Max("number"))["highest"]
+    return (highest or 0) + 1
+
+
+def publication_mail_context() -> dict[str, Any]:
+    """What a transactional email's templates need of the masthead (core.mail.mail_context_register)."""
+    pub = publication()
+    return {"pub": pub, "PUBLISHER_NAME": pub.shown_name}

@@ -29,12 +29,13 @@ from issues.models import (
     IssueTransition,
     PreviewSend,
     PreviewSendStatus,
+    Publication,
     Section,
     SectionItem,
 )
 from issues.preview_send_policy import preview_send_quota_check, preview_send_recipients_check
 from issues.rendering import count_words, reading_minutes, sections_with_items
-from issues.selectors import public_cache_clear
+from issues.selectors import next_issue_number, public_cache_clear, publication_cache_clear
 from issues.tasks import preview_send_task
 
 S = IssueStatus
@@ -156,7 +157,11 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
             if errors:
                 raise ValidationError(["Fix the pre-send errors before scheduling:", *[c.message for c in errors]])
         locked.status = to_status
-        locked.save(update_fields=["status", "updated_at"])
+        fields = ["status", "updated_at"]
+        if to_status == S.SENDING and locked.number is None:
+            locked.number = _issue_number_take()
+            fields.append("number")
+        locked.save(update_fields=fields)
         IssueTransition.objects.create(
             issue=locked, actor=acting_user, from_status=source, to_status=to_status, note=note[:500]
         )
@@ -165,7 +170,33 @@ def issue_transition(*, issue: Issue, to_status: str, acting_user: Any = None, n
             emit(EventName.ISSUE_PUBLISHED, {"issue_id": locked.pk, "slug": locked.slug, "title": locked.title})
     issue.status = locked.status
     issue.updated_at = locked.updated_at
+    issue.number = locked.number
     return issue
+
+
+def _issue_number_take() -> int:
+    """The next issue number, for an issue whose first send starts.
+
+    The publication's row is the counter's lock: two issues starting their
+    sends at once take it in turn, so they never get the same number."""
+    Publication.objects.get_or_create(pk=1)
+    Publication.objects.select_for_update().get(pk=1)
+    return next_issue_number()
+
+
+def publication_save(*, publication: Publication, acting_user: Any) -> Publication:
+    """Store the masthead an editor set; the next email and page read it fresh.
+
+    ``publication`` has been validated (its admin form); only editors (who may
+    change it) save it."""
+    if acting_user is not None and not acting_user.has_perm("issues.change_publication"):
+        raise PermissionDenied("Only editors may change the publication's masthead.")
+    with transaction.atomic():
+        publication.pk = 1
+        publication.save()
+        transaction.on_commit(publication_cache_clear)
+        public_pages_changed()
+    return publication
 
 
 def issue_refresh_stats(*, issue: Issue, pages_changed: bool = True) -> Issue:
@@ -259,7 +290,7 @@ def section_save(
 
 @contextmanager
 def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
-    """Keep the workflow status of every issue in ``revision`` through a revert.
+    """Keep the workflow status (and the number) of every issue in ``revision`` through a revert.
 
     A revision stores each issue's status as it was then; reverting it must
     bring back the text, never move the issue (only issue_transition does
@@ -268,12 +299,14 @@ def issue_status_kept(*, revision: Revision) -> Iterator[dict[int, str]]:
     ids = [int(pk) for pk in revision.version_set.filter(content_type=issue_type).values_list("object_id", flat=True)]
     kept = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "status"))
     versions = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "version"))
+    # The number too: readers know the issue by it (and an old one may belong to another issue now).
+    numbers = dict(Issue.objects.filter(pk__in=ids).values_list("pk", "number"))
     yield kept
     for pk, status in kept.items():
         Issue.objects.filter(pk=pk).exclude(status=status).update(status=status)
         # The revision stores an old version number: a restore is one more
         # change, so a page opened before it is refused, never saved over it.
-        Issue.objects.filter(pk=pk).update(version=versions[pk] + 1)
+        Issue.objects.filter(pk=pk).update(version=versions[pk] + 1, number=numbers[pk])
 
 
 def issue_restore(*, version: Version, acting_user: Any) -> Issue:

@@ -23,6 +23,7 @@ from core.pagecache import page_cacheable
 from issues import selectors
 from issues.models import Issue, Tag
 from issues.rendering import render_web_sections
+from issues.sharing import FORWARD_REF
 
 ARCHIVE_PAGE_SIZE = 12
 _SLUG_MAX = 120
@@ -70,7 +71,9 @@ def issue_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such issue.")
     fragment = selectors.cached_fragment(f"issue:{slug}", lambda: _issue_fragment(slug))
     if fragment is not None:
-        return render(request, "issues/issue_detail.html", {**fragment, "preview": False})
+        # ?ref=forward (the email's "forwarded to you?" link) is not a stored page: see core.pagecache.
+        forwarded = request.GET.get("ref") == FORWARD_REF
+        return render(request, "issues/issue_detail.html", {**fragment, "preview": False, "forwarded": forwarded})
     issue = selectors.issue_for_preview(slug) if may_preview(request.user) else None
     if issue is None:
         raise Http404("No such issue.")

@@ -2,7 +2,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
+from issues.selectors import publication
 from newsroom.selectors import footer_pages, nav_links
 
 
@@ -15,4 +17,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "nav_links": nav_links,
         "footer_pages": footer_pages,
         "DEBUG_OUTBOX": settings.DEBUG,
+        # The masthead editors set (name, tagline, logo, brand colour), read
+        # from the cache only by a template that uses it.
+        "publication": SimpleLazyObject(publication),
     }

@@ -14,6 +14,9 @@ from django.core.mail import EmailMessage
 from core.mail import build_templated, list_id_header, list_unsubscribe_headers, send_templated
 from core.models import OutboxMessage
 
+# Rendering a transactional email reads the masthead editors set (issues fills core.mail.mail_context_register).
+pytestmark = pytest.mark.django_db
+
 SUMMER = datetime.datetime(2025, 6, 3, 7, 45, 12, tzinfo=datetime.UTC)
 
 
@@ -59,7 +62,6 @@ def test_a_publisher_name_outside_ascii_is_encoded_and_the_id_stays_readable(set
     assert str(make_header(decode_header(value.rsplit(" ", 1)[0]))) == "Die Zeitung für Morgen"
 
 
-@pytest.mark.django_db
 def test_the_outbox_keeps_the_message_under_its_own_message_id(settings) -> None:
     settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
     settings.DEFAULT_FROM_EMAIL = "newsletter@example.com"

@@ -138,6 +138,21 @@ def test_one_call_carries_each_readers_links_headers_and_metadata(
     assert send.status == SendStatus.DONE
 
 
+def test_the_issue_gets_its_number_as_the_send_starts_and_the_email_shows_it(
+    as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_full_issue(status=IssueStatus.SENT, number=41)
+    send, _ = new_send(2)
+    assert send.issue.number is None
+
+    run_due(django_capture_on_commit_callbacks)
+
+    send.issue.refresh_from_db()
+    assert send.issue.number == 42
+    html = str({mimetype: body for body, mimetype in mail.outbox[0].alternatives}["text/html"])
+    assert "\u00b7 No. 42 \u00b7" in html and "No. 42" in mail.outbox[0].body
+
+
 def test_one_message_per_reader_when_the_provider_cannot_merge(
     settings: Any, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -298,8 +298,8 @@ _TEXT_EDGES_JS = """() => {
     coverLoaded: cover ? cover.complete && cover.naturalWidth > 0 : null,
     coverWidth: cover ? cover.getBoundingClientRect().width : 0,
     edges: {
-      brand: padded(document.querySelector('td.brand')),
-      meta: padded(document.querySelector('td.meta')),
+      masthead: padded(document.querySelector('td.masthead')),
+      dateline: padded(document.querySelector('td.dateline')),
       title: left(document.querySelector('h1')),
       greeting: left(document.querySelector('td.greeting p')),
       firstStory: left(document.querySelector('td.section h2')),
@@ -315,7 +315,7 @@ def _demo_issue() -> Issue:
     from django.core.files.base import ContentFile
 
     from demo.content import SENT_ISSUE
-    from demo.loader import cover_image_png
+    from demo.loader import cover_image_png, item_fields
     from issues.services import issue_refresh_stats
 
     fields = ("title", "slug", "subject", "preheader", "summary", "canonical_url", "cover_alt")
@@ -328,7 +328,7 @@ def _demo_issue() -> Issue:
             issue=issue, position=position, **{k: v for k, v in data.items() if k != "items"}
         )
         for n, item in enumerate(data["items"]):
-            SectionItem.objects.create(section=section, position=n, **item)
+            SectionItem.objects.create(section=section, position=n, **item_fields(item))
     return issue_refresh_stats(issue=issue)
 
 
