@@ -12,7 +12,7 @@ import reversion
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from api.auth import actor, scoped, via
 from api.routers.common import MAX_LIMIT, keyset_page, one
@@ -166,7 +166,7 @@ def _compose(request: HttpRequest, issue: Issue, *, version: int, fields: dict[s
 
 
 @router.post("/issues", response=answers(201, IssueOut), auth=scoped(WRITE), summary="Create a draft")
-def issue_create(request: HttpRequest, payload: IssueCreate) -> tuple[int, dict[str, Any]]:
+def issue_create(request: HttpRequest, payload: IssueCreate) -> Status[dict[str, Any]]:
     """A new draft with its sections, through the same services and sanitiser as the admin."""
     with transaction.atomic():
         issue = issue_create_draft(
@@ -178,7 +178,7 @@ def issue_create(request: HttpRequest, payload: IssueCreate) -> tuple[int, dict[
         fields = {name: getattr(payload, name) for name in TEXT_FIELDS if name not in ("title", "slug")}
         sections = [_section_data(n, s) for n, s in enumerate(payload.sections)]
         _compose(request, issue, version=issue.version, fields=fields, sections=sections)
-    return 201, issue_out(Issue.objects.get(pk=issue.pk))
+    return Status(201, issue_out(Issue.objects.get(pk=issue.pk)))
 
 
 @router.patch("/issues/{int:issue_id}", response=answers(200, IssueOut), auth=scoped(WRITE), summary="Change an issue")

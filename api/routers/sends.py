@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from api.auth import actor, scoped
 from api.routers.common import MAX_LIMIT, existing, keyset_page, one
@@ -90,7 +90,7 @@ def send_progress_get(request: HttpRequest, send_id: int) -> dict[str, Any]:
 
 
 @router.post("/sends", response=answers(201, SendOut), auth=scoped(WRITE), summary="Schedule a send")
-def send_create(request: HttpRequest, payload: SendCreate) -> tuple[int, dict[str, Any]]:
+def send_create(request: HttpRequest, payload: SendCreate) -> Status[dict[str, Any]]:
     """Send an approved issue to lists and/or a segment, now or at ``scheduled_at``; the issue becomes scheduled.
 
     The same checks as the admin: pre-send errors, an audience with readers, no second send to the same audience."""
@@ -109,7 +109,7 @@ def send_create(request: HttpRequest, payload: SendCreate) -> tuple[int, dict[st
         at=payload.scheduled_at,
         acting_user=actor(request),
     )
-    return 201, send_out(one(_sends(), send.pk))
+    return Status(201, send_out(one(_sends(), send.pk)))
 
 
 def _command(request: HttpRequest, send_id: int, command: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from api.auth import actor, scoped, via
@@ -145,7 +145,7 @@ def subscriber_data(request: HttpRequest, subscriber_id: int) -> dict[str, Any]:
 
 
 @router.post("/subscribers", response=answers(201, SubscriberOut), auth=scoped(WRITE), summary="Add a reader")
-def subscriber_create(request: HttpRequest, payload: SubscriberCreate) -> tuple[int, dict[str, Any]]:
+def subscriber_create(request: HttpRequest, payload: SubscriberCreate) -> Status[dict[str, Any]]:
     """With ``consent: confirm_by_email`` the reader is pending until they follow the emailed link."""
     lists = existing(MailingList, payload.lists, field="lists")
     subscriber = admin_services.subscriber_create(
@@ -158,7 +158,7 @@ def subscriber_create(request: HttpRequest, payload: SubscriberCreate) -> tuple[
         acting_user=actor(request),
         via=via(request),
     )
-    return 201, subscriber_out(one(_readers(), subscriber.pk))
+    return Status(201, subscriber_out(one(_readers(), subscriber.pk)))
 
 
 @router.patch(
