@@ -10,7 +10,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as SchemaValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation
 
+from api.auth import ApiKeyBearer
 from api.cursors import BadCursor
 from api.errors import error_response, field_errors
 from api.routers import issues, sends, subscribers
@@ -21,7 +24,28 @@ DESCRIPTION = """Newsroom's API. Authenticate with `Authorization: Bearer <key>`
 admin (API keys), each with scopes, and act as the person who made them. Every refusal is
 `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`."""
 
-api = NinjaAPI(
+
+class _Schema(OpenAPISchema):
+    """The generated schema, with each operation's scope as ``x-scope`` and at the head of its description."""
+
+    def operation_details(self, operation: Operation) -> dict[str, Any]:
+        details = super().operation_details(operation)
+        scopes = [cb.scope for cb in operation.auth_callbacks if isinstance(cb, ApiKeyBearer)]
+        if scopes:
+            details["x-scope"] = scopes[0]
+            needs = f"Needs a key with the `{scopes[0]}` scope."
+            details["description"] = f"{needs}\n\n{details['description']}" if details.get("description") else needs
+        return details
+
+
+class _Api(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return _Schema(self, path_prefix)
+
+
+api = _Api(
     title="Newsroom API",
     version="1",
     description=DESCRIPTION,

@@ -85,9 +85,9 @@ def _filtered(filters: SubscriberFilters) -> QuerySet[Subscriber]:
     return queryset
 
 
-def _may_view(request: HttpRequest) -> None:
-    if not actor(request).has_perm("subscribers.view_subscriber"):
-        raise PermissionDenied("The account this key acts as may not view readers.")
+def _may_view(request: HttpRequest, what: str = "subscriber") -> None:
+    if not actor(request).has_perm(f"subscribers.view_{what}"):
+        raise PermissionDenied(f"The account this key acts as may not view {what.replace('subscriber', 'reader')}s.")
 
 
 @router.get("/subscribers", response=answers(200, SubscriberPage), auth=scoped(READ), summary="List readers")
@@ -217,6 +217,7 @@ def subscriber_erase(request: HttpRequest, subscriber_id: int) -> dict[str, Any]
 
 @router.get("/lists", response=answers(200, list[MailingListOut]), auth=scoped(READ), summary="Mailing lists")
 def list_lists(request: HttpRequest) -> list[dict[str, Any]]:
+    _may_view(request, "mailinglist")
     active = Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.ACTIVE))
     return [
         {
@@ -234,6 +235,7 @@ def list_lists(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get("/tags", response=answers(200, list[TagOut]), auth=scoped(READ), summary="Reader tags")
 def list_tags(request: HttpRequest) -> list[dict[str, Any]]:
+    _may_view(request, "subscribertag")
     return [
         {"id": t.pk, "name": t.name, "subscribers": t.readers}
         for t in SubscriberTag.objects.annotate(readers=Count("subscribers"))
@@ -260,6 +262,7 @@ def segment_out(segment: Segment) -> dict[str, Any]:
     "/segments", response=answers(200, list[SegmentOut]), auth=scoped(READ), summary="Segments, with live counts"
 )
 def list_segments(request: HttpRequest) -> list[dict[str, Any]]:
+    _may_view(request, "segment")
     return [segment_out(s) for s in Segment.objects.all()]
 
 
@@ -270,4 +273,5 @@ def list_segments(request: HttpRequest) -> list[dict[str, Any]]:
     summary="A segment, with live counts",
 )
 def segment_get(request: HttpRequest, segment_id: int) -> dict[str, Any]:
+    _may_view(request, "segment")
     return segment_out(one(Segment, segment_id))

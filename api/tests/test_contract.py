@@ -37,3 +37,13 @@ def test_every_schema_in_the_document_is_valid_json_schema():
     operations = [op for path in document["paths"].values() for op in path.values()]
     assert all(op.get("security") for op in operations), "every operation needs a key"
     assert all("422" in op["responses"] and "401" in op["responses"] for op in operations)
+
+
+def test_each_operation_names_its_scope_in_the_schema():
+    operations = {(method, path): op for path, item in _document()["paths"].items() for method, op in item.items()}
+    assert operations[("get", "/api/v1/subscribers")]["x-scope"] == "subscribers:read"
+    assert operations[("post", "/api/v1/sends")]["x-scope"] == "sends:write"
+    assert operations[("get", "/api/v1/events")]["description"].startswith(
+        "Needs a key with the `analytics:read` scope."
+    )
+    assert all(op.get("x-scope") for op in operations.values())

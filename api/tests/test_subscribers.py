@@ -247,3 +247,12 @@ def test_lists_tags_and_segments_with_live_counts(api, daily):
     assert (counted["matching"], counted["sendable"]) == (2, 1)
     factories.make_confirmed_reader(lists=[daily])
     assert api.get("/segments").json()[0]["sendable"] == 2
+
+
+def test_a_contributor_key_cannot_read_the_audience(make_api, contributor):
+    contributor.user_permissions.add(Permission.objects.get(codename="add_apikey"))
+    api = make_api(scopes=["subscribers:read"], user=contributor)
+    for path in ("/subscribers", "/lists", "/tags", "/segments"):
+        response = api.get(path)
+        assert response.status_code == 403, path
+        assert "may not view" in response.json()["detail"]
