@@ -27,6 +27,9 @@ from django.utils.html import escape
 from django.utils.text import slugify
 
 from core.sanitize import sanitize_inline
+from api.keys import api_key_create, key_hash
+from api.models import ApiKey
+from api.scopes import Scope
 from demo import content
 from demo.masthead import publication_ensure
 from issues.drafts import issue_template_save
@@ -52,6 +55,8 @@ class DemoReport:
     accounts: list[DemoAccount]
     credentials_path: Path
     created: list[str] = field(default_factory=list)
+    # The demo editor's API key (every scope), kept in the credentials file with the passwords.
+    api_key: str = ""
 
 
 # username, first name, last name, group (None = superuser), email
@@ -130,6 +135,28 @@ def _accounts_apply(stored: dict[str, str], passwords: dict[str, str]) -> tuple[
             DemoAccount(username, passwords[username], ROLES[group_name], user.check_password(passwords[username]))
         )
     return accounts, created
+
+
+API_KEY_ENTRY = "api-key"
+DEMO_KEY_NAME = "Demo key (load_demo)"
+
+
+def api_key_ensure(*, path: Path) -> tuple[str, list[str]]:
+    """The demo editor's API key with every scope: the stored one while it still works, else a new one.
+
+    Only its hash is in the database, as for any key; the key itself is kept in
+    the credentials file (0600) so that ``load_demo`` can print it every time."""
+    stored = _read_credentials(path)
+    secret = stored.get(API_KEY_ENTRY, "")
+    usable = ApiKey.objects.filter(key_hash=key_hash(secret), revoked_at=None, expires_at=None) if secret else None
+    if usable is not None and usable.exists():
+        return secret, []
+    editor = User.objects.get(username="editor")
+    # A demo key whose secret was lost with the file can never be used again: retire it.
+    ApiKey.objects.filter(name=DEMO_KEY_NAME, created_by=editor, revoked_at=None).update(revoked_at=timezone.now())
+    made = api_key_create(name=DEMO_KEY_NAME, scopes=list(Scope.values), expires_at=None, acting_user=editor)
+    _write_credentials(path, {**stored, API_KEY_ENTRY: made.secret})
+    return made.secret, [f"API key {made.api_key.prefix}… for editor"]
 
 
 def site_ensure() -> list[str]:
@@ -313,10 +340,12 @@ def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
     accounts, created = accounts_ensure(path=path)
+    api_key, made = api_key_ensure(path=path)
+    created += made
     with transaction.atomic():
         created += site_ensure()
         created += subscribers_ensure()
     created += publication_ensure()
     created += issues_ensure()
     created += templates_ensure()
-    return DemoReport(accounts=accounts, credentials_path=path, created=created)
+    return DemoReport(accounts=accounts, credentials_path=path, created=created, api_key=api_key)

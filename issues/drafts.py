@@ -154,3 +154,18 @@ def issue_create_from_template(*, template: IssueTemplate, acting_user: Any, tit
         )
     except ValidationError as exc:
         raise ValidationError({"title": exc.messages}) from None
+
+
+def issue_create_draft(*, title: str, slug: str = "", acting_user: Any, comment: str) -> Issue:
+    """A new, empty draft titled ``title`` (the API's create; its sections come after, through the composer).
+
+    The slug follows the title unless given; a given slug already taken is refused."""
+    if not acting_user.has_perm("issues.add_issue"):
+        raise PermissionDenied("You do not have permission to add issues.")
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationError({"title": "Give the new issue a title."})
+    if slug and Issue.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": "Another issue already uses this slug."})
+    issue = Issue(title=title, slug=slug or issue_unique_slug(slugify(title)[:120].strip("-")))
+    return _new_draft(issue=issue, shape={"sections": []}, acting_user=acting_user, comment=comment)

@@ -31,3 +31,5 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         300.0, sender.signature("subscribers.send_missed_welcomes"), name="send missed welcomes", expires=600.0
     )
+    # The API's request log and stored Idempotency-Key answers past their time (api.services.api_logs_prune).
+    sender.add_periodic_task(3600.0, sender.signature("api.prune_logs"), name="prune API logs", expires=1800.0)

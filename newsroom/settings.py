@@ -7,6 +7,7 @@ DATABASE_URL, REDIS_URL, the provider and the secrets.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
     "issues",
     "subscribers",
     "delivery",
+    "ninja",  # django-ninja: its Swagger UI files are served from our static files, no CDN
+    "api",
     "demo",  # load_demo and its content; production code never imports it
 ]
 
@@ -76,6 +79,8 @@ MIDDLEWARE = [
     "core.pagecache.CachedPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # /api/v1/ only: the API key, its rate limit, Idempotency-Key and the request log (api/middleware.py).
+    "api.middleware.ApiKeyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -419,6 +424,15 @@ RATELIMIT_USE_CACHE = "default"
 SILENCED_SYSTEM_CHECKS = (
     ["django_ratelimit.W001", "django_ratelimit.E003"] if not CACHE_URL.startswith(("redis", "unix")) else []
 )
+
+# --- API (api/) ---------------------------------------------------------------
+# Requests per key: "<number>/<s|m|h|d>", counted in the cache above (Redis in production).
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m")
+if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"API_RATE_LIMIT={API_RATE_LIMIT!r} is not a rate like 120/m (per s, m, h or d).")
+API_REQUEST_LOG_DAYS = env_int("API_REQUEST_LOG_DAYS", 30, minimum=1)
+# How long an Idempotency-Key's answer is kept for retries.
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
 
 LOGGING = {
     "version": 1,

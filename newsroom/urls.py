@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/analytics/", include("delivery.analytics_urls")),
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
+    path("api/", include("api.urls")),
     # anymail's webhook views behind a 401 challenge for a missing WEBHOOK_SECRET (delivery/webhooks.py).
     path("anymail/", include("delivery.webhook_urls")),
     # Image uploads answer every refusal (type, size) with a message CKEditor shows.

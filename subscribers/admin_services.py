@@ -9,22 +9,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.events import EventName, emit_many
+from core.events import EventName, emit, emit_many
 from core.pagecache import page_cache_clear
 from subscribers.models import (
     Consent,
+    ConsentBasis,
     MailingList,
     Subscriber,
     SubscriberSource,
     SubscriberStatus,
     SubscriberTag,
 )
+from subscribers.normalise import normalise_email
 from subscribers.selectors import (
     PUBLIC_LISTS_CACHE_KEY,
+    is_suppressed,
+    subscriber_by_email,
 )
 from subscribers.services import consent_record, subscriber_resend_confirmation, subscriber_unsubscribe
 
@@ -125,3 +129,139 @@ def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) ->
         [{"subscriber_id": s.pk, "tag_id": tag.pk, "via": "admin"} for s in readers if s.pk not in had],
     )
     return len(rows)
+
+
+# --- readers added or changed by a program (the API) --------------------------
+
+CONFIRM_BY_EMAIL = "confirm_by_email"
+
+
+def _tags_named(names: Iterable[str]) -> list[SubscriberTag]:
+    """The tags with these names (case as first written), made when new, as the CSV import does."""
+    tags = []
+    for raw in names:
+        name = " ".join(str(raw).split())[:60]
+        if not name:
+            raise ValidationError({"tags": "A tag name cannot be empty."})
+        tag = SubscriberTag.objects.filter(name__iexact=name).first() or SubscriberTag.objects.create(name=name)
+        tags.append(tag)
+    return tags
+
+
+def _tag(subscriber: Subscriber, tags: list[SubscriberTag], *, via: str) -> None:
+    had = set(subscriber.tags.values_list("pk", flat=True))
+    subscriber.tags.set(tags)
+    emit_many(
+        EventName.SUBSCRIBER_TAGGED,
+        [{"subscriber_id": subscriber.pk, "tag_id": t.pk, "via": via[:100]} for t in tags if t.pk not in had],
+    )
+
+
+def subscriber_create(
+    *,
+    email: str,
+    name: str,
+    lists: list[MailingList],
+    tags: Iterable[str],
+    consent: str,
+    acting_user: Any,
+    via: str,
+    consent_text: str = "",
+) -> Subscriber:
+    """A reader added by a program acting as ``acting_user`` (who needs subscribers.add_subscriber).
+
+    ``consent`` is CONFIRM_BY_EMAIL (pending, and the confirmation email goes, as
+    on the site's form) or a ConsentBasis: a stated basis makes the reader active
+    at once, ``none`` stores them pending and sends nothing, as the CSV import
+    does. The consent row records the basis, ``via`` and ``consent_text``.
+    Refuses a suppressed or already known address (ValidationError on ``email``).
+    TaskQueueUnavailable after the commit if the confirmation could not be queued.
+    """
+    if not acting_user.has_perm("subscribers.add_subscriber"):
+        raise PermissionDenied("You may not add readers.")
+    if consent != CONFIRM_BY_EMAIL and consent not in ConsentBasis.values:
+        raise ValidationError({"consent": f"Use {CONFIRM_BY_EMAIL} or one of {', '.join(ConsentBasis.values)}."})
+    try:
+        address = normalise_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from None
+    if is_suppressed(address):
+        raise ValidationError({"email": "This address is suppressed (bounced, complained or erased): never added."})
+    activate = consent not in (CONFIRM_BY_EMAIL, ConsentBasis.NONE)
+    with transaction.atomic():
+        if subscriber_by_email(address) is not None:
+            raise ValidationError({"email": "A reader with this address already exists."})
+        try:
+            with transaction.atomic():
+                subscriber = Subscriber.objects.create(
+                    email=address,
+                    name=name.strip()[:100],
+                    source=SubscriberSource.API,
+                    status=SubscriberStatus.ACTIVE if activate else SubscriberStatus.PENDING,
+                    confirmed_at=timezone.now() if activate else None,
+                )
+        except IntegrityError:
+            raise ValidationError({"email": "A reader with this address already exists."}) from None
+        subscriber.lists.set(lists)
+        _tag(subscriber, _tags_named(tags), via=via)
+        emit(
+            EventName.SUBSCRIBER_CREATED,
+            {"subscriber_id": subscriber.pk, "form": via[:100], "status": subscriber.status},
+        )
+        basis = (
+            "Asked to confirm by email (double opt-in)" if consent == CONFIRM_BY_EMAIL else ConsentBasis(consent).label
+        )
+        chosen = ", ".join(item.name for item in lists) or "none"
+        consent_record(
+            subscriber=subscriber,
+            action=Consent.Action.SUBSCRIBE if consent == CONFIRM_BY_EMAIL else Consent.Action.IMPORT,
+            form=via,
+            ip=None,
+            user_agent="",
+            text=f"{consent_text.strip() or basis}\nConsent basis: {basis}\nLists: {chosen}",
+        )
+        if consent == CONFIRM_BY_EMAIL:
+            subscriber_resend_confirmation(email=subscriber.email)
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_change(
+    *,
+    subscriber: Subscriber,
+    acting_user: Any,
+    via: str,
+    name: str | None = None,
+    lists: list[MailingList] | None = None,
+    tags: Iterable[str] | None = None,
+) -> Subscriber:
+    """Change a reader's name, lists or tags (each only when given) as ``acting_user``.
+
+    Leaving a list emits subscriber.left_list and new tags subscriber.tagged; a
+    change of lists is recorded as consent, naming ``via``."""
+    if not acting_user.has_perm("subscribers.change_subscriber"):
+        raise PermissionDenied("You may not change readers.")
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if name is not None:
+        subscriber.name = name.strip()[:100]
+        subscriber.save(update_fields=["name"])
+    if lists is not None:
+        before = set(subscriber.lists.values_list("pk", flat=True))
+        subscriber.lists.set(lists)
+        left = sorted(before - {item.pk for item in lists})
+        if left:
+            emit(EventName.SUBSCRIBER_LEFT_LIST, {"subscriber_id": subscriber.pk, "list_ids": left})
+        if before != {item.pk for item in lists}:
+            chosen = ", ".join(item.name for item in lists) or "no lists"
+            consent_record(
+                subscriber=subscriber,
+                action=Consent.Action.UPDATE,
+                form=via,
+                ip=None,
+                user_agent="",
+                text=f"Lists: {chosen}",
+            )
+    if tags is not None:
+        _tag(subscriber, _tags_named(tags), via=via)
+    return subscriber

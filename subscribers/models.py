@@ -56,6 +56,7 @@ class SubscriberSource(models.TextChoices):
     FORM = "form", "Web form"
     IMPORT = "import", "CSV import"
     ADMIN = "admin", "Added by an editor"
+    API = "api", "Added through the API"
 
 
 class Subscriber(models.Model):

@@ -245,3 +245,24 @@ def test_the_demo_issues_label_their_highlight_with_the_network_label():
 
     for issue in Issue.objects.all():
         assert issue.sections.get(kind=SectionKind.HIGHLIGHT).sponsor_label == "Special highlight from our network"
+
+
+API_KEY_LINE = re.compile(r"Bearer (nr_[A-Za-z0-9_-]+)")
+
+
+def test_it_prints_an_api_key_of_the_editor_that_works_and_stays_the_same(client):
+    first = load_demo()
+    key = API_KEY_LINE.search(first).group(1)
+    response = client.get("/api/v1/lists", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert {m["slug"] for m in response.json()} == {"daily-digest", "weekly-deep-dive"}
+    assert API_KEY_LINE.search(load_demo()).group(1) == key
+
+
+def test_a_lost_credentials_file_retires_the_old_demo_key(settings, client):
+    old = API_KEY_LINE.search(load_demo()).group(1)
+    (settings.VAR_DIR / "demo-credentials.txt").unlink()
+    new = API_KEY_LINE.search(load_demo()).group(1)
+    assert new != old
+    assert client.get("/api/v1/lists", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert client.get("/api/v1/lists", headers={"Authorization": f"Bearer {new}"}).status_code == 200

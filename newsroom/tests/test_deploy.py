@@ -80,6 +80,7 @@ def test_the_deploy_check_notices_a_short_secret_key(tmp_path):
         ("ANYMAIL_API_KEY", "", "ANYMAIL_PROVIDER=mailgun needs ANYMAIL_API_KEY"),
         ("SECRET_KEY", "", "SECRET_KEY must be set when DEBUG is off"),
         ("SPONSOR_LABEL_DEFAULT", "  ", "SPONSOR_LABEL_DEFAULT must be 1 to 80 characters"),
+        ("API_RATE_LIMIT", "lots", "API_RATE_LIMIT='lots' is not a rate"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):

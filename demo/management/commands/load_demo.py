@@ -49,5 +49,8 @@ class Command(BaseCommand):
             if not account.password_valid:
                 line += "   (changed since; the stored password no longer works)"
             out.write(self.style.WARNING(line) if account.role == "superuser" else line)
+        if report.api_key:
+            out.write(f"  API key of editor   {report.api_key}   (every scope; docs: {base}/api/v1/docs)")
+            out.write(f'    try: curl -H "Authorization: Bearer {report.api_key}" {base}/api/v1/lists')
         out.write(f"  Credentials are kept in {report.credentials_path} (readable by you only).")
         out.write("")
