@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import reversion
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -47,6 +48,11 @@ class Author(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    avatar = ImageUploadField(
+        upload_to="avatars/%Y/",
+        blank=True,
+        help_text="A square photo, shown small beside the name on issue pages (JPEG, PNG, GIF or WebP).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -107,6 +113,9 @@ class Issue(models.Model):
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # Archive search (issues.search): rebuilt with the word count, never edited.
+    # Its GIN index is made by migration 0008 on PostgreSQL only.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-publish_date", "-id"]
@@ -323,5 +332,5 @@ class IssueTemplate(models.Model):
 # section saved on its own page is kept together with its issue.
 reversion.register(SectionItem)
 reversion.register(Section, follow=["items", "issue"])
-reversion.register(Issue, follow=["sections"])
+reversion.register(Issue, follow=["sections"], exclude=["search_vector"])
 reversion.register(IssueTemplate)

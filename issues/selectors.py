@@ -11,11 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.pagecache import VERSION_KEY, page_cache_clear, page_cache_version
+from issues import search
 from issues.models import Issue, IssueStatus, Section, SectionItem, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
@@ -43,12 +44,12 @@ def next_publication_at() -> datetime | None:
     return waiting.aggregate(at=Min("publish_date"))["at"]
 
 
-def archive_tags() -> list[Tag]:
-    """The tags readers can filter the archive by: those on public issues, the
-    most used first (at most ARCHIVE_TAG_LIMIT), each with `public_count`."""
+def archive_tags(*, limit: int | None = ARCHIVE_TAG_LIMIT) -> list[Tag]:
+    """The tags readers can browse the archive by: those on public issues, the
+    most used first (at most ``limit``), each with `public_count`."""
     public = Q(issues__in=public_issues().order_by().values("pk"))
     tags = Tag.objects.annotate(public_count=Count("issues", filter=public)).filter(public_count__gt=0)
-    return list(tags.order_by("-public_count", "name")[:ARCHIVE_TAG_LIMIT])
+    return list(tags.order_by("-public_count", "name")[:limit])
 
 
 def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -73,17 +74,9 @@ def clean_search(raw: str) -> str:
 
 
 def search_issues(queryset: QuerySet[Issue], query: str) -> QuerySet[Issue]:
-    """Issues whose title, summary or section text contains every word of `query`."""
-    for word in clean_search(query).split():
-        in_sections = Section.objects.filter(issue=OuterRef("pk")).filter(
-            Q(heading__icontains=word)
-            | Q(body__icontains=word)
-            | Q(analysis__icontains=word)
-            | Q(partner_name__icontains=word)
-            | Exists(SectionItem.objects.filter(section=OuterRef("pk"), text__icontains=word))
-        )
-        queryset = queryset.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Exists(in_sections))
-    return queryset
+    """Issues matching every word of ``query``, the most relevant first where
+    the database has full-text search (issues.search)."""
+    return search.search_issues(queryset, clean_search(query))
 
 
 def archive_queryset(*, query: str = "", tag_slug: str = "") -> QuerySet[Issue]:
