@@ -60,6 +60,37 @@ def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
     return queryset.prefetch_related("tags", "authors", Prefetch("sections", queryset=sections))
 
 
+RELATED_LIMIT = 3
+
+
+def _card_fields(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+    return queryset.only("title", "slug", "summary", "cover_image", "cover_alt", "reading_minutes", "publish_date")
+
+
+def issue_neighbours(issue: Issue) -> tuple[Issue | None, Issue | None]:
+    """The public issues just before (older) and just after (newer) ``issue``,
+    in the order readers see them (its ``shown_at``, then id)."""
+    shown_at = getattr(issue, "shown_at", None) or issue.publish_date or issue.created_at
+    public = _card_fields(public_issues()).exclude(pk=issue.pk)
+    older = public.filter(Q(shown_at__lt=shown_at) | Q(shown_at=shown_at, id__lt=issue.pk)).first()
+    newer = (
+        public.filter(Q(shown_at__gt=shown_at) | Q(shown_at=shown_at, id__gt=issue.pk))
+        .order_by(F("shown_at").asc(), "id")
+        .first()
+    )
+    return older, newer
+
+
+def related_issues(issue: Issue, *, limit: int = RELATED_LIMIT) -> list[Issue]:
+    """Public issues sharing tags with ``issue``: the most tags in common first, then the newest."""
+    tag_ids = [tag.pk for tag in issue.tags.all()]
+    if not tag_ids:
+        return []
+    shared = _card_fields(public_issues()).exclude(pk=issue.pk).filter(tags__in=tag_ids)
+    ranked = shared.annotate(shared_tags=Count("tags")).order_by("-shared_tags", F("shown_at").desc(), "-id")
+    return list(ranked[:limit])
+
+
 def issue_for_preview(slug: str) -> Issue | None:
     """Any issue by slug, whatever its status (staff preview)."""
     return issue_page_queryset(_dated(Issue.objects.filter(slug=slug))).first()

@@ -24,6 +24,7 @@ from core.pagecache import page_cacheable
 from issues import selectors
 from issues.models import Issue, Tag
 from issues.rendering import render_web_sections
+from issues.social_cards import share_image
 
 ARCHIVE_PAGE_SIZE = 12
 # Page links shown either side of the current page (besides the first and the last).
@@ -38,11 +39,14 @@ def may_preview(user: User | AnonymousUser) -> bool:
 
 def issue_context(issue: Issue) -> dict[str, Any]:
     url = selectors.absolute_url(issue.get_absolute_url())
+    image = share_image(issue)
     return {
         "PUBLISHER_NAME": settings.PUBLISHER_NAME,
         "issue": issue,
         "absolute_url": url,
         "cover_url": selectors.cover_url(issue),
+        "share_image": image,
+        "share_image_url": selectors.absolute_url(image.url),
         "sections_html": render_web_sections(issue),
         "json_ld": mark_safe(selectors.issue_json_ld(issue)),
         "share": {
@@ -60,10 +64,14 @@ def _issue_fragment(slug: str) -> dict[str, Any] | None:
     if issue is None:
         return None
     context = issue_context(issue)
+    older, newer = selectors.issue_neighbours(issue)
+    more = {"older": older, "newer": newer, "related": selectors.related_issues(issue)}
     return {
         "title": issue.title,
         "head_html": render_to_string("issues/_issue_head.html", context),
         "article_html": render_to_string("issues/_issue_article.html", context),
+        # Outside the article: the admin's preview frame shows the article alone.
+        "more_html": render_to_string("issues/_issue_more.html", more),
     }
 
 
