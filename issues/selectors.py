@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.pagecache import VERSION_KEY, page_cache_clear, page_cache_version
 from issues import search
-from issues.models import Issue, IssueStatus, Section, SectionItem, Tag
+from issues.models import Issue, IssueStatus, Section, SectionItem, SectionKind, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 SEARCH_MAX_CHARS = 200
@@ -89,6 +89,32 @@ def related_issues(issue: Issue, *, limit: int = RELATED_LIMIT) -> list[Issue]:
     shared = _card_fields(public_issues()).exclude(pk=issue.pk).filter(tags__in=tag_ids)
     ranked = shared.annotate(shared_tags=Count("tags")).order_by("-shared_tags", F("shown_at").desc(), "-id")
     return list(ranked[:limit])
+
+
+FEATURED_TOOLS_LIMIT = 100
+
+
+def featured_tools(*, limit: int = FEATURED_TOOLS_LIMIT) -> list[Section]:
+    """Every Tool of the Day of the public issues, the latest first; a tool
+    featured again (the same name) is listed once, with its latest write-up.
+    Each carries its steps (``items``) and its issue (``issue``, with ``shown_at``)."""
+    public = public_issues().order_by()
+    tools = (
+        Section.objects.filter(kind=SectionKind.TOOL, issue__in=public.values("pk"))
+        .exclude(heading="")
+        .select_related("issue")
+        .prefetch_related(Prefetch("items", queryset=SectionItem.objects.order_by("position", "id")))
+        .annotate(shown_at=Coalesce("issue__publish_date", "issue__created_at"))
+        .order_by(F("shown_at").desc(), "-id")
+    )
+    seen: set[str] = set()
+    listed = []
+    for tool in tools[: limit * 2]:
+        key = tool.heading.strip().casefold()
+        if key not in seen:
+            seen.add(key)
+            listed.append(tool)
+    return listed[:limit]
 
 
 def issue_for_preview(slug: str) -> Issue | None:

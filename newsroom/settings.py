@@ -43,6 +43,8 @@ BRAND_TEXT_COLOR = env_str("BRAND_TEXT_COLOR", "#ffffff")
 for _name, _value in (("BRAND_COLOR", BRAND_COLOR), ("BRAND_TEXT_COLOR", BRAND_TEXT_COLOR)):
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", _value):
         raise ImproperlyConfigured(f"{_name} must be a colour like #1d4ed8, not {_value!r}.")
+# The site page (by slug) that lists every Tool of the Day featured in a public issue.
+TOOLS_PAGE_SLUG = env_str("TOOLS_PAGE_SLUG", "tools")
 # PostgreSQL's text-search configuration for the archive search (its language's stemming and stop words).
 SEARCH_CONFIG = env_str("SEARCH_CONFIG", "english")
 if not re.fullmatch(r"[a-z_]{1,40}", SEARCH_CONFIG):
