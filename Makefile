@@ -9,7 +9,7 @@ PORT ?= 8000
 # Procfile.dev and load_demo read these; honcho also takes its base port from PORT.
 export HOST PORT
 
-.PHONY: run test lint typecheck unit bench install install-dev browser spamassassin vnu clean
+.PHONY: run test lint typecheck unit bench install install-dev browser spamassassin vnu axe clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -45,6 +45,9 @@ spamassassin:
 vnu:
 	@scripts/ensure-vnu
 
+axe: vnu
+	@scripts/ensure-axe
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -53,11 +56,11 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy .
 
-test: install-dev browser spamassassin vnu lint typecheck
+test: install-dev browser spamassassin vnu axe lint typecheck
 	$(VENV)/bin/pytest
 
 unit: install-dev
-	$(VENV)/bin/pytest -m "not integration and not browser and not spamassassin and not vnu"
+	$(VENV)/bin/pytest -m "not integration and not browser and not spamassassin and not vnu and not axe"
 
 bench: install-dev
 	$(PY) -m bench.run

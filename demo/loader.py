@@ -26,11 +26,12 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import slugify
 
-from core.sanitize import sanitize_inline
 from api.keys import api_key_create, key_hash
 from api.models import ApiKey
 from api.scopes import Scope
+from core.sanitize import sanitize_inline
 from demo import content
+from demo.back_issues import BACK_ISSUES
 from demo.masthead import publication_ensure
 from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
@@ -308,7 +309,8 @@ def _issue_create(data: dict[str, Any], seed: int, users: dict[str, User]) -> Is
             tag, _ = Tag.objects.get_or_create(slug=slugify(name), defaults={"name": name})
             issue.tags.add(tag)
         _sections_create(issue, data["sections"])
-        _cover_ensure(issue, seed)
+        if data.get("cover", True):
+            _cover_ensure(issue, seed)
         issue = issue_refresh_stats(issue=issue)
         _history(issue, IssueStatus.SENT if days_ago is not None else IssueStatus.APPROVED, users)
     return issue
@@ -317,12 +319,40 @@ def _issue_create(data: dict[str, Any], seed: int, users: dict[str, User]) -> Is
 def issues_ensure() -> list[str]:
     users = {u.username: u for u in User.objects.filter(username__in=["admin", "editor", "contributor"])}
     created = []
-    for seed, data in enumerate(content.ISSUES):
+    for seed, data in enumerate([*content.ISSUES, *BACK_ISSUES]):
         issue = Issue.objects.filter(slug=data["slug"]).first()
         if issue is None:
             issue = _issue_create(data, seed, users)
             created.append(f"issue {issue.title!r} ({issue.get_status_display().lower()})")
-        _cover_ensure(issue, seed)
+        if data.get("cover", True):
+            _cover_ensure(issue, seed)
+    return created
+
+
+def avatar_png(*, initials: str, seed: int) -> bytes:
+    """A round portrait stand-in: initials on a colour of their own (160 x 160)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = 160
+    colours = [(29, 78, 216), (180, 83, 9), (4, 120, 87), (126, 34, 206)]
+    image = Image.new("RGB", (size, size), colours[seed % len(colours)])
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=64)
+    draw.text((size / 2, size / 2), initials, font=font, fill=(255, 255, 255), anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def avatars_ensure() -> list[str]:
+    """A portrait for each demo author who has none (an editor may have uploaded one)."""
+    created = []
+    for seed, author in enumerate(Author.objects.order_by("slug")):
+        if author.avatar.name:
+            continue
+        initials = "".join(word[0] for word in author.name.split()[:2]).upper()
+        author.avatar.save(f"{author.slug}.png", ContentFile(avatar_png(initials=initials, seed=seed)), save=True)
+        created.append(f"avatar of {author.name}")
     return created
 
 
@@ -346,6 +376,7 @@ def demo_load() -> DemoReport:
         created += site_ensure()
         created += subscribers_ensure()
     created += publication_ensure()
+    created += avatars_ensure()
     created += issues_ensure()
     created += templates_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created, api_key=api_key)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import reversion
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -50,6 +51,11 @@ class Author(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    avatar = ImageUploadField(
+        upload_to="avatars/%Y/",
+        blank=True,
+        help_text="A square photo, shown small beside the name on issue pages (JPEG, PNG, GIF or WebP).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -127,6 +133,9 @@ class Issue(models.Model):
     # querying the revisions (issues.composer). Not recorded in revisions.
     session_revision_key = models.CharField(max_length=32, blank=True, default="", editable=False)
     session_revision_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Archive search (issues.search): rebuilt with the word count, never edited.
+    # Its GIN index is made by migration 0008 on PostgreSQL only.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-publish_date", "-id"]
@@ -449,5 +458,7 @@ reversion.register(Section, follow=["items", "issue"])
 # The number is not part of a version: it belongs to the issue once given
 # (a restored old version could otherwise hand it another issue's number).
 # The session revision's key and age are the composer's bookkeeping, not content.
-reversion.register(Issue, follow=["sections"], exclude=["number", "session_revision_key", "session_revision_at"])
+reversion.register(
+    Issue, follow=["sections"], exclude=["number", "session_revision_key", "session_revision_at", "search_vector"]
+)
 reversion.register(IssueTemplate)

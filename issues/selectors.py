@@ -11,12 +11,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.pagecache import VERSION_KEY, page_cache_clear, page_cache_version
-from issues.models import Issue, IssueStatus, Publication, Section, SectionItem, Tag
+from issues import search
+from issues.models import Issue, IssueStatus, Publication, Section, SectionItem, SectionKind, Tag
 
 PUBLISHED_ONCE_DATED = (IssueStatus.APPROVED, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 SEARCH_MAX_CHARS = 200
@@ -43,12 +44,12 @@ def next_publication_at() -> datetime | None:
     return waiting.aggregate(at=Min("publish_date"))["at"]
 
 
-def archive_tags() -> list[Tag]:
-    """The tags readers can filter the archive by: those on public issues, the
-    most used first (at most ARCHIVE_TAG_LIMIT), each with `public_count`."""
+def archive_tags(*, limit: int | None = ARCHIVE_TAG_LIMIT) -> list[Tag]:
+    """The tags readers can browse the archive by: those on public issues, the
+    most used first (at most ``limit``), each with `public_count`."""
     public = Q(issues__in=public_issues().order_by().values("pk"))
     tags = Tag.objects.annotate(public_count=Count("issues", filter=public)).filter(public_count__gt=0)
-    return list(tags.order_by("-public_count", "name")[:ARCHIVE_TAG_LIMIT])
+    return list(tags.order_by("-public_count", "name")[:limit])
 
 
 def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -57,6 +58,63 @@ def issue_page_queryset(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
         Prefetch("items", queryset=SectionItem.objects.order_by("position", "id"))
     )
     return queryset.prefetch_related("tags", "authors", Prefetch("sections", queryset=sections))
+
+
+RELATED_LIMIT = 3
+
+
+def _card_fields(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+    return queryset.only("title", "slug", "summary", "cover_image", "cover_alt", "reading_minutes", "publish_date")
+
+
+def issue_neighbours(issue: Issue) -> tuple[Issue | None, Issue | None]:
+    """The public issues just before (older) and just after (newer) ``issue``,
+    in the order readers see them (its ``shown_at``, then id)."""
+    shown_at = getattr(issue, "shown_at", None) or issue.publish_date or issue.created_at
+    public = _card_fields(public_issues()).exclude(pk=issue.pk)
+    older = public.filter(Q(shown_at__lt=shown_at) | Q(shown_at=shown_at, id__lt=issue.pk)).first()
+    newer = (
+        public.filter(Q(shown_at__gt=shown_at) | Q(shown_at=shown_at, id__gt=issue.pk))
+        .order_by(F("shown_at").asc(), "id")
+        .first()
+    )
+    return older, newer
+
+
+def related_issues(issue: Issue, *, limit: int = RELATED_LIMIT) -> list[Issue]:
+    """Public issues sharing tags with ``issue``: the most tags in common first, then the newest."""
+    tag_ids = [tag.pk for tag in issue.tags.all()]
+    if not tag_ids:
+        return []
+    shared = _card_fields(public_issues()).exclude(pk=issue.pk).filter(tags__in=tag_ids)
+    ranked = shared.annotate(shared_tags=Count("tags")).order_by("-shared_tags", F("shown_at").desc(), "-id")
+    return list(ranked[:limit])
+
+
+FEATURED_TOOLS_LIMIT = 100
+
+
+def featured_tools(*, limit: int = FEATURED_TOOLS_LIMIT) -> list[Section]:
+    """Every Tool of the Day of the public issues, the latest first; a tool
+    featured again (the same name) is listed once, with its latest write-up.
+    Each carries its steps (``items``) and its issue (``issue``, with ``shown_at``)."""
+    public = public_issues().order_by()
+    tools = (
+        Section.objects.filter(kind=SectionKind.TOOL, issue__in=public.values("pk"))
+        .exclude(heading="")
+        .select_related("issue")
+        .prefetch_related(Prefetch("items", queryset=SectionItem.objects.order_by("position", "id")))
+        .annotate(shown_at=Coalesce("issue__publish_date", "issue__created_at"))
+        .order_by(F("shown_at").desc(), "-id")
+    )
+    seen: set[str] = set()
+    listed = []
+    for tool in tools[: limit * 2]:
+        key = tool.heading.strip().casefold()
+        if key not in seen:
+            seen.add(key)
+            listed.append(tool)
+    return listed[:limit]
 
 
 def issue_for_preview(slug: str) -> Issue | None:
@@ -73,17 +131,9 @@ def clean_search(raw: str) -> str:
 
 
 def search_issues(queryset: QuerySet[Issue], query: str) -> QuerySet[Issue]:
-    """Issues whose title, summary or section text contains every word of `query`."""
-    for word in clean_search(query).split():
-        in_sections = Section.objects.filter(issue=OuterRef("pk")).filter(
-            Q(heading__icontains=word)
-            | Q(body__icontains=word)
-            | Q(analysis__icontains=word)
-            | Q(partner_name__icontains=word)
-            | Exists(SectionItem.objects.filter(section=OuterRef("pk"), text__icontains=word))
-        )
-        queryset = queryset.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Exists(in_sections))
-    return queryset
+    """Issues matching every word of ``query``, the most relevant first where
+    the database has full-text search (issues.search)."""
+    return search.search_issues(queryset, clean_search(query))
 
 
 def archive_queryset(*, query: str = "", tag_slug: str = "") -> QuerySet[Issue]:

@@ -35,6 +35,7 @@ from issues.models import (
 )
 from issues.preview_send_policy import preview_send_quota_check, preview_send_recipients_check
 from issues.rendering import count_words, reading_minutes, sections_with_items
+from issues.search import search_vector_refresh
 from issues.selectors import next_issue_number, public_cache_clear, publication_cache_clear
 from issues.tasks import preview_send_task
 
@@ -200,13 +201,14 @@ def publication_save(*, publication: Publication, acting_user: Any) -> Publicati
 
 
 def issue_refresh_stats(*, issue: Issue, pages_changed: bool = True) -> Issue:
-    """Recompute the stored word count and reading time from the sections.
+    """Recompute the stored word count, reading time and search vector from the sections.
     ``pages_changed=False``: the caller knows readers cannot see the issue, so
     the public pages' cache is kept."""
     issue = Issue.objects.prefetch_related(None).get(pk=issue.pk)
     issue._prefetched_objects_cache = {"sections": list(sections_with_items(issue))}  # type: ignore[attr-defined]
     words = count_words(issue)
     Issue.objects.filter(pk=issue.pk).update(word_count=words, reading_minutes=reading_minutes(words))
+    search_vector_refresh(issue_ids=[issue.pk])
     issue.word_count, issue.reading_minutes = words, reading_minutes(words)
     if pages_changed:
         public_pages_changed()
@@ -223,7 +225,9 @@ def issue_touched(*, issue: Issue, acting_user: Any) -> None:
 
 
 _UNLOCKED_FIELDS = [
-    f.name for f in Issue._meta.concrete_fields if not f.primary_key and f.name not in ("version", "edited_by")
+    f.name
+    for f in Issue._meta.concrete_fields
+    if not f.primary_key and f.name not in ("version", "edited_by", "search_vector")
 ]
 
 

@@ -1,4 +1,4 @@
-"""The archive's part of sitemap.xml: every public issue (newsroom/sitemaps.py assembles the whole)."""
+"""The archive's part of sitemap.xml: every public issue and tag page (newsroom/sitemaps.py assembles the whole)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
+from django.urls import reverse
 
-from issues.models import Issue
-from issues.selectors import public_issues
+from issues.models import Issue, Tag
+from issues.selectors import archive_tags, public_issues
 
 
 class SiteUrlSitemap(Sitemap):  # type: ignore[type-arg]
@@ -33,3 +34,16 @@ class IssueSitemap(SiteUrlSitemap):
 
     def lastmod(self, item: Issue) -> datetime:
         return item.updated_at
+
+
+class TagSitemap(SiteUrlSitemap):
+    """The page of every tag that public issues carry."""
+
+    changefreq = "weekly"
+    priority = 0.5
+
+    def items(self) -> list[Tag]:
+        return archive_tags(limit=None)
+
+    def location(self, item: Tag) -> str:
+        return reverse("issues:tag", args=[item.slug])

@@ -9,4 +9,5 @@ urlpatterns = [
     path("newsletter/feed/rss/", feeds.IssuesRssFeed(), name="feed-rss"),
     path("newsletter/feed/atom/", feeds.IssuesAtomFeed(), name="feed-atom"),
     path("newsletter/<slug:slug>/", views.issue_detail, name="detail"),
+    path("tag/<str:slug>/", views.tag_detail, name="tag"),
 ]

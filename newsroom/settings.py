@@ -37,6 +37,20 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 PUBLISHER_NAME = env_str("PUBLISHER_NAME", "The Newsroom Daily")
 PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "Newsroom Media Ltd, 1 Example Street, London EC1A 1AA, UK")
+# The publication's colours: the generated social card of an issue without a cover.
+BRAND_COLOR = env_str("BRAND_COLOR", "#1d4ed8")
+BRAND_TEXT_COLOR = env_str("BRAND_TEXT_COLOR", "#ffffff")
+for _name, _value in (("BRAND_COLOR", BRAND_COLOR), ("BRAND_TEXT_COLOR", BRAND_TEXT_COLOR)):
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", _value):
+        raise ImproperlyConfigured(f"{_name} must be a colour like #1d4ed8, not {_value!r}.")
+# The site page (by slug) that lists every Tool of the Day featured in a public issue.
+TOOLS_PAGE_SLUG = env_str("TOOLS_PAGE_SLUG", "tools")
+# PostgreSQL's text-search configuration for the archive search (its language's stemming and stop words).
+SEARCH_CONFIG = env_str("SEARCH_CONFIG", "english")
+if not re.fullmatch(r"[a-z_]{1,40}", SEARCH_CONFIG):
+    raise ImproperlyConfigured(
+        f"SEARCH_CONFIG must name a PostgreSQL text-search configuration, not {SEARCH_CONFIG!r}."
+    )
 # The label over a sponsored highlight whose own label is left blank. Never
 # empty: readers must always be told that a block is paid for.
 SPONSOR_LABEL_DEFAULT = env_str("SPONSOR_LABEL_DEFAULT", "Sponsored").strip()

@@ -1,4 +1,4 @@
-"""sitemap.xml: the site's fixed pages, every public issue and the editable pages."""
+"""sitemap.xml: the site's fixed pages, every public issue, the tag pages and the editable pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from issues.sitemaps import IssueSitemap, SiteUrlSitemap
+from issues.sitemaps import IssueSitemap, SiteUrlSitemap, TagSitemap
 from newsroom.models import SitePage
 
 
@@ -33,4 +33,4 @@ class SitePageSitemap(SiteUrlSitemap):
         return item.updated_at
 
 
-SITEMAPS = {"static": StaticSitemap, "issues": IssueSitemap, "pages": SitePageSitemap}
+SITEMAPS = {"static": StaticSitemap, "issues": IssueSitemap, "tags": TagSitemap, "pages": SitePageSitemap}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,7 +11,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from core.pagecache import page_cacheable
-from issues.selectors import cached_fragment, public_cache_seconds, public_issues
+from issues.selectors import cached_fragment, featured_tools, public_cache_seconds, public_issues
 from newsroom.models import SitePage
 
 HOME_RECENT = 6
@@ -53,7 +54,9 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 def site_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = get_object_or_404(SitePage, slug=slug)
-    return render(request, "newsroom/site_page.html", {"page": page})
+    # The Tools page promises every Tool of the Day featured: listed from the issues under its text.
+    tools = featured_tools() if page.slug == settings.TOOLS_PAGE_SLUG else []
+    return render(request, "newsroom/site_page.html", {"page": page, "tools": tools})
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -22,6 +22,8 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # scripts/ensure-vnu installs the `vnu-jar` npm package here.
 VNU_JAR = Path(__file__).resolve().parent.parent / ".tools/npm/node_modules/vnu-jar/build/dist/vnu.jar"
+# scripts/ensure-axe installs the `axe-core` npm package here.
+AXE_JS = Path(__file__).resolve().parent.parent / ".tools/axe/node_modules/axe-core/axe.min.js"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -117,11 +119,22 @@ def vnu_available() -> tuple[bool, str]:
     return True, ""
 
 
+def axe_js() -> Path:
+    return Path(os.environ.get("AXE_JS", str(AXE_JS)))
+
+
+def axe_available() -> tuple[bool, str]:
+    if axe_js().is_file():
+        return True, ""
+    return False, f"needs axe-core at {axe_js()} (scripts/ensure-axe, or set AXE_JS); make test installs it"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs real PostgreSQL, Redis and a Celery worker")
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
     config.addinivalue_line("markers", "spamassassin: scores emails with Debian's spamassassin (local rules)")
     config.addinivalue_line("markers", "vnu: checks pages with the Nu HTML checker (vnu.jar on Java)")
+    config.addinivalue_line("markers", "axe: checks pages with axe-core in Chromium")
 
 
 _checked: dict[str, tuple[bool, str]] = {}
@@ -133,6 +146,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         ("browser", browser_available),
         ("spamassassin", spamassassin_available),
         ("vnu", vnu_available),
+        ("axe", axe_available),
     )
     for marker, check in checks:
         if item.get_closest_marker(marker) is None:

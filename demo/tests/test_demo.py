@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from demo import content
 from issues.drafts import issue_create_from_template
 from issues.models import Issue, IssueStatus, IssueTemplate, IssueTransition, Section, SectionItem, SectionKind
 from issues.rendering import render_web_sections
@@ -118,7 +119,7 @@ def test_a_password_changed_in_the_admin_is_not_overwritten_but_flagged():
 def test_one_issue_is_sent_and_public_and_one_is_approved_and_ready():
     load_demo()
 
-    sent = Issue.objects.get(status=IssueStatus.SENT)
+    sent = Issue.objects.get(slug=content.SENT_ISSUE["slug"])
     draft = Issue.objects.get(status=IssueStatus.APPROVED)
     assert sent.publish_date is not None
     assert sent.publish_date < timezone.now() - timedelta(days=1)
@@ -243,7 +244,7 @@ def test_it_ships_a_template_of_the_reference_shape_that_starts_a_draft(client):
 def test_the_demo_issues_label_their_highlight_with_the_network_label():
     load_demo()
 
-    for issue in Issue.objects.all():
+    for issue in Issue.objects.filter(slug__in=[data["slug"] for data in content.ISSUES]):
         assert issue.sections.get(kind=SectionKind.HIGHLIGHT).sponsor_label == "Special highlight from our network"
 
 
@@ -266,3 +267,19 @@ def test_a_lost_credentials_file_retires_the_old_demo_key(settings, client):
     assert new != old
     assert client.get("/api/v1/lists", headers={"Authorization": f"Bearer {old}"}).status_code == 401
     assert client.get("/api/v1/lists", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_the_demo_archive_has_more_than_a_page_tags_on_several_issues_and_authors_with_avatars(client):
+    from issues.models import Author
+    from issues.selectors import archive_tags, public_issues
+    from issues.views import ARCHIVE_PAGE_SIZE
+
+    load_demo()
+
+    assert public_issues().count() > ARCHIVE_PAGE_SIZE
+    assert client.get("/newsletter/", {"page": "2"}).status_code == 200
+    tags = archive_tags()
+    assert len(tags) >= 5 and all(tag.public_count >= 2 for tag in tags)
+    assert public_issues().filter(cover_image="").exists()  # their previews use the generated card
+    authors = Author.objects.all()
+    assert authors and all(author.avatar.name for author in authors)

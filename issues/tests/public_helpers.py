@@ -11,6 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from issues.models import Issue, IssueStatus
+from issues.search import search_vector_refresh
 from testing.factories import IssueFactory, make_full_issue
 
 
@@ -26,6 +27,7 @@ def published(*, full: bool = True, when: datetime | None = None, cover: bool = 
     kwargs.setdefault("publish_date", when or timezone.now() - timezone.timedelta(days=1))
     kwargs.setdefault("reading_minutes", 8)
     issue = make_full_issue(**kwargs) if full else IssueFactory.create(**kwargs)
+    search_vector_refresh(issue_ids=[issue.pk])
     if cover:
         issue.cover_image.save("cover.png", ContentFile(png_bytes()), save=True)
     return issue

@@ -32,7 +32,7 @@ def test_the_preview_frame_and_the_public_page_show_the_same_byline(editor) -> N
     public = _article(Client().get(issue.get_absolute_url()).text)
     preview = _article(staff.get(reverse("admin:issues_issue_preview_web", args=[issue.pk])).text)
 
-    assert '<p class="byline">By Ada Writer and Ben Editor</p>' in public
+    assert '<p>By <span class="author">Ada Writer</span> and <span class="author">Ben Editor</span></p>' in public
     assert preview == public
 
 

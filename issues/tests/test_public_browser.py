@@ -56,7 +56,8 @@ def site(transactional_db, settings):
 def _pages(site):
     return [
         ("home", "/"),
-        ("archive", "/newsletter/?tag=research"),
+        ("archive", "/newsletter/"),
+        ("tag", "/tag/research/"),
         ("issue", site.get_absolute_url()),
         ("page", "/pages/privacy/"),
         ("missing", "/newsletter/no-such-issue/"),
@@ -79,7 +80,7 @@ def _no_sideways_scroll(page) -> bool:
 def test_the_public_pages_fit_the_screen(page, live_server, site, width, scheme):
     page.set_viewport_size({"width": WIDTHS[width], "height": 800})
     page.emulate_media(color_scheme=scheme)
-    for name, path in _pages(site)[:3]:
+    for name, path in _pages(site)[:4]:
         _load(page, live_server.url + path)
         assert page.locator("h1").count() == 1
         assert _no_sideways_scroll(page), (name, width)
@@ -137,12 +138,12 @@ def test_the_issue_page_shows_what_a_reader_expects(page, live_server, site):
     assert background == "rgb(17, 19, 21)"
 
 
-def test_the_archive_filters_by_tag_from_the_tag_list(page, live_server, site):
+def test_the_archive_leads_to_a_tags_page_from_the_tag_list(page, live_server, site):
     published(full=False, title="Untagged issue")
     page.goto(live_server.url + "/newsletter/")
     assert "Untagged issue" in page.locator(".card-title").all_inner_texts()
-    page.get_by_role("navigation", name="Filter by tag").get_by_role("link", name="Research").click()
-    page.wait_for_url("**/newsletter/?tag=research")
+    page.get_by_role("navigation", name="Browse by tag").get_by_role("link", name="Research").click()
+    page.wait_for_url("**/tag/research/")
     titles = page.locator(".card-title").all_inner_texts()
     assert "Untagged issue" not in titles and site.title in titles
     assert page.locator(".tag-filter [aria-current]").inner_text().startswith("Research")

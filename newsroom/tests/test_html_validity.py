@@ -1,4 +1,6 @@
-"""The Nu HTML checker finds no error on the public pages a reader meets.
+"""The Nu HTML checker finds no error on the public pages a reader meets
+(home, archive and its second page, a search, an issue, a tag page, the
+Tools page, subscribe, confirm, preferences and 404).
 
 The pages are fetched with the test client from the demo content and checked
 in one run of vnu (the `vnu-jar` npm package on Debian's Java), since the
@@ -27,14 +29,18 @@ pytestmark = [pytest.mark.django_db, pytest.mark.vnu]
 
 
 def _pages() -> dict[str, str]:
-    issue = Issue.objects.filter(status=IssueStatus.SENT).first()
+    issue = Issue.objects.filter(status=IssueStatus.SENT).order_by("-publish_date").first()
     active = Subscriber.objects.filter(status=SubscriberStatus.ACTIVE).first()
     pending = Subscriber.objects.filter(status=SubscriberStatus.PENDING).first()
     assert issue and active and pending
     return {
         "home": "/",
         "archive": "/newsletter/",
+        "archive-page-2": "/newsletter/?page=2",
+        "search": "/newsletter/?q=model",
         "issue": issue.get_absolute_url(),
+        "tag": f"/tag/{issue.tags.order_by('name').first().slug}/",
+        "tools": "/pages/tools/",
         "subscribe": "/subscribe/",
         "confirm": urlsplit(confirm_url(subscriber_id=pending.pk, email=pending.email)).path,
         "preferences": urlsplit(links_for(subscriber_id=active.pk, email=active.email)["preferences_url"]).path,
@@ -53,7 +59,7 @@ def _errors(paths: list[Path]) -> list[dict[str, object]]:
     return list(json.loads(run.stderr or '{"messages": []}')["messages"])
 
 
-def test_home_archive_issue_subscribe_confirm_preferences_and_404_have_no_html_errors(
+def test_the_public_pages_have_no_html_errors(
     client: Client, tmp_path: Path
 ) -> None:
     demo_load()
