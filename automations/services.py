@@ -24,6 +24,7 @@ from automations.models import (
     StepVersion,
     Trigger,
 )
+from core.queue import enqueue_on_commit
 from core.sanitize import sanitize_html
 from delivery.models import DeliveryStatus
 from subscribers.models import Subscriber
@@ -105,7 +106,22 @@ def runs_enter(*, sequence: Sequence, subscriber_ids: Iterable[int], now: dateti
     ]
     # The partial unique index (one active run per reader) settles two entries at once.
     Run.objects.bulk_create(runs, ignore_conflicts=True, batch_size=2000)
+    if runs and due <= now and sequence.status == SequenceStatus.ACTIVE:
+        _poll_soon()
     return len(runs)
+
+
+def _poll_soon() -> None:
+    """A step due at once (a welcome) goes at once, not at the next poll: ask for a poll after the commit.
+
+    If the queue is down the caller gets TaskQueueUnavailable after the commit; the run is
+    stored, so the beat's poll sends the step once the queue is back."""
+    from automations.tasks import send_due_steps
+
+    enqueue_on_commit(
+        lambda: send_due_steps.delay(),
+        message="We could not send the first email just now; it will follow once our mail queue is back.",
+    )
 
 
 def runs_enter_on_trigger(

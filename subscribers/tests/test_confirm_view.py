@@ -8,6 +8,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
+from automations.models import Run, RunStatus
 from core.models import OutboxMessage
 from subscribers.links import CONFIRM_SALT, confirm_url, make_token
 from subscribers.models import Consent, Subscriber, SubscriberStatus
@@ -118,5 +119,8 @@ def test_with_the_queue_down_the_reader_is_confirmed_and_told_the_welcome_did_no
     assert "Choose your newsletters and manage your subscription" in page
     reader.refresh_from_db()
     assert reader.status == SubscriberStatus.ACTIVE
-    assert reader.welcome_sent_at is None, "no welcome was queued, so none is recorded"
+    # The welcome is the welcome sequence's first step: the reader's run is stored, due now,
+    # and the beat's poll sends it once the queue is back.
+    run = Run.objects.get(subscriber=reader, sequence__replaces_welcome=True)
+    assert run.status == RunStatus.ACTIVE and run.next_due_at is not None
     assert not OutboxMessage.objects.exists()
