@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adminsortable2.admin import CustomInlineFormSet
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -43,7 +44,7 @@ class StepForm(forms.ModelForm):
         return sanitize_html(self.cleaned_data.get("body") or "")
 
 
-class StepFormSet(forms.BaseInlineFormSet):
+class StepFormSet(CustomInlineFormSet):
     """At least one step, and no step that adds a tag starting this sequence again (a loop)."""
 
     def clean(self) -> None:
