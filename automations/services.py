@@ -271,3 +271,34 @@ def welcome_taken(subscriber_id: int) -> bool:
 
 def subscribers_exist(ids: Iterable[int]) -> list[int]:
     return list(Subscriber.objects.filter(pk__in=list(ids)).values_list("pk", flat=True))
+
+
+WELCOME_BODY = (
+    "<p>Your subscription to {publisher} is confirmed. The next issue will be in your inbox.</p>"
+    "<p>You can choose your newsletters or pause them at any time with the preferences link below.</p>"
+)
+
+
+@transaction.atomic
+def welcome_sequence_ensure() -> Sequence:
+    """The welcome sequence (its first step is the welcome email), made if it is missing.
+
+    Migration automations/0002 makes it for an existing install; the demo loader and
+    tests that empty the database call this."""
+    from django.conf import settings
+
+    found = Sequence.objects.filter(replaces_welcome=True).first()
+    if found is not None:
+        return found
+    name = "Welcome" if not Sequence.objects.filter(name="Welcome").exists() else "Welcome (built in)"
+    sequence = Sequence.objects.create(name=name, trigger=Trigger.LIST_CONFIRMED, replaces_welcome=True)
+    Step.objects.create(
+        sequence=sequence,
+        position=0,
+        subject=f"Welcome to {settings.PUBLISHER_NAME}",
+        body=WELCOME_BODY.format(publisher=settings.PUBLISHER_NAME),
+        delay_value=0,
+        delay_unit="minutes",
+    )
+    step_versions_sync(sequence=sequence)
+    return sequence

@@ -49,7 +49,7 @@ def test_each_step_goes_once_at_its_time(
     three_steps: Sequence, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     reader = make_pending_reader(email="ada@example.org")
-    reader.lists.add(three_steps.trigger_list)
+    reader.lists.add(three_steps.trigger_list_id or 0)
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         confirm(reader, django_capture_on_commit_callbacks)
@@ -90,7 +90,7 @@ def test_unsubscribing_mid_sequence_stops_it(
     three_steps: Sequence, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     reader = make_pending_reader(email="bo@example.org")
-    reader.lists.add(three_steps.trigger_list)
+    reader.lists.add(three_steps.trigger_list_id or 0)
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         confirm(reader, django_capture_on_commit_callbacks)
@@ -103,7 +103,7 @@ def test_unsubscribing_mid_sequence_stops_it(
 
 def test_leaving_the_trigger_list_ends_the_run(three_steps: Sequence, django_capture_on_commit_callbacks: Any) -> None:
     reader = make_pending_reader(email="cy@example.org")
-    reader.lists.add(three_steps.trigger_list)
+    reader.lists.add(three_steps.trigger_list_id or 0)
     confirm(reader, django_capture_on_commit_callbacks)
     subscriber_services.subscriber_update_preferences(subscriber=reader, name="", lists=[], paused_until=None)
     run = Run.objects.get(sequence=three_steps, subscriber=reader)
@@ -117,7 +117,7 @@ def test_pause_and_resume_send_late_or_skip_as_chosen(
     sequence = make_sequence(steps=[(1, DelayUnit.HOURS), (1, DelayUnit.DAYS)], pause_policy=policy)
     editor = make_editor()
     reader = make_pending_reader(email="di@example.org")
-    reader.lists.add(sequence.trigger_list)
+    reader.lists.add(sequence.trigger_list_id or 0)
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         confirm(reader, django_capture_on_commit_callbacks)
@@ -146,7 +146,7 @@ def test_an_edited_step_reaches_readers_who_had_not_got_it_and_keeps_the_sent_ve
 ) -> None:
     first, second = make_pending_reader(email="e1@example.org"), make_pending_reader(email="e2@example.org")
     for reader in (first, second):
-        reader.lists.add(three_steps.trigger_list)
+        reader.lists.add(three_steps.trigger_list_id or 0)
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         confirm(first, django_capture_on_commit_callbacks)
