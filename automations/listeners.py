@@ -12,11 +12,12 @@ from core.events import EventName, Payload, listen
 
 
 def on_confirmed(name: str, payloads: list[Payload]) -> None:
-    # Readers confirming on different lists: each payload is its own set of lists.
+    # Readers who confirmed on the same lists enter together (one INSERT per group).
+    by_lists: dict[tuple[int, ...], list[int]] = {}
     for p in payloads:
-        services.runs_enter_on_trigger(
-            trigger=Trigger.LIST_CONFIRMED, subscriber_ids=[p["subscriber_id"]], list_ids=p.get("list_ids") or []
-        )
+        by_lists.setdefault(tuple(sorted(p.get("list_ids") or [])), []).append(int(p["subscriber_id"]))
+    for list_ids, readers in by_lists.items():
+        services.runs_enter_on_trigger(trigger=Trigger.LIST_CONFIRMED, subscriber_ids=readers, list_ids=list_ids)
 
 
 def on_tagged(name: str, payloads: list[Payload]) -> None:

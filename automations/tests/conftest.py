@@ -28,6 +28,18 @@ def make_sequence(*, steps: list[tuple[int, str]], name: str = "Onboarding", **k
 
 
 @pytest.fixture(autouse=True)
+def _welcome_sequence(request: Any) -> None:
+    """The Welcome sequence its migration made, again after a test that emptied the database."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if marker is None and "db" not in names and "transactional_db" not in names:
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    services.welcome_sequence_ensure()
+
+
+@pytest.fixture(autouse=True)
 def _outbox_backend(settings: Any) -> None:
     """Store emails in OutboxMessage as on a laptop (pytest-django swaps in locmem otherwise)."""
     settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"

@@ -9,6 +9,7 @@ from django.core import signing
 from django.test import Client
 
 from automations.models import Run, RunStatus
+from automations.services import welcome_sequence_ensure
 from core.models import OutboxMessage
 from subscribers.links import CONFIRM_SALT, confirm_url, make_token
 from subscribers.models import Consent, Subscriber, SubscriberStatus
@@ -109,6 +110,7 @@ def test_an_expired_link_offers_a_fresh_one_and_resending_works(
 def test_with_the_queue_down_the_reader_is_confirmed_and_told_the_welcome_did_not_go(
     client: Client, broker_down: BrokerOutage
 ) -> None:
+    welcome_sequence_ensure()  # made by its migration; again if a test emptied the database
     reader = make_pending_reader(email="calm@example.org")
     url = path_of(confirm_url(subscriber_id=reader.pk, email=reader.email))
     response = client.post(url)

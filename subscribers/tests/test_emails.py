@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from automations.models import Sequence
+from automations.services import welcome_sequence_ensure
 from core.models import OutboxMessage
 from subscribers import emails, services
 from testing.factories import make_pending_reader
@@ -57,6 +58,7 @@ def test_no_email_is_queued_when_the_transaction_rolls_back(django_capture_on_co
 def test_the_welcome_email_carries_working_links(
     client: Client, celery_eager: None, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
+    welcome_sequence_ensure()  # made by its migration; again if a test emptied the database
     reader = make_pending_reader(email="w@example.org", name="Wes")
     with django_capture_on_commit_callbacks(execute=True):
         services.subscriber_confirm(subscriber=reader)
