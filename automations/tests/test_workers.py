@@ -70,7 +70,7 @@ def test_readers_confirming_over_a_week_get_every_step_once_at_its_time(
     assert Run.objects.filter(sequence=sequence, status=RunStatus.DONE).count() == readers
     # Each step was taken by the poll within one tick of when it was due.
     offsets = {0: datetime.timedelta(0), 1: datetime.timedelta(days=2), 2: datetime.timedelta(days=7)}
-    lateness = Counter()
+    lateness: Counter[int] = Counter()
     rows = StepDelivery.objects.values_list("run__entered_at", "step__position", "created_at")
     for entered, position, created in rows:
         late = created - (entered + offsets[position])
