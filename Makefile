@@ -64,6 +64,7 @@ unit: install-dev
 
 bench: install-dev
 	$(PY) -m bench.run
+	$(PY) -m bench.sequences
 	$(PY) -m bench.page
 	$(PY) -m bench.subscribe_timing
 	$(PY) -m bench.chaos

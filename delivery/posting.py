@@ -17,7 +17,7 @@ from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.utils import parse_single_address
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from delivery.judge import REASON_LIMIT, SEND_ERRORS, Judgement, Verdict, judge, reason_of
@@ -100,14 +100,15 @@ def send_in_one_call(
     send_id: int,
     key: str,
     posting: Callable[[], None] = _nothing,
+    metadata: dict[str, str] | None = None,
 ) -> Results:
     """One anymail call for the whole batch, with merge_data, merge_headers and merge_metadata.
 
-    ``posting`` runs right before the call (see delivery.claims.batch_posting)."""
+    ``posting`` runs right before the call (see delivery.claims.batch_posting). ``metadata``
+    replaces the send's (a sequence step's batch names itself, not a send)."""
     results = Results()
-    message = strategy.build_batch(
-        rendered, recipients, key=key, headers=common_headers(), metadata=common_metadata(send_id)
-    )
+    common = common_metadata(send_id) if metadata is None else metadata
+    message = strategy.build_batch(rendered, recipients, key=key, headers=common_headers(), metadata=common)
     try:
         posting()
         get_connection().send_messages([message])
@@ -120,7 +121,9 @@ def send_in_one_call(
             results.failed[r.delivery_id] = f"{r.email!r} is not a valid email address."
         good = [r for r in recipients if r not in bad]
         if bad and good:
-            again = send_in_one_call(strategy, rendered, good, send_id=send_id, key=key, posting=posting)
+            again = send_in_one_call(
+                strategy, rendered, good, send_id=send_id, key=key, posting=posting, metadata=metadata
+            )
             return _merged(results, again)
         results.put([r.delivery_id for r in good], Judgement(Verdict.FAILED, reason_of(exc)))
     except SEND_ERRORS as exc:
@@ -137,9 +140,14 @@ def send_one_by_one(
     *,
     send_id: int,
     posting: Callable[[], None] = _nothing,
+    metadata: dict[str, str] | None = None,
+    message_key: Callable[[int], str] | None = None,
 ) -> Results:
     """One message per reader, over one connection opened for the whole batch
     (``posting`` runs once it is open, before the first message).
+
+    ``metadata`` and ``message_key`` (a row's idempotency key) replace the send's,
+    for messages that are not an issue's (a sequence step's).
 
     A reader the provider refuses fails alone; an error that says nothing went
     out, or that leaves one message in doubt, stops the batch: the rest go back
@@ -155,12 +163,18 @@ def send_one_by_one(
             judgement = Judgement(Verdict.RETRY, judgement.reason)
         results.put([r.delivery_id for r in recipients], judgement)
         return results
+    common = common_metadata(send_id) if metadata is None else metadata
     try:
         posting()
         for index, r in enumerate(recipients):
-            message = strategy.build_one(rendered, r, headers=common_headers(), metadata=common_metadata(send_id))
+            message = strategy.build_one(rendered, r, headers=common_headers(), metadata=common)
             if strategy.idempotency == Idempotency.HTTP_HEADER:
-                _session_header(backend, message_idempotency_key(send_id=send_id, delivery_id=r.delivery_id))
+                key = (
+                    message_key(r.delivery_id)
+                    if message_key is not None
+                    else message_idempotency_key(send_id=send_id, delivery_id=r.delivery_id)
+                )
+                _session_header(backend, key)
             try:
                 backend.send_messages([message])
             except AnymailRecipientsRefused:
@@ -199,18 +213,22 @@ def batch_key(send_id: int, batch: int, recipients: list[Recipient]) -> str:
 # --- recording ---------------------------------------------------------------------------
 
 
-def record(results: Results, *, final_attempt: bool) -> None:
-    """Write each row's outcome; rows to retry go back to the queue (or fail, on the last attempt)."""
+def record(results: Results, *, final_attempt: bool, model: type[models.Model] = Delivery) -> None:
+    """Write each row's outcome; rows to retry go back to the queue (or fail, on the last attempt).
+
+    ``model`` is the row table: Delivery, or another with its status and provider fields
+    (a sequence's StepDelivery)."""
     now = timezone.now()
-    _record_sent(results.sent, now)
+    table = model._default_manager
+    _record_sent(results.sent, now, model)
     if final_attempt and not results.config_error:
         results.failed.update({pk: f"Gave up after retries: {why}" for pk, why in results.retry.items()})
         results.retry = {}
     for status, rows in ((DeliveryStatus.FAILED, results.failed), (DeliveryStatus.UNCERTAIN, results.uncertain)):
         for reason, ids in _group(rows).items():
-            Delivery.objects.filter(pk__in=ids).update(status=status, error=reason[:REASON_LIMIT])
+            table.filter(pk__in=ids).update(status=status, error=reason[:REASON_LIMIT])
     for reason, ids in _group(results.retry).items():
-        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
+        table.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
             status=DeliveryStatus.QUEUED, error=reason[:REASON_LIMIT]
         )
 
@@ -222,7 +240,7 @@ def _group(rows: dict[int, Any]) -> dict[Any, list[int]]:
     return groups
 
 
-def _record_sent(sent: dict[int, tuple[str, str]], now: Any) -> None:
+def _record_sent(sent: dict[int, tuple[str, str]], now: Any, model: type[models.Model]) -> None:
     """Sent rows in one statement: one UPDATE per distinct answer, or one UPDATE ... FROM unnest().
 
     On PostgreSQL the ids go as one array parameter: a 1,000-row batch costs one
@@ -230,10 +248,10 @@ def _record_sent(sent: dict[int, tuple[str, str]], now: Any) -> None:
     if not sent:
         return
     groups = _group(sent)
-    table = Delivery._meta.db_table
+    table = model._meta.db_table
     if connection.vendor != "postgresql":
         for (provider_id, code), ids in groups.items():
-            Delivery.objects.filter(pk__in=ids).update(
+            model._default_manager.filter(pk__in=ids).update(
                 status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, provider_status=code, error=""
             )
         return

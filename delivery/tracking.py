@@ -37,6 +37,8 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +81,26 @@ _TEMPORARY_SMTP = re.compile(r"(?:^|\D)(?:4\d\d[\s-]|4\.\d{1,3}\.\d{1,3})")
 _PERMANENT_SMTP = re.compile(r"(?:^|\D)(?:5\d\d[\s-]|5\.\d{1,3}\.\d{1,3})")
 
 
+@dataclass(frozen=True)
+class MessageOwner:
+    """Who an event about a message that is not an issue's Delivery was for (a sequence step)."""
+
+    subscriber: Subscriber | None
+    email: str
+
+
+# Finders for messages other apps send (sequence steps): called with an event no Delivery
+# owns, after it is stored; they tie it to their own row and name the reader it was for.
+MessageFinder = Callable[[AnymailTrackingEvent, Event], MessageOwner | None]
+_message_finders: list[MessageFinder] = []
+
+
+def message_finder_register(finder: MessageFinder) -> None:
+    """Let an upper app (automations) claim provider events for the messages it sends."""
+    if finder not in _message_finders:
+        _message_finders.append(finder)
+
+
 @receiver(tracking, dispatch_uid="delivery.tracking.on_tracking")
 def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail calls this once per event of an authenticated, well-formed webhook post."""
@@ -119,7 +141,24 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
             return None
         if delivery is not None:
             _apply_effects(event=event, stored=stored, delivery=delivery)
+        else:
+            _other_message(event=event, stored=stored)
     return stored
+
+
+def _other_message(*, event: AnymailTrackingEvent, stored: Event) -> None:
+    """An event no Delivery owns: a registered finder may own it; its reader then feels it as for an issue."""
+    for finder in _message_finders:
+        owner = finder(event, stored)
+        if owner is None:
+            continue
+        if stored.event_type in READER_EFFECT_TYPES:
+            try:
+                with transaction.atomic():
+                    _reader_effects(event=event, stored=stored, subscriber=owner.subscriber, email=owner.email)
+            except (ValidationError, PermissionDenied, ObjectDoesNotExist, ValueError):
+                logger.exception("Tracking event %s could not update its reader", stored.pk)
+        return
 
 
 def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:
@@ -296,10 +335,13 @@ def _delivery_update(*, delivery: Delivery, event_type: str, at: datetime, messa
 
 
 def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Delivery) -> None:
+    _reader_effects(event=event, stored=stored, subscriber=delivery.subscriber, email=delivery.email)
+
+
+def _reader_effects(*, event: AnymailTrackingEvent, stored: Event, subscriber: Subscriber | None, email: str) -> None:
     # Imported here: the subscribers app must load without delivery's receiver and vice versa.
     import subscribers.services as subscriber_services
 
-    subscriber: Subscriber | None = delivery.subscriber
     detail = f"{stored.esp_name} {stored.event_type}: {stored.description or stored.reject_reason}".strip()[:500]
     kind = stored.event_type
     hard = kind in HARD_BOUNCE_TYPES and not bounce_is_soft(event)
@@ -320,16 +362,12 @@ def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
         if subscriber is not None:
             subscriber_services.subscriber_record_bounce(subscriber=subscriber, hard=True, detail=detail)
         else:
-            subscriber_services.suppression_add(
-                email=delivery.email, reason=Suppression.Reason.HARD_BOUNCE, detail=detail
-            )
+            subscriber_services.suppression_add(email=email, reason=Suppression.Reason.HARD_BOUNCE, detail=detail)
     elif kind == Event.Type.COMPLAINED:
         if subscriber is not None:
             subscriber_services.subscriber_mark_complained(subscriber=subscriber, detail=detail)
         else:
-            subscriber_services.suppression_add(
-                email=delivery.email, reason=Suppression.Reason.COMPLAINT, detail=detail
-            )
+            subscriber_services.suppression_add(email=email, reason=Suppression.Reason.COMPLAINT, detail=detail)
     elif kind == Event.Type.UNSUBSCRIBED and subscriber is not None:
         subscriber_services.subscriber_unsubscribe(
             subscriber=subscriber, via=f"provider:{stored.esp_name.lower()}", user_agent=stored.user_agent

@@ -704,3 +704,36 @@ PUBLICATION: dict[str, Any] = {
     "replies_welcome": True,
     "reply_prompt": "Got a tip, a correction or a question? Reply to this email: the editors read every reply.",
 }
+# Sequences (automations): readers who confirm on the weekly list get this series.
+# The Welcome sequence (the welcome email as its first step) is made by automations itself.
+SEQUENCES: list[dict[str, Any]] = [
+    {
+        "name": "Weekly deep dive: getting started",
+        "list": "weekly-deep-dive",
+        "steps": [
+            {
+                "subject": "How the weekly deep dive works",
+                "preheader": "One long read every Sunday, and what to expect from it.",
+                "body": "<p>Every Sunday we pick one story and follow it all the way down: the people, the "
+                "numbers and what happens next.</p><p>Reply to this email if there is a story you want us to "
+                "dig into.</p>",
+                "delay": (0, "minutes"),
+            },
+            {
+                "subject": "Three deep dives readers liked most",
+                "preheader": "A start on the archive.",
+                "body": "<p>New here? These are the three deep dives readers forwarded most this year. The "
+                '<a href="/issues/">archive</a> has every one of them.</p>',
+                "delay": (2, "days"),
+                "send_at": "09:00",
+            },
+            {
+                "subject": "Is the weekly deep dive right for you?",
+                "preheader": "Pick your newsletters, or pause them.",
+                "body": "<p>You have had a week of the deep dive. If once a week is too much, or not enough, "
+                "change your newsletters with the preferences link below.</p>",
+                "delay": (5, "days"),
+            },
+        ],
+    },
+]

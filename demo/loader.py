@@ -366,6 +366,39 @@ def templates_ensure() -> list[str]:
     return [f"issue template {name!r}"]
 
 
+def sequences_ensure() -> list[str]:
+    """The welcome sequence and the demo's series (automations), once."""
+    import datetime
+
+    from automations.models import Sequence, Step
+    from automations.services import step_versions_sync, welcome_sequence_ensure
+
+    created = []
+    if not Sequence.objects.filter(replaces_welcome=True).exists():
+        created.append(f"sequence {welcome_sequence_ensure().name}")
+    for data in content.SEQUENCES:
+        if Sequence.objects.filter(name=data["name"]).exists():
+            continue
+        sequence = Sequence.objects.create(
+            name=data["name"], trigger="list_confirmed", trigger_list=MailingList.objects.get(slug=data["list"])
+        )
+        for position, step in enumerate(data["steps"]):
+            at = step.get("send_at")
+            Step.objects.create(
+                sequence=sequence,
+                position=position,
+                subject=step["subject"],
+                preheader=step["preheader"],
+                body=step["body"],
+                delay_value=step["delay"][0],
+                delay_unit=step["delay"][1],
+                send_at=datetime.time.fromisoformat(at) if at else None,
+            )
+        step_versions_sync(sequence=sequence)
+        created.append(f"sequence {sequence.name}")
+    return created
+
+
 def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
@@ -375,6 +408,7 @@ def demo_load() -> DemoReport:
     with transaction.atomic():
         created += site_ensure()
         created += subscribers_ensure()
+        created += sequences_ensure()
     created += publication_ensure()
     created += avatars_ensure()
     created += issues_ensure()

@@ -208,6 +208,38 @@ def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> Rendered
     )
 
 
+MESSAGE_MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url")
+
+
+def render_message(*, subject: str, preheader: str, body: str, merge_tag: MergeTag = mailgun_tag) -> RenderedEmail:
+    """An email that is not an issue (a sequence step) in the issues' layout, plain text and footer.
+
+    ``body`` is rich text; it is sanitised here as every section is. Per-reader values
+    appear only as ``merge_tag(key)`` for key in MESSAGE_MERGE_KEYS."""
+    clean = size_images(sanitize_html(body))
+    base = {
+        "subject": subject,
+        "preheader": preheader,
+        "PUBLISHER_NAME": settings.PUBLISHER_NAME,
+        "PUBLISHER_ADDRESS": settings.PUBLISHER_ADDRESS,
+        "SITE_URL": settings.SITE_URL,
+    }
+    tags = {key: merge_tag(key) for key in MESSAGE_MERGE_KEYS}
+    document = render_to_string("issues/email/message.html", {**base, "merge": tags, "body_html": mark_safe(clean)})
+    site = settings.SITE_URL.rstrip("/")
+    html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
+        "</head>", _RESPONSIVE_CSS + "</head>", 1
+    )
+    placeholders = {key: _text_placeholder(key) for key in MESSAGE_MERGE_KEYS}
+    plain = render_to_string(
+        "issues/email/message.txt", {**base, "merge": placeholders, "body_text": html_to_text(clean)}
+    )
+    text = wrap_plain_text(re.sub(r"\n{3,}", "\n\n", str(plain)).strip()) + "\n"
+    for key in MESSAGE_MERGE_KEYS:
+        text = text.replace(_text_placeholder(key), merge_tag(key))
+    return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text)
+
+
 def _text_placeholder(key: str) -> str:
     # A merge tag may hold spaces (Brevo's "{{ params.name }}"): wrapping sees
     # this one-word stand-in instead, and the real tag goes in afterwards.

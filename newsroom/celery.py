@@ -33,3 +33,21 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     )
     # The API's request log and stored Idempotency-Key answers past their time (api.services.api_logs_prune).
     sender.add_periodic_task(3600.0, sender.signature("api.prune_logs"), name="prune API logs", expires=1800.0)
+    # Sequences: due steps (automations.pipeline), like sends, by polling the database; lost step batches;
+    # and readers who joined a trigger segment.
+    sender.add_periodic_task(
+        seconds, sender.signature("automations.send_due_steps"), name="send due sequence steps", expires=2 * seconds
+    )
+    sender.add_periodic_task(
+        recover,
+        sender.signature("automations.recover_step_batches"),
+        name="recover step batches",
+        expires=2 * recover,
+    )
+    segments = float(settings.SEQUENCE_SEGMENT_CHECK_SECONDS)
+    sender.add_periodic_task(
+        segments,
+        sender.signature("automations.check_segment_triggers"),
+        name="check segment triggers",
+        expires=2 * segments,
+    )

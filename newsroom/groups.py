@@ -30,7 +30,7 @@ CONTRIBUTOR_PERMS = [
     # Contributors start drafts from templates; editors make and change them.
     ("issues", "view_issuetemplate"),
 ]
-EDITOR_APPS = ["issues", "subscribers", "delivery", "api", "newsroom", "reversion"]
+EDITOR_APPS = ["issues", "subscribers", "delivery", "automations", "api", "newsroom", "reversion"]
 
 
 def apply_groups(group_model: Any, permission_model: Any) -> None:

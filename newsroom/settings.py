@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "delivery",
     "ninja",  # django-ninja: its Swagger UI files are served from our static files, no CDN
     "api",
+    "automations",
     "demo",  # load_demo and its content; production code never imports it
 ]
 
@@ -219,6 +220,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SEND_POLL_SECONDS = env_int("SEND_POLL_SECONDS", 5, minimum=1)
+# How often readers who joined a segment that triggers a sequence are looked for.
+SEQUENCE_SEGMENT_CHECK_SECONDS = env_int("SEQUENCE_SEGMENT_CHECK_SECONDS", 300, minimum=10)
 
 # --- Mail provider ----------------------------------------------------------
 PROVIDERS = ("outbox", "console", "smtp", "mailgun", "postmark", "amazon_ses", "brevo", "resend")

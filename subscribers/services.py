@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.events import EventName, emit, emit_many
 from core.queue import TaskQueueUnavailable, enqueue, enqueue_on_commit
 from subscribers import emails
+from subscribers.hooks import welcome_taken
 from subscribers.models import (
     Consent,
     MailingList,
@@ -331,14 +332,19 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None, user_ag
     consent_record(
         subscriber=subscriber, action=Consent.Action.CONFIRM, form="confirmation link", ip=ip, user_agent=user_agent
     )
-    if subscriber.welcome_sent_at is None:
-        subscriber.welcome_sent_at = now
-        _queue_email(subscriber, emails.welcome, field="welcome_sent_at", previous=None)
     subscriber.save()
+    # Listeners run here, in this transaction: a welcome sequence enters the reader now.
     emit(
         EventName.SUBSCRIBER_CONFIRMED,
         {"subscriber_id": subscriber.pk, "list_ids": list(subscriber.lists.values_list("pk", flat=True))},
     )
+    if subscriber.welcome_sent_at is None:
+        # Stamped either way, so that welcomes_send_missed never sends the built-in one
+        # to a reader whose welcome is the sequence's first step.
+        subscriber.welcome_sent_at = now
+        if not welcome_taken(subscriber.pk):
+            _queue_email(subscriber, emails.welcome, field="welcome_sent_at", previous=None)
+        subscriber.save(update_fields=["welcome_sent_at"])
     return subscriber
 
 

@@ -242,6 +242,9 @@ def _mailgun_keys(fields: dict[str, list[str]]) -> tuple[list[tuple[str, str]], 
     variables = json.loads(fields.get("recipient-variables", ["{}"])[0] or "{}")
     variables = {k.lower(): v for k, v in variables.items()}
     global_send_id = fields.get("v:send_id", [""])[0]
+    if not global_send_id and fields.get("v:step_id"):
+        # A sequence step (automations): each step is its own "send" to a reader.
+        global_send_id = "step-" + fields["v:step_id"][0]
     keys = []
     for addr in to:
         send_id = str(variables.get(addr, {}).get("v:send_id", global_send_id))

@@ -8,6 +8,8 @@ from unittest import mock
 import pytest
 from django.test import Client
 
+from automations.models import Sequence
+from automations.services import welcome_sequence_ensure
 from core.models import OutboxMessage
 from subscribers import emails, services
 from testing.factories import make_pending_reader
@@ -30,6 +32,8 @@ def test_plain_text_parts_and_subjects_are_not_html_escaped(
     celery_eager: None, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.PUBLISHER_NAME = "Tom & Jerry's Daily"
+    # The built-in welcome email: without a welcome sequence to take it over.
+    Sequence.objects.filter(replaces_welcome=True).delete()
     reader = make_pending_reader(email="ob@example.org", name="Dara O'Brien")
     with django_capture_on_commit_callbacks(execute=True):
         services.subscriber_resend_confirmation(email=reader.email)
@@ -54,12 +58,14 @@ def test_no_email_is_queued_when_the_transaction_rolls_back(django_capture_on_co
 def test_the_welcome_email_carries_working_links(
     client: Client, celery_eager: None, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
+    welcome_sequence_ensure()  # made by its migration; again if a test emptied the database
     reader = make_pending_reader(email="w@example.org", name="Wes")
     with django_capture_on_commit_callbacks(execute=True):
         services.subscriber_confirm(subscriber=reader)
+    # The welcome is the first step of the welcome sequence (automations), in the issues' layout.
     welcome = OutboxMessage.objects.get(to="w@example.org")
-    assert "Hello Wes" in welcome.text_body and settings.PUBLISHER_ADDRESS in welcome.html_body
-    preferences = welcome.text_body.split("pause them: ", 1)[1].split()[0]
+    assert "Hi Wes" in welcome.text_body and settings.PUBLISHER_ADDRESS in welcome.html_body
+    preferences = welcome.text_body.split("Update your preferences: ", 1)[1].split()[0]
     assert client.get(preferences.removeprefix(settings.SITE_URL)).status_code == 200
 
 
