@@ -228,7 +228,7 @@ def render_message(*, subject: str, preheader: str, body: str, merge_tag: MergeT
     document = render_to_string("issues/email/message.html", {**base, "merge": tags, "body_html": mark_safe(clean)})
     site = settings.SITE_URL.rstrip("/")
     html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
-        "</head>", _RESPONSIVE_CSS + "</head>", 1
+        "</head>", _HEAD_CSS + "</head>", 1
     )
     placeholders = {key: _text_placeholder(key) for key in MESSAGE_MERGE_KEYS}
     plain = render_to_string(
