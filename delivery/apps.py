@@ -7,7 +7,7 @@ class DeliveryConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the anymail ``tracking`` receiver.
-        from delivery import privacy, tracking  # noqa: F401
+        from delivery import engagement, privacy, tracking  # noqa: F401
         from delivery.selectors import send_open_for_issue
         from issues.hooks import open_send_finder_register
 
@@ -16,3 +16,5 @@ class DeliveryConfig(AppConfig):
 
         # Export and erasure of a reader reach their deliveries and events.
         privacy.register()
+        # Segments' engagement rules read opens and clicks; a finished send counts as received.
+        engagement.register()

@@ -50,6 +50,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from core.ids import parse_id
+from delivery import machine
+from delivery.machine import MachineKind, machine_kind
 from delivery.models import Delivery, DeliveryStatus, Event
 from subscribers.models import Subscriber, Suppression
 
@@ -113,6 +115,7 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
                     reject_reason=_text(event.reject_reason, 40),
                     description=_description(event),
                     user_agent=_text(event.user_agent, 500),
+                    machine=_machine(event=event, event_type=event_type, at=at, delivery=delivery),
                     raw=json_safe(event.esp_event),
                 )
         except IntegrityError:
@@ -120,6 +123,19 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
         if delivery is not None:
             _apply_effects(event=event, stored=stored, delivery=delivery)
     return stored
+
+
+def _machine(*, event: AnymailTrackingEvent, event_type: str, at: datetime, delivery: Delivery | None) -> str:
+    """For an open or click: why it was a machine's rather than the reader's ("" for the reader)."""
+    if event_type not in (Event.Type.OPENED, Event.Type.CLICKED):
+        return MachineKind.PERSON
+    return machine_kind(
+        user_agent=_text(event.user_agent, 500),
+        ip=machine.provider_ip(event.esp_event),
+        at=at,
+        sent_at=delivery.sent_at if delivery is not None else None,
+        provider_flag=machine.provider_flag(event.esp_event),
+    )
 
 
 def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:
@@ -266,7 +282,13 @@ def _description(event: AnymailTrackingEvent) -> str:
 
 
 def _apply_effects(*, event: AnymailTrackingEvent, stored: Event, delivery: Delivery) -> None:
-    _delivery_update(delivery=delivery, event_type=stored.event_type, at=stored.at, message_id=stored.message_id)
+    _delivery_update(
+        delivery=delivery,
+        event_type=stored.event_type,
+        at=stored.at,
+        message_id=stored.message_id,
+        by_machine=bool(stored.machine),
+    )
     if stored.event_type not in READER_EFFECT_TYPES:
         return
     try:
@@ -277,7 +299,9 @@ def _apply_effects(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
         logger.exception("Tracking event %s could not update its reader", stored.pk)
 
 
-def _delivery_update(*, delivery: Delivery, event_type: str, at: datetime, message_id: str) -> None:
+def _delivery_update(
+    *, delivery: Delivery, event_type: str, at: datetime, message_id: str, by_machine: bool = False
+) -> None:
     rows = Delivery.objects.filter(pk=delivery.pk)
     # Any event at all proves the provider accepted the message.
     rows.filter(status=DeliveryStatus.UNCERTAIN).update(
@@ -290,6 +314,9 @@ def _delivery_update(*, delivery: Delivery, event_type: str, at: datetime, messa
         Event.Type.OPENED: ["delivered_at", "opened_at"],
         Event.Type.CLICKED: ["delivered_at", "opened_at", "clicked_at"],
     }.get(Event.Type(event_type), [])
+    if by_machine:
+        # A proxy's fetch proves the message arrived, not that anyone read it.
+        stages = ["delivered_at", "machine_opened_at"] if stages else []
     if stages:
         # Earliest time wins, in one statement, whatever order the events come in.
         rows.update(**{field: Least(Coalesce(field, Value(at)), Value(at)) for field in stages})
@@ -314,7 +341,7 @@ def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
         # One reader's bounces take turns, so two arriving at once both count.
         Subscriber.objects.select_for_update().filter(pk=subscriber.pk).values_list("pk").first()
     if kind in (Event.Type.OPENED, Event.Type.CLICKED):
-        if subscriber is not None:
+        if subscriber is not None and not stored.machine:
             subscriber_services.subscriber_record_engagement(subscriber=subscriber, at=stored.at)
     elif hard:
         if subscriber is not None:
