@@ -16,7 +16,7 @@ from delivery.models import Delivery, DeliveryStatus, Event, Send, SendStatus
 from delivery.pipeline import send_finish_if_complete
 from issues.models import Issue, IssueStatus
 from subscribers.models import MailingList, Segment, Subscriber
-from subscribers.selectors import SegmentRules, rules_filter, segment_counts
+from subscribers.selectors import SegmentRules, rules_filter
 from testing import factories
 
 pytestmark = pytest.mark.django_db
