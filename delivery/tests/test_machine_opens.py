@@ -62,7 +62,7 @@ def test_apples_proxy_open_proves_delivery_but_is_not_an_open(client: Client, de
     assert Event.objects.get().machine == MachineKind.APPLE_MPP
     assert delivery.delivered_at == delivery.machine_opened_at == datetime(2026, 11, 2, 6, 3, tzinfo=UTC)
     assert delivery.opened_at is None
-    assert Subscriber.objects.get(pk=delivery.subscriber_id).last_engaged_at is None
+    assert Subscriber.objects.get(deliveries=delivery).last_engaged_at is None
 
 
 def test_the_reader_opening_after_the_proxy_counts_as_an_open(client: Client, delivery: Delivery) -> None:
@@ -74,7 +74,7 @@ def test_the_reader_opening_after_the_proxy_counts_as_an_open(client: Client, de
     assert kinds == [MachineKind.PREFETCH, MachineKind.PERSON]
     assert delivery.machine_opened_at == datetime(2026, 11, 2, 6, 0, 5, tzinfo=UTC)
     assert delivery.opened_at == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-    assert Subscriber.objects.get(pk=delivery.subscriber_id).last_engaged_at == delivery.opened_at
+    assert Subscriber.objects.get(deliveries=delivery).last_engaged_at == delivery.opened_at
 
 
 def test_a_scanners_click_is_not_a_click(client: Client, delivery: Delivery) -> None:
