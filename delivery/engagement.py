@@ -1,23 +1,25 @@
-"""Engagement rules of segments, answered from deliveries and events, and the per-reader counts.
+"""Engagement rules of segments, answered from deliveries and events, and the per-reader fields.
 
-Registered with subscribers.engagement at start-up. Every rule is an ``EXISTS``
-on a partial index that holds only what the rule looks for, so its cost
-follows the readers who opened or clicked the sends named, not the size of
-the tables:
+Registered with subscribers.engagement at start-up. The question is always
+"which readers", counted live at every change of the segment form, at a
+million readers and ten million events, so:
 
-* opened / clicked any of the last N sends: ``delivery_opened`` /
-  ``delivery_clicked`` on (send, subscriber) where opened_at / clicked_at is set;
-* clicked any link of an issue: ``delivery_clicked`` for the issue's sends;
-* clicked a link: ``event_person_click_url`` on (url's first 300 characters,
-  delivery) over people's clicks only.
+* opened / clicked any of the last N sends: fields of the reader, kept when an
+  open or click of a person is recorded (``last_open_send_at`` /
+  ``last_click_send_at``: when the newest send they opened / clicked started),
+  compared with the start of the Nth newest send. An EXISTS over the
+  deliveries of N sends would read a quarter of N audiences each time.
+* clicked any link of an issue: EXISTS on ``delivery_clicked``, a partial index
+  on (send, subscriber) of clicked deliveries only, for the issue's sends;
+* clicked a link: EXISTS on ``event_person_click_url``, (url's first 300
+  characters, delivery) over people's clicks only;
+* received at least N issues and never opened: fields of the reader
+  (``received_count``, ``last_engaged_at``), in subscribers.selectors.
 
-"Received at least N issues" and "never opened" read fields of the reader
-(``received_count``, ``last_engaged_at``): counting each reader's deliveries
-at every keystroke of the segment form would read every delivery row. The
-count is kept up when a send ends (:func:`send_count_received`, on the
-``send.finished`` event, in the send's own transaction) and can be worked out
-again from the deliveries (:func:`engagement_recount`, ``manage.py
-engagement_recount``).
+``received_count`` is kept up when a send ends (:func:`send_count_received`, on
+the ``send.finished`` event, in the send's own transaction). Every field can be
+worked out again from the deliveries and events (:func:`engagement_recount`,
+``manage.py engagement_recount``).
 """
 
 from __future__ import annotations
@@ -59,13 +61,20 @@ def _in_sends(send_ids: list[int], stage: str) -> Q:
     return Q(Exists(rows))
 
 
+def _since_nth_send(n: int, field: str) -> Q:
+    starts = list(_went_out().values_list("started_at", flat=True)[:n])
+    if not starts:
+        return Q(pk__in=[])
+    return Q(**{f"{field}__gte": starts[-1]})
+
+
 def opened_in_last_sends(n: int) -> Q:
-    # A click fills opened_at too (delivery.tracking), so "opened" is "opened or clicked".
-    return _in_sends(_last_send_ids(n), "opened_at")
+    # A click is an open too (delivery.tracking), so "opened" is "opened or clicked".
+    return _since_nth_send(n, "last_open_send_at")
 
 
 def clicked_in_last_sends(n: int) -> Q:
-    return _in_sends(_last_send_ids(n), "clicked_at")
+    return _since_nth_send(n, "last_click_send_at")
 
 
 def clicked_issue(issue_id: int) -> Q:
@@ -149,10 +158,10 @@ def _on_send_finished(name: str, payloads: list[Any]) -> None:
 
 
 def engagement_recount() -> int:
-    """Work out every reader's received_count and last_engaged_at again from deliveries and events.
+    """Work out every reader's engagement fields again from the deliveries and events.
 
     For a database that had sends before these fields existed, or after a fix by hand.
-    Two UPDATEs; how many readers.
+    One UPDATE; how many readers.
     """
     issues = (
         Delivery.objects.filter(subscriber_id=OuterRef("pk"), status=DeliveryStatus.SENT)
@@ -172,9 +181,18 @@ def engagement_recount() -> int:
         .annotate(last=Max("at"))
         .values("last")
     )
+
+    def newest_send(stage: str) -> Subquery:
+        rows = Delivery.objects.filter(subscriber_id=OuterRef("pk"), **{f"{stage}__isnull": False})
+        return Subquery(rows.order_by().values("subscriber_id").annotate(last=Max("send__started_at")).values("last"))
+
     with transaction.atomic():
-        changed = Subscriber.objects.update(received_count=Coalesce(Subquery(issues), 0))
-        Subscriber.objects.update(last_engaged_at=Subquery(latest))
+        changed = Subscriber.objects.update(
+            received_count=Coalesce(Subquery(issues), 0),
+            last_engaged_at=Subquery(latest),
+            last_open_send_at=newest_send("opened_at"),
+            last_click_send_at=newest_send("clicked_at"),
+        )
     return changed
 
 

@@ -136,11 +136,8 @@ class Delivery(models.Model):
                 name="delivery_provider_msgid",
                 condition=~models.Q(provider_message_id=""),
             ),
-            # Engagement segments (delivery.engagement): readers who opened / clicked given sends.
-            # Partial, so rows nobody opened cost nothing.
-            models.Index(
-                fields=["send", "subscriber"], name="delivery_opened", condition=models.Q(opened_at__isnull=False)
-            ),
+            # "Clicked any link of an issue" segments (delivery.engagement): readers who clicked given sends.
+            # Partial, so rows nobody clicked cost nothing.
             models.Index(
                 fields=["send", "subscriber"], name="delivery_clicked", condition=models.Q(clicked_at__isnull=False)
             ),

@@ -52,7 +52,7 @@ from django.utils import timezone
 from core.ids import parse_id
 from delivery import machine
 from delivery.machine import MachineKind, machine_kind
-from delivery.models import Delivery, DeliveryStatus, Event
+from delivery.models import Delivery, DeliveryStatus, Event, Send
 from subscribers.models import Subscriber, Suppression
 
 logger = logging.getLogger(__name__)
@@ -342,7 +342,12 @@ def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
         Subscriber.objects.select_for_update().filter(pk=subscriber.pk).values_list("pk").first()
     if kind in (Event.Type.OPENED, Event.Type.CLICKED):
         if subscriber is not None and not stored.machine:
-            subscriber_services.subscriber_record_engagement(subscriber=subscriber, at=stored.at)
+            subscriber_services.subscriber_record_engagement(
+                subscriber=subscriber,
+                at=stored.at,
+                send_started_at=Send.objects.filter(pk=delivery.send_id).values_list("started_at", flat=True).first(),
+                clicked=kind == Event.Type.CLICKED,
+            )
     elif hard:
         if subscriber is not None:
             subscriber_services.subscriber_record_bounce(subscriber=subscriber, hard=True, detail=detail)

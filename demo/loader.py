@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from demo import content
+from demo.engagement import engagement_ensure
 from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
 from issues.services import issue_refresh_stats, issue_save, issue_transition
@@ -304,4 +305,5 @@ def demo_load() -> DemoReport:
         created += subscribers_ensure()
     created += issues_ensure()
     created += templates_ensure()
+    created += engagement_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created)

@@ -82,6 +82,10 @@ class Subscriber(models.Model):
     last_engaged_at = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="Last open or click by the reader (not by a privacy proxy)."
     )
+    # When the newest send the reader opened (or clicked) started: "opened any of the last N sends" is
+    # then one comparison with the start of the Nth newest send (subscribers.engagement).
+    last_open_send_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    last_click_send_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     received_count = models.PositiveIntegerField(
         default=0, db_index=True, help_text="Issues the provider accepted for this reader (counted when a send ends)."
     )

@@ -131,10 +131,22 @@ def subscriber_mark_complained(*, subscriber: Subscriber, detail: str = "") -> S
     return subscriber
 
 
-def subscriber_record_engagement(*, subscriber: Subscriber, at: datetime.datetime) -> None:
-    """An open or a click: remember the latest one and reset the soft-bounce run."""
-    Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=0)
-    Subscriber.objects.filter(pk=subscriber.pk).exclude(last_engaged_at__gte=at).update(last_engaged_at=at)
+def subscriber_record_engagement(
+    *,
+    subscriber: Subscriber,
+    at: datetime.datetime,
+    send_started_at: datetime.datetime | None = None,
+    clicked: bool = False,
+) -> None:
+    """An open or a click by the reader: remember the latest one, and the newest send it was in
+    (when that send started), and reset the soft-bounce run. Each field only moves forward."""
+    rows = Subscriber.objects.filter(pk=subscriber.pk)
+    rows.update(soft_bounces=0)
+    rows.exclude(last_engaged_at__gte=at).update(last_engaged_at=at)
+    if send_started_at is not None:
+        rows.exclude(last_open_send_at__gte=send_started_at).update(last_open_send_at=send_started_at)
+        if clicked:
+            rows.exclude(last_click_send_at__gte=send_started_at).update(last_click_send_at=send_started_at)
 
 
 def subscribers_count_received(*, subscriber_ids: QuerySet[Any, Any]) -> int:

@@ -86,3 +86,19 @@ def test_a_scanners_click_is_not_a_click(client: Client, delivery: Delivery) -> 
     assert Event.objects.get().machine == MachineKind.SCANNER
     assert (delivery.clicked_at, delivery.opened_at) == (None, None)
     assert delivery.delivered_at is not None
+
+
+def test_only_the_readers_own_open_and_click_mark_the_send_they_engaged_with(client: Client) -> None:
+    from testing.factories import SendFactory
+
+    send = SendFactory.create(started_at=SENT)
+    row = support.make_delivery("bo@example.org", send=send)
+    proxy = mailgun_payload("opened", row, at="2026-11-02T06:02:00", ip="17.58.63.101")
+    post(client, MAILGUN_URL, proxy)
+    reader = Subscriber.objects.get(deliveries=row)
+    assert (reader.last_open_send_at, reader.last_click_send_at) == (None, None)
+
+    post(client, MAILGUN_URL, mailgun_payload("clicked", row, at="2026-11-02T08:00:00", url="https://example.org/s"))
+
+    reader.refresh_from_db()
+    assert reader.last_open_send_at == reader.last_click_send_at == SENT

@@ -245,3 +245,20 @@ def test_the_demo_issues_label_their_highlight_with_the_network_label():
 
     for issue in Issue.objects.all():
         assert issue.sections.get(kind=SectionKind.HIGHLIGHT).sponsor_label == "Special highlight from our network"
+
+
+def test_the_demo_has_engagement_segments_that_match_readers_and_machine_opens_apart(client):
+    from delivery.analytics import send_figures
+    from delivery.models import Send
+    from subscribers.models import Segment
+    from subscribers.selectors import segment_count
+
+    load_demo()
+    load_demo()  # a second run adds no second send
+
+    send = Send.objects.get(issue__slug="small-models-have-a-big-week")
+    figures = {fig.key: fig.count for fig in send_figures(sends=Send.objects.filter(pk=send.pk))}
+    assert figures["opened"] > 0 and figures["machine_opened"] > 0 and figures["clicked"] > 0
+    counts = {segment.name: segment_count(segment) for segment in Segment.objects.all()}
+    assert len(counts) == 4 and all(counts.values()), counts
+    assert Subscriber.objects.filter(received_count=1).count() == send.total
