@@ -17,6 +17,9 @@ Rules worth knowing:
   reader backwards. An open or a click is proof of delivery, and a click of an
   open, so they fill the earlier stages too (a later ``delivered`` event with an
   earlier time still wins).
+* An open or click by a privacy proxy or a link scanner (delivery.machine) is
+  stored with its reason in ``Event.machine``; it fills ``delivered_at`` and
+  ``machine_opened_at`` only, and changes nothing of the reader's engagement.
 * Hard bounces are anymail's ``rejected`` and ``bounced`` unless the bounce is
   soft by :func:`bounce_is_soft`; soft bounces are ``deferred`` and soft
   ``bounced``. Hard bounces and complaints suppress the address at once.
