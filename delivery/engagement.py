@@ -27,9 +27,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, Left
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Left
 
 from core.events import EventName, listen
 from delivery.models import URL_KEY_LENGTH, Delivery, DeliveryStatus, Event, Send, SendStatus
@@ -157,43 +157,49 @@ def _on_send_finished(name: str, payloads: list[Any]) -> None:
         send_count_received(send_id=int(payload["send_id"]))
 
 
+#: Per reader, from the deliveries: issues received, and when the newest send they opened / clicked started.
+_DELIVERY_FIELDS = """
+    UPDATE subscribers_subscriber SET received_count = agg.received, last_open_send_at = agg.open_send,
+        last_click_send_at = agg.click_send
+    FROM (
+        SELECT d.subscriber_id AS reader,
+            COUNT(DISTINCT CASE WHEN d.status = 'sent' THEN s.issue_id END) AS received,
+            MAX(CASE WHEN d.opened_at IS NOT NULL THEN s.started_at END) AS open_send,
+            MAX(CASE WHEN d.clicked_at IS NOT NULL THEN s.started_at END) AS click_send
+        FROM delivery_delivery d JOIN delivery_send s ON s.id = d.send_id
+        WHERE d.subscriber_id IS NOT NULL
+        GROUP BY d.subscriber_id
+    ) AS agg
+    WHERE subscribers_subscriber.id = agg.reader
+"""
+#: Per reader, from the events: the last open or click of a person.
+_EVENT_FIELDS = """
+    UPDATE subscribers_subscriber SET last_engaged_at = agg.engaged
+    FROM (
+        SELECT d.subscriber_id AS reader, MAX(e.at) AS engaged
+        FROM delivery_event e JOIN delivery_delivery d ON d.id = e.delivery_id
+        WHERE e.event_type IN ('opened', 'clicked') AND e.machine = '' AND d.subscriber_id IS NOT NULL
+        GROUP BY d.subscriber_id
+    ) AS agg
+    WHERE subscribers_subscriber.id = agg.reader
+"""
+
+
 def engagement_recount() -> int:
     """Work out every reader's engagement fields again from the deliveries and events.
 
     For a database that had sends before these fields existed, or after a fix by hand.
-    One UPDATE; how many readers.
+    Set-based: each table is read once, grouped by reader (three UPDATEs in one
+    transaction). Returns how many readers there are.
     """
-    issues = (
-        Delivery.objects.filter(subscriber_id=OuterRef("pk"), status=DeliveryStatus.SENT)
-        .order_by()
-        .values("subscriber_id")
-        .annotate(n=Count("send__issue_id", distinct=True))
-        .values("n")
-    )
-    latest = (
-        Event.objects.filter(
-            delivery__subscriber_id=OuterRef("pk"),
-            event_type__in=[Event.Type.OPENED, Event.Type.CLICKED],
-            machine="",
-        )
-        .order_by()
-        .values("delivery__subscriber_id")
-        .annotate(last=Max("at"))
-        .values("last")
-    )
-
-    def newest_send(stage: str) -> Subquery:
-        rows = Delivery.objects.filter(subscriber_id=OuterRef("pk"), **{f"{stage}__isnull": False})
-        return Subquery(rows.order_by().values("subscriber_id").annotate(last=Max("send__started_at")).values("last"))
-
     with transaction.atomic():
-        changed = Subscriber.objects.update(
-            received_count=Coalesce(Subquery(issues), 0),
-            last_engaged_at=Subquery(latest),
-            last_open_send_at=newest_send("opened_at"),
-            last_click_send_at=newest_send("clicked_at"),
+        readers = Subscriber.objects.update(
+            received_count=0, last_open_send_at=None, last_click_send_at=None, last_engaged_at=None
         )
-    return changed
+        with connection.cursor() as cursor:
+            cursor.execute(_DELIVERY_FIELDS)
+            cursor.execute(_EVENT_FIELDS)
+    return readers
 
 
 def register() -> None:

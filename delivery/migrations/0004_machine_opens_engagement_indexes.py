@@ -6,20 +6,22 @@ from django.db import migrations, models
 
 def count_engagement(apps, schema_editor):
     """Readers' engagement fields from the deliveries so far: issues received (distinct), and when the
-    newest send they opened / clicked started. One UPDATE."""
-    from django.db.models import Count, Max, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
-
-    Delivery = apps.get_model("delivery", "Delivery")
-    Subscriber = apps.get_model("subscribers", "Subscriber")
-    mine = Delivery.objects.filter(subscriber_id=OuterRef("pk")).order_by().values("subscriber_id")
-    issues = mine.filter(status="sent").annotate(n=Count("send__issue_id", distinct=True)).values("n")
-    opened = mine.filter(opened_at__isnull=False).annotate(last=Max("send__started_at")).values("last")
-    clicked = mine.filter(clicked_at__isnull=False).annotate(last=Max("send__started_at")).values("last")
-    Subscriber.objects.update(
-        received_count=Coalesce(Subquery(issues), 0),
-        last_open_send_at=Subquery(opened),
-        last_click_send_at=Subquery(clicked),
+    newest send they opened / clicked started. One set-based UPDATE."""
+    schema_editor.execute(
+        """
+        UPDATE subscribers_subscriber SET received_count = agg.received, last_open_send_at = agg.open_send,
+            last_click_send_at = agg.click_send
+        FROM (
+            SELECT d.subscriber_id AS reader,
+                COUNT(DISTINCT CASE WHEN d.status = 'sent' THEN s.issue_id END) AS received,
+                MAX(CASE WHEN d.opened_at IS NOT NULL THEN s.started_at END) AS open_send,
+                MAX(CASE WHEN d.clicked_at IS NOT NULL THEN s.started_at END) AS click_send
+            FROM delivery_delivery d JOIN delivery_send s ON s.id = d.send_id
+            WHERE d.subscriber_id IS NOT NULL
+            GROUP BY d.subscriber_id
+        ) AS agg
+        WHERE subscribers_subscriber.id = agg.reader
+        """
     )
 
 
