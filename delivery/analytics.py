@@ -10,7 +10,11 @@ Definitions:
 * **sent**: Deliveries the provider accepted (status ``sent``).
 * **delivered / unique opens / unique clicks**: Deliveries with ``delivered_at`` /
   ``opened_at`` / ``clicked_at`` set (each reader counts once; a click counts as
-  an open, and an open as a delivery, see delivery.tracking).
+  an open, and an open as a delivery, see delivery.tracking). Opens and clicks
+  are people's: those of privacy proxies and scanners (delivery.machine) are
+  **machine opens**, readers whose only opens were a machine's, shown apart,
+  with **all opens** (people's and machines') beside them for comparison with
+  figures that do not tell them apart.
 * **bounces**: readers with a ``bounced`` or ``rejected`` event (hard and soft
   as the provider reported them; ``deferred`` is counted apart as deferrals).
 * **complaints / unsubscribes**: readers with such an event.
@@ -58,6 +62,7 @@ class HourlyRow:
     offset: int  # hours since the start hour
     opens: int
     clicks: int
+    machine_opens: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def send_figures(*, sends: QuerySet[Send]) -> list[Figure]:
         delivered=Count("id", filter=Q(delivered_at__isnull=False)),
         opened=Count("id", filter=Q(opened_at__isnull=False)),
         clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        machine=Count("id", filter=Q(opened_at__isnull=True, machine_opened_at__isnull=False)),
     )
     problems = Event.objects.filter(
         send__in=sends,
@@ -96,7 +102,9 @@ def send_figures(*, sends: QuerySet[Send]) -> list[Figure]:
     return [
         figure("sent", "Sent", sent, ""),
         figure("delivered", "Delivered", delivered, "sent"),
-        figure("opened", "Unique opens", counts["opened"], "delivered"),
+        figure("opened", "Unique opens (people)", counts["opened"], "delivered"),
+        figure("machine_opened", "Machine opens only (privacy proxies, scanners)", counts["machine"], "delivered"),
+        figure("all_opened", "All opens (people and machines)", counts["opened"] + counts["machine"], "delivered"),
         figure("clicked", "Unique clicks", counts["clicked"], "delivered"),
         figure("bounced", "Bounces", problems["bounced"], "sent"),
         figure("deferred", "Deferred (soft, may still arrive)", problems["deferred"], "sent"),
@@ -114,7 +122,7 @@ def sends_start(*, sends: QuerySet[Send]) -> datetime | None:
 
 
 def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[HourlyRow]:
-    """Open and click events per clock hour for the first 48 hours.
+    """Open and click events per clock hour for the first 48 hours (people's, and machines' opens apart).
 
     Hour 0 is the clock hour (in TIME_ZONE) in which the first send started;
     every hour appears, empty ones with zeros.
@@ -134,8 +142,9 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
         # COUNT(at) rather than COUNT(id) (``at`` is never null): every column read is in the
         # (send, event_type, at) index, so PostgreSQL can answer from the index alone.
         .annotate(
-            opens=Count("at", filter=Q(event_type=Event.Type.OPENED)),
-            clicks=Count("at", filter=Q(event_type=Event.Type.CLICKED)),
+            opens=Count("at", filter=Q(event_type=Event.Type.OPENED, machine="")),
+            clicks=Count("at", filter=Q(event_type=Event.Type.CLICKED, machine="")),
+            machine_opens=Count("at", filter=Q(event_type=Event.Type.OPENED) & ~Q(machine="")),
         )
         .order_by("hour")
     )
@@ -144,14 +153,14 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
     for offset in range(CHART_HOURS):
         hour = first + timedelta(hours=offset)
         row = found.get(timezone.localtime(hour), {})
-        rows.append(HourlyRow(hour, offset, row.get("opens", 0), row.get("clicks", 0)))
+        rows.append(HourlyRow(hour, offset, row.get("opens", 0), row.get("clicks", 0), row.get("machine_opens", 0)))
     return rows
 
 
 def top_links(*, sends: QuerySet[Send], limit: int | None = 10) -> list[Any]:
     """Clicked links by unique readers (then total clicks)."""
     links = (
-        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED)
+        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED, machine="")
         .exclude(url="")
         .values("url")
         .annotate(readers=Count("delivery", distinct=True), clicks=Count("id"))
@@ -226,9 +235,9 @@ def recent_sends(*, limit: int = 50) -> QuerySet[Send]:
 
 
 def csv_rows_hourly(rows: list[HourlyRow]) -> Iterator[list[Any]]:
-    yield ["hour_offset", "hour_start", "opens", "clicks"]
+    yield ["hour_offset", "hour_start", "opens", "clicks", "machine_opens"]
     for row in rows:
-        yield [row.offset, row.hour.isoformat(), row.opens, row.clicks]
+        yield [row.offset, row.hour.isoformat(), row.opens, row.clicks, row.machine_opens]
 
 
 def csv_rows_figures(figures: list[Figure]) -> Iterator[list[Any]]:

@@ -62,8 +62,9 @@ def _engagement(request: HttpRequest, sends: QuerySet[Send], name: str, extra: d
         "type": "line",
         "labels": [f"+{row.offset}h" for row in hourly],
         "series": [
-            {"label": "Opens", "data": [row.opens for row in hourly]},
+            {"label": "Opens (people)", "data": [row.opens for row in hourly]},
             {"label": "Clicks", "data": [row.clicks for row in hourly]},
+            {"label": "Machine opens", "data": [row.machine_opens for row in hourly]},
         ],
     }
     context = {

@@ -7,7 +7,7 @@ class DeliveryConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the anymail ``tracking`` receiver.
-        from delivery import privacy, tracking  # noqa: F401
+        from delivery import engagement, privacy, tracking  # noqa: F401
         from delivery.selectors import send_open_for_issue
         from issues.hooks import open_send_finder_register
 
@@ -21,3 +21,5 @@ class DeliveryConfig(AppConfig):
         from delivery.samples import register_samples
 
         register_samples()
+        # Segments' engagement rules read opens and clicks; a finished send counts as received.
+        engagement.register()

@@ -17,6 +17,9 @@ Rules worth knowing:
   reader backwards. An open or a click is proof of delivery, and a click of an
   open, so they fill the earlier stages too (a later ``delivered`` event with an
   earlier time still wins).
+* An open or click by a privacy proxy or a link scanner (delivery.machine) is
+  stored with its reason in ``Event.machine``; it fills ``delivered_at`` and
+  ``machine_opened_at`` only, and changes nothing of the reader's engagement.
 * Hard bounces are anymail's ``rejected`` and ``bounced`` unless the bounce is
   soft by :func:`bounce_is_soft`; soft bounces are ``deferred`` and soft
   ``bounced``. Hard bounces and complaints suppress the address at once.
@@ -52,7 +55,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from core.ids import parse_id
-from delivery.models import Delivery, DeliveryStatus, Event
+from delivery import machine
+from delivery.machine import MachineKind, machine_kind
+from delivery.models import Delivery, DeliveryStatus, Event, Send
 from subscribers.models import Subscriber, Suppression
 
 logger = logging.getLogger(__name__)
@@ -135,6 +140,7 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
                     reject_reason=_text(event.reject_reason, 40),
                     description=_description(event),
                     user_agent=_text(event.user_agent, 500),
+                    machine=_machine(event=event, event_type=event_type, at=at, delivery=delivery),
                     raw=json_safe(event.esp_event),
                 )
         except IntegrityError:
@@ -159,6 +165,19 @@ def _other_message(*, event: AnymailTrackingEvent, stored: Event) -> None:
             except (ValidationError, PermissionDenied, ObjectDoesNotExist, ValueError):
                 logger.exception("Tracking event %s could not update its reader", stored.pk)
         return
+
+
+def _machine(*, event: AnymailTrackingEvent, event_type: str, at: datetime, delivery: Delivery | None) -> str:
+    """For an open or click: why it was a machine's rather than the reader's ("" for the reader)."""
+    if event_type not in (Event.Type.OPENED, Event.Type.CLICKED):
+        return MachineKind.PERSON
+    return machine_kind(
+        user_agent=_text(event.user_agent, 500),
+        ip=machine.provider_ip(event.esp_event),
+        at=at,
+        sent_at=delivery.sent_at if delivery is not None else None,
+        provider_flag=machine.provider_flag(event.esp_event),
+    )
 
 
 def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:
@@ -305,7 +324,13 @@ def _description(event: AnymailTrackingEvent) -> str:
 
 
 def _apply_effects(*, event: AnymailTrackingEvent, stored: Event, delivery: Delivery) -> None:
-    _delivery_update(delivery=delivery, event_type=stored.event_type, at=stored.at, message_id=stored.message_id)
+    _delivery_update(
+        delivery=delivery,
+        event_type=stored.event_type,
+        at=stored.at,
+        message_id=stored.message_id,
+        by_machine=bool(stored.machine),
+    )
     if stored.event_type not in READER_EFFECT_TYPES:
         return
     try:
@@ -316,7 +341,9 @@ def _apply_effects(*, event: AnymailTrackingEvent, stored: Event, delivery: Deli
         logger.exception("Tracking event %s could not update its reader", stored.pk)
 
 
-def _delivery_update(*, delivery: Delivery, event_type: str, at: datetime, message_id: str) -> None:
+def _delivery_update(
+    *, delivery: Delivery, event_type: str, at: datetime, message_id: str, by_machine: bool = False
+) -> None:
     rows = Delivery.objects.filter(pk=delivery.pk)
     # Any event at all proves the provider accepted the message.
     rows.filter(status=DeliveryStatus.UNCERTAIN).update(
@@ -329,16 +356,23 @@ def _delivery_update(*, delivery: Delivery, event_type: str, at: datetime, messa
         Event.Type.OPENED: ["delivered_at", "opened_at"],
         Event.Type.CLICKED: ["delivered_at", "opened_at", "clicked_at"],
     }.get(Event.Type(event_type), [])
+    if by_machine:
+        # A proxy's fetch proves the message arrived, not that anyone read it.
+        stages = ["delivered_at", "machine_opened_at"] if stages else []
     if stages:
         # Earliest time wins, in one statement, whatever order the events come in.
         rows.update(**{field: Least(Coalesce(field, Value(at)), Value(at)) for field in stages})
 
 
 def _reader_update(*, event: AnymailTrackingEvent, stored: Event, delivery: Delivery) -> None:
-    _reader_effects(event=event, stored=stored, subscriber=delivery.subscriber, email=delivery.email)
+    _reader_effects(
+        event=event, stored=stored, subscriber=delivery.subscriber, email=delivery.email, send_id=delivery.send_id
+    )
 
 
-def _reader_effects(*, event: AnymailTrackingEvent, stored: Event, subscriber: Subscriber | None, email: str) -> None:
+def _reader_effects(
+    *, event: AnymailTrackingEvent, stored: Event, subscriber: Subscriber | None, email: str, send_id: int | None = None
+) -> None:
     # Imported here: the subscribers app must load without delivery's receiver and vice versa.
     import subscribers.services as subscriber_services
 
@@ -356,8 +390,15 @@ def _reader_effects(*, event: AnymailTrackingEvent, stored: Event, subscriber: S
         # One reader's bounces take turns, so two arriving at once both count.
         Subscriber.objects.select_for_update().filter(pk=subscriber.pk).values_list("pk").first()
     if kind in (Event.Type.OPENED, Event.Type.CLICKED):
-        if subscriber is not None:
-            subscriber_services.subscriber_record_engagement(subscriber=subscriber, at=stored.at)
+        if subscriber is not None and not stored.machine:
+            subscriber_services.subscriber_record_engagement(
+                subscriber=subscriber,
+                at=stored.at,
+                send_started_at=(
+                    Send.objects.filter(pk=send_id).values_list("started_at", flat=True).first() if send_id else None
+                ),
+                clicked=kind == Event.Type.CLICKED,
+            )
     elif hard:
         if subscriber is not None:
             subscriber_services.subscriber_record_bounce(subscriber=subscriber, hard=True, detail=detail)

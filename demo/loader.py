@@ -32,6 +32,7 @@ from api.scopes import Scope
 from core.sanitize import sanitize_inline
 from demo import content
 from demo.back_issues import BACK_ISSUES
+from demo.engagement import engagement_ensure
 from demo.masthead import publication_ensure
 from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
@@ -413,4 +414,5 @@ def demo_load() -> DemoReport:
     created += avatars_ensure()
     created += issues_ensure()
     created += templates_ensure()
+    created += engagement_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created, api_key=api_key)

@@ -313,6 +313,8 @@ if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BAT
         f"({PROVIDER_BATCH_LIMITS[EMAIL_PROVIDER]})."
     )
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+# An open or click this soon after the message went to the provider is a machine's (delivery.machine).
+MACHINE_OPEN_SECONDS = env_int("MACHINE_OPEN_SECONDS", 15, minimum=0)
 # Rows of a CSV import per task run: each run must end well inside CELERY_TASK_TIME_LIMIT.
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -79,7 +80,16 @@ class Subscriber(models.Model):
     )
     welcome_sent_at = models.DateTimeField(null=True, blank=True)
     soft_bounces = models.PositiveIntegerField(default=0, help_text="Soft bounces in a row.")
-    last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Last open or click.")
+    last_engaged_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Last open or click by the reader (not by a privacy proxy)."
+    )
+    # When the newest send the reader opened (or clicked) started: "opened any of the last N sends" is
+    # then one comparison with the start of the Nth newest send (subscribers.engagement).
+    last_open_send_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    last_click_send_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    received_count = models.PositiveIntegerField(
+        default=0, db_index=True, help_text="Issues the provider accepted for this reader (counted when a send ends)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -148,6 +158,9 @@ class Suppression(models.Model):
         return self.email or f"(erased) {self.email_hash[:12]}…"
 
 
+AT_LEAST_ONE = MinValueValidator(1, "Enter 1 or more.")
+
+
 class Segment(models.Model):
     """A saved filter over subscribers that a send can target."""
 
@@ -164,10 +177,38 @@ class Segment(models.Model):
         "finding readers in the admin (for example pending for a month).",
     )
     engaged_within_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Opened or clicked within this many days."
+        null=True, blank=True, validators=[AT_LEAST_ONE], help_text="Opened or clicked within this many days."
     )
     inactive_for_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="No open or click for at least this many days (or never)."
+        null=True,
+        blank=True,
+        validators=[AT_LEAST_ONE],
+        help_text="No open or click for at least this many days (or never).",
+    )
+    # Engagement rules. Opens by privacy proxies and prefetching (delivery.machine) never count.
+    opened_in_last_sends = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[AT_LEAST_ONE],
+        verbose_name="opened or clicked any of the last N sends",
+        help_text="N: the newest sends of the publication, to any audience.",
+    )
+    clicked_in_last_sends = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[AT_LEAST_ONE],
+        verbose_name="clicked in any of the last N sends",
+    )
+    clicked_url = models.URLField(
+        max_length=2000, blank=True, verbose_name="clicked this link", help_text="A link of a sent issue, exactly."
+    )
+    # An Issue's id: the issues app is not the audience's to import (subscribers.engagement).
+    clicked_issue = models.PositiveIntegerField(null=True, blank=True, verbose_name="clicked any link of this issue")
+    never_opened = models.BooleanField(
+        default=False, verbose_name="never opened", help_text="No open or click since joining."
+    )
+    received_at_least = models.PositiveIntegerField(
+        null=True, blank=True, validators=[AT_LEAST_ONE], verbose_name="received at least N issues"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

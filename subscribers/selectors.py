@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from subscribers.engagement import engagement_source
 from subscribers.links import InvalidLink, TokenData, address_digest
 from subscribers.models import (
     Consent,
@@ -52,6 +53,12 @@ class SegmentRules:
     signed_up_before: datetime.date | None = None
     engaged_within_days: int | None = None
     inactive_for_days: int | None = None
+    opened_in_last_sends: int | None = None
+    clicked_in_last_sends: int | None = None
+    clicked_url: str = ""
+    clicked_issue: int | None = None
+    never_opened: bool = False
+    received_at_least: int | None = None
 
     @classmethod
     def of(cls, segment: Segment) -> SegmentRules:
@@ -63,6 +70,12 @@ class SegmentRules:
             signed_up_before=segment.signed_up_before,
             engaged_within_days=segment.engaged_within_days,
             inactive_for_days=segment.inactive_for_days,
+            opened_in_last_sends=segment.opened_in_last_sends,
+            clicked_in_last_sends=segment.clicked_in_last_sends,
+            clicked_url=segment.clicked_url,
+            clicked_issue=segment.clicked_issue,
+            never_opened=segment.never_opened,
+            received_at_least=segment.received_at_least,
         )
 
 
@@ -87,6 +100,29 @@ def rules_filter(rules: SegmentRules) -> Q:
     if rules.inactive_for_days is not None:
         since = now - datetime.timedelta(days=rules.inactive_for_days)
         condition &= Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=since)
+    return condition & _engagement_filter(rules)
+
+
+def _engagement_filter(rules: SegmentRules) -> Q:
+    """The engagement rules: per-reader fields where they answer, else the sending layer's EXISTS."""
+    condition = Q()
+    if rules.never_opened:
+        # last_engaged_at is kept by every open or click of a person (a click counts as an open).
+        condition &= Q(last_engaged_at__isnull=True)
+    if rules.received_at_least is not None:
+        condition &= Q(received_count__gte=rules.received_at_least)
+    wanted = (rules.opened_in_last_sends, rules.clicked_in_last_sends, rules.clicked_url, rules.clicked_issue)
+    if all(value in (None, "") for value in wanted):
+        return condition
+    source = engagement_source()
+    if rules.opened_in_last_sends is not None:
+        condition &= source.opened_in_last_sends(rules.opened_in_last_sends)
+    if rules.clicked_in_last_sends is not None:
+        condition &= source.clicked_in_last_sends(rules.clicked_in_last_sends)
+    if rules.clicked_url:
+        condition &= source.clicked_url(rules.clicked_url)
+    if rules.clicked_issue is not None:
+        condition &= source.clicked_issue(rules.clicked_issue)
     return condition
 
 

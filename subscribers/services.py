@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from core.events import EventName, emit, emit_many
@@ -131,10 +132,27 @@ def subscriber_mark_complained(*, subscriber: Subscriber, detail: str = "") -> S
     return subscriber
 
 
-def subscriber_record_engagement(*, subscriber: Subscriber, at: datetime.datetime) -> None:
-    """An open or a click: remember the latest one and reset the soft-bounce run."""
-    Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=0)
-    Subscriber.objects.filter(pk=subscriber.pk).exclude(last_engaged_at__gte=at).update(last_engaged_at=at)
+def subscriber_record_engagement(
+    *,
+    subscriber: Subscriber,
+    at: datetime.datetime,
+    send_started_at: datetime.datetime | None = None,
+    clicked: bool = False,
+) -> None:
+    """An open or a click by the reader: remember the latest one, and the newest send it was in
+    (when that send started), and reset the soft-bounce run. Each field only moves forward."""
+    rows = Subscriber.objects.filter(pk=subscriber.pk)
+    rows.update(soft_bounces=0)
+    rows.exclude(last_engaged_at__gte=at).update(last_engaged_at=at)
+    if send_started_at is not None:
+        rows.exclude(last_open_send_at__gte=send_started_at).update(last_open_send_at=send_started_at)
+        if clicked:
+            rows.exclude(last_click_send_at__gte=send_started_at).update(last_click_send_at=send_started_at)
+
+
+def subscribers_count_received(*, subscriber_ids: QuerySet[Any, Any]) -> int:
+    """One more issue received by each of these readers (one UPDATE); how many readers."""
+    return Subscriber.objects.filter(pk__in=subscriber_ids).update(received_count=F("received_count") + 1)
 
 
 # --- the reader's own actions ----------------------------------------------

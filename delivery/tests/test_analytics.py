@@ -45,10 +45,12 @@ def seed_send(*, issue: Issue | None = None, prefix: str = "r", start: datetime 
                 delivered_at=start + timedelta(minutes=1) if n < 8 else None,
                 opened_at=start + timedelta(minutes=10) if n < 5 else None,
                 clicked_at=start + timedelta(minutes=100) if n < 2 else None,
+                # Readers 5 and 6: only Apple's proxy fetched the images; reader 0 read it after the proxy.
+                machine_opened_at=start + timedelta(minutes=1) if n in (0, 5, 6) else None,
             )
         )
 
-    def event(n: int, kind: str, minutes: float, url: str = "") -> Event:
+    def event(n: int, kind: str, minutes: float, url: str = "", machine: str = "") -> Event:
         item = deliveries[n]
         key = f"{prefix}-{send.pk}-{n}-{kind}-{minutes}-{url}"
         return Event(
@@ -59,10 +61,12 @@ def seed_send(*, issue: Issue | None = None, prefix: str = "r", start: datetime 
             at=start + timedelta(minutes=minutes),
             recipient=item.email,
             url=url,
+            machine=machine,
         )
 
     events = [event(n, "delivered", 1) for n in range(8)]
     events += [event(n, "opened", 10) for n in range(5)]  # hour +0: 5 opens
+    events += [event(n, "opened", 1, machine="apple_mpp") for n in (0, 5, 6)]  # hour +0: 3 machine opens
     events += [event(0, "opened", 90), event(1, "opened", 95)]  # hour +1: 2 opens
     events += [event(0, "opened", 49 * 60)]  # after 48 hours: not charted
     events += [event(0, "clicked", 100, LINK_A), event(0, "clicked", 101, LINK_A), event(1, "clicked", 102, LINK_A)]
@@ -89,6 +93,8 @@ def test_send_figures_count_each_reader_once_with_rates_of_sent_or_delivered() -
         "sent": 10,
         "delivered": 8,
         "opened": 5,
+        "machine_opened": 2,
+        "all_opened": 7,
         "clicked": 2,
         "bounced": 1,
         "deferred": 1,
@@ -121,6 +127,7 @@ def test_hourly_engagement_covers_48_hours_from_the_start_hour() -> None:
     assert len(rows) == 48
     assert rows[0].hour == START
     assert [(r.offset, r.opens, r.clicks) for r in rows if r.opens or r.clicks] == [(0, 5, 0), (1, 2, 4)]
+    assert [(r.offset, r.machine_opens) for r in rows if r.machine_opens] == [(0, 3)]
 
 
 def test_top_links_rank_by_unique_readers() -> None:
@@ -175,10 +182,10 @@ def test_every_table_downloads_as_csv(client: Client, table: str) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
-    expected = {"figures": 11, "hourly": 49, "links": 3, "readers": 3}[table]
+    expected = {"figures": 13, "hourly": 49, "links": 3, "readers": 3}[table]
     assert len(rows) == expected
     if table == "hourly":
-        assert rows[1][0] == "0" and rows[1][2:] == ["5", "0"]
+        assert rows[1][0] == "0" and rows[1][2:] == ["5", "0", "3"]
     if table == "readers":
         assert {row[2] for row in rows[1:]} == {"r9@example.org", "r3@example.org"}
 

@@ -65,7 +65,7 @@ def test_editor_sees_the_send_chart_and_its_numbers(page: Any, live_server: Any)
         > 3
     )
     opened = page.locator("#figures tr[data-key=opened] td")
-    assert opened.all_inner_texts()[:4] == ["Unique opens", "5", "62.5%", "delivered"]
+    assert opened.all_inner_texts()[:4] == ["Unique opens (people)", "5", "62.5%", "delivered"]
     assert page.locator("#links tbody tr").count() == 2
     assert "Apple Mail Privacy Protection" in page.inner_text(".analytics-note")
     page.click("text=Show the numbers")

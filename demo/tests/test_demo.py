@@ -283,3 +283,20 @@ def test_the_demo_archive_has_more_than_a_page_tags_on_several_issues_and_author
     assert public_issues().filter(cover_image="").exists()  # their previews use the generated card
     authors = Author.objects.all()
     assert authors and all(author.avatar.name for author in authors)
+
+
+def test_the_demo_has_engagement_segments_that_match_readers_and_machine_opens_apart(client):
+    from delivery.analytics import send_figures
+    from delivery.models import Send
+    from subscribers.models import Segment
+    from subscribers.selectors import segment_count
+
+    load_demo()
+    load_demo()  # a second run adds no second send
+
+    send = Send.objects.get(issue__slug="small-models-have-a-big-week")
+    figures = {fig.key: fig.count for fig in send_figures(sends=Send.objects.filter(pk=send.pk))}
+    assert figures["opened"] > 0 and figures["machine_opened"] > 0 and figures["clicked"] > 0
+    counts = {segment.name: segment_count(segment) for segment in Segment.objects.all()}
+    assert len(counts) == 4 and all(counts.values()), counts
+    assert Subscriber.objects.filter(received_count=1).count() == send.total

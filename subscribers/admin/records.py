@@ -10,9 +10,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 
 from core.ids import parse_id
 from subscribers import importer, services
+from subscribers.engagement import engagement_source
 from subscribers.models import (
     ImportJob,
     MailingList,
@@ -25,12 +27,81 @@ from subscribers.models import (
 from subscribers.normalise import normalise_email
 from subscribers.selectors import SegmentRules, segment_count, segment_counts, segment_filter
 
+ENGAGEMENT_FIELDS = [
+    "opened_in_last_sends",
+    "clicked_in_last_sends",
+    "clicked_url",
+    "clicked_issue",
+    "never_opened",
+    "received_at_least",
+]
+#: Rules that need an open or click, which "never opened" contradicts.
+NEEDS_ENGAGEMENT = [
+    "engaged_within_days",
+    "opened_in_last_sends",
+    "clicked_in_last_sends",
+    "clicked_url",
+    "clicked_issue",
+]
+
+
+def _sent_issue_choices() -> list[tuple[Any, str]]:
+    return [("", "Any or none"), *engagement_source().sent_issue_choices()]
+
+
+class LinkInput(forms.URLInput):
+    """A URL box that suggests the links of sent issues readers clicked (a datalist)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> Any:
+        list_id = f"{name}-suggestions"
+        field = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join(
+            "", '<option value="{}">', ((url,) for url in engagement_source().clicked_url_suggestions())
+        )
+        return format_html('{}<datalist id="{}">{}</datalist>', field, list_id, options)
+
+
+def rule_errors(data: dict[str, Any]) -> list[str]:
+    """Conditions that no reader can meet together (checked on save and by the live count)."""
+    errors = []
+    after, before = data.get("signed_up_after"), data.get("signed_up_before")
+    if after and before and after > before:
+        errors.append("“Signed up after” must be on or before “signed up before”.")
+    engaged, inactive = data.get("engaged_within_days"), data.get("inactive_for_days")
+    if engaged and inactive and inactive >= engaged:
+        errors.append(
+            "“Opened or clicked within N days” must be more days than “no open or click for N days”, "
+            "or no reader can match both."
+        )
+    if data.get("never_opened"):
+        clashing = [name for name in NEEDS_ENGAGEMENT if data.get(name) not in (None, "")]
+        if clashing:
+            label = getattr(Segment._meta.get_field(clashing[0]), "verbose_name", clashing[0])
+            errors.append(f"“Never opened” cannot be combined with “{label}”: it needs an open or click.")
+    return errors
+
 
 class SegmentForm(forms.ModelForm):
     status = forms.ChoiceField(
         choices=[("", "Any status"), *SubscriberStatus.choices],
         required=False,
         help_text=Segment._meta.get_field("status").help_text,
+    )
+    clicked_issue = forms.TypedChoiceField(
+        choices=_sent_issue_choices,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Clicked any link of this issue",
+        help_text="Issues that were sent.",
+    )
+    clicked_url = forms.URLField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        widget=LinkInput,
+        label="Clicked this link",
+        help_text=Segment._meta.get_field("clicked_url").help_text,
     )
 
     class Meta:
@@ -44,6 +115,7 @@ class SegmentForm(forms.ModelForm):
             "signed_up_before",
             "engaged_within_days",
             "inactive_for_days",
+            *ENGAGEMENT_FIELDS,
         ]
         widgets = {
             "lists": forms.CheckboxSelectMultiple,
@@ -52,11 +124,20 @@ class SegmentForm(forms.ModelForm):
             "signed_up_before": forms.DateInput(attrs={"type": "date"}),
         }
 
+    def clean_clicked_url(self) -> str:
+        url: str = self.cleaned_data.get("clicked_url") or ""
+        if url and not engagement_source().url_of_sent_issue(url):
+            raise ValidationError(
+                "No sent issue links to this address, and no reader clicked it: enter a link exactly as it "
+                "appears in a sent issue (the suggestions are links readers clicked)."
+            )
+        return url
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        after, before = data.get("signed_up_after"), data.get("signed_up_before")
-        if after and before and after > before:
-            raise ValidationError("“Signed up after” must be on or before “signed up before”.")
+        errors = rule_errors(data)
+        if errors:
+            raise ValidationError(errors)
         return data
 
 
@@ -68,8 +149,21 @@ class SegmentRulesForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "any"), *SubscriberStatus.choices], required=False)
     signed_up_after = forms.DateField(required=False)
     signed_up_before = forms.DateField(required=False)
-    engaged_within_days = forms.IntegerField(min_value=0, required=False)
-    inactive_for_days = forms.IntegerField(min_value=0, required=False)
+    engaged_within_days = forms.IntegerField(min_value=1, required=False)
+    inactive_for_days = forms.IntegerField(min_value=1, required=False)
+    opened_in_last_sends = forms.IntegerField(min_value=1, required=False)
+    clicked_in_last_sends = forms.IntegerField(min_value=1, required=False)
+    clicked_url = forms.URLField(max_length=2000, required=False, assume_scheme="https")
+    clicked_issue = forms.IntegerField(min_value=1, required=False)
+    never_opened = forms.BooleanField(required=False)
+    received_at_least = forms.IntegerField(min_value=1, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        errors = rule_errors(data)
+        if errors:
+            raise ValidationError(errors)
+        return data
 
     def rules(self) -> SegmentRules:
         data = self.cleaned_data
@@ -81,6 +175,12 @@ class SegmentRulesForm(forms.Form):
             signed_up_before=data["signed_up_before"],
             engaged_within_days=data["engaged_within_days"],
             inactive_for_days=data["inactive_for_days"],
+            opened_in_last_sends=data["opened_in_last_sends"],
+            clicked_in_last_sends=data["clicked_in_last_sends"],
+            clicked_url=data["clicked_url"],
+            clicked_issue=data["clicked_issue"],
+            never_opened=data["never_opened"],
+            received_at_least=data["received_at_least"],
         )
 
 
@@ -102,7 +202,11 @@ class SegmentAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         # The live count below the conditions replaces the saved count while editing.
         first = ["name", "created_by", "created_at"] if obj is not None else ["name"]
-        return [(None, {"fields": first}), ("Readers who match all of these", {"fields": self.conditions})]
+        engagement = (
+            "Engagement: opens and clicks of people (privacy proxies and link scanners do not count)",
+            {"fields": ENGAGEMENT_FIELDS},
+        )
+        return [(None, {"fields": first}), ("Readers who match all of these", {"fields": self.conditions}), engagement]
 
     @admin.display(description="Matching readers (any status)")
     def matching(self, obj: Segment) -> int:

@@ -215,6 +215,15 @@ def test_an_editor_builds_a_segment_and_watches_the_count_change(page: Any, live
     assert count.inner_text() == "1 reader matches; a send would reach 0 of them now."
     page.get_by_label("Status").select_option("")
     page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '3'")
+    # Engagement rules count live too, and rules that contradict each other say so.
+    page.get_by_label("Never opened").check()
+    page.get_by_label("Opened or clicked any of the last N sends").fill("2")
+    page.wait_for_function("document.getElementById('segment-live-count').textContent.includes('cannot be combined')")
+    assert count.inner_text().startswith("“Never opened” cannot be combined with “opened or clicked any of the last")
+    page.get_by_label("Opened or clicked any of the last N sends").fill("")
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '3'")
+    page.get_by_label("Never opened").uncheck()
+    page.wait_for_function("document.getElementById('segment-live-count').dataset.sendable === '3'")
     page.get_by_label("Name").fill("Daily readers")
     screenshot(page, "subscribers-segment-live-count")
     page.get_by_role("button", name="Save", exact=True).click()

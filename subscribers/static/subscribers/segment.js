@@ -5,7 +5,8 @@
   var output = document.getElementById("segment-live-count");
   var form = output && output.closest("form");
   if (!form) { return; }
-  var fields = ["lists", "tags", "status", "signed_up_after", "signed_up_before", "engaged_within_days", "inactive_for_days"];
+  var fields = ["lists", "tags", "status", "signed_up_after", "signed_up_before", "engaged_within_days", "inactive_for_days",
+    "opened_in_last_sends", "clicked_in_last_sends", "clicked_url", "clicked_issue", "never_opened", "received_at_least"];
   var request = 0;
 
   function readers(n) { return n.toLocaleString("en-GB") + (n === 1 ? " reader matches" : " readers match"); }
@@ -29,7 +30,8 @@
         if (!answer.ok) {
           var errors = answer.body.errors || {};
           var first = Object.keys(errors)[0];
-          output.textContent = first ? first.replace(/_/g, " ") + ": " + errors[first][0].message : "Cannot count these conditions.";
+          var where = first === "__all__" ? "" : (first || "").replace(/_/g, " ") + ": ";
+          output.textContent = first ? where + errors[first][0].message : "Cannot count these conditions.";
           output.dataset.sendable = "";
           return;
         }
