@@ -126,6 +126,7 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
         Event.objects.filter(
             send__in=sends,
             event_type__in=[Event.Type.OPENED, Event.Type.CLICKED],
+            uncounted="",
             at__gte=first,
             at__lt=first + timedelta(hours=CHART_HOURS),
         )
@@ -151,7 +152,7 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
 def top_links(*, sends: QuerySet[Send], limit: int | None = 10) -> list[Any]:
     """Clicked links by unique readers (then total clicks)."""
     links = (
-        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED)
+        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED, uncounted="")
         .exclude(url="")
         .values("url")
         .annotate(readers=Count("delivery", distinct=True), clicks=Count("id"))
