@@ -395,26 +395,24 @@ _LOCAL = _LocalBudget()
 
 def time_left(*, remaining: int, achieved: float, limits: Limits, now: datetime.datetime | None = None) -> int | None:
     """Seconds until the last of ``remaining`` readers goes, with the caps: at the achieved rate
-    (or the cap's, before any is measured), and whole days of warm-up or daily cap to come."""
+    (or the cap's, before any is measured), and whole days of warm-up or daily cap to come.
+    None when nothing says how fast it goes."""
     if remaining <= 0:
         return 0
     now = now or timezone.now()
     rates = [r for r in (achieved, limits.rate()) if r]
-    if not rates:
-        return None
-    rate = min(rates)
+    rate = min(rates) if rates else None
     today = now.astimezone(publication_tz()).date()
     cap = limits.day_cap(today)
-    if cap is None:
-        return math.ceil(remaining / rate)
-    left_today = max(0, cap - budget_used_today(limits))
-    if remaining <= left_today:
-        return math.ceil(remaining / rate)
+    left_today = None if cap is None else max(0, cap - budget_used_today(limits))
+    if left_today is None or remaining <= left_today:
+        return None if rate is None else math.ceil(remaining / rate)
+    # Today's share goes first; the rest waits for midnight and the days after it.
     seconds, remaining, day = seconds_to_tomorrow(now), remaining - left_today, today
     for _ in range(366):
         day += datetime.timedelta(days=1)
         cap = limits.day_cap(day)
         if cap is None or remaining <= cap:
-            return math.ceil(seconds + remaining / rate)
+            return math.ceil(seconds + (remaining / rate if rate else 0))
         seconds, remaining = seconds + 86400, remaining - cap
     return None

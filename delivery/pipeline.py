@@ -94,8 +94,8 @@ def snapshot_chunk(
     numbered from ``first_batch``, ``size`` to a batch (default pacing.batch_size()); returns how many.
 
     ``engaged_first`` (a warm-up is in force) numbers the batches by engagement instead: the
-    readers who opened or clicked last (else confirmed last) first, so a day's capped budget
-    goes to them. Then the whole audience is one chunk (the order is over all of it)."""
+    readers who opened or clicked last first, then those with no engagement yet by their
+    confirmation (newest first), so a day's capped budget goes to the likeliest to read. Then the whole audience is one chunk (the order is over all of it)."""
     audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by()
     columns = audience.values("id", "email", "last_engaged_at", "confirmed_at")
     sql, params = columns.query.sql_with_params()
@@ -103,7 +103,7 @@ def snapshot_chunk(
     size = size or pacing.batch_size()
     order = "c.id"
     if engaged_first:
-        order = "COALESCE(c.last_engaged_at, c.confirmed_at) DESC NULLS LAST, c.id"
+        order = "c.last_engaged_at DESC NULLS LAST, c.confirmed_at DESC NULLS LAST, c.id"
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     chunk = f"SELECT a.* FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
