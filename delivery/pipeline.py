@@ -95,7 +95,8 @@ def snapshot_chunk(
 
     ``engaged_first`` (a warm-up is in force) numbers the batches by engagement instead: the
     readers who opened or clicked last first, then those with no engagement yet by their
-    confirmation (newest first), so a day's capped budget goes to the likeliest to read. Then the whole audience is one chunk (the order is over all of it)."""
+    confirmation (newest first), so a day's capped budget goes to the likeliest to read. Then
+    the whole audience is one chunk (the order is over all of it)."""
     audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by()
     columns = audience.values("id", "email", "last_engaged_at", "confirmed_at")
     sql, params = columns.query.sql_with_params()
