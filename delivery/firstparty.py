@@ -74,7 +74,6 @@ SCANNER_AGENTS = (
     "wget/",
     "libwww",
     "httpclient",
-    "headlesschrome",
     "bot",
     "crawler",
     "spider",

@@ -83,13 +83,14 @@ def _merged(first: Results, second: Results) -> Results:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    """The seconds of a 429 answer's Retry-After header (a number or an HTTP date), else None."""
+    """The seconds of a 429 answer's Retry-After header (a number or an HTTP date), else None
+    (a 429 without one only retries its batch with backoff)."""
     response = getattr(exc, "response", None)
     if getattr(response, "status_code", None) != 429:
         return None
     raw = str(getattr(response, "headers", {}).get("Retry-After", "")).strip()
     if not raw:
-        return float(settings.SEND_RETRY_BACKOFF_SECONDS)
+        return None
     try:
         return max(0.0, float(raw))
     except ValueError:
