@@ -1,6 +1,6 @@
 """Pacing and tracking benchmark.
 
-    python -m bench.ratelimit [--workers 4] [--caps 2000:20000:100,50:500:10] [--tracking-readers 2000]
+    python -m bench.ratelimit [--workers 4] [--caps 2000:20000:500,50:500:10] [--tracking-readers 2000]
 
 1. **The shared rate limit.** For each ``cap:readers:batch``, one send through real
    worker processes (Mailgun's API on the fake provider) with SEND_RATE_PER_SECOND=cap.
@@ -156,7 +156,7 @@ def tracking_cpu(readers: int, batch: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Newsroom pacing and tracking benchmark")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--caps", default="2000:20000:100,50:500:10", help="cap:readers:batch, comma-separated")
+    parser.add_argument("--caps", default="2000:20000:500,50:500:10", help="cap:readers:batch, comma-separated")
     parser.add_argument("--tracking-readers", type=int, default=2000)
     args = parser.parse_args()
     runs = [tuple(int(x) for x in spec.split(":")) for spec in args.caps.split(",") if spec.strip()]

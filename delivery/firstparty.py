@@ -22,7 +22,6 @@ stored and stores nothing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import html
 import re
 import uuid
@@ -42,8 +41,8 @@ from delivery.models import Delivery, Event, Send, TrackedLink, Uncounted
 ESP_NAME = "newsroom"
 CLICK_SALT = "delivery.track.click"
 OPEN_SALT = "delivery.track.open"
-# 16 characters of base64: 96 bits of HMAC-SHA256, plenty for a link nobody may forge.
-SIGNATURE_CHARS = 16
+# 12 bytes, 16 characters of base64: 96 bits, plenty for a link nobody may forge.
+SIGNATURE_BYTES = 12
 OPEN_KEY = "o"
 # Links worth tracking: absolute http(s) links in an <a> tag. Merge-tag links (unsubscribe,
 # preferences) start with the tag, not with http, and stay as they are.
@@ -87,10 +86,12 @@ class InvalidTrackingToken(Exception):
 
 
 class TrackingSigner(signing.Signer):
-    """Django's Signer with its key derived once and the signature cut to 16 characters.
+    """Django's Signer with its key derived once and a short, fast signature.
 
-    Tokens go into every link of every email, so they are kept short; fallback
-    keys (SECRET_KEY_FALLBACKS) still verify, through Signer.unsign."""
+    Tokens go into every link of every email, one per link per reader, so the
+    signature is keyed BLAKE2b (a MAC in its own right, several times cheaper than
+    HMAC-SHA256 here) cut to 12 bytes, 16 characters. Fallback keys
+    (SECRET_KEY_FALLBACKS) still verify, through Signer.unsign."""
 
     def __init__(self, *, salt: str) -> None:
         super().__init__(salt=salt, sep=".", algorithm="sha256")
@@ -101,7 +102,12 @@ class TrackingSigner(signing.Signer):
 
     def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
         derived = self._derived if key is None or key == self.key else self._derive(key)
-        return signing.b64_encode(hmac.digest(derived, force_bytes(value), "sha256")).decode()[:SIGNATURE_CHARS]
+        return _mac(derived, force_bytes(value))
+
+
+def _mac(key: bytes, value: bytes) -> str:
+    digest = hashlib.blake2b(value, key=key, digest_size=SIGNATURE_BYTES).digest()
+    return signing.b64_encode(digest).decode()
 
 
 def _b62(n: int) -> str:
@@ -175,13 +181,20 @@ class ReaderTokens:
     def __init__(self) -> None:
         self.click = TrackingSigner(salt=CLICK_SALT)
         self.open = TrackingSigner(salt=OPEN_SALT)
+        self._links: list[tuple[str, str]] = []
+
+    def _sign(self, signer: TrackingSigner, value: str) -> str:
+        # TrackingSigner.sign's token, without Signer.sign's per-call overhead.
+        return f"{value}.{_mac(signer._derived, value.encode())}"
 
     def tokens(self, *, send: Send, delivery_id: int, links: int) -> dict[str, str]:
         """Merge values: ``t<i>`` for each of ``links`` links, and ``o`` when the send tracks opens."""
+        if len(self._links) != links:
+            self._links = [(link_key(i), f"-{_b62(i)}") for i in range(links)]
         stem = f"{_b62(send.pk)}-{_b62(delivery_id)}"
-        values = {link_key(i): self.click.sign(f"{stem}-{_b62(i)}") for i in range(links)}
+        values = {key: self._sign(self.click, stem + suffix) for key, suffix in self._links}
         if send.track_opens:
-            values[OPEN_KEY] = self.open.sign(stem)
+            values[OPEN_KEY] = self._sign(self.open, stem)
         return values
 
 

@@ -263,6 +263,9 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
     with claims.batch_lock(send_id, batch) as held:
         if not held:
             return BatchOutcome()  # another worker is sending this batch now
+        # Rendered (once per send, then cached) before the budget is taken: the time from the
+        # budget to the provider stays short, so batches reach it as evenly as the budget spaced them.
+        recipients.rendered_for(send, strategy.merge_tag)
         grant = _budget(send, batch)
         if grant is not None and not grant.granted:
             claims.batch_wait(send_id=send_id, batch=batch, seconds=grant.wait)

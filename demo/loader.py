@@ -297,7 +297,7 @@ def templates_ensure() -> list[str]:
 
 def sending_limits_ensure() -> list[str]:
     """Limits for the demo's provider, so the send page shows a limit in force and an operator
-    finds them under Delivery › Sending limits (the demo's sends still take seconds)."""
+    finds them under Delivery, Sending limits (the demo's sends still take seconds)."""
     from delivery.models import SendingLimit
 
     _, made = SendingLimit.objects.get_or_create(
