@@ -71,6 +71,7 @@ bench: install-dev
 	$(PY) -m bench.admin
 	$(PY) -m bench.static
 	$(PY) -m bench.engagement
+	$(PY) -m bench.ratelimit
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

@@ -6,6 +6,7 @@ start-up with a message that says exactly what to fix.
 
 from __future__ import annotations
 
+import datetime
 import os
 from urllib.parse import urlparse
 
@@ -42,6 +43,35 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
     return value
+
+
+def env_positive(name: str) -> int | None:
+    """A whole number of at least 1, or None when unset (a limit that is off)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return env_positive_item(name, raw)
+
+
+def env_positive_item(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name}={value} must be at least 1 (leave it unset for no limit).")
+    return value
+
+
+def env_date(name: str) -> datetime.date | None:
+    """A calendar day written YYYY-MM-DD, or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a date; write it YYYY-MM-DD.") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from delivery import admin_views, selectors
+from delivery import admin_views, pacing, selectors
 from delivery.forms import publication_tz
-from delivery.models import Send, SendStatus
+from delivery.models import Send, SendingLimit, SendStatus
 
 DETAIL_FIELDS: list[Any] = [
     "issue_link",
@@ -108,3 +108,30 @@ class SendAdmin(admin.ModelAdmin):
     @admin.display(description="Uncertain")
     def uncertain(self, obj: Send) -> int:
         return getattr(obj, "uncertain_count", 0)
+
+
+@admin.register(SendingLimit)
+class SendingLimitAdmin(admin.ModelAdmin):
+    """Operators set a provider's rate limits and warm-up here; a saved row is in force at once,
+    for every worker, instead of the SEND_RATE_* and SEND_WARMUP_* settings."""
+
+    list_display = ["provider", "per_second", "per_minute", "per_hour", "per_day", "max_batch", "in_force"]
+    fieldsets = [
+        (None, {"fields": ["provider"]}),
+        ("Rate limits", {"fields": ["per_second", "per_minute", "per_hour", "per_day", "max_batch"]}),
+        (
+            "Warm-up",
+            {
+                "fields": ["warmup_start", "warmup_daily_caps", "warmup_first_day", "warmup_growth_percent"],
+                "description": "Sends beyond today's cap wait for tomorrow; the most engaged readers go first.",
+            },
+        ),
+    ]
+
+    @admin.display(description="In force now")
+    def in_force(self, obj: SendingLimit) -> str:
+        return obj.limits().describe()
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "subtitle": f"In force now: {pacing.limits_in_force().describe()}"}
+        return super().changelist_view(request, extra)

@@ -57,7 +57,14 @@ def _create(request: HttpRequest, form: SendCreateForm) -> Send | None:
     data = form.cleaned_data
     try:
         return services.send_create(
-            issue=data["issue"], lists=data["lists"], segment=data["segment"], at=data["at"], acting_user=request.user
+            issue=data["issue"],
+            lists=data["lists"],
+            segment=data["segment"],
+            at=data["at"],
+            acting_user=request.user,
+            track_clicks=data["track_clicks"],
+            track_opens=data["track_opens"],
+            window=data["window"],
         )
     except (ValidationError, PermissionDenied) as exc:
         for text in _refusal(exc):

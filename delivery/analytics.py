@@ -134,13 +134,14 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
         Event.objects.filter(
             send__in=sends,
             event_type__in=[Event.Type.OPENED, Event.Type.CLICKED],
+            uncounted="",
             at__gte=first,
             at__lt=first + timedelta(hours=CHART_HOURS),
         )
         .annotate(hour=TruncHour("at"))
         .values("hour")
-        # COUNT(at) rather than COUNT(id) (``at`` is never null): every column read is in the
-        # (send, event_type, at) index, so PostgreSQL can answer from the index alone.
+        # The (send, event_type, at) index finds the rows; ``uncounted`` (scanners, the other
+        # tracking source) is read from each row, as opens and clicks that do not count stay out.
         .annotate(
             opens=Count("at", filter=Q(event_type=Event.Type.OPENED, machine="")),
             clicks=Count("at", filter=Q(event_type=Event.Type.CLICKED, machine="")),
@@ -160,7 +161,7 @@ def hourly_engagement(*, sends: QuerySet[Send], start: datetime | None) -> list[
 def top_links(*, sends: QuerySet[Send], limit: int | None = 10) -> list[Any]:
     """Clicked links by unique readers (then total clicks)."""
     links = (
-        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED, machine="")
+        Event.objects.filter(send__in=sends, event_type=Event.Type.CLICKED, machine="", uncounted="")
         .exclude(url="")
         .values("url")
         .annotate(readers=Count("delivery", distinct=True), clicks=Count("id"))

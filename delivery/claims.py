@@ -61,8 +61,9 @@ def batch_lock(send_id: int, batch: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def batch_claim(*, send_id: int, batch: int) -> list[Row]:
-    """Claim the batch's queued rows while the send is sending; skip readers no longer sendable.
+def batch_claim(*, send_id: int, batch: int, limit: int | None = None) -> list[Row]:
+    """Claim the batch's queued rows (the first ``limit`` by id, when the budget granted only
+    part of the batch) while the send is sending; skip readers no longer sendable.
 
     Rows still ``claimed`` from an earlier attempt whose worker died are settled by
     the batch's status: if the provider call had begun (``posting``, or no Batch row
@@ -78,6 +79,8 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
                 f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
                 "WHERE send_id = %s AND batch = %s AND status = %s "
                 f"AND EXISTS (SELECT 1 FROM {send_table} s WHERE s.id = %s AND s.status IN (%s, %s)) "
+                f"AND id IN (SELECT id FROM {table} WHERE send_id = %s AND batch = %s AND status = %s "
+                "ORDER BY id LIMIT %s) "
                 "RETURNING id, subscriber_id, email",
                 [
                     DeliveryStatus.CLAIMED,
@@ -88,6 +91,10 @@ def batch_claim(*, send_id: int, batch: int) -> list[Row]:
                     send_id,
                     SendStatus.SNAPSHOTTING,
                     SendStatus.SENDING,
+                    send_id,
+                    batch,
+                    DeliveryStatus.QUEUED,
+                    limit if limit is not None else 2**31 - 1,
                 ],
             )
             claimed = cursor.fetchall()
@@ -132,6 +139,13 @@ def batch_retry_due(*, send_id: int, batch: int, countdown: float) -> None:
     """The batch's retry waits ``countdown`` seconds: recovery leaves it alone until then."""
     due = timezone.now() + datetime.timedelta(seconds=countdown)
     Batch.objects.filter(send_id=send_id, number=batch, status=BatchStatus.QUEUED).update(due_at=due)
+
+
+def batch_wait(*, send_id: int, batch: int, seconds: float) -> None:
+    """The batch waits for its budget or window: due again in ``seconds``, its rows untouched."""
+    due = timezone.now() + datetime.timedelta(seconds=seconds)
+    # The status stays: one left claimed or posting by a dead worker still says how far it got.
+    Batch.objects.filter(send_id=send_id, number=batch).exclude(status=BatchStatus.DONE).update(due_at=due)
 
 
 def batches_due(send_id: int, numbers: list[int], now: datetime.datetime) -> None:

@@ -52,7 +52,18 @@ class AudienceForm(forms.Form):
 
 
 class SendCreateForm(AudienceForm):
-    field_order = ["issue", "lists", "segment", "when", "send_date", "send_time"]
+    field_order = [
+        "issue",
+        "lists",
+        "segment",
+        "when",
+        "send_date",
+        "send_time",
+        "window_start",
+        "window_end",
+        "track_clicks",
+        "track_opens",
+    ]
 
     issue = forms.ModelChoiceField(queryset=Issue.objects.all(), empty_label="— choose an approved issue —")
     when = forms.ChoiceField(
@@ -68,8 +79,30 @@ class SendCreateForm(AudienceForm):
         required=False, label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
 
+    window_start = forms.TimeField(
+        required=False,
+        label="Send only between",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="Optional: outside these hours batches wait (publication's time zone).",
+    )
+    window_end = forms.TimeField(
+        required=False, label="and", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    track_clicks = forms.BooleanField(
+        required=False,
+        label="Count clicks (first-party tracking)",
+        help_text="Links go through a redirect on this site that records each reader's click.",
+    )
+    track_opens = forms.BooleanField(
+        required=False,
+        label="Count opens with a tracking pixel",
+        help_text="Off by default: an open pixel reads the reader's device, which needs consent in the EU/UK.",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["track_clicks"].initial = settings.FIRST_PARTY_TRACKING
+        self.fields["track_opens"].initial = settings.FIRST_PARTY_OPEN_PIXEL
         if not self.is_bound:
             # Offer approved issues; a posted issue in another state reaches the
             # service, which says why it cannot be sent.
@@ -81,7 +114,20 @@ class SendCreateForm(AudienceForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         data["at"] = self._scheduled_at(data)
+        data["window"] = self._window(data)
         return data
+
+    def _window(self, data: dict[str, Any]) -> tuple[datetime.time, datetime.time] | None:
+        start, end = data.get("window_start"), data.get("window_end")
+        if start is None and end is None:
+            return None
+        if start is None or end is None:
+            if "window_start" not in self.errors and "window_end" not in self.errors:
+                raise ValidationError("Give both ends of the sending window, or neither.")
+            return None
+        if end <= start:
+            raise ValidationError(f"The sending window ends ({end:%H:%M}) before it starts ({start:%H:%M}).")
+        return (start, end)
 
     def _scheduled_at(self, data: dict[str, Any]) -> datetime.datetime | None:
         if data.get("when") != LATER:

@@ -3,6 +3,8 @@ reader of a send; an Event is what the provider told us afterwards."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F
@@ -12,6 +14,9 @@ from delivery.machine import MachineKind
 
 #: How much of a clicked URL the click index holds (see Event.Meta).
 URL_KEY_LENGTH = 300
+
+if TYPE_CHECKING:
+    from delivery.pacing import Limits
 
 
 class SendStatus(models.TextChoices):
@@ -41,15 +46,46 @@ class Send(models.Model):
         max_length=200, blank=True, help_text="Identifies the audience, to refuse a second identical send."
     )
     error = models.TextField(blank=True)
+    # Off for a row made directly; send_create sets both from the send form (site settings by default).
+    track_clicks = models.BooleanField(
+        default=False, help_text="Links go through signed redirects on this site, which count each reader's clicks."
+    )
+    track_opens = models.BooleanField(default=False, help_text="A one-pixel image on this site counts opens.")
+    window_start = models.TimeField(
+        null=True, blank=True, help_text="Batches go out only from this time (publication's zone)."
+    )
+    window_end = models.TimeField(null=True, blank=True, help_text="... until this time; outside it they wait.")
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=SendStatus.values), name="send_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(window_start__isnull=True, window_end__isnull=True)
+                | models.Q(
+                    window_start__isnull=False, window_end__isnull=False, window_end__gt=models.F("window_start")
+                ),
+                name="send_window_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.issue} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class TrackedLink(models.Model):
+    """One link of a send's email: a click token names its index, never a URL, so only the
+    issue's own links can be reached through the redirect."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="tracked_links", db_index=False)
+    index = models.PositiveIntegerField()
+    url = models.URLField(max_length=2000)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["send", "index"], name="tracked_link_once_per_send")]
+
+    def __str__(self) -> str:
+        return f"send {self.send_id} link {self.index}: {self.url}"
 
 
 class BatchStatus(models.TextChoices):
@@ -147,6 +183,14 @@ class Delivery(models.Model):
         return f"{self.email} ({self.status})"
 
 
+class Uncounted(models.TextChoices):
+    COUNTED = "", "Counted"
+    # A HEAD request or a known link scanner (mail security gateways follow every link).
+    SCANNER = "scanner", "Scanner or HEAD request"
+    # The send counts this kind from the other source (first-party tracking or the provider's).
+    OTHER_SOURCE = "other_source", "Counted from the other tracking source"
+
+
 class Event(models.Model):
     """One tracking event from the provider, as anymail normalised it."""
 
@@ -190,6 +234,12 @@ class Event(models.Model):
         help_text="Why an open or click is counted as a machine's (empty: a person).",
     )
     raw = models.JSONField(default=dict, blank=True)
+    uncounted = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=Uncounted.choices,
+        help_text="Why this open or click is kept apart from the figures (blank: it counts).",
+    )
 
     class Meta:
         ordering = ["-at"]
@@ -208,3 +258,93 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}"
+
+
+def _positive(field: str) -> models.Q:
+    return models.Q(**{f"{field}__isnull": True}) | models.Q(**{f"{field}__gte": 1})
+
+
+class SendingLimit(models.Model):
+    """An operator's limits for one provider, in force instead of the SEND_RATE_* and
+    SEND_WARMUP_* settings (delivery.pacing.limits_in_force)."""
+
+    provider = models.CharField(
+        max_length=20,
+        unique=True,
+        choices=[(name, name) for name in settings.PROVIDERS],
+        help_text="The ANYMAIL_PROVIDER these limits are for.",
+    )
+    per_second = models.PositiveIntegerField(null=True, blank=True, help_text="Messages per second (blank: none).")
+    per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Messages per minute.")
+    per_hour = models.PositiveIntegerField(null=True, blank=True, help_text="Messages per hour.")
+    per_day = models.PositiveIntegerField(null=True, blank=True, help_text="Messages per calendar day.")
+    max_batch = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most readers in one provider call (blank: the provider's own limit)."
+    )
+    warmup_start = models.DateField(null=True, blank=True, help_text="The first day of the warm-up.")
+    warmup_daily_caps = models.CharField(
+        max_length=500, blank=True, help_text="Caps for day 1, 2, 3, ... e.g. '500, 1000, 2000, 5000'; none after."
+    )
+    warmup_first_day = models.PositiveIntegerField(null=True, blank=True, help_text="Or: day 1's cap ...")
+    warmup_growth_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="... growing by this many percent each day."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=_positive(name), name=f"sending_limit_{name}_positive")
+            for name in ("per_second", "per_minute", "per_hour", "per_day", "max_batch", "warmup_first_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sending limits for {self.provider}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from delivery.pacing import parse_caps, warmup_check
+
+        errors: dict[str, list[str]] = {}
+        for name in ("per_second", "per_minute", "per_hour", "per_day", "max_batch", "warmup_first_day"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                errors[name] = ["Must be at least 1; leave it blank for no limit."]
+        try:
+            caps = parse_caps(self.warmup_daily_caps)
+            warmup_check(caps=caps, first_day=self.warmup_first_day, growth_percent=self.warmup_growth_percent)
+        except ValidationError as exc:
+            errors.setdefault("warmup_daily_caps", []).extend(exc.messages)
+            caps = []
+        else:
+            if (caps or self.warmup_first_day) and self.warmup_start is None:
+                errors["warmup_start"] = ["A warm-up needs its first day."]
+        api_limit = settings.PROVIDER_BATCH_LIMITS.get(self.provider)
+        if self.max_batch and api_limit and self.max_batch > api_limit:
+            errors["max_batch"] = [f"{self.provider} takes at most {api_limit} readers in one call."]
+        if self.provider and self.provider not in settings.PROVIDERS:
+            errors["provider"] = [f"Unknown provider; one of {', '.join(settings.PROVIDERS)}."]
+        if errors:
+            raise ValidationError(errors)
+
+    def limits(self) -> Limits:
+        from delivery.pacing import Limits, Warmup, parse_caps
+
+        warmup = None
+        if self.warmup_start is not None:
+            warmup = Warmup(
+                start=self.warmup_start,
+                caps=tuple(parse_caps(self.warmup_daily_caps)),
+                first_day=self.warmup_first_day,
+                growth_percent=self.warmup_growth_percent,
+            )
+        return Limits(
+            provider=self.provider,
+            per_second=self.per_second,
+            per_minute=self.per_minute,
+            per_hour=self.per_hour,
+            per_day=self.per_day,
+            max_batch=self.max_batch,
+            warmup=warmup,
+            source="admin",
+        )

@@ -33,7 +33,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from core.events import EventName, emit
-from delivery import claims, posting, recipients
+from delivery import claims, pacing, posting, recipients
 from delivery.judge import REASON_LIMIT
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import ProviderStrategy, provider_check
@@ -83,22 +83,35 @@ def _claim_due(now: datetime.datetime) -> list[int]:
 FIRST_CHUNK_BATCHES = 2
 CHUNK_BATCHES = 20
 MAX_CHUNK_BATCHES = 200
+# During a warm-up the audience is ordered as a whole, in one chunk.
+WHOLE_AUDIENCE = 10**9
 
 
-def snapshot_chunk(*, send: Send, after_id: int, first_batch: int, limit: int) -> int:
+def snapshot_chunk(
+    *, send: Send, after_id: int, first_batch: int, limit: int, size: int | None = None, engaged_first: bool = False
+) -> int:
     """Insert the next ``limit`` sendable readers (by id, after ``after_id``) as Delivery rows
-    numbered from ``first_batch``, ``NEWSROOM_BATCH_SIZE`` to a batch; returns how many."""
-    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by().values("id", "email")
-    sql, params = audience.query.sql_with_params()
+    numbered from ``first_batch``, ``size`` to a batch (default pacing.batch_size()); returns how many.
+
+    ``engaged_first`` (a warm-up is in force) numbers the batches by engagement instead: the
+    readers who opened or clicked last first, then those with no engagement yet by their
+    confirmation (newest first), so a day's capped budget goes to the likeliest to read. Then
+    the whole audience is one chunk (the order is over all of it)."""
+    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by()
+    columns = audience.values("id", "email", "last_engaged_at", "confirmed_at")
+    sql, params = columns.query.sql_with_params()
     table = Delivery._meta.db_table
-    size = settings.NEWSROOM_BATCH_SIZE
+    size = size or pacing.batch_size()
+    order = "c.id"
+    if engaged_first:
+        order = "c.last_engaged_at DESC NULLS LAST, c.confirmed_at DESC NULLS LAST, c.id"
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
-    chunk = f"SELECT a.id, a.email FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
+    chunk = f"SELECT a.* FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
     insert = (
         f"INSERT INTO {table} (send_id, subscriber_id, email, status, batch, attempts, "  # noqa: S608
         "provider_message_id, provider_status, error) "
-        "SELECT %s, c.id, c.email, %s, %s + (row_number() OVER (ORDER BY c.id) - 1) / %s, 0, '', '', '' "
+        f"SELECT %s, c.id, c.email, %s, %s + (row_number() OVER (ORDER BY {order}) - 1) / %s, 0, '', '', '' "
         f"FROM ({chunk}) c WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
     with connection.cursor() as cursor:
@@ -113,7 +126,11 @@ def snapshot_next(send_id: int, chunk_batches: int) -> bool:
     """One chunk of the snapshot in its own transaction, its batches enqueued on commit.
     Returns False once the audience is exhausted, or when the send stopped being prepared
     (cancelled): the row lock makes a cancel and a chunk wait for each other."""
-    size = settings.NEWSROOM_BATCH_SIZE
+    limits = pacing.limits_in_force()
+    size = pacing.batch_size(limits)
+    engaged_first = limits.warmup is not None and limits.warmup.cap_on(timezone.localdate()) is not None
+    if engaged_first:
+        chunk_batches = WHOLE_AUDIENCE // size
     with transaction.atomic():
         send = Send.objects.select_for_update().get(pk=send_id)
         if send.status != SendStatus.SNAPSHOTTING:
@@ -121,7 +138,12 @@ def snapshot_next(send_id: int, chunk_batches: int) -> bool:
         done = Delivery.objects.filter(send_id=send_id).aggregate(last=Max("subscriber_id"), batch=Max("batch"))
         first_batch = 0 if done["batch"] is None else done["batch"] + 1
         inserted = snapshot_chunk(
-            send=send, after_id=done["last"] or 0, first_batch=first_batch, limit=chunk_batches * size
+            send=send,
+            after_id=done["last"] or 0,
+            first_batch=first_batch,
+            limit=chunk_batches * size,
+            size=size,
+            engaged_first=engaged_first,
         )
         if not inserted:
             return False
@@ -206,10 +228,14 @@ def enqueue_batches(send_id: int, batches: Iterable[int] | None = None) -> None:
 
 @dataclass
 class BatchOutcome:
-    """retry True: rows went back to QUEUED; the task should retry later."""
+    """retry True: rows went back to QUEUED; the task should retry later. ``wait``: the batch
+    waits that many seconds for its budget or its window (not an attempt: nothing was tried).
+    ``retry_after``: the provider asked us to wait (a 429's Retry-After)."""
 
     retry: bool = False
     reason: str = ""
+    wait: float | None = None
+    retry_after: float | None = None
 
 
 def retry_delay(*, attempt: int) -> float:
@@ -237,7 +263,14 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
     with claims.batch_lock(send_id, batch) as held:
         if not held:
             return BatchOutcome()  # another worker is sending this batch now
-        rows = claims.batch_claim(send_id=send_id, batch=batch)
+        # Rendered (once per send, then cached) before the budget is taken: the time from the
+        # budget to the provider stays short, so batches reach it as evenly as the budget spaced them.
+        recipients.rendered_for(send, strategy.merge_tag)
+        grant = _budget(send, batch)
+        if grant is not None and not grant.granted:
+            claims.batch_wait(send_id=send_id, batch=batch, seconds=grant.wait)
+            return BatchOutcome(wait=grant.wait)
+        rows = claims.batch_claim(send_id=send_id, batch=batch, limit=grant.granted if grant else None)
         if rows:
             outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt)
             if outcome is not None:
@@ -248,21 +281,39 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
     return BatchOutcome()
 
 
+def _budget(send: Send, batch: int) -> pacing.Grant | None:
+    """The batch's share of the shared budget, or how long it waits (for its window or budget);
+    None when it has no reader left to send."""
+    wait = pacing.window_wait(send)
+    if wait:
+        return pacing.Grant(granted=0, wait=wait)
+    open_rows = Delivery.objects.filter(
+        send_id=send.pk, batch=batch, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
+    ).count()
+    return pacing.budget_take(open_rows) if open_rows else None
+
+
 def _send_and_record(
     send: Send, batch: int, strategy: ProviderStrategy, rows: list[claims.Row], *, final_attempt: bool
 ) -> BatchOutcome | None:
     """Send the claimed rows and record the answers, the batch queued again if some are to be
     retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
     results = _send_rows(send, batch, strategy, rows)
+    if results.retry_after is not None:
+        pacing.budget_penalize(results.retry_after)
     with transaction.atomic():
         posting.record(results, final_attempt=final_attempt)
-        again = timezone.now() if results.retry else None
+        # Part of the batch was granted (the day's cap): the rest waits for its budget.
+        rest = Delivery.objects.filter(send_id=send.pk, batch=batch, status=DeliveryStatus.QUEUED).exists()
+        again = timezone.now() if results.retry or rest else None
         claims.batch_settle(send_id=send.pk, batch=batch, retry_at=again)
     if results.config_error:
         _pause_for_provider(send.pk, results.config_error)
         return BatchOutcome()
     if results.retry:
-        return BatchOutcome(retry=True, reason=next(iter(results.retry.values())))
+        return BatchOutcome(retry=True, reason=next(iter(results.retry.values())), retry_after=results.retry_after)
+    if rest:
+        return BatchOutcome(wait=0.0)
     return None
 
 
@@ -270,8 +321,8 @@ def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[cl
     """Build the claimed readers' recipients and the send's email, then post them."""
     ids = [r.delivery_id for r in rows]
     try:
+        rendered = recipients.rendered_for(send, strategy.merge_tag)  # first: it stores the link table
         readers = recipients.recipients_for(send, rows, strategy)
-        rendered = recipients.rendered_for(send, strategy.merge_tag)
 
         def begin_posting() -> None:
             claims.batch_posting(send_id=send.pk, batch=batch)

@@ -11,10 +11,12 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.utils import parse_single_address
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, models
@@ -36,6 +38,7 @@ class Results:
     uncertain: dict[int, str] = field(default_factory=dict)
     retry: dict[int, str] = field(default_factory=dict)
     config_error: str = ""
+    retry_after: float | None = None  # seconds the provider asked us to wait (429 Retry-After)
 
     def put(self, ids: list[int], judgement: Judgement) -> None:
         if judgement.verdict == Verdict.SENT:
@@ -75,7 +78,28 @@ def _merged(first: Results, second: Results) -> Results:
     first.uncertain |= second.uncertain
     first.retry |= second.retry
     first.config_error = first.config_error or second.config_error
+    first.retry_after = first.retry_after if first.retry_after is not None else second.retry_after
     return first
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds of a 429 answer's Retry-After header (a number or an HTTP date), else None
+    (a 429 without one only retries its batch with backoff)."""
+    response = getattr(exc, "response", None)
+    if getattr(response, "status_code", None) != 429:
+        return None
+    raw = str(getattr(response, "headers", {}).get("Retry-After", "")).strip()
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return float(settings.SEND_RETRY_BACKOFF_SECONDS)
+    return max(0.0, (when - timezone.now()).total_seconds())
 
 
 def _invalid(recipients: list[Recipient]) -> list[Recipient]:
@@ -128,6 +152,7 @@ def send_in_one_call(
         results.put([r.delivery_id for r in good], Judgement(Verdict.FAILED, reason_of(exc)))
     except SEND_ERRORS as exc:
         results.put([r.delivery_id for r in recipients], judge(exc, idempotent=strategy.idempotent))
+        results.retry_after = retry_after(exc)
     else:
         _read_statuses(message, recipients, results)
     return results
@@ -183,6 +208,7 @@ def send_one_by_one(
             except SEND_ERRORS as exc:
                 judgement = judge(exc, idempotent=strategy.idempotent)
                 results.put([r.delivery_id], judgement)
+                results.retry_after = retry_after(exc)
                 if judgement.verdict in (Verdict.FAILED, Verdict.SENT):
                     continue
                 rest = [x.delivery_id for x in recipients[index + 1 :]]

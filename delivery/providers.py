@@ -17,6 +17,7 @@ Which providers batch, as anymail 15 implements them:
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -110,6 +111,8 @@ class ProviderStrategy:
 # would read as markup (a name such as "<a href=...>") goes to the HTML part escaped, under
 # a variable of its own: the text part and the subject keep the plain one.
 HTML_VARIABLE_SUFFIX = "_html"
+# What django.utils.html.escape changes; a value without one of these is the same escaped.
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
 
 
 def html_merge_fields(html: str, recipients: list[Recipient], tag: MergeTag) -> tuple[str, dict[str, dict[str, str]]]:
@@ -117,7 +120,7 @@ def html_merge_fields(html: str, recipients: list[Recipient], tag: MergeTag) -> 
 
     Only keys whose value changes when escaped, for some reader of the batch, get an
     escaped twin (``name_html``), so a batch of plain names costs nothing more."""
-    keys = sorted({k for r in recipients for k, v in r.merge.items() if escape(v) != v})
+    keys = sorted({k for r in recipients for k, v in r.merge.items() if _HTML_SPECIAL.search(v)})
     values = {r.email: r.merge for r in recipients}
     if not keys:
         return html, values

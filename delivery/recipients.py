@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core.mail import ONE_CLICK_POST, list_id_header, list_unsubscribe, sender_domain
+from delivery import firstparty
 from delivery.claims import Row
-from delivery.models import Send
+from delivery.models import Send, TrackedLink
 from delivery.providers import ProviderStrategy, Recipient
 from issues.models import Issue
 from issues.rendering import RenderedEmail, render_email
@@ -44,23 +45,26 @@ def _merge_values(send: Any, rows: list[Row], *, keep: bool) -> dict[int, dict[s
 
 
 def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> list[Recipient]:
-    """Each reader's merge values (name, unsubscribe and preferences links), List-Unsubscribe,
-    Message-ID and Delivery id. The issue's web link is the same for everyone: see common_headers
-    and rendered_for."""
+    """Each reader's merge values (name, unsubscribe and preferences links, tracking tokens),
+    List-Unsubscribe, Message-ID and Delivery id. The issue's web link is the same for everyone:
+    see common_headers and rendered_for, which must have run first for a tracked send (it
+    stores the send's link table)."""
     values = _merge_values(send, rows, keep=strategy.idempotent)
     domain = sender_domain()
+    tracked = send.track_clicks or send.track_opens
+    tokens = firstparty.ReaderTokens() if tracked else None
+    links = TrackedLink.objects.filter(send_id=send.pk).count() if send.track_clicks else 0
     recipients = []
     for r in rows:
         v = values[r.delivery_id]
+        merge = {"name": v["name"], "unsubscribe_url": v["unsubscribe_url"], "preferences_url": v["preferences_url"]}
+        if tokens is not None:
+            merge.update(tokens.tokens(send=send, delivery_id=r.delivery_id, links=links))
         recipients.append(
             Recipient(
                 delivery_id=r.delivery_id,
                 email=r.email,
-                merge={
-                    "name": v["name"],
-                    "unsubscribe_url": v["unsubscribe_url"],
-                    "preferences_url": v["preferences_url"],
-                },
+                merge=merge,
                 headers={
                     **list_unsubscribe(v["one_click_url"]),
                     "Message-ID": message_id(send_id=send.pk, delivery_id=r.delivery_id, domain=domain),
@@ -81,13 +85,19 @@ def common_metadata(send_id: int) -> dict[str, str]:
 
 
 def rendered_for(send: Send, merge_tag: Any) -> RenderedEmail:
-    """The issue rendered once per send (cached in Django's cache), its web link filled in.
+    """The issue rendered once per send (cached in Django's cache), its web link filled in, and
+    its links and open pixel rewritten for first-party tracking when the send has it. The plain
+    text keeps the links as they are: a reader of plain text sees where each one goes.
 
     The web link is the same for every reader, so it is not sent as a merge value."""
     key = f"delivery:rendered:{send.pk}:{getattr(merge_tag, '__name__', 'tag')}"
     rendered = cache.get(key)
     if rendered is None:
         rendered = issue_rendered(send.issue, merge_tag)
+        if send.track_clicks or send.track_opens:
+            # Rewritten once per send: per reader only the tokens are merged (recipients_for).
+            html, _ = firstparty.rewrite_html(send=send, html_body=rendered.html, merge_tag=merge_tag)
+            rendered = dataclasses.replace(rendered, html=html)
         cache.set(key, rendered, 6 * 3600)
     return rendered
 

@@ -10,6 +10,7 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from delivery import pacing
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import Issue
 from subscribers.models import MailingList, Segment
@@ -77,7 +78,11 @@ def send_progress(*, send: Send) -> dict[str, Any]:
     handled = counts["sent"] + counts["failed"] + counts["uncertain"] + counts["skipped"]
     remaining = counts["queued"] + counts["claimed"]
     rate = _rate(send, counts, now)
-    eta = round(remaining / rate) if send.status in RUNNING and rate > 0 and remaining else None
+    limits = pacing.limits_in_force()
+    eta = None
+    if send.status in RUNNING and remaining:
+        eta = pacing.time_left(remaining=remaining, achieved=rate, limits=limits, now=now)
+    wait = pacing.window_wait(send, now) if send.status in RUNNING else 0.0
     return {
         "id": send.pk,
         "status": send.status,
@@ -92,8 +97,40 @@ def send_progress(*, send: Send) -> dict[str, Any]:
         "percent": round(100 * handled / total, 1) if total else 0.0,
         "rate": round(rate, 1),
         "eta_seconds": eta,
+        "eta": _duration(eta),
+        "limit": limits.describe(),
+        "tracking": tracking_sources(send),
+        "window": _window_text(send),
+        "window_wait": _duration(round(wait)) if wait else "",
         "error": send.error,
     }
+
+
+def _duration(seconds: int | None) -> str:
+    """'42 s', '3 min 5 s', '2 h 10 min', '1 d 4 h'; '—' when unknown."""
+    if seconds is None:
+        return "—"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _window_text(send: Send) -> str:
+    if send.window_start is None or send.window_end is None:
+        return ""
+    return f"{send.window_start:%H:%M} to {send.window_end:%H:%M}"
+
+
+def tracking_sources(send: Send) -> str:
+    """Where the send's opens and clicks are counted from: each from one source only."""
+    clicks = "first-party redirects" if send.track_clicks else "the provider's tracking"
+    opens = "first-party pixel" if send.track_opens else "the provider's tracking"
+    return f"Clicks: {clicks}; opens: {opens}."
 
 
 def send_problem_rows(*, send: Send) -> QuerySet[Delivery]:

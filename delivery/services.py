@@ -8,6 +8,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -46,11 +47,19 @@ def send_create(
     segment: Segment | None,
     at: datetime.datetime | None,
     acting_user: Any,
+    track_clicks: bool | None = None,
+    track_opens: bool | None = None,
+    window: tuple[datetime.time, datetime.time] | None = None,
 ) -> Send:
-    """Schedule ``issue`` to the audience at ``at`` (None = now); moves the issue to scheduled."""
+    """Schedule ``issue`` to the audience at ``at`` (None = now); moves the issue to scheduled.
+
+    ``track_clicks`` / ``track_opens`` default to the site's FIRST_PARTY_TRACKING /
+    FIRST_PARTY_OPEN_PIXEL; ``window`` (start, end) in the publication's zone keeps
+    batches waiting outside those hours (see delivery.pacing)."""
     from issues.checks import has_blocking_errors
 
     _check_schedule_perm(acting_user, "You may not schedule issues.")
+    window_check(window)
     list_items = list(lists)
     key = audience_key(lists=list_items, segment=segment)
     if _same_audience(issue, key):
@@ -75,11 +84,29 @@ def send_create(
         if _same_audience(issue, key):
             raise ValidationError("This issue already has a send to this audience.")
         send = Send.objects.create(
-            issue=issue, segment=segment, scheduled_at=max(at, now), audience_key=key, created_by=acting_user
+            issue=issue,
+            segment=segment,
+            scheduled_at=max(at, now),
+            audience_key=key,
+            created_by=acting_user,
+            track_clicks=settings.FIRST_PARTY_TRACKING if track_clicks is None else track_clicks,
+            track_opens=settings.FIRST_PARTY_OPEN_PIXEL if track_opens is None else track_opens,
+            window_start=window[0] if window else None,
+            window_end=window[1] if window else None,
         )
         send.lists.set(list_items)
         issue_transition(issue=issue, to_status=IssueStatus.SCHEDULED, acting_user=acting_user)
     return send
+
+
+def window_check(window: tuple[datetime.time, datetime.time] | None) -> None:
+    """A send window runs from its start to its end within one day; one that ends before
+    (or when) it starts is refused."""
+    if window is not None and window[1] <= window[0]:
+        raise ValidationError(
+            f"The sending window ends ({window[1]:%H:%M}) before it starts ({window[0]:%H:%M}); "
+            "give an end later in the day than the start."
+        )
 
 
 def _check_schedule_perm(acting_user: Any, refusal: str = "You may not control sends.") -> None:

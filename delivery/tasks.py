@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from delivery import claims, pipeline
+from delivery import claims, pacing, pipeline
 
 
 @shared_task(name="delivery.start_due_sends")
@@ -29,8 +29,15 @@ def send_batch(self, send_id: int, batch: int) -> None:  # type: ignore[no-untyp
     outcome = pipeline.send_batch_process(
         send_id=send_id, batch=batch, final_attempt=attempt >= settings.SEND_MAX_RETRIES
     )
+    if outcome.wait is not None:
+        # Waiting for the budget or the window is not an attempt: a new task, the retry count kept.
+        # A long wait is left to the database (the batch is due then; recovery enqueues it).
+        if outcome.wait <= pacing.TASK_WAIT_MAX_SECONDS:
+            claims.batch_retry_due(send_id=send_id, batch=batch, countdown=outcome.wait)
+            send_batch.apply_async((send_id, batch), countdown=outcome.wait, retries=attempt)  # type: ignore[call-arg]
+        return
     if outcome.retry:
-        countdown = pipeline.retry_delay(attempt=attempt)
+        countdown = max(pipeline.retry_delay(attempt=attempt), outcome.retry_after or 0.0)
         # The batch is due when its retry is, so recovery leaves the waiting retry alone.
         claims.batch_retry_due(send_id=send_id, batch=batch, countdown=countdown)
         raise self.retry(countdown=countdown)

@@ -57,7 +57,7 @@ from django.utils import timezone
 from core.ids import parse_id
 from delivery import machine
 from delivery.machine import MachineKind, machine_kind
-from delivery.models import Delivery, DeliveryStatus, Event, Send
+from delivery.models import Delivery, DeliveryStatus, Event, Send, Uncounted
 from subscribers.models import Subscriber, Suppression
 
 logger = logging.getLogger(__name__)
@@ -112,17 +112,21 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
     event_record(event=event, esp_name=esp_name)
 
 
-def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
+def event_record(*, event: AnymailTrackingEvent, esp_name: str, uncounted: str = "") -> Event | None:
     """Store one provider event and apply its effects, once.
 
     Returns the new Event, or None when the same event was recorded before
     (then nothing changes). Provider values of the wrong type or with NUL
     characters are stored as cleaned text, never refused half-way.
+
+    An open or click kept apart (``uncounted``: a scanner's, or one the send counts
+    from the other source, see :func:`uncounted_reason`) is stored with no effect.
     """
     event_type = _event_type(event)
     at = _aware(event.timestamp) or timezone.now()
     with transaction.atomic():
         delivery = delivery_for_event(event=event)
+        uncounted = uncounted or uncounted_reason(delivery=delivery, event_type=event_type, esp_name=esp_name)
         try:
             # A savepoint of its own: a duplicate insert must not spoil the outer transaction.
             with transaction.atomic():
@@ -142,10 +146,11 @@ def event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Event | None:
                     user_agent=_text(event.user_agent, 500),
                     machine=_machine(event=event, event_type=event_type, at=at, delivery=delivery),
                     raw=json_safe(event.esp_event),
+                    uncounted=uncounted,
                 )
         except IntegrityError:
             return None
-        if delivery is not None:
+        if delivery is not None and not uncounted:
             _apply_effects(event=event, stored=stored, delivery=delivery)
         else:
             _other_message(event=event, stored=stored)
@@ -178,6 +183,19 @@ def _machine(*, event: AnymailTrackingEvent, event_type: str, at: datetime, deli
         sent_at=delivery.sent_at if delivery is not None else None,
         provider_flag=machine.provider_flag(event.esp_event),
     )
+
+
+FIRST_PARTY = "newsroom"  # delivery.firstparty's esp_name
+
+
+def uncounted_reason(*, delivery: Delivery | None, event_type: str, esp_name: str) -> str:
+    """Each open and click is counted from one source per send: ours (first-party
+    tracking, when the send has it for that kind) or else the provider's."""
+    if delivery is None or event_type not in (Event.Type.OPENED, Event.Type.CLICKED):
+        return ""
+    field = "track_opens" if event_type == Event.Type.OPENED else "track_clicks"
+    ours = bool(Send.objects.filter(pk=delivery.send_id).values_list(field, flat=True).first())
+    return "" if ours == (esp_name == FIRST_PARTY) else Uncounted.OTHER_SOURCE
 
 
 def delivery_for_event(*, event: AnymailTrackingEvent) -> Delivery | None:

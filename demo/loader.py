@@ -400,6 +400,17 @@ def sequences_ensure() -> list[str]:
     return created
 
 
+def sending_limits_ensure() -> list[str]:
+    """Limits for the demo's provider, so the send page shows a limit in force and an operator
+    finds them under Delivery, Sending limits (the demo's sends still take seconds)."""
+    from delivery.models import SendingLimit
+
+    _, made = SendingLimit.objects.get_or_create(
+        provider=settings.EMAIL_PROVIDER, defaults={"per_second": 20, "per_hour": 20_000, "max_batch": 50}
+    )
+    return [f"sending limits for {settings.EMAIL_PROVIDER} (20/second)"] if made else []
+
+
 def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
@@ -415,4 +426,5 @@ def demo_load() -> DemoReport:
     created += issues_ensure()
     created += templates_ensure()
     created += engagement_ensure()
+    created += sending_limits_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created, api_key=api_key)

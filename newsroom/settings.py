@@ -7,6 +7,7 @@ DATABASE_URL, REDIS_URL, the provider and the secrets.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -14,7 +15,17 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from core.env import (
+    env_bool,
+    env_choice,
+    env_date,
+    env_int,
+    env_list,
+    env_positive,
+    env_positive_item,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NEWSROOM_VAR_DIR", str(BASE_DIR / "var")))
@@ -312,6 +323,38 @@ if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BAT
         f"NEWSROOM_BATCH_SIZE={NEWSROOM_BATCH_SIZE} is more than {EMAIL_PROVIDER} takes in one call "
         f"({PROVIDER_BATCH_LIMITS[EMAIL_PROVIDER]})."
     )
+# First-party tracking (delivery/firstparty.py): each send's default, which the send form may change.
+# Links go through signed redirects on SITE_URL; the open pixel is off by default because reading
+# an open needs the reader's consent where the ePrivacy rules apply (see README, "Tracking").
+FIRST_PARTY_TRACKING = env_bool("FIRST_PARTY_TRACKING", True)
+FIRST_PARTY_OPEN_PIXEL = env_bool("FIRST_PARTY_OPEN_PIXEL", False)
+# The provider's rate limits, one budget for every worker (delivery/pacing.py; the admin's
+# "Sending limits" page overrides them per provider). Unset: no limit; 0 or less is refused.
+SEND_RATE_PER_SECOND = env_positive("SEND_RATE_PER_SECOND")
+SEND_RATE_PER_MINUTE = env_positive("SEND_RATE_PER_MINUTE")
+SEND_RATE_PER_HOUR = env_positive("SEND_RATE_PER_HOUR")
+SEND_RATE_PER_DAY = env_positive("SEND_RATE_PER_DAY")
+SEND_MAX_BATCH = env_positive("SEND_MAX_BATCH")
+# Warm-up of a new sending domain: from SEND_WARMUP_START (YYYY-MM-DD), either the daily caps
+# listed (SEND_WARMUP_DAILY_CAPS=500,1000,2000,...; then no cap) or SEND_WARMUP_FIRST_DAY
+# growing by SEND_WARMUP_GROWTH_PERCENT a day. Most engaged readers go first.
+SEND_WARMUP_START = env_date("SEND_WARMUP_START")
+SEND_WARMUP_DAILY_CAPS = [
+    env_positive_item("SEND_WARMUP_DAILY_CAPS", v) for v in env_list("SEND_WARMUP_DAILY_CAPS", [])
+]
+SEND_WARMUP_FIRST_DAY = env_positive("SEND_WARMUP_FIRST_DAY")
+SEND_WARMUP_GROWTH_PERCENT = env_positive("SEND_WARMUP_GROWTH_PERCENT")
+if SEND_WARMUP_START is None and (SEND_WARMUP_DAILY_CAPS or SEND_WARMUP_FIRST_DAY or SEND_WARMUP_GROWTH_PERCENT):
+    raise ImproperlyConfigured("A warm-up needs SEND_WARMUP_START (the first day, YYYY-MM-DD).")
+for _day, (_before, _after) in enumerate(itertools.pairwise(SEND_WARMUP_DAILY_CAPS), start=2):
+    if _after < _before:
+        raise ImproperlyConfigured(
+            f"SEND_WARMUP_DAILY_CAPS shrinks on day {_day} ({_before} then {_after}): each day's cap must grow."
+        )
+if SEND_WARMUP_DAILY_CAPS and (SEND_WARMUP_FIRST_DAY or SEND_WARMUP_GROWTH_PERCENT):
+    raise ImproperlyConfigured("Set SEND_WARMUP_DAILY_CAPS or SEND_WARMUP_FIRST_DAY with _GROWTH_PERCENT, not both.")
+if (SEND_WARMUP_FIRST_DAY is None) != (SEND_WARMUP_GROWTH_PERCENT is None):
+    raise ImproperlyConfigured("A growing warm-up needs both SEND_WARMUP_FIRST_DAY and SEND_WARMUP_GROWTH_PERCENT.")
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 # An open or click this soon after the message went to the provider is a machine's (delivery.machine).
 MACHINE_OPEN_SECONDS = env_int("MACHINE_OPEN_SECONDS", 15, minimum=0)

@@ -9,12 +9,15 @@ and Resend, it answers a request whose idempotency key it has seen with the
 first answer, without sending again.
 
 Control API (JSON):
-- GET  /_stats     counters, duplicates, first/last acceptance times
+- GET  /_stats     counters, duplicates, first/last acceptance times, and ``accepts``: one
+                   [unix time, recipients] pair per accepted request (the rate a limit let through)
 - GET  /_accepted  the accepted addresses (lower-cased), sorted
 - POST /_reset     forget everything, back to answering 200
 - POST /_mode      set a failure mode, e.g.
   {"status": 503, "requests": 5}            the next 5 send requests get 503
   {"status": 429, "seconds": 2.5}           every send request gets 429 for 2.5 s
+  {"status": 429, "requests": 1, "retry_after": 3}
+                                            ... with a Retry-After: 3 header
   {"reject_address": "x@example.org"}       a 400 for any batch containing it (until reset)
   {"slow_seconds": 3, "requests": 1}        accept the next request, then answer after 3 s
   {"status": 503, "requests": 1, "after_accept": true}
@@ -59,6 +62,7 @@ class Mode:
     slow_seconds: float = 0.0
     slow_left: int = 0
     after_accept: bool = False  # the failure comes after the provider took the request
+    retry_after: str = ""  # the Retry-After header of a 429
 
     def take_failure(self) -> int:
         """The status this request should fail with, consuming the mode; 0 if none."""
@@ -94,6 +98,7 @@ class Stats:
     replays: int = 0
     idempotency_keys: list[str] = field(default_factory=list)
     last_request: dict[str, Any] = field(default_factory=dict)
+    accepts: list[tuple[float, int]] = field(default_factory=list)
 
 
 class FakeProviderState:
@@ -110,6 +115,7 @@ class FakeProviderState:
             self.stats = Stats()
             self.seen: dict[str, int] = {}  # send-id|address -> times accepted
             self.idempotent: dict[str, tuple[int, Any]] = {}  # idempotency key -> first answer
+            self.last_retry_after = ""
 
     def set_mode(self, spec: dict[str, Any]) -> None:
         with self.lock:
@@ -120,6 +126,7 @@ class FakeProviderState:
                     mode.until = time.monotonic() + float(spec["seconds"])
                 mode.requests_left = int(spec.get("requests", 0))
                 mode.after_accept = bool(spec.get("after_accept", False))
+                mode.retry_after = str(spec.get("retry_after", ""))
             if spec.get("reject_address"):
                 mode.reject_address = str(spec["reject_address"]).lower()
                 mode.reject_message = str(spec.get("message", mode.reject_message))
@@ -133,6 +140,7 @@ class FakeProviderState:
         with self.lock:
             self.stats.requests += 1
             after_accept = self.mode.after_accept
+            self.last_retry_after = self.mode.retry_after
             status = self.mode.take_failure()
             if status:
                 self.stats.failed_requests[status] = self.stats.failed_requests.get(status, 0) + 1
@@ -174,6 +182,7 @@ class FakeProviderState:
                 self.seen[key] = times + 1
             s.first_accept_at = s.first_accept_at or now
             s.last_accept_at = now
+            s.accepts.append((now, len(keys)))
             s.last_request = summary
             return next(self.ids)
 
@@ -193,6 +202,7 @@ class FakeProviderState:
                 "replays": s.replays,
                 "idempotency_keys": list(s.idempotency_keys[-MAX_DUPLICATES_LISTED:]),
                 "last_request": s.last_request,
+                "accepts": list(s.accepts),
             }
 
     def accepted(self) -> list[str]:
@@ -292,6 +302,9 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
+            retry_after = self.server.state.last_retry_after if status == 429 else ""
+            if retry_after:
+                self.send_header("Retry-After", retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -28,6 +28,14 @@ def _media_root(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _untracked_sends(settings: Any) -> None:
+    """Sends made in tests keep the issue's own links unless a test asks for first-party
+    tracking (delivery/tests/test_firstparty.py passes track_clicks / track_opens)."""
+    settings.FIRST_PARTY_TRACKING = False
+    settings.FIRST_PARTY_OPEN_PIXEL = False
+
+
 @pytest.fixture
 def editor(db: None) -> Any:
     return factories.make_editor()

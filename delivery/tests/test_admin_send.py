@@ -350,12 +350,12 @@ def test_progress_of_a_finished_send_has_no_time_left(client: Any, editor: Any) 
     assert (data["status_label"], data["ended"], data["percent"], data["eta_seconds"]) == ("Done", True, 100.0, None)
 
 
-def test_progress_takes_one_query_whatever_the_audience_size(client: Any, editor: Any) -> None:
+def test_progress_takes_two_queries_whatever_the_audience_size(client: Any, editor: Any) -> None:
     small = running_send(approved_issue(), {DeliveryStatus.SENT: 2, DeliveryStatus.QUEUED: 1})
     large = running_send(approved_issue(), {DeliveryStatus.SENT: 150, DeliveryStatus.QUEUED: 90})
     with CaptureQueriesContext(connection) as selector_queries:
         selectors.send_progress(send=large)
-    assert len(selector_queries) == 1
+    assert len(selector_queries) == 2  # the Delivery aggregate, and the sending limits in force
 
     client.force_login(editor)
     counts = []
@@ -363,8 +363,8 @@ def test_progress_takes_one_query_whatever_the_audience_size(client: Any, editor
         with CaptureQueriesContext(connection) as endpoint_queries:
             assert client.get(progress_url(send)).status_code == 200
         counts.append(len(endpoint_queries))
-    # Session, user, the user's and the group permissions, the send, the aggregate.
-    assert counts[0] == counts[1] == 6
+    # Session, user, the user's and the group permissions, the send, the aggregate, the limits.
+    assert counts[0] == counts[1] == 7
 
 
 def test_progress_is_refused_to_contributors(client: Any, contributor: Any) -> None:

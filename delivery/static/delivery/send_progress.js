@@ -13,13 +13,6 @@
   function field(name) { return box.querySelector('[data-field="' + name + '"]'); }
   function number(n) { return Number(n).toLocaleString("en-GB"); }
 
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) { return "—"; }
-    if (seconds < 60) { return seconds + " s"; }
-    var minutes = Math.floor(seconds / 60);
-    if (minutes < 60) { return minutes + " min " + (seconds % 60) + " s"; }
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
-  }
 
   function width(part, total) { return total ? (100 * part / total).toFixed(2) + "%" : "0%"; }
 
@@ -27,7 +20,10 @@
     ["sent", "total", "failed", "uncertain", "skipped"].forEach(function (key) { field(key).textContent = number(p[key]); });
     field("percent").textContent = p.percent;
     field("rate").textContent = number(p.rate);
-    field("eta").textContent = duration(p.eta_seconds);
+    field("eta").textContent = p.eta;
+    field("limit").textContent = p.limit;
+    var opens = field("window_wait");
+    if (opens) { opens.textContent = p.window_wait ? "; opens in " + p.window_wait : ""; }
     var error = field("error");
     error.textContent = p.error;
     error.hidden = !p.error;

@@ -1,0 +1,45 @@
+"""The first-party tracking endpoints readers reach from an email: the click redirect and
+the open pixel. Thin: they read the request and call delivery.firstparty.
+
+Neither is ever cached (core.pagecache stores only views that opt in, and
+``never_cache`` tells browsers and proxies the same), so every click and the
+first open reach the database."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from delivery import firstparty
+
+
+def _visit(request: HttpRequest) -> firstparty.Visit:
+    return firstparty.Visit(method=request.method or "GET", user_agent=request.headers.get("User-Agent", "")[:500])
+
+
+@never_cache
+@require_safe
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    """302 to the issue's own link, after storing the click; 404 for a link we did not send."""
+    try:
+        url = firstparty.click_record(token=token, visit=_visit(request))
+    except firstparty.InvalidTrackingToken as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponseRedirect(url)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@never_cache
+@require_safe
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    """The transparent pixel, after storing the reader's open (once); 404 for a forged token.
+
+    A replayed pixel stores nothing but is still answered with the image, so that the
+    reader's mail client never shows a broken image when the email is opened again."""
+    try:
+        firstparty.open_record(token=token, visit=_visit(request))
+    except firstparty.InvalidTrackingToken as exc:
+        raise Http404(str(exc)) from None
+    return HttpResponse(firstparty.PIXEL_GIF, content_type="image/gif")
