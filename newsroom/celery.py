@@ -31,3 +31,8 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         300.0, sender.signature("subscribers.send_missed_welcomes"), name="send missed welcomes", expires=600.0
     )
+    # Outgoing webhooks due (outbound.services.deliveries_send_due); the rows hold the retry schedule.
+    webhooks = float(settings.OUTBOUND_WEBHOOKS_POLL_SECONDS)
+    sender.add_periodic_task(
+        webhooks, sender.signature("outbound.deliver_due"), name="send due webhooks", expires=2 * webhooks
+    )

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "issues",
     "subscribers",
     "delivery",
+    "outbound",
     "demo",  # load_demo and its content; production code never imports it
 ]
 
@@ -293,6 +294,17 @@ if PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, NEWSROOM_BATCH_SIZE) < NEWSROOM_BAT
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 # Rows of a CSV import per task run: each run must end well inside CELERY_TASK_TIME_LIMIT.
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
+
+# --- Outgoing webhooks (outbound/) -------------------------------------------
+# Endpoints on private, loopback or link-local addresses are refused (at save and
+# at every send) unless this is on: a laptop or the demo may post to localhost.
+OUTBOUND_WEBHOOKS_ALLOW_PRIVATE = env_bool("OUTBOUND_WEBHOOKS_ALLOW_PRIVATE", DEBUG)
+OUTBOUND_WEBHOOKS_TIMEOUT_SECONDS = env_int("OUTBOUND_WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+OUTBOUND_WEBHOOKS_POLL_SECONDS = env_int("OUTBOUND_WEBHOOKS_POLL_SECONDS", 10, minimum=1)
+# An endpoint is disabled (with a notice in the admin) after this many failed attempts in a row,
+# or when every attempt failed for this many days, whichever comes first.
+OUTBOUND_WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("OUTBOUND_WEBHOOKS_DISABLE_AFTER_FAILURES", 50, minimum=1)
+OUTBOUND_WEBHOOKS_DISABLE_AFTER_DAYS = env_int("OUTBOUND_WEBHOOKS_DISABLE_AFTER_DAYS", 5, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
