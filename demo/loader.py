@@ -32,6 +32,7 @@ from issues.services import issue_refresh_stats, issue_save, issue_transition
 from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear
+from outbound.models import EVENT_CHOICES, WebhookEndpoint
 from subscribers.models import Consent, MailingList, Subscriber, SubscriberSource, SubscriberStatus
 
 
@@ -57,6 +58,9 @@ ACCOUNTS = [
     ("editor", "Edith", "Editor", "Editors", "editor@example.com"),
     ("contributor", "Carl", "Contributor", "Contributors", "contributor@example.com"),
 ]
+# `make run` starts a receiver for it (manage.py demo_webhook_receiver, Procfile.dev).
+DEMO_WEBHOOK_PORT = int(os.environ.get("DEMO_WEBHOOK_PORT") or 8025)
+DEMO_WEBHOOK_URL = f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}/newsroom"
 ROLES = {None: "superuser", "Editors": "Editors group", "Contributors": "Contributors group"}
 
 
@@ -295,6 +299,18 @@ def templates_ensure() -> list[str]:
     return [f"issue template {name!r}"]
 
 
+def webhooks_ensure() -> list[str]:
+    """An outgoing webhook endpoint for every event, pointing at the demo receiver."""
+    if WebhookEndpoint.objects.filter(url=DEMO_WEBHOOK_URL).exists():
+        return []
+    WebhookEndpoint.objects.create(
+        url=DEMO_WEBHOOK_URL,
+        description="Demo receiver (prints each event in the make run log)",
+        events=[value for value, _label in EVENT_CHOICES],
+    )
+    return ["webhook endpoint for the demo receiver"]
+
+
 def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
@@ -302,6 +318,7 @@ def demo_load() -> DemoReport:
     with transaction.atomic():
         created += site_ensure()
         created += subscribers_ensure()
+        created += webhooks_ensure()
     created += issues_ensure()
     created += templates_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created)

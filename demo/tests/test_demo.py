@@ -245,3 +245,13 @@ def test_the_demo_issues_label_their_highlight_with_the_network_label():
 
     for issue in Issue.objects.all():
         assert issue.sections.get(kind=SectionKind.HIGHLIGHT).sponsor_label == "Special highlight from our network"
+
+
+def test_an_outgoing_webhook_endpoint_points_at_the_demo_receiver():
+    from outbound.models import WebhookEndpoint
+
+    load_demo()
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.url.startswith("http://127.0.0.1:") and "subscriber.confirmed" in endpoint.events
+    load_demo()
+    assert WebhookEndpoint.objects.count() == 1

@@ -169,3 +169,13 @@ def test_a_name_that_resolves_to_a_private_address_at_send_time_is_refused(setti
     attempt = WebhookAttempt.objects.get()
     assert attempt.status_code is None and not attempt.ok
     assert "resolves to 127.0.0.1" in attempt.error
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_the_task_sends_right_after_the_commit(django_capture_on_commit_callbacks: Any) -> None:
+    with local_receiver() as receiver:
+        WebhookEndpoint.objects.create(url=receiver.url, events=READER_EVENTS)
+        with django_capture_on_commit_callbacks(execute=True):
+            subscriber_services.subscriber_subscribe(email="ann@example.org")
+    assert [json.loads(body)["type"] for _h, body, _s in receiver.received] == ["subscriber.created"]
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
