@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL, the provider and the secrets.
 from __future__ import annotations
 
 import sys
+import urllib.parse
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,16 @@ if not SPONSOR_LABEL_DEFAULT or len(SPONSOR_LABEL_DEFAULT) > 80:
 # refresh snapshots the whole issue.
 COMPOSER_REVISION_SECONDS = env_int("COMPOSER_REVISION_SECONDS", 30, minimum=0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
+
+# Other sites whose pages may carry the embeddable sign-up form (scheme://host[:port], no path).
+EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", [])
+for _origin in EMBED_ALLOWED_ORIGINS:
+    _parts = urllib.parse.urlsplit(_origin)
+    if _parts.scheme not in ("http", "https") or not _parts.netloc or _origin != f"{_parts.scheme}://{_parts.netloc}":
+        raise ImproperlyConfigured(
+            f"EMBED_ALLOWED_ORIGINS entry {_origin!r} is not an origin: write it as https://example.org "
+            "(scheme and host, a port if any, no path or trailing slash)."
+        )
 
 INSTALLED_APPS = [
     "newsroom.apps.NewsroomAdminConfig",  # django.contrib.admin with the project's site

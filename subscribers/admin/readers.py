@@ -198,6 +198,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("import/", view(admin_views.import_upload), name="subscribers_subscriber_import"),
+            path("embed/", view(admin_views.embed_builder), name="subscribers_subscriber_embed"),
             path("import/<int:pk>/", view(admin_views.import_confirm), name="subscribers_subscriber_import_confirm"),
             *super().get_urls(),
         ]
