@@ -169,8 +169,13 @@ def embed_subscribe(request: HttpRequest) -> HttpResponse:
     wants_json = "application/json" in request.headers.get("Accept", "")
     if not embed_origin_allowed(request):
         message = "This site may not embed our sign-up form; its origin is not on the list."
-        if wants_json or request.method == "OPTIONS":
+        if request.method == "OPTIONS":
             return _embed_json(request, 403, {"ok": False, "error": "origin_not_allowed", "message": message})
+        if wants_json:
+            refused = _embed_json(request, 403, {"ok": False, "error": "origin_not_allowed", "message": message})
+            # Nothing but this fixed refusal is readable, so the script can say why instead of "not reached".
+            refused["Access-Control-Allow-Origin"] = request_origin(request) or "null"
+            return refused
         raise PermissionDenied(message)
     if request.method == "OPTIONS":
         return cors_headers(request, HttpResponse(status=204))
