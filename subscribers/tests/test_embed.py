@@ -23,7 +23,7 @@ def _setup(settings: Any, celery_eager: None) -> None:
 
 
 def embed_post(client: Client, origin: str | None, *, script: bool = True, **data: str) -> Any:
-    headers: dict[str, str] = {"HTTP_SEC_FETCH_SITE": "cross-site"} if origin else {}
+    headers: dict[str, Any] = {"HTTP_SEC_FETCH_SITE": "cross-site"} if origin else {}
     if origin:
         headers["HTTP_ORIGIN"] = origin
     if script:
