@@ -101,7 +101,8 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     except importer.ImportFileError as error:
         messages.error(request, error.messages[0])
         return redirect("admin:subscribers_subscriber_import")
-    ignored = [c for c in columns if c not in importer.KNOWN_COLUMNS]
+    layout = importer.file_layout(columns)
+    ignored = [c for c in columns if c not in layout.used_columns]
     context = _context(
         request,
         f"Import {job.filename}: check and confirm",
@@ -111,6 +112,8 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         preview=preview,
         count=count,
         ignored=ignored,
+        platform=layout.platform.label,
+        custom_columns=sorted(layout.custom),
     )
     return TemplateResponse(request, "admin/subscribers/import_confirm.html", context)
 

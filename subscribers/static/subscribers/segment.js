@@ -5,7 +5,8 @@
   var output = document.getElementById("segment-live-count");
   var form = output && output.closest("form");
   if (!form) { return; }
-  var fields = ["lists", "tags", "status", "signed_up_after", "signed_up_before", "engaged_within_days", "inactive_for_days"];
+  var fields = ["lists", "tags", "status", "signed_up_after", "signed_up_before", "engaged_within_days", "inactive_for_days",
+    "field", "field_operator", "field_value"];
   var request = 0;
 
   function readers(n) { return n.toLocaleString("en-GB") + (n === 1 ? " reader matches" : " readers match"); }
