@@ -36,7 +36,7 @@ def _fields() -> None:
 def run(sample: str, basis: str = ConsentBasis.DOUBLE_OPT_IN) -> ImportJob:
     data = (SAMPLES / sample).read_bytes()
     uploaded = SimpleUploadedFile(sample, data, content_type="text/csv")
-    job, columns, _preview, _count = importer.import_job_create(uploaded=uploaded, acting_user=None)
+    job, _columns, _preview, _count = importer.import_job_create(uploaded=uploaded, acting_user=None)
     assert importer.import_job_queue(job=job, consent_basis=basis, lists=[])
     while (running := importer.import_job_run(job_id=job.pk)) is not None and running.status == ImportStatus.QUEUED:
         pass
