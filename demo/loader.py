@@ -33,7 +33,16 @@ from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear
 from outbound.models import EVENT_CHOICES, WebhookEndpoint
-from subscribers.models import Consent, MailingList, Subscriber, SubscriberSource, SubscriberStatus
+from subscribers.models import (
+    Consent,
+    CustomField,
+    FieldOperator,
+    MailingList,
+    Segment,
+    Subscriber,
+    SubscriberSource,
+    SubscriberStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,10 @@ def site_ensure() -> list[str]:
 
 def subscribers_ensure() -> list[str]:
     created = []
+    for data in content.CUSTOM_FIELDS:
+        _, new = CustomField.objects.get_or_create(key=data["key"], defaults=data)
+        if new:
+            created.append(f"custom field {data['label']}")
     lists = {ml.slug: ml for ml in MailingList.objects.all()}
     now = timezone.now()
     for data in content.SUBSCRIBERS:
@@ -169,6 +182,7 @@ def subscribers_ensure() -> list[str]:
             source=SubscriberSource.ADMIN,
             confirmed_at=now - timedelta(days=10) if active else None,
             confirmation_sent_at=now - timedelta(days=10, minutes=5),
+            attributes=data.get("attributes", {}),
         )
         subscriber.lists.add(*(lists[slug] for slug in data["lists"] if slug in lists))
         Consent.objects.create(
@@ -178,6 +192,12 @@ def subscribers_ensure() -> list[str]:
             text="Demo reader added by the demo loader; not a real person.",
         )
         created.append(f"{data['status']} reader {data['email']}")
+    plan = CustomField.objects.filter(key="plan").first()
+    if plan is not None and not Segment.objects.filter(name=content.SUPPORTERS_SEGMENT).exists():
+        Segment.objects.create(
+            name=content.SUPPORTERS_SEGMENT, field=plan, field_operator=FieldOperator.EQUALS, field_value="Supporter"
+        )
+        created.append(f"segment {content.SUPPORTERS_SEGMENT!r}")
     return created
 
 
