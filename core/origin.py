@@ -50,3 +50,38 @@ def same_origin_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+# --- the embeddable sign-up form: other sites' pages, named one by one --------
+
+
+def request_origin(request: HttpRequest) -> str | None:
+    """The Origin a browser sent, or None (no header, or the opaque "null" of a sandboxed page)."""
+    origin = request.META.get("HTTP_ORIGIN")
+    return None if origin in (None, "null") else origin
+
+
+def embed_origin_allowed(request: HttpRequest) -> bool:
+    """True if a post to the embed endpoint may be taken: from our own pages, from an origin on
+    EMBED_ALLOWED_ORIGINS, or with no browser headers at all (as the on-site form, above).
+
+    A browser always sends Origin with a cross-origin POST (a plain form's
+    and fetch's alike), so another site's page is judged by that; a page on
+    the list passes, any other is refused before anything is read or stored.
+    """
+    origin = request_origin(request)
+    if origin is not None:
+        return origin == f"{request.scheme}://{request.get_host()}" or origin in settings.EMBED_ALLOWED_ORIGINS
+    return not is_cross_origin(request)
+
+
+def cors_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Let the page that asked read the answer, when its origin is allowed (never ``*``)."""
+    origin = request_origin(request)
+    response["Vary"] = "Origin"
+    if origin is not None and origin in settings.EMBED_ALLOWED_ORIGINS:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        response["Access-Control-Max-Age"] = "3600"
+    return response

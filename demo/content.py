@@ -148,15 +148,38 @@ SITE_PAGES: list[dict[str, Any]] = [
     },
 ]
 
+# Custom reader fields an editor defined; demo readers carry values for them.
+CUSTOM_FIELDS: list[dict[str, Any]] = [
+    {"key": "city", "label": "City", "kind": "text", "position": 1},
+    {"key": "plan", "label": "Plan", "kind": "choice", "choices": ["Free", "Supporter"], "position": 2},
+    {"key": "member_since", "label": "Member since", "kind": "date", "position": 3},
+    {"key": "events", "label": "Wants event invitations", "kind": "boolean", "position": 4},
+]
+
+SUPPORTERS_SEGMENT = "Supporters (custom field “Plan”)"
+
 SUBSCRIBERS: list[dict[str, Any]] = [
-    {"email": "ada.reader@example.org", "name": "Ada", "status": "active", "lists": ["daily-digest"]},
+    {
+        "email": "ada.reader@example.org",
+        "name": "Ada",
+        "status": "active",
+        "lists": ["daily-digest"],
+        "attributes": {"city": "London", "plan": "Supporter", "member_since": "2021-03-04", "events": True},
+    },
     {
         "email": "bram.reader@example.org",
         "name": "Bram",
         "status": "active",
         "lists": ["daily-digest", "weekly-deep-dive"],
+        "attributes": {"city": "Utrecht", "plan": "Free"},
     },
-    {"email": "chioma.reader@example.net", "name": "Chioma", "status": "active", "lists": ["weekly-deep-dive"]},
+    {
+        "email": "chioma.reader@example.net",
+        "name": "Chioma",
+        "status": "active",
+        "lists": ["weekly-deep-dive"],
+        "attributes": {"city": "Lagos", "plan": "Supporter", "events": False},
+    },
     {"email": "dev.reader@example.com", "name": "Dev", "status": "active", "lists": ["daily-digest"]},
     {"email": "elena.pending@example.org", "name": "Elena", "status": "pending", "lists": ["daily-digest"]},
     {"email": "farid.pending@example.net", "name": "", "status": "pending", "lists": ["weekly-deep-dive"]},

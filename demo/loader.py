@@ -40,7 +40,17 @@ from issues.services import issue_refresh_stats, issue_save, issue_transition
 from newsroom.groups import groups_ensure
 from newsroom.models import NavLink, SitePage
 from newsroom.selectors import site_cache_clear
-from subscribers.models import Consent, MailingList, Subscriber, SubscriberSource, SubscriberStatus
+from outbound.models import EVENT_CHOICES, WebhookEndpoint
+from subscribers.models import (
+    Consent,
+    CustomField,
+    FieldOperator,
+    MailingList,
+    Segment,
+    Subscriber,
+    SubscriberSource,
+    SubscriberStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ ACCOUNTS = [
     ("editor", "Edith", "Editor", "Editors", "editor@example.com"),
     ("contributor", "Carl", "Contributor", "Contributors", "contributor@example.com"),
 ]
+# `make run` starts a receiver for it (manage.py demo_webhook_receiver, Procfile.dev).
+DEMO_WEBHOOK_PORT = int(os.environ.get("DEMO_WEBHOOK_PORT") or 8025)
+DEMO_WEBHOOK_URL = f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}/newsroom"
 ROLES = {None: "superuser", "Editors": "Editors group", "Contributors": "Contributors group"}
 
 
@@ -184,6 +197,10 @@ def site_ensure() -> list[str]:
 
 def subscribers_ensure() -> list[str]:
     created = []
+    for data in content.CUSTOM_FIELDS:
+        _, new = CustomField.objects.get_or_create(key=data["key"], defaults=data)
+        if new:
+            created.append(f"custom field {data['label']}")
     lists = {ml.slug: ml for ml in MailingList.objects.all()}
     now = timezone.now()
     for data in content.SUBSCRIBERS:
@@ -197,6 +214,7 @@ def subscribers_ensure() -> list[str]:
             source=SubscriberSource.ADMIN,
             confirmed_at=now - timedelta(days=10) if active else None,
             confirmation_sent_at=now - timedelta(days=10, minutes=5),
+            attributes=data.get("attributes", {}),
         )
         subscriber.lists.add(*(lists[slug] for slug in data["lists"] if slug in lists))
         Consent.objects.create(
@@ -206,6 +224,12 @@ def subscribers_ensure() -> list[str]:
             text="Demo reader added by the demo loader; not a real person.",
         )
         created.append(f"{data['status']} reader {data['email']}")
+    plan = CustomField.objects.filter(key="plan").first()
+    if plan is not None and not Segment.objects.filter(name=content.SUPPORTERS_SEGMENT).exists():
+        Segment.objects.create(
+            name=content.SUPPORTERS_SEGMENT, field=plan, field_operator=FieldOperator.EQUALS, field_value="Supporter"
+        )
+        created.append(f"segment {content.SUPPORTERS_SEGMENT!r}")
     return created
 
 
@@ -411,6 +435,18 @@ def sending_limits_ensure() -> list[str]:
     return [f"sending limits for {settings.EMAIL_PROVIDER} (20/second)"] if made else []
 
 
+def webhooks_ensure() -> list[str]:
+    """An outgoing webhook endpoint for every event, pointing at the demo receiver."""
+    if WebhookEndpoint.objects.filter(url=DEMO_WEBHOOK_URL).exists():
+        return []
+    WebhookEndpoint.objects.create(
+        url=DEMO_WEBHOOK_URL,
+        description="Demo receiver (prints each event in the make run log)",
+        events=[value for value, _label in EVENT_CHOICES],
+    )
+    return ["webhook endpoint for the demo receiver"]
+
+
 def demo_load() -> DemoReport:
     """Load (or keep) every piece of demo content; returns what it made this time."""
     path = credentials_path()
@@ -421,6 +457,7 @@ def demo_load() -> DemoReport:
         created += site_ensure()
         created += subscribers_ensure()
         created += sequences_ensure()
+        created += webhooks_ensure()
     created += publication_ensure()
     created += avatars_ensure()
     created += issues_ensure()

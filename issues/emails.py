@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from core.merge import mailgun_tag, merge, merge_html
+from core.merge import field_tags_fallback, mailgun_tag, merge, merge_html
 from issues.models import Issue
 from issues.rendering import render_email
 
@@ -22,8 +22,8 @@ def sample_merge_values(issue: Issue) -> dict[str, str]:
 
 
 def merge_sample(text: str, values: dict[str, str]) -> str:
-    """Replace the Mailgun-style tags (the renderer's default) with ``values``."""
-    return merge(text, values)
+    """Replace the Mailgun-style tags (the renderer's default) with ``values``; custom-field tags show the fallback."""
+    return field_tags_fallback(merge(text, values))
 
 
 def send_test_issue(*, issue: Issue, recipients: list[str]) -> None:
@@ -40,7 +40,7 @@ def send_test_issue(*, issue: Issue, recipients: list[str]) -> None:
             headers={"X-Newsroom-Test-Send": "1"},
         )
         # The HTML part gets the values escaped, as every reader's copy does (delivery.providers).
-        message.attach_alternative(merge_html(rendered.html, values), "text/html")
+        message.attach_alternative(field_tags_fallback(merge_html(rendered.html, values)), "text/html")
         messages.append(message)
     with get_connection() as connection:
         connection.send_messages(messages)

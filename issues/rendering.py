@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
-from core.merge import MergeTag, mailgun_tag
+from core.merge import MergeTag, field_tags_fallback, mailgun_tag
 from core.sanitize import sanitize_html
 from issues.email_images import cover_size, size_images
 from issues.models import Issue, Publication, Section, SectionItem, SectionKind
@@ -132,7 +132,8 @@ def _render_sections(sections: list[Section], channel: str, context: dict[str, A
 def render_web_sections(issue: Issue) -> SafeString:
     """The issue's sections in order, as HTML for the public issue page."""
     parts = _render_sections(_sections(issue), "web", {"issue": issue})
-    return mark_safe("\n".join(parts))
+    # A web page has no reader: a custom-field tag ({{ city|your town }}) shows its fallback.
+    return mark_safe(field_tags_fallback("\n".join(parts)))
 
 
 def html_to_text(fragment: str) -> str:

@@ -51,3 +51,8 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
         name="check segment triggers",
         expires=2 * segments,
     )
+    # Outgoing webhooks due (outbound.services.deliveries_send_due); the rows hold the retry schedule.
+    webhooks = float(settings.OUTBOUND_WEBHOOKS_POLL_SECONDS)
+    sender.add_periodic_task(
+        webhooks, sender.signature("outbound.deliver_due"), name="send due webhooks", expires=2 * webhooks
+    )

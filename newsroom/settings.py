@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,16 @@ if not SPONSOR_LABEL_DEFAULT or len(SPONSOR_LABEL_DEFAULT) > 80:
 COMPOSER_REVISION_SECONDS = env_int("COMPOSER_REVISION_SECONDS", 30, minimum=0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
 
+# Other sites whose pages may carry the embeddable sign-up form (scheme://host[:port], no path).
+EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", [])
+for _origin in EMBED_ALLOWED_ORIGINS:
+    _parts = urllib.parse.urlsplit(_origin)
+    if _parts.scheme not in ("http", "https") or not _parts.netloc or _origin != f"{_parts.scheme}://{_parts.netloc}":
+        raise ImproperlyConfigured(
+            f"EMBED_ALLOWED_ORIGINS entry {_origin!r} is not an origin: write it as https://example.org "
+            "(scheme and host, a port if any, no path or trailing slash)."
+        )
+
 INSTALLED_APPS = [
     "newsroom.apps.NewsroomAdminConfig",  # django.contrib.admin with the project's site
     "django.contrib.auth",
@@ -95,6 +106,7 @@ INSTALLED_APPS = [
     "ninja",  # django-ninja: its Swagger UI files are served from our static files, no CDN
     "api",
     "automations",
+    "outbound",
     "demo",  # load_demo and its content; production code never imports it
 ]
 
@@ -360,6 +372,17 @@ SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 MACHINE_OPEN_SECONDS = env_int("MACHINE_OPEN_SECONDS", 15, minimum=0)
 # Rows of a CSV import per task run: each run must end well inside CELERY_TASK_TIME_LIMIT.
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=1)
+
+# --- Outgoing webhooks (outbound/) -------------------------------------------
+# Endpoints on private, loopback or link-local addresses are refused (at save and
+# at every send) unless this is on: a laptop or the demo may post to localhost.
+OUTBOUND_WEBHOOKS_ALLOW_PRIVATE = env_bool("OUTBOUND_WEBHOOKS_ALLOW_PRIVATE", DEBUG)
+OUTBOUND_WEBHOOKS_TIMEOUT_SECONDS = env_int("OUTBOUND_WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+OUTBOUND_WEBHOOKS_POLL_SECONDS = env_int("OUTBOUND_WEBHOOKS_POLL_SECONDS", 10, minimum=1)
+# An endpoint is disabled (with a notice in the admin) after this many failed attempts in a row,
+# or when every attempt failed for this many days, whichever comes first.
+OUTBOUND_WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("OUTBOUND_WEBHOOKS_DISABLE_AFTER_FAILURES", 50, minimum=1)
+OUTBOUND_WEBHOOKS_DISABLE_AFTER_DAYS = env_int("OUTBOUND_WEBHOOKS_DISABLE_AFTER_DAYS", 5, minimum=1)
 
 # --- Auth, i18n ---------------------------------------------------------------
 # Sessions read from the cache (Redis in production), written through to the database:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from core.queue import TaskQueueUnavailable
 from subscribers import importer
 from subscribers.models import ConsentBasis, ImportJob, ImportStatus, MailingList, Subscriber
+from subscribers.services import CONSENT_TEXT
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -95,7 +101,8 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     except importer.ImportFileError as error:
         messages.error(request, error.messages[0])
         return redirect("admin:subscribers_subscriber_import")
-    ignored = [c for c in columns if c not in importer.KNOWN_COLUMNS]
+    layout = importer.file_layout(columns)
+    ignored = [c for c in columns if c not in layout.used_columns]
     context = _context(
         request,
         f"Import {job.filename}: check and confirm",
@@ -105,5 +112,50 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         preview=preview,
         count=count,
         ignored=ignored,
+        platform=layout.platform.label,
+        custom_columns=sorted(layout.custom),
     )
     return TemplateResponse(request, "admin/subscribers/import_confirm.html", context)
+
+
+class EmbedForm(forms.Form):
+    lists = forms.ModelMultipleChoiceField(
+        queryset=MailingList.objects.filter(public=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Lists the form subscribes to",
+        help_text="None ticked: the reader is subscribed to no list in particular (every issue sent to all readers).",
+    )
+    choose = forms.BooleanField(
+        required=False, label="Let readers choose among these lists (checkboxes) instead of subscribing them to all"
+    )
+
+
+def embed_builder(request: HttpRequest) -> HttpResponse:
+    """The "Embed a sign-up form" page: pick lists, copy the snippet (HTML, or HTML and script)."""
+    if not request.user.has_perm("subscribers.view_subscriber"):
+        raise PermissionDenied("You may not see the sign-up form settings.")
+    form = EmbedForm(request.GET or None)
+    lists = list(form.cleaned_data["lists"]) if form.is_valid() else []
+    choose = bool(form.is_valid() and form.cleaned_data["choose"])
+    site = settings.SITE_URL.rstrip("/")
+    values = {
+        "action": site + reverse("subscribers:embed_subscribe"),
+        "script_url": site + static("subscribers/embed.js"),
+        "lists": lists,
+        "choose": choose,
+        "consent_text": CONSENT_TEXT,
+    }
+    snippet_html = render_to_string("subscribers/embed/snippet.html", {**values, "script": False})
+    snippet_script = render_to_string("subscribers/embed/snippet.html", {**values, "script": True})
+    context = _context(
+        request,
+        "Embed a sign-up form",
+        form=form,
+        origins=settings.EMBED_ALLOWED_ORIGINS,
+        snippet_html=snippet_html,
+        snippet_script=snippet_script,
+        # Our own snippet, with the lists' names escaped by the template: safe to show as it is.
+        preview=mark_safe(snippet_script),
+    )
+    return TemplateResponse(request, "admin/subscribers/embed.html", context)

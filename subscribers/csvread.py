@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import itertools
 from collections import Counter
@@ -21,9 +22,9 @@ from django.core.exceptions import ValidationError
 
 from core.csvwrite import unquote_cell
 from subscribers.normalise import clean_name, normalise_email
+from subscribers.platforms import Layout, email_position, has_email_column
 
 REPORT_ROW_LIMIT = 2000
-MULTI_VALUE_SEPARATOR = ";"
 
 
 class ImportFileError(ValidationError):
@@ -37,6 +38,12 @@ class Row:
     name: str
     lists: list[str]
     tags: list[str]
+    # From a platform's export (subscribers/platforms.py): its status word, the reader's
+    # original opt-in date, where they came from, and raw custom-field values by key.
+    status: str = ""
+    consented_at: datetime.datetime | None = None
+    origin: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +105,7 @@ def _delimiter(first_line: str) -> str:
     """Comma, semicolon (spreadsheets in many European locales) or tab: whichever gives an email column."""
     for delimiter in DELIMITERS:
         header = next(csv.reader([first_line], delimiter=delimiter), [])
-        if any(column.strip().lower() == "email" for column in header):
+        if has_email_column(column.strip().lower() for column in header):
             return delimiter
     return ","
 
@@ -125,9 +132,12 @@ def read_header(reader: Any) -> list[str]:
     except StopIteration:
         raise ImportFileError("The file is empty: it needs a header row with an “email” column.") from None
     columns = [column.strip().lower() for column in header]
-    if "email" not in columns:
+    if not has_email_column(columns):
         found = ", ".join(f"“{c}”" for c in columns if c) or "nothing"
-        raise ImportFileError(f"The header row must have an “email” column; found {found}.")
+        raise ImportFileError(
+            f"The header row must have an “email” column (or a platform's own: “Email Address”, “email_address”); "
+            f"found {found}."
+        )
     if len(set(columns)) != len(columns):
         raise ImportFileError("The header row names a column twice.")
     return columns
@@ -185,10 +195,6 @@ def _inspect(reader: Any, preview_rows: int) -> tuple[list[str], list[list[str]]
     return columns, preview, count
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
-
-
 def read_records(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
     """Every record after the header with its line: the row's cells, or the csv.Error that broke it."""
     while True:
@@ -203,7 +209,7 @@ def read_records(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
 
 
 def parse_record(
-    line: int, raw: list[str] | csv.Error, columns: list[str], index: dict[str, int], report: Report
+    line: int, raw: list[str] | csv.Error, columns: list[str], layout: Layout, report: Report
 ) -> Row | None:
     """A record as a Row; a broken or invalid one goes to the report (None). Blank lines count for nothing."""
     if isinstance(raw, csv.Error):
@@ -214,23 +220,31 @@ def parse_record(
         return None
     report.total += 1
     if len(raw) != len(columns):
-        address = raw[index["email"]] if len(raw) > index["email"] else ""
+        at = email_position(columns)
+        address = raw[at] if len(raw) > at else ""
         reason = f"Broken row: {len(raw)} fields where the header has {len(columns)}."
         report.note(line=line, email=address, outcome="rejected", reason=reason)
         return None
-
-    def cell(name: str) -> str:
-        # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
-        return unquote_cell(raw[index[name]].strip()) if name in index else ""
-
+    # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
+    record = layout.record(raw, lambda value: unquote_cell(value.strip()))
     try:
-        email = normalise_email(cell("email"))
+        email = normalise_email(record.email)
     except ValidationError as error:
-        report.note(line=line, email=cell("email"), outcome="rejected", reason=f"Invalid address: {error.messages[0]}")
+        report.note(line=line, email=record.email, outcome="rejected", reason=f"Invalid address: {error.messages[0]}")
         return None
     try:
-        name = clean_name(cell("name"))
+        name = clean_name(record.name)
     except ValidationError as error:
         report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
         return None
-    return Row(line=line, email=email, name=name, lists=_split(cell("lists")), tags=_split(cell("tags")))
+    return Row(
+        line=line,
+        email=email,
+        name=name,
+        lists=record.lists,
+        tags=[tag[:60] for tag in record.tags],
+        status=record.status,
+        consented_at=record.consented_at,
+        origin=record.origin[:200],
+        attributes={key: value for key, value in record.attributes.items() if value},
+    )

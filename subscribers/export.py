@@ -14,7 +14,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from core.csvwrite import csv_response
-from subscribers.models import Subscriber
+from subscribers.fields import display
+from subscribers.models import CustomField, Subscriber
 
 HEADER = ["email", "name", "status", "source", "lists", "tags", "created_at", "confirmed_at", "unsubscribed_at"]
 
@@ -24,7 +25,8 @@ def _when(value: Any) -> str:
 
 
 def export_rows(queryset: QuerySet[Subscriber]) -> Iterator[list[str]]:
-    yield HEADER
+    keys = list(CustomField.objects.values_list("key", flat=True))
+    yield HEADER + keys
     readers = queryset.order_by("pk").prefetch_related("lists", "tags").iterator(chunk_size=2000)
     for s in readers:
         row = [
@@ -37,6 +39,7 @@ def export_rows(queryset: QuerySet[Subscriber]) -> Iterator[list[str]]:
             _when(s.created_at),
             _when(s.confirmed_at),
             _when(s.unsubscribed_at),
+            *(display(s.attributes.get(key)) for key in keys),
         ]
         yield row
 

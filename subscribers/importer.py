@@ -20,12 +20,14 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.events import EventName, emit_many
 from core.queue import enqueue_on_commit
+from subscribers import platforms
 from subscribers.csvread import (
     ImportFileError,
     Report,
@@ -36,9 +38,11 @@ from subscribers.csvread import (
     read_header,
     read_records,
 )
+from subscribers.fields import field_parse
 from subscribers.models import (
     Consent,
     ConsentBasis,
+    CustomField,
     ImportJob,
     ImportJobAddress,
     ImportStatus,
@@ -53,7 +57,21 @@ from subscribers.models import (
 
 CHUNK_SIZE = 1000
 UNCONFIRMED_KEPT = datetime.timedelta(days=1)
-KNOWN_COLUMNS = ("email", "name", "lists", "tags")
+# Statuses a platform's export may give that stop a reader being active; each maps to ours.
+_NOT_ACTIVE = {
+    platforms.UNSUBSCRIBED: SubscriberStatus.UNSUBSCRIBED,
+    platforms.BOUNCED: SubscriberStatus.BOUNCED,
+    platforms.COMPLAINED: SubscriberStatus.COMPLAINED,
+}
+_SUPPRESS_FOR: dict[str, str] = {
+    SubscriberStatus.BOUNCED: Suppression.Reason.HARD_BOUNCE,
+    SubscriberStatus.COMPLAINED: Suppression.Reason.COMPLAINT,
+}
+
+
+def file_layout(columns: list[str]) -> platforms.Layout:
+    """How this file's columns are read: the platform it came from and the custom fields it carries."""
+    return platforms.layout_for(columns, CustomField.objects.values_list("key", flat=True))
 
 
 def _digest(email: str) -> str:
@@ -77,6 +95,16 @@ class _Context:
             self.lists[item.slug.lower()] = item.pk
             self.lists[item.name.lower()] = item.pk
         self.tags: dict[str, int] = {tag.name.lower(): tag.pk for tag in SubscriberTag.objects.all()}
+        self.fields = {f.key: f for f in CustomField.objects.all()}
+        self.platform = ""
+
+    def attributes(self, row: Row) -> dict[str, Any]:
+        """The row's custom-field values, parsed; ValidationError names the first bad one."""
+        return {
+            key: value
+            for key, raw in row.attributes.items()
+            if key in self.fields and (value := field_parse(self.fields[key], raw)) is not None
+        }
 
     def remember_earlier_chunks(self, chunk: list[Row]) -> None:
         """Add the addresses of ``chunk`` that earlier chunks of this job took to what this run has seen."""
@@ -124,6 +152,11 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
     changed: list[tuple[Row, Subscriber]] = []
     for row in chunk:
         unknown = [name for name in row.lists if name.lower() not in ctx.lists]
+        try:
+            row.parsed = ctx.attributes(row)  # type: ignore[attr-defined]
+        except ValidationError as error:
+            report.note(line=row.line, email=row.email, outcome="rejected", reason=f"Invalid {error.messages[0]}")
+            continue
         if unknown:
             report.note(
                 line=row.line, email=row.email, outcome="rejected", reason=f"Unknown list: {', '.join(unknown)}."
@@ -149,7 +182,10 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
     ctx.store_seen()
     Subscriber.objects.bulk_create([s for _row, s in new])
     if changed:
-        Subscriber.objects.bulk_update([s for _row, s in changed], ["name", "status", "confirmed_at"])
+        Subscriber.objects.bulk_update(
+            [s for _row, s in changed], ["name", "status", "confirmed_at", "unsubscribed_at", "attributes"]
+        )
+    _suppress(new + changed, platform=ctx.platform)
     report.added += len(new)
     report.updated += len(changed)
     _relations(ctx, new + changed)
@@ -157,36 +193,85 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
         EventName.SUBSCRIBER_CREATED,
         [{"subscriber_id": s.pk, "form": f"import #{ctx.job.pk}", "status": s.status} for _row, s in new],
     )
+    opted_out = [s for _row, s in changed if getattr(s, "_opted_out", False)]
+    emit_many(
+        EventName.SUBSCRIBER_UNSUBSCRIBED,
+        [{"subscriber_id": s.pk, "via": f"import #{ctx.job.pk}"} for s in opted_out if s.status == "unsubscribed"],
+    )
     consents = [(row, s) for row, s in new] + [(row, s) for row, s in changed if getattr(s, "_activated", False)]
     Consent.objects.bulk_create(
         [
             Consent(
                 subscriber=s,
                 action=Consent.Action.IMPORT,
-                form=f"CSV import #{ctx.job.pk} ({ctx.job.filename[:60]}), line {row.line}",
-                text=ctx.basis_text,
+                form=f"{ctx.platform} import #{ctx.job.pk} ({ctx.job.filename[:40]}), line {row.line}"[:100],
+                text=_consent_text(ctx, row),
             )
             for row, s in consents
         ]
     )
 
 
+def _consent_text(ctx: _Context, row: Row) -> str:
+    """The basis the editor stated, and what the platform knew: the original opt-in date and source."""
+    lines = [ctx.basis_text] if ctx.basis_text else []
+    if row.consented_at is not None:
+        lines.append(f"Originally opted in at {row.consented_at.isoformat()} ({ctx.platform}).")
+    if row.origin:
+        lines.append(f"Source: {row.origin}.")
+    if row.status in _NOT_ACTIVE:
+        lines.append(f"{ctx.platform} listed this address as {row.status}: not imported as active.")
+    return "\n".join(lines)
+
+
+def _suppress(pairs: list[tuple[Row, Subscriber]], *, platform: str) -> None:
+    """Addresses a platform says bounced or complained are suppressed here too, for good."""
+    rows = [
+        Suppression(
+            email_hash=email_hash(s.email), email=s.email.lower(), reason=_SUPPRESS_FOR[s.status], detail=platform
+        )
+        for _row, s in pairs
+        if s.status in _SUPPRESS_FOR
+    ]
+    Suppression.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _may_activate(ctx: _Context, row: Row) -> bool:
+    # A stated basis makes a reader active, unless their platform had them pending (never confirmed).
+    return ctx.activate and row.status not in _NOT_ACTIVE and row.status != platforms.PENDING
+
+
 def _new_subscriber(ctx: _Context, row: Row) -> Subscriber:
-    return Subscriber(
+    subscriber = Subscriber(
         email=row.email,
         name=row.name,
         source=SubscriberSource.IMPORT,
-        status=SubscriberStatus.ACTIVE if ctx.activate else SubscriberStatus.PENDING,
-        confirmed_at=ctx.now if ctx.activate else None,
+        status=SubscriberStatus.PENDING,
+        attributes=row.parsed,  # type: ignore[attr-defined]
     )
+    if row.status in _NOT_ACTIVE:
+        subscriber.status = _NOT_ACTIVE[row.status]
+        subscriber.unsubscribed_at = ctx.now if row.status == platforms.UNSUBSCRIBED else None
+    elif _may_activate(ctx, row):
+        subscriber.status = SubscriberStatus.ACTIVE
+        # The date the reader opted in on their platform, not the day of the move.
+        subscriber.confirmed_at = row.consented_at or ctx.now
+    return subscriber
 
 
 def _update_subscriber(ctx: _Context, row: Row, subscriber: Subscriber) -> Subscriber:
     if row.name:
         subscriber.name = row.name
-    if subscriber.status == SubscriberStatus.PENDING and ctx.activate:
+    subscriber.attributes = {**(subscriber.attributes or {}), **row.parsed}  # type: ignore[attr-defined]
+    if row.status in _NOT_ACTIVE:
+        # An opt-out or a bounce on the old platform is honoured here too.
+        subscriber.status = _NOT_ACTIVE[row.status]
+        if row.status == platforms.UNSUBSCRIBED:
+            subscriber.unsubscribed_at = ctx.now
+        subscriber._opted_out = True  # type: ignore[attr-defined]
+    elif subscriber.status == SubscriberStatus.PENDING and _may_activate(ctx, row):
         subscriber.status = SubscriberStatus.ACTIVE
-        subscriber.confirmed_at = ctx.now
+        subscriber.confirmed_at = row.consented_at or ctx.now
         subscriber._activated = True  # type: ignore[attr-defined]
     return subscriber
 
@@ -351,13 +436,14 @@ def _import_chunk(job: ImportJob, report: Report) -> bool:
     batch: list[Row] = []
     with job.file.open("rb") as handle, csv_reader(handle) as reader:
         columns = read_header(reader)
-        index = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
+        layout = file_layout(columns)
+        ctx.platform = layout.platform.label
         records = read_records(reader)
         for _skipped in itertools.islice(records, job.rows_read):
             pass  # taken by earlier chunks
         for line, raw in itertools.islice(records, settings.IMPORT_CHUNK_ROWS):
             job.rows_read += 1
-            row = parse_record(line, raw, columns, index, report)
+            row = parse_record(line, raw, columns, layout, report)
             if row is not None:
                 batch.append(row)
             if len(batch) >= CHUNK_SIZE:

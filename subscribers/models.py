@@ -60,6 +60,38 @@ class SubscriberSource(models.TextChoices):
     API = "api", "Added through the API"
 
 
+class FieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    CHOICE = "choice", "Choice (one of a list)"
+    BOOLEAN = "boolean", "Yes or no"
+
+
+class CustomField(models.Model):
+    """A reader field an editor defines (city, plan, birthday…), kept in Subscriber.attributes[key]."""
+
+    key = models.SlugField(
+        max_length=40,
+        unique=True,
+        help_text="Lower-case letters, digits and _; the CSV column name and the merge tag: {{ key|fallback }}.",
+    )
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=FieldKind.choices, default=FieldKind.TEXT)
+    choices = models.JSONField(default=list, blank=True, help_text="For a choice field: the values a reader may have.")
+    help_text = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=FieldKind.values), name="customfield_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class Subscriber(models.Model):
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=100, blank=True)
@@ -90,6 +122,10 @@ class Subscriber(models.Model):
     received_count = models.PositiveIntegerField(
         default=0, db_index=True, help_text="Issues the provider accepted for this reader (counted when a send ends)."
     )
+    last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Last open or click.")
+    # Values of the editors' custom fields, by CustomField.key (subscribers/fields.py checks them);
+    # a GIN index on PostgreSQL (migration 0008) serves segment rules over them.
+    attributes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -161,6 +197,15 @@ class Suppression(models.Model):
 AT_LEAST_ONE = MinValueValidator(1, "Enter 1 or more.")
 
 
+class FieldOperator(models.TextChoices):
+    EQUALS = "equals", "is"
+    NOT_EQUALS = "not_equals", "is not"
+    GREATER = "greater", "is more than / after"
+    LESS = "less", "is less than / before"
+    SET = "set", "has a value"
+    EMPTY = "empty", "has no value"
+
+
 class Segment(models.Model):
     """A saved filter over subscribers that a send can target."""
 
@@ -210,6 +255,17 @@ class Segment(models.Model):
     received_at_least = models.PositiveIntegerField(
         null=True, blank=True, validators=[AT_LEAST_ONE], verbose_name="received at least N issues"
     )
+    field = models.ForeignKey(
+        CustomField,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="segments",
+        verbose_name="custom field",
+        help_text="A condition on one of your custom fields.",
+    )
+    field_operator = models.CharField(max_length=16, choices=FieldOperator.choices, blank=True, verbose_name="which")
+    field_value = models.CharField(max_length=200, blank=True, verbose_name="value")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,9 +15,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from subscribers.engagement import engagement_source
+from subscribers.fields import field_parse
 from subscribers.links import InvalidLink, TokenData, address_digest
 from subscribers.models import (
     Consent,
+    FieldOperator,
     MailingList,
     Segment,
     Subscriber,
@@ -59,10 +62,19 @@ class SegmentRules:
     clicked_issue: int | None = None
     never_opened: bool = False
     received_at_least: int | None = None
+    # A custom-field condition: the field's key, a FieldOperator and the value already parsed for its kind.
+    field_key: str = ""
+    field_operator: str = ""
+    field_value: Any = None
 
     @classmethod
     def of(cls, segment: Segment) -> SegmentRules:
+        field = segment.field
+        value = field_parse(field, segment.field_value) if field is not None else None
         return cls(
+            field_key=field.key if field is not None else "",
+            field_operator=segment.field_operator if field is not None else "",
+            field_value=value,
             list_ids=tuple(segment.lists.values_list("pk", flat=True)),
             tag_ids=tuple(segment.tags.values_list("pk", flat=True)),
             status=segment.status,
@@ -100,6 +112,8 @@ def rules_filter(rules: SegmentRules) -> Q:
     if rules.inactive_for_days is not None:
         since = now - datetime.timedelta(days=rules.inactive_for_days)
         condition &= Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=since)
+    if rules.field_key and rules.field_operator:
+        condition &= _field_condition(rules.field_key, rules.field_operator, rules.field_value)
     return condition & _engagement_filter(rules)
 
 
@@ -124,6 +138,25 @@ def _engagement_filter(rules: SegmentRules) -> Q:
     if rules.clicked_issue is not None:
         condition &= source.clicked_issue(rules.clicked_issue)
     return condition
+
+
+def _field_condition(key: str, operator: str, value: Any) -> Q:
+    # Containment (@>) is what the GIN index on attributes serves; keys are CustomField keys ([a-z0-9_]).
+    if operator == FieldOperator.SET:
+        return Q(attributes__has_key=key)
+    if operator == FieldOperator.EMPTY:
+        return ~Q(attributes__has_key=key)
+    if value is None:
+        return Q()
+    if operator == FieldOperator.EQUALS:
+        return Q(attributes__contains={key: value})
+    if operator == FieldOperator.NOT_EQUALS:
+        return ~Q(attributes__contains={key: value})
+    if operator == FieldOperator.GREATER:
+        return Q(**{f"attributes__{key}__gt": value})
+    if operator == FieldOperator.LESS:
+        return Q(**{f"attributes__{key}__lt": value})
+    return Q()
 
 
 def segment_filter(segment: Segment) -> Q:

@@ -6,6 +6,7 @@ app_name = "subscribers"
 
 urlpatterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscribe/embed/", views.embed_subscribe, name="embed_subscribe"),
     path("subscribe/thanks/", views.subscribe_thanks, name="thanks"),
     path("subscribe/resend/", views.resend, name="resend"),
     path("subscribe/confirm/<str:token>/", views.confirm, name="confirm"),

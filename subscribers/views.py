@@ -7,8 +7,8 @@ import logging
 
 import redis.exceptions
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from core.net import client_ip
-from core.origin import same_origin_post
+from core.origin import cors_headers, embed_origin_allowed, request_origin, same_origin_post
 from core.queue import TaskQueueUnavailable
 from subscribers import privacy, services
 from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
@@ -92,6 +92,37 @@ def _resend_form(email: str) -> ResendForm:
     return ResendForm(initial={"email": email})
 
 
+def _subscribe_handle(request: HttpRequest, form: SubscribeForm, *, source: str | None = None) -> str:
+    """The on-site form's and the embed's one path: "thanks", "too_many", "try_later" or "invalid".
+
+    A bot (the honeypot filled in) is answered "thanks" like a person, so it learns nothing.
+    """
+    if form.is_bot:
+        return "thanks"
+    try:
+        if _rate_limited(request, "subscribe"):
+            return "too_many"
+    except CacheUnavailable:
+        return "try_later"
+    if not form.is_valid():
+        return "invalid"
+    ip, user_agent = _client(request)
+    try:
+        # Queued, not handled here: every address then costs this request the same
+        # work, so the time of the answer cannot tell a suppressed address from a new one.
+        services.subscription_request_queue(
+            email=form.cleaned_data["email"],
+            name=form.cleaned_data["name"],
+            list_ids=[item.pk for item in form.cleaned_data["lists"]],
+            form=source or form.cleaned_data["source"],
+            ip=ip,
+            user_agent=user_agent,
+        )
+    except TaskQueueUnavailable:
+        return "try_later"
+    return "thanks"
+
+
 # No CSRF token: the form sits on cached pages every visitor shares, so it is
 # guarded by the browser's own Sec-Fetch-Site / Origin headers instead (core.origin;
 # README, "The subscribe form on cached pages").
@@ -102,30 +133,67 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "subscribers/subscribe.html", {"form": SubscribeForm(auto_id="sub_%s")})
     form = SubscribeForm(request.POST, auto_id="sub_%s")
-    if form.is_bot:
-        # Answer a bot exactly as a person, so it learns nothing.
-        return redirect("subscribers:thanks")
-    try:
-        if _rate_limited(request, "subscribe"):
-            return _too_many(request)
-    except CacheUnavailable:
+    outcome = _subscribe_handle(request, form)
+    if outcome == "too_many":
+        return _too_many(request)
+    if outcome == "try_later":
         return _try_later(request, what="nothing", form=form)
-    if not form.is_valid():
+    if outcome == "invalid":
         return render(request, "subscribers/subscribe.html", {"form": form}, status=400)
-    ip, user_agent = _client(request)
-    try:
-        # Queued, not handled here: every address then costs this request the same
-        # work, so the time of the answer cannot tell a suppressed address from a new one.
-        services.subscription_request_queue(
-            email=form.cleaned_data["email"],
-            name=form.cleaned_data["name"],
-            list_ids=[item.pk for item in form.cleaned_data["lists"]],
-            form=form.cleaned_data["source"],
-            ip=ip,
-            user_agent=user_agent,
-        )
-    except TaskQueueUnavailable:
+    return redirect("subscribers:thanks")
+
+
+EMBED_ANSWERS = {
+    "thanks": (200, "Almost done: check your inbox and press the button in our email to confirm."),
+    "too_many": (429, "Too many attempts from here; please try again in an hour."),
+    "try_later": (503, "We could not take your request just now; please try again in a few minutes."),
+    "invalid": (400, "Please check the form."),
+}
+
+
+def _embed_json(request: HttpRequest, status: int, body: dict[str, object]) -> HttpResponse:
+    response = JsonResponse(body, status=status)
+    if status in (429, 503):
+        response["Retry-After"] = "3600" if status == 429 else "120"
+    return cors_headers(request, response)
+
+
+# The form other sites embed (README, "Embeddable sign-up form"). No CSRF token on
+# another site's page: the browser's Origin header is checked against
+# EMBED_ALLOWED_ORIGINS instead, before anything is read or stored.
+@csrf_exempt
+@never_cache
+@require_http_methods(["POST", "OPTIONS"])
+def embed_subscribe(request: HttpRequest) -> HttpResponse:
+    """A plain form post (answered with our thanks page) or the script's fetch (answered in JSON)."""
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if not embed_origin_allowed(request):
+        message = "This site may not embed our sign-up form; its origin is not on the list."
+        if request.method == "OPTIONS":
+            return _embed_json(request, 403, {"ok": False, "error": "origin_not_allowed", "message": message})
+        if wants_json:
+            refused = _embed_json(request, 403, {"ok": False, "error": "origin_not_allowed", "message": message})
+            # Nothing but this fixed refusal is readable, so the script can say why instead of "not reached".
+            refused["Access-Control-Allow-Origin"] = request_origin(request) or "null"
+            return refused
+        raise PermissionDenied(message)
+    if request.method == "OPTIONS":
+        return cors_headers(request, HttpResponse(status=204))
+    form = SubscribeForm(request.POST, auto_id="sub_%s")
+    origin = request_origin(request)
+    outcome = _subscribe_handle(request, form, source=f"embedded form on {origin}"[:100] if origin else "embedded form")
+    if wants_json:
+        status, message = EMBED_ANSWERS[outcome]
+        body: dict[str, object] = {"ok": outcome == "thanks", "message": message}
+        if outcome == "invalid":
+            body["errors"] = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        return _embed_json(request, status, body)
+    if outcome == "too_many":
+        return _too_many(request)
+    if outcome == "try_later":
         return _try_later(request, what="nothing", form=form)
+    if outcome == "invalid":
+        return render(request, "subscribers/subscribe.html", {"form": form}, status=400)
     return redirect("subscribers:thanks")
 
 

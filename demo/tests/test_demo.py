@@ -300,3 +300,25 @@ def test_the_demo_has_engagement_segments_that_match_readers_and_machine_opens_a
     counts = {segment.name: segment_count(segment) for segment in Segment.objects.all()}
     assert len(counts) == 4 and all(counts.values()), counts
     assert Subscriber.objects.filter(received_count=1).count() == send.total
+
+
+def test_an_outgoing_webhook_endpoint_points_at_the_demo_receiver():
+    from outbound.models import WebhookEndpoint
+
+    load_demo()
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.url.startswith("http://127.0.0.1:") and "subscriber.confirmed" in endpoint.events
+    load_demo()
+    assert WebhookEndpoint.objects.count() == 1
+
+
+def test_demo_readers_carry_custom_fields_and_a_segment_uses_one():
+    from subscribers.models import CustomField, Segment
+    from subscribers.selectors import segment_filter
+
+    load_demo()
+    assert set(CustomField.objects.values_list("key", flat=True)) >= {"city", "plan"}
+    assert Subscriber.objects.get(email="ada.reader@example.org").attributes["city"] == "London"
+    segment = Segment.objects.get(field__key="plan")
+    supporters = set(Subscriber.objects.filter(segment_filter(segment)).values_list("email", flat=True))
+    assert supporters == {"ada.reader@example.org", "chioma.reader@example.net"}

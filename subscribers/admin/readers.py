@@ -20,8 +20,10 @@ from core.ids import parse_id
 from core.queue import TaskQueueUnavailable
 from subscribers import admin_services, admin_views
 from subscribers.export import export_response
+from subscribers.fields import field_parse, form_field
 from subscribers.models import (
     Consent,
+    CustomField,
     MailingList,
     Segment,
     Subscriber,
@@ -122,9 +124,42 @@ class SubscriberAdminForm(forms.ModelForm):
                 (SubscriberStatus.PENDING, "Pending: email them a link to confirm"),
             ]
             self.fields["status"].initial = SubscriberStatus.PENDING
+        self._add_custom_fields()
 
     def clean_name(self) -> str:
         return clean_name(self.cleaned_data.get("name", ""))
+
+    def _add_custom_fields(self) -> None:
+        self.custom_fields = list(CustomField.objects.all())
+        stored = self.instance.attributes or {}
+        for custom in self.custom_fields:
+            field = form_field(custom)
+            field.initial = stored.get(custom.key)
+            self.fields[f"attr_{custom.key}"] = field
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        attributes = dict(self.instance.attributes or {})
+        for custom in self.custom_fields:
+            name = f"attr_{custom.key}"
+            if name not in data:
+                continue
+            raw = data[name]
+            try:
+                value = field_parse(custom, raw.isoformat() if hasattr(raw, "isoformat") else raw)
+            except ValidationError as error:
+                self.add_error(name, error.messages[0])
+                continue
+            if value is None:
+                attributes.pop(custom.key, None)
+            else:
+                attributes[custom.key] = value
+        self.instance.attributes = attributes
+        return data
+
+
+def custom_field_names() -> list[str]:
+    return [f"attr_{key}" for key in CustomField.objects.values_list("key", flat=True)]
 
 
 @admin.register(Subscriber)
@@ -154,6 +189,20 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscriber]:
         return super().get_queryset(request).prefetch_related("lists")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        names: Any = custom_field_names()
+        if names:
+            fieldsets.append(("Custom fields", {"fields": names}))
+        return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        # The custom fields are added by the form itself; the model form factory must not look for them.
+        if kwargs.get("fields"):
+            names = set(custom_field_names())
+            kwargs["fields"] = [name for name in kwargs["fields"] if name not in names]
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Status changes go through services (unsubscribe action, provider events); an editor
@@ -198,6 +247,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("import/", view(admin_views.import_upload), name="subscribers_subscriber_import"),
+            path("embed/", view(admin_views.embed_builder), name="subscribers_subscriber_embed"),
             path("import/<int:pk>/", view(admin_views.import_confirm), name="subscribers_subscriber_import_confirm"),
             *super().get_urls(),
         ]

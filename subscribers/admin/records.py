@@ -15,7 +15,11 @@ from django.utils.html import format_html, format_html_join
 from core.ids import parse_id
 from subscribers import importer, services
 from subscribers.engagement import engagement_source
+from subscribers.fields import field_check_definition, field_parse
 from subscribers.models import (
+    CustomField,
+    FieldKind,
+    FieldOperator,
     ImportJob,
     MailingList,
     Segment,
@@ -116,6 +120,9 @@ class SegmentForm(forms.ModelForm):
             "engaged_within_days",
             "inactive_for_days",
             *ENGAGEMENT_FIELDS,
+            "field",
+            "field_operator",
+            "field_value",
         ]
         widgets = {
             "lists": forms.CheckboxSelectMultiple,
@@ -138,7 +145,39 @@ class SegmentForm(forms.ModelForm):
         errors = rule_errors(data)
         if errors:
             raise ValidationError(errors)
+        after, before = data.get("signed_up_after"), data.get("signed_up_before")
+        if after and before and after > before:
+            raise ValidationError("“Signed up after” must be on or before “signed up before”.")
+        _check_field_condition(self, data)
         return data
+
+
+_NEEDS_VALUE = (FieldOperator.EQUALS, FieldOperator.NOT_EQUALS, FieldOperator.GREATER, FieldOperator.LESS)
+
+
+def _check_field_condition(form: forms.BaseForm, data: dict[str, Any]) -> Any:
+    """The custom-field condition's value, parsed for the field's kind; errors go on the form's fields."""
+    field, operator, raw = data.get("field"), data.get("field_operator") or "", data.get("field_value") or ""
+    if field is None:
+        if operator or raw:
+            form.add_error("field", "Choose the custom field this condition is about.")
+        return None
+    if not operator:
+        form.add_error("field_operator", "Choose how the field should compare.")
+        return None
+    if operator not in _NEEDS_VALUE:
+        return None
+    if not raw.strip():
+        form.add_error("field_value", "Give the value to compare with.")
+        return None
+    try:
+        value = field_parse(field, raw)
+    except ValidationError as error:
+        form.add_error("field_value", error.messages[0])
+        return None
+    if operator in (FieldOperator.GREATER, FieldOperator.LESS) and field.kind not in (FieldKind.NUMBER, FieldKind.DATE):
+        form.add_error("field_operator", "More than / less than works on number and date fields only.")
+    return value
 
 
 class SegmentRulesForm(forms.Form):
@@ -158,16 +197,25 @@ class SegmentRulesForm(forms.Form):
     never_opened = forms.BooleanField(required=False)
     received_at_least = forms.IntegerField(min_value=1, required=False)
 
+    field = forms.ModelChoiceField(queryset=CustomField.objects.all(), required=False)
+    field_operator = forms.ChoiceField(choices=[("", "—"), *FieldOperator.choices], required=False)
+    field_value = forms.CharField(max_length=200, required=False)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         errors = rule_errors(data)
         if errors:
             raise ValidationError(errors)
+        data["parsed_value"] = _check_field_condition(self, data)
         return data
 
     def rules(self) -> SegmentRules:
         data = self.cleaned_data
+        field = data["field"]
         return SegmentRules(
+            field_key=field.key if field is not None else "",
+            field_operator=data["field_operator"] if field is not None else "",
+            field_value=data.get("parsed_value"),
             list_ids=tuple(item.pk for item in data["lists"]),
             tag_ids=tuple(item.pk for item in data["tags"]),
             status=data["status"],
@@ -196,6 +244,7 @@ class SegmentAdmin(admin.ModelAdmin):
         ("signed_up_after", "signed_up_before"),
         "engaged_within_days",
         "inactive_for_days",
+        ("field", "field_operator", "field_value"),
     ]
     change_form_template = "admin/subscribers/segment/change_form.html"
 
@@ -237,6 +286,40 @@ class SegmentAdmin(admin.ModelAdmin):
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         context["segment_count_url"] = reverse("admin:subscribers_segment_count")
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+class CustomFieldForm(forms.ModelForm):
+    class Meta:
+        model = CustomField
+        fields = ["label", "key", "kind", "choices", "help_text", "position"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        key = data.get("key", self.instance.key if self.instance.pk else "")
+        choices = data.get("choices") or []
+        if isinstance(choices, list):
+            choices = [str(c).strip() for c in choices]
+            data["choices"] = choices
+        elif choices:
+            raise ValidationError({"choices": 'Write the values as a JSON list, e.g. ["Free", "Paid"].'})
+        if key and data.get("kind"):
+            field_check_definition(key=key, kind=data["kind"], choices=choices)
+        return data
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldForm
+    list_display = ["label", "key", "kind", "choice_list", "position"]
+    list_editable = ["position"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Readers' values are stored under the key: renaming it would lose them.
+        return ["key"] if obj is not None else []
+
+    @admin.display(description="Values")
+    def choice_list(self, obj: CustomField) -> str:
+        return ", ".join(obj.choices)
 
 
 class SuppressionAddForm(forms.ModelForm):

@@ -44,6 +44,7 @@ class Command(BaseCommand):
         out.write(f"  Admin:   {base}/admin/")
         out.write(f"  Site:    {base}/")
         out.write(f"  Outbox:  {base}/dev/outbox/   (mail kept locally while DEBUG is on)")
+        out.write(f"  Webhooks: {base}/admin/outbound/webhookendpoint/   (the 'hooks' process prints each event)")
         for account in report.accounts:
             line = f"  {account.role:<19} username: {account.username:<12} password: {account.password}"
             if not account.password_valid:

@@ -6,7 +6,8 @@
   var form = output && output.closest("form");
   if (!form) { return; }
   var fields = ["lists", "tags", "status", "signed_up_after", "signed_up_before", "engaged_within_days", "inactive_for_days",
-    "opened_in_last_sends", "clicked_in_last_sends", "clicked_url", "clicked_issue", "never_opened", "received_at_least"];
+    "opened_in_last_sends", "clicked_in_last_sends", "clicked_url", "clicked_issue", "never_opened", "received_at_least",
+    "field", "field_operator", "field_value"];
   var request = 0;
 
   function readers(n) { return n.toLocaleString("en-GB") + (n === 1 ? " reader matches" : " readers match"); }
