@@ -122,7 +122,6 @@ class Subscriber(models.Model):
     received_count = models.PositiveIntegerField(
         default=0, db_index=True, help_text="Issues the provider accepted for this reader (counted when a send ends)."
     )
-    last_engaged_at = models.DateTimeField(null=True, blank=True, help_text="Last open or click.")
     # Values of the editors' custom fields, by CustomField.key (subscribers/fields.py checks them);
     # a GIN index on PostgreSQL (migration 0008) serves segment rules over them.
     attributes = models.JSONField(default=dict, blank=True)
