@@ -177,6 +177,7 @@ class IssueAdmin(RestoreKeepsWorkflowMixin, DraftOnlyForContributorsMixin, Sorta
                 "<int:object_id>/transition/", wrap(self._view(admin_views.transition)), name="issues_issue_transition"
             ),
             path("<int:object_id>/compose/", wrap(self._view(admin_composer.compose)), name="issues_issue_compose"),
+            path("<int:object_id>/cover/", wrap(self._view(admin_composer.cover)), name="issues_issue_cover"),
             path("<int:object_id>/preview/", wrap(self._view(admin_views.preview)), name="issues_issue_preview"),
             path(
                 "<int:object_id>/preview/email/",

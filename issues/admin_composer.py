@@ -21,6 +21,7 @@ from issues.composer import (
     EditConflict,
     issue_compose_close,
     issue_compose_save,
+    issue_cover_save,
 )
 from issues.models import Issue, SectionKind
 from issues.rendering import sections_with_items
@@ -43,6 +44,7 @@ def composer_context(request: HttpRequest, issue: Issue, *, editable: bool) -> d
         "editable": editable,
         "version": issue.version,
         "url": reverse("admin:issues_issue_compose", args=[issue.pk]),
+        "cover_url": reverse("admin:issues_issue_cover", args=[issue.pk]),
         "section_url": reverse("admin:issues_section_change", args=[0]),
         "delay": AUTOSAVE_DELAY_MS,
         "sections": [_section_state(s) for s in sections_with_items(issue)],
@@ -111,6 +113,41 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
             "saved_at": result.saved_at.strftime("%H:%M"),
             "issue_errors": result.issue_errors,
             "sections": result.sections,
+        }
+    )
+
+
+@require_POST
+def cover(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResponse:
+    """Store the cover the editor just chose (multipart: ``cover_image``,
+    ``cover_alt``, ``version``): 200 with per-field errors, 409 on a conflict,
+    403 when the user may not edit."""
+    try:
+        base_version = int(request.POST["version"])
+    except (KeyError, ValueError):
+        return _error("Send the version the page was based on.", 400)
+    try:
+        result = issue_cover_save(
+            issue=Issue(pk=object_id),
+            acting_user=request.user,
+            base_version=base_version,
+            image=request.FILES.get("cover_image"),
+            alt=request.POST.get("cover_alt", ""),
+        )
+    except Issue.DoesNotExist:
+        return _error("This issue no longer exists.", 404)
+    except PermissionDenied as exc:
+        return _error(str(exc) or "You may not change this issue.", 403)
+    except EditConflict as exc:
+        return _error(exc.messages[0], 409, conflict=True)
+    issue = Issue.objects.only("cover_image").get(pk=object_id)
+    return JsonResponse(
+        {
+            "ok": not result.issue_errors,
+            "version": result.version,
+            "saved_at": result.saved_at.strftime("%H:%M"),
+            "issue_errors": result.issue_errors,
+            "cover_url": issue.cover_image.url if issue.cover_image else "",
         }
     )
 

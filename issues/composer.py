@@ -42,6 +42,7 @@ from issues.rendering import count_words, reading_minutes
 from issues.selectors import PUBLISHED_ONCE_DATED
 from issues.services import edit_refusal, issue_refresh_stats, public_pages_changed
 from issues.shapes import ALL_SECTION_FIELDS
+from issues.storage import CheckedImageFormField
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
 # Saved by themselves too, as the admin's widgets post them: author and tag ids,
@@ -180,6 +181,41 @@ def _stored_sections(issue: Issue) -> dict[int, Section]:
             items = stored[section_id]._prefetched_objects_cache["items"]  # type: ignore[attr-defined]
             items.append(SectionItem.from_db("default", ["section_id", *_ITEM_COLUMNS], [section_id, *item.values()]))
     return stored
+
+
+def issue_cover_save(*, issue: Issue, acting_user: Any, base_version: int, image: Any, alt: str) -> ComposeResult:
+    """Store a new cover image with its alt text, without waiting for Save: the
+    upload goes through the cover's image rule (issues.storage: type, size,
+    nothing but the image) and the alt text is required. A refused one stores
+    nothing and says why at its field (``issue_errors``); the version is kept.
+    Raises PermissionDenied or EditConflict as the composer's save does."""
+    with transaction.atomic():
+        locked = _locked_for_edit(issue, acting_user, base_version)
+        errors: dict[str, list[str]] = {}
+        try:
+            image = CheckedImageFormField(required=True).clean(image)
+        except ValidationError as exc:
+            errors["cover_image"] = exc.messages
+        if not (alt or "").strip():
+            errors["cover_alt"] = ["Describe the cover image: alt text is required when an image is set."]
+        if errors:
+            return ComposeResult(
+                version=locked.version, saved_at=timezone.localtime(locked.updated_at), issue_errors=errors
+            )
+        was_public = _is_public(locked)
+        locked.cover_image, locked.cover_alt = image, alt.strip()
+        try:
+            locked.full_clean(
+                exclude=[f.name for f in Issue._meta.fields if f.name not in ("cover_image", "cover_alt")]
+            )
+        except ValidationError as exc:
+            when = timezone.localtime(locked.updated_at)
+            return ComposeResult(version=locked.version, saved_at=when, issue_errors=exc.message_dict)
+        locked.save(update_fields=["cover_image", "cover_alt", "updated_at"])  # the storage checks the file again
+        _version_bump(locked, acting_user, stats={})
+        if was_public:
+            public_pages_changed()
+    return ComposeResult(version=locked.version, saved_at=timezone.localtime(locked.updated_at))
 
 
 def _locked_for_edit(issue: Issue, acting_user: Any, base_version: int) -> Issue:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,27 @@ def _leave_and_let_last_requests_finish(pg: Any, in_flight: set[Any]) -> None:
             # Waits for the answer; one aborted with its page never reached the server.
             with contextlib.suppress(Exception):
                 request.response()
+    _database_settles()
+
+
+def _database_settles(timeout: float = 10.0) -> None:
+    """A request sent with keepalive as its page went away (the composer's saves)
+    has no answer Playwright can wait for: wait until no other connection to the
+    test database is busy, twice in a row, before the test's teardown flushes it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    busy = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+    )
+    deadline, quiet = time.monotonic() + timeout, 0
+    while quiet < 2 and time.monotonic() < deadline:
+        with contextlib.suppress(Exception), connection.cursor() as cursor:
+            cursor.execute(busy)
+            quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
+        time.sleep(0.2)
 
 
 def screenshot(page: Any, name: str) -> Path:

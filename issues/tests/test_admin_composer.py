@@ -239,3 +239,49 @@ def test_authors_tags_and_publish_date_save_by_themselves_and_a_bad_one_keeps_it
     assert list(issue.authors.all()) == [ada]  # the valid one saved
     assert list(issue.tags.all()) == [chips]
     assert timezone.localtime(issue.publish_date).strftime("%H:%M") == "07:30"
+
+
+def _cover_post(client: Client, issue: Issue, *, content: bytes, alt: str, version: int) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("cover.png", content, content_type="image/png")
+    url = reverse("admin:issues_issue_cover", args=[issue.pk])
+    return client.post(url, {"cover_image": upload, "cover_alt": alt, "version": version})
+
+
+def test_a_cover_chosen_in_the_composer_is_stored_without_save_with_its_alt_text(editor) -> None:
+    from issues.tests.test_admin_issue import png_bytes
+
+    issue = IssueFactory.create()
+    response = _cover_post(_client(editor), issue, content=png_bytes(), alt=" A blue square ", version=issue.version)
+    answer = response.json()
+    assert response.status_code == 200 and answer["ok"] and answer["version"] == issue.version + 1
+    stored = Issue.objects.get(pk=issue.pk)
+    assert stored.cover_image.name.startswith("covers/") and stored.cover_image.name.endswith(".png")
+    assert stored.cover_alt == "A blue square" and answer["cover_url"] == stored.cover_image.url
+
+
+@pytest.mark.parametrize(
+    ("content", "alt", "field"),
+    [(b"%PDF-1.4 not an image", "A cover", "cover_image"), (None, "", "cover_alt")],
+    ids=["not-an-image", "no-alt-text"],
+)
+def test_a_refused_cover_stores_nothing_and_says_why_at_its_field(editor, content: Any, alt: str, field: str) -> None:
+    from issues.tests.test_admin_issue import png_bytes
+
+    issue = IssueFactory.create(cover_alt="")
+    response = _cover_post(_client(editor), issue, content=content or png_bytes(), alt=alt, version=issue.version)
+    answer = response.json()
+    assert response.status_code == 200 and answer["ok"] is False and answer["issue_errors"][field]
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (stored.cover_image.name, stored.cover_alt, stored.version) == ("", "", issue.version)
+
+
+def test_a_cover_based_on_an_older_version_is_refused(editor) -> None:
+    from issues.tests.test_admin_issue import png_bytes
+
+    issue = IssueFactory.create()
+    Issue.objects.filter(pk=issue.pk).update(version=issue.version + 1)
+    response = _cover_post(_client(editor), issue, content=png_bytes(), alt="x", version=issue.version)
+    assert response.status_code == 409 and response.json()["conflict"] is True
+    assert not Issue.objects.get(pk=issue.pk).cover_image

@@ -337,3 +337,27 @@ def test_authors_and_tags_picked_in_the_autocomplete_save_by_themselves(page: An
     page.reload()
     page.wait_for_selector(READY)
     assert page.locator("#id_authors + .select2").inner_text().count("Ada Lovelace") == 1
+
+
+def test_a_cover_chosen_saves_by_itself_and_one_without_alt_text_is_refused_in_place(
+    page: Any, live_server: Any, tmp_path: Any
+) -> None:
+    from issues.tests.test_admin_issue import png_bytes
+
+    make_editor()
+    issue = IssueFactory.create(cover_alt="")
+    SectionFactory.create(issue=issue, heading="Lead")
+    cover = tmp_path / "cover.png"
+    cover.write_bytes(png_bytes())
+    admin_login(page, live_server, "edith")
+    _open(page, live_server, issue)
+
+    page.set_input_files("#id_cover_image", str(cover))
+    page.wait_for_selector(".composer-cover-error")
+    assert "alt text is required" in page.inner_text(".composer-cover-error")
+    assert not Issue.objects.get(pk=issue.pk).cover_image
+    page.fill("#id_cover_alt", "A blue square")
+    page.locator("#id_cover_alt").press("Tab")  # the alt text's change sends the chosen image again
+    page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover saved')")
+    stored = Issue.objects.get(pk=issue.pk)
+    assert stored.cover_image.name.endswith(".png") and stored.cover_alt == "A blue square"

@@ -422,6 +422,51 @@
     window.addEventListener("pagehide", finalSave);
   }
 
+  // The cover saves by itself too, once chosen: an upload of its own (multipart), with the
+  // alt text typed so far (required with an image), through the same image rule as Save.
+  function hookCover() {
+    const file = document.getElementById("id_cover_image"), alt = document.getElementById("id_cover_alt");
+    if (!file || !alt) return;
+    const send = async () => {
+      if (!file.files.length || stopped) return;
+      while (saving) await new Promise((r) => setTimeout(r, 100));
+      saving = true;
+      setStatus("Saving the cover…");
+      const form = new FormData();
+      form.append("cover_image", file.files[0]);
+      form.append("cover_alt", alt.value);
+      form.append("version", state.version);
+      let response, body = {};
+      try {
+        response = await fetch(state.cover_url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() }, body: form });
+        body = await response.json().catch(() => ({}));
+      } catch (error) {
+        saving = false;
+        return setStatus("The cover was not saved: the server could not be reached. Choose it again, or press Save.", "error");
+      }
+      saving = false;
+      if (response.status === 409) return conflict(body.error);
+      document.querySelectorAll(".composer-cover-error").forEach((n) => n.remove());
+      if (!response.ok) return setStatus("The cover was not saved: " + (body.error || response.statusText), "error");
+      Object.entries(body.issue_errors || {}).forEach(([name, messages]) => {
+        const field = document.getElementById("id_" + name);
+        field.after(make("ul", { class: "errorlist composer-cover-error" }, ...messages.map((m) => make("li", { text: m }))));
+      });
+      if (!body.ok) return setStatus("The cover was not saved: see the cover fields.", "error");
+      state.version = body.version;
+      const base = document.getElementById("id_base_version");
+      if (base) base.value = body.version;
+      confirmedIssue.cover_alt = JSON.stringify(alt.value);
+      file.value = "";  // stored: Save need not send it again
+      file.dataset.saved = body.cover_url;
+      setStatus("Cover saved at " + body.saved_at, "ok");
+      unrecorded = true;
+    };
+    file.addEventListener("change", send);
+    // Refused for want of alt text: typing it sends the chosen image again.
+    alt.addEventListener("change", send);
+  }
+
   // The editor is leaving (closing the tab, following a link): one last save that
   // outlives the page (fetch keepalive) and brings the session's revision up to
   // date. Save posts the form instead, which makes a revision of its own.
@@ -462,7 +507,7 @@
       list.querySelectorAll(".composer-section").forEach((li) => li.classList.remove("collapsed")));
     document.getElementById("composer-reload").addEventListener("click", () => { leaving = true; location.reload(); });
     const form = document.getElementById("issue_form");
-    if (form && state.editable) hookIssueForm(form);
+    if (form && state.editable) { hookIssueForm(form); hookCover(); }
   }
 
   document.addEventListener("DOMContentLoaded", start);
