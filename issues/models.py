@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 import reversion
@@ -134,6 +135,16 @@ class Issue(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("issues:detail", args=[self.slug])
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The search vector is derived data written by issues.search alone: a
+        # save of the whole row (the admin's, a cover upload's) must not put
+        # back the stale copy this instance holds.
+        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "search_vector"
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def email_subject(self) -> str:

@@ -59,9 +59,7 @@ def _errors(paths: list[Path]) -> list[dict[str, object]]:
     return list(json.loads(run.stderr or '{"messages": []}')["messages"])
 
 
-def test_the_public_pages_have_no_html_errors(
-    client: Client, tmp_path: Path
-) -> None:
+def test_the_public_pages_have_no_html_errors(client: Client, tmp_path: Path) -> None:
     demo_load()
     # An issue sent with "Send now" is dated to the microsecond, unlike the demo's round 06:00.
     Issue.objects.filter(status=IssueStatus.SENT).update(publish_date=timezone.now() - timedelta(hours=5))
