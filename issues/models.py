@@ -133,9 +133,6 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def get_absolute_url(self) -> str:
-        return reverse("issues:detail", args=[self.slug])
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The search vector is derived data written by issues.search alone: a
         # save of the whole row (the admin's, a cover upload's) must not put
@@ -145,6 +142,9 @@ class Issue(models.Model):
                 f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "search_vector"
             ]
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("issues:detail", args=[self.slug])
 
     @property
     def email_subject(self) -> str:

@@ -108,7 +108,7 @@ def featured_tools(*, limit: int = FEATURED_TOOLS_LIMIT) -> list[Section]:
         .order_by(F("shown_at").desc(), "-id")
     )
     seen: set[str] = set()
-    listed = []
+    listed: list[Section] = []
     for tool in tools[: limit * 2]:
         key = tool.heading.strip().casefold()
         if key not in seen:
