@@ -69,6 +69,7 @@ bench: install-dev
 	$(PY) -m bench.chaos
 	$(PY) -m bench.admin
 	$(PY) -m bench.static
+	$(PY) -m bench.budget
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools
