@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault(
     "BENCH_PAGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_bench_budget"
@@ -45,7 +46,7 @@ class Load:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
-def _serve_media(media_root: Path) -> object:
+def _serve_media(media_root: Path) -> Any:
     """Answer /media/ from the folder, as the web server or CDN in front of
     the app does in production (Django serves media only with DEBUG)."""
 
