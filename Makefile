@@ -72,6 +72,7 @@ bench: install-dev
 	$(PY) -m bench.static
 	$(PY) -m bench.engagement
 	$(PY) -m bench.ratelimit
+	$(PY) -m bench.budget
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from email.utils import parseaddr
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 import reversion
@@ -151,6 +152,16 @@ class Issue(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The search vector is derived data written by issues.search alone: a
+        # save of the whole row (the admin's, a cover upload's) must not put
+        # back the stale copy this instance holds.
+        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "search_vector"
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("issues:detail", args=[self.slug])

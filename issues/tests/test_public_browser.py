@@ -4,9 +4,10 @@ import itertools
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 
-from issues.models import Tag
-from issues.tests.public_helpers import published
+from issues.models import Author, Tag
+from issues.tests.public_helpers import png_bytes, published
 from newsroom.models import NavLink, SitePage
 from subscribers.models import Subscriber, SubscriberStatus
 from testing.fixtures import screenshot
@@ -47,6 +48,9 @@ def site(transactional_db, settings):
     )
     research = Tag.objects.create(name="Research", slug="research")
     issue.tags.add(research)
+    writer = Author.objects.create(name="Ada Writer", slug="ada")
+    writer.avatar.save("ada.png", ContentFile(png_bytes()), save=True)
+    issue.authors.add(writer, Author.objects.create(name="Ben Editor", slug="ben"))
     for n in range(3):
         earlier = published(full=False, title=f"Earlier issue {n}", summary="An earlier summary.", cover=n == 0)
         earlier.tags.add(research)
@@ -207,3 +211,55 @@ def test_a_reader_subscribes_from_a_page_served_from_the_page_cache(
     page.locator("#subscribe button[type=submit]").click()
     page.wait_for_url("**/subscribe/thanks/")
     assert Subscriber.objects.get(email="cached-page@example.org").status == SubscriberStatus.PENDING
+
+
+def test_the_reading_progress_bar_fills_as_the_reader_scrolls(page, live_server, site):
+    page.set_viewport_size({"width": 375, "height": 700})
+    page.goto(live_server.url + site.get_absolute_url())
+    bar = page.locator(".reading-progress")
+    assert bar.get_attribute("aria-hidden") == "true"
+    assert float(bar.get_attribute("data-progress")) == 0
+    page.evaluate("window.scrollTo(0, document.querySelector('article.issue').offsetHeight / 2)")
+    page.wait_for_function("parseFloat(document.querySelector('.reading-progress').dataset.progress) > 0.2")
+    middle = float(bar.get_attribute("data-progress"))
+    assert 0.2 < middle < 0.9
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.wait_for_function("document.querySelector('.reading-progress').dataset.progress === '1.00'")
+    assert bar.bounding_box()["width"] == pytest.approx(375, abs=1)
+
+
+def test_without_javascript_there_is_no_progress_bar(browser, live_server, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_server.url + site.get_absolute_url())
+    assert page.locator(".reading-progress").count() == 0
+    assert page.locator("article.issue h1").inner_text() == site.title
+    context.close()
+
+
+@pytest.mark.parametrize("width", [320, 375])
+def test_at_phone_widths_the_nav_keeps_one_row_and_the_breadcrumb_one_line(page, live_server, site, width):
+    site.slug = "robots-read-the-news-and-other-stories-from-a-long-week-of-launches"
+    site.save(update_fields=["slug"])
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(live_server.url + site.get_absolute_url())
+    tops = page.locator(".site-nav li").evaluate_all("items => items.map(li => li.getBoundingClientRect().top)")
+    assert len(tops) == 5 and len(set(tops)) == 1
+    crumb = page.locator(".breadcrumb span[aria-current]")
+    assert crumb.inner_text() == site.slug  # the whole slug is there for assistive technology
+    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.breadcrumb')).lineHeight)")
+    assert page.locator(".breadcrumb ol").bounding_box()["height"] < 1.5 * line
+    assert crumb.evaluate("el => getComputedStyle(el).textOverflow") == "ellipsis"
+    assert crumb.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert _no_sideways_scroll(page)
+
+
+def test_the_issue_page_leads_to_related_and_neighbouring_issues(page, live_server, site):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + site.get_absolute_url())
+    assert page.locator(".byline img.avatar").evaluate("img => img.naturalWidth") > 0
+    assert page.locator(".byline").inner_text() == "By Ada Writer and Ben Editor"
+    related = page.get_by_role("region", name="Related issues").locator(".card-title").all_inner_texts()
+    assert sorted(related) == ["Earlier issue 0", "Earlier issue 1", "Earlier issue 2"]
+    page.get_by_role("navigation", name="Previous and next issue").get_by_role("link").first.click()
+    page.wait_for_url("**/newsletter/earlier-issue-*/")

@@ -93,3 +93,12 @@ def test_without_full_text_search_every_word_must_appear_somewhere(client, monke
     assert _titles(client, "glass") == ["Glass houses", "Quantum chips"]
     assert _titles(client, "quantum glass") == ["Quantum chips"]
     assert search.search_vector_refresh() == 0
+
+
+@needs_postgres
+def test_a_save_of_the_whole_issue_keeps_its_search_vector(client):
+    issue = _with_section("Zeppelins return", body="<p>Slowly.</p>")
+    stale = type(issue).objects.get(pk=issue.pk)
+    stale.search_vector = None
+    stale.save()  # as the admin or a cover upload saves the row
+    assert _titles(client, "zeppelin") == ["Zeppelins return"]
