@@ -120,6 +120,16 @@ def _due_chunk(now: datetime.datetime) -> int:
                 batches.append(batch)
                 rows += [(batch, d) for d in items[start : start + size]]
         StepBatch.objects.bulk_create(batches)
+        _rows_insert(rows, now)
+        _advance(due, steps, now)
+        ids = [b.pk for b in batches]
+        transaction.on_commit(lambda: _enqueue(ids))
+    return len(due)
+
+
+def _rows_insert(rows: list[tuple[StepBatch, _Due]], now: datetime.datetime) -> None:
+    """The chunk's StepDelivery rows in one INSERT; a (run, step) already stored is left alone."""
+    if connection.vendor != "postgresql":
         StepDelivery.objects.bulk_create(
             [
                 StepDelivery(
@@ -134,12 +144,22 @@ def _due_chunk(now: datetime.datetime) -> int:
                 for batch, d in rows
             ],
             ignore_conflicts=True,
-            batch_size=5000,
+            batch_size=1000,
         )
-        _advance(due, steps, now)
-        ids = [b.pk for b in batches]
-        transaction.on_commit(lambda: _enqueue(ids))
-    return len(due)
+        return
+    table = StepDelivery._meta.db_table
+    values = [(d.run_id, d.step_id, b.version_id, b.pk, d.subscriber_id, d.email) for b, d in rows]
+    columns = [list(column) for column in zip(*values, strict=True)]
+    with connection.cursor() as cursor:
+        # One statement with six array parameters: no per-row placeholders for Django to build.
+        cursor.execute(
+            f"INSERT INTO {table} (run_id, step_id, version_id, batch_id, subscriber_id, email, status, "  # noqa: S608
+            "attempts, created_at, provider_message_id, provider_status, error) "
+            "SELECT v.run, v.step, v.version, v.batch, v.reader, v.email, %s, 0, %s, '', '', '' "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) "
+            "AS v(run, step, version, batch, reader, email) ON CONFLICT (run_id, step_id) DO NOTHING",
+            [DeliveryStatus.QUEUED, now, *columns],
+        )
 
 
 def _steps_of(sequence_ids: set[int]) -> dict[int, Step]:
