@@ -6,9 +6,10 @@
 On a throwaway PostgreSQL database (newsroom_bench_engagement, or
 BENCH_ENGAGEMENT_DATABASE_NAME; BENCH_ENGAGEMENT_DATABASE_URL overrides the
 server), seeded set-based with generate_series: N readers, ``--sends`` sends
-(reader r gets send s when s >= r % 3, so 8 to 10 each), a delivered event per
-delivery, a quarter of the deliveries opened by a person, one in twenty
-clicked (on one of 20 links), one in ten opened by Apple's proxy; then the
+over the last month (reader r gets send s when s >= r % 3, so 8 to 10 each), a
+delivered event per delivery; a fifth of the readers never open, the others
+open a quarter of their sends and click one in twenty (on one of 20 links);
+one delivery in ten is opened by Apple's proxy. Then the
 readers' engagement fields are worked out with ``engagement_recount`` (timed),
 and VACUUM ANALYZE runs, as autovacuum would have by the time an editor counts.
 
@@ -32,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DATABASE_URL = os.environ.get("BENCH_ENGAGEMENT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-START = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
+# The sends went out every third day over the last month, so that "in N days" rules split the readers.
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
 LINKS = 20
 
 
@@ -84,8 +86,8 @@ def _seed(readers: int, sends: int) -> list[Any]:
                 provider_message_id, provider_status, error, sent_at, delivered_at, opened_at, clicked_at,
                 machine_opened_at)
             SELECT s.id, r.id, r.email, 'sent', 0, 1, '', '', '', s.started_at, s.started_at,
-                CASE WHEN (r.id + s.id) %% 4 = 0 THEN s.started_at + interval '1 hour' END,
-                CASE WHEN (r.id + s.id) %% 20 = 0 THEN s.started_at + interval '1 hour' END,
+                CASE WHEN (r.id + s.id) %% 4 = 0 AND r.id %% 5 <> 0 THEN s.started_at + interval '1 hour' END,
+                CASE WHEN (r.id + s.id) %% 20 = 0 AND r.id %% 5 <> 0 THEN s.started_at + interval '1 hour' END,
                 CASE WHEN (r.id + s.id) %% 10 = 1 THEN s.started_at END
             FROM subscribers_subscriber r CROSS JOIN delivery_send s
             WHERE s.id - %(first)s >= r.id %% 3
