@@ -44,17 +44,18 @@ def test_a_batch_whose_worker_died_before_the_provider_call_is_sent_again(
     as_mailgun: None, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     send = stored_send(2, django_capture_on_commit_callbacks)
-    real = recipients.rendered_for
+    real = recipients.recipients_for
 
     def killed(*args: Any, **kwargs: Any) -> Any:
         raise SystemExit("the worker was killed")  # after the claim, before the provider call
 
-    monkeypatch.setattr(recipients, "rendered_for", killed)
+    # The issue is rendered before the claim; building the readers' copies comes after it.
+    monkeypatch.setattr(recipients, "recipients_for", killed)
     with pytest.raises(SystemExit):
         pipeline.send_batch_process(send_id=send.pk, batch=0)
     assert statuses(send) == {DeliveryStatus.CLAIMED}
     assert Batch.objects.get(send=send, number=0).status == BatchStatus.CLAIMED
-    monkeypatch.setattr(recipients, "rendered_for", real)
+    monkeypatch.setattr(recipients, "recipients_for", real)
 
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.send_batch_process(send_id=send.pk, batch=0)  # its task, delivered again
