@@ -149,8 +149,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 @admin.register(ApiRequest)
 class ApiRequestAdmin(admin.ModelAdmin):
     list_display = ["at", "api_key", "method", "path", "status", "duration_ms", "ip"]
-    list_filter = ["status", "method", "api_key"]
+    # No filter listing every key by name: editors see only their own keys' requests.
+    list_filter = ["status", "method"]
     date_hierarchy = "at"
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:  # type: ignore[override]
+        # The key's page links here filtered to that key.
+        return lookup == "api_key__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiRequest]:
         queryset = super().get_queryset(request).select_related("api_key")

@@ -67,3 +67,16 @@ def test_an_editor_sees_only_their_own_keys(editor_client, editor):
     api_key_create(name="Theirs", scopes=["issues:read"], expires_at=None, acting_user=other)
     listing = editor_client.get("/admin/api/apikey/").content.decode()
     assert "Mine" in listing and "Theirs" not in listing
+
+
+def test_the_request_log_of_a_key_is_one_click_from_its_page(editor_client, editor, contract_client):
+    made = api_key_create(name="Logged", scopes=["subscribers:read"], expires_at=None, acting_user=editor)
+    contract_client.get("/api/v1/lists", headers={"Authorization": f"Bearer {made.secret}"})
+    other = api_key_create(
+        name="Other", scopes=["subscribers:read"], expires_at=None, acting_user=factories.make_editor("ola")
+    )
+    contract_client.get("/api/v1/tags", headers={"Authorization": f"Bearer {other.secret}"})
+    log = editor_client.get(f"/admin/api/apirequest/?api_key__id__exact={made.api_key.pk}")
+    assert log.status_code == 200
+    text = log.content.decode()
+    assert "/api/v1/lists" in text and "/api/v1/tags" not in text
