@@ -18,7 +18,7 @@ from delivery.providers import ProviderStrategy, Recipient
 from issues.models import Issue
 from issues.rendering import RenderedEmail, render_email
 from subscribers.links import ReaderLinks
-from subscribers.models import Subscriber
+from subscribers.models import CustomField, Subscriber
 
 # Merge values of idempotent providers are kept so that a retry sends the same request.
 MERGE_CACHE_SECONDS = 24 * 3600
@@ -37,7 +37,8 @@ def _merge_values(send: Any, rows: list[Row], *, keep: bool, merge_tag: Any) -> 
         stored = cache.get_many([cache_key.format(r.delivery_id) for r in rows])
         found = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items()}
     links = ReaderLinks()
-    tags = field_tags_for(send, merge_tag)
+    # Only when fields exist: {{ key|fallback }} text is left alone in an installation without them.
+    tags = field_tags_for(send, merge_tag) if CustomField.objects.exists() else {}
     missing = [r for r in rows if r.delivery_id not in found]
     attributes = _attributes_of([r.subscriber_id for r in missing if r.subscriber_id]) if tags else {}
     fresh = {}

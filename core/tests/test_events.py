@@ -25,6 +25,8 @@ def heard() -> Iterator[list[tuple[str, dict]]]:
     unlisten(listener)
 
 
+# The database: the project's own listeners (outgoing webhooks) look up who wants each event.
+@pytest.mark.django_db
 def test_a_listener_hears_only_the_names_it_asked_for() -> None:
     got: list[str] = []
 

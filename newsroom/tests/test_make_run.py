@@ -37,11 +37,12 @@ def outbox_rows(db: Path) -> list[tuple[str, str]]:
         return conn.execute('SELECT "to", subject FROM newsroom_outboxmessage').fetchall()
 
 
-def test_procfile_starts_web_worker_and_beat_on_the_make_address():
+def test_procfile_starts_web_worker_beat_and_the_demo_webhook_receiver_on_the_make_address():
     procfile = (BASE_DIR / "Procfile.dev").read_text()
     makefile = (BASE_DIR / "Makefile").read_text()
 
-    assert [line.split(":")[0] for line in procfile.splitlines() if line.strip()] == ["web", "worker", "beat"]
+    assert [line.split(":")[0] for line in procfile.splitlines() if line.strip()] == ["web", "worker", "beat", "hooks"]
+    assert "manage.py demo_webhook_receiver" in procfile
     assert "runserver $HOST:$PORT" in procfile
     assert "export HOST PORT" in makefile
     assert "manage.py load_demo" in makefile
