@@ -33,6 +33,9 @@ def _site(settings: Any) -> None:
     # The dev outbox: each reader's copy stored as they would receive it (pytest-django uses locmem).
     settings.EMAIL_PROVIDER = "outbox"
     settings.EMAIL_BACKEND = "core.outbox.OutboxBackend"
+    # These readers click the moment their copy is stored; delivery.machine would call a click that
+    # soon a link scanner's (its timing rule is tested in test_machine_opens.py).
+    settings.MACHINE_OPEN_SECONDS = 0
 
 
 def sent(readers: int = 2, *, opens: bool = False, capture: Any) -> Send:
