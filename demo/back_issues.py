@@ -242,6 +242,8 @@ def _issue(n: int, row: tuple[str, str, str, list[str], str, str, str, str, str,
     slug, title, summary, tags, heading, body, analysis, tool, tool_text, links = row
     return {
         "slug": slug,
+        # Numbered back from the demo's sent issue (No. 127, three days ago).
+        "number": 126 - n,
         "title": title,
         "subject": title,
         "preheader": summary,
