@@ -52,10 +52,11 @@ def seed() -> list[Send]:
         cursor.execute(
             """
             INSERT INTO delivery_event (dedupe_key, delivery_id, send_id, event_type, at, received_at, recipient,
-                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, raw)
+                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, uncounted,
+                raw)
             SELECT d.id || ':' || k.kind, d.id, d.send_id, k.kind, %(at)s, %(at)s, d.email, '', '', 'seed',
                 CASE WHEN k.kind = 'clicked' THEN 'https://example.org/story-' || (d.id %% 20) ELSE '' END,
-                '', '', '', '', '{}'
+                '', '', '', '', '', '{}'
             FROM delivery_delivery d
             JOIN (VALUES ('opened'), ('clicked')) AS k(kind)
               ON (k.kind = 'opened' AND d.opened_at IS NOT NULL) OR (k.kind = 'clicked' AND d.clicked_at IS NOT NULL)
