@@ -73,9 +73,10 @@ def _seed(readers: int, sends: int) -> list[Any]:
     ):
         cursor.execute(
             """
-            INSERT INTO subscribers_subscriber (email, name, status, source, created_at, soft_bounces, received_count)
+            INSERT INTO subscribers_subscriber (email, name, status, source, created_at, soft_bounces, received_count,
+                attributes)
             SELECT 'reader' || n || '@example.org', '', CASE WHEN n %% 10 = 9 THEN 'unsubscribed' ELSE 'active' END,
-                'form', %(start)s, 0, 0
+                'form', %(start)s, 0, 0, '{}'
             FROM generate_series(1, %(readers)s) AS n
             """,
             {"start": START, "readers": readers},

@@ -17,8 +17,9 @@ def readers_create(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {table} (email, name, status, source, created_at, confirmed_at, soft_bounces)
-            SELECT %s || g || '@' || %s, 'Reader ' || g, %s, 'import', now(), now(), 0
+            INSERT INTO {table} (email, name, status, source, created_at, confirmed_at, soft_bounces,
+                received_count, attributes)
+            SELECT %s || g || '@' || %s, 'Reader ' || g, %s, 'import', now(), now(), 0, 0, '{{}}'
             FROM generate_series(1, %s) AS g
             """,  # noqa: S608 - table names come from the models, values are parameters
             [prefix, domain, SubscriberStatus.ACTIVE.value, count],
