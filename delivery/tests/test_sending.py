@@ -153,6 +153,7 @@ def test_the_issue_gets_its_number_as_the_send_starts_and_the_email_shows_it(
     assert "\u00b7 No. 42 \u00b7" in html and "No. 42" in mail.outbox[0].body
 
 
+@time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, tzinfo=datetime.UTC), tick=False)
 def test_one_message_per_reader_when_the_provider_cannot_merge(
     settings: Any, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -182,6 +183,7 @@ def test_one_message_per_reader_when_the_provider_cannot_merge(
     assert len({d.provider_message_id for d in by_email.values()}) == 3  # one id per reader
 
 
+@time_machine.travel(datetime.datetime(2026, 9, 21, 12, 0, tzinfo=datetime.UTC), tick=False)
 def test_a_retried_batch_keeps_each_readers_message_id(
     as_mailgun: None,
     eager_retries: None,
