@@ -30,6 +30,13 @@ def _media_root(settings: Any, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Tests hash passwords with MD5: PBKDF2's million rounds cost about 0.25 s a password here,
+    and the suite creates and signs in users by the hundred. Hashes made otherwise still verify."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture(autouse=True)
 def _untracked_sends(settings: Any) -> None:
     """Sends made in tests keep the issue's own links unless a test asks for first-party
     tracking (delivery/tests/test_firstparty.py passes track_clicks / track_opens)."""
