@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.ids import parse_id
 from delivery import selectors, services
-from delivery.forms import AudienceForm, ResendConfirmForm, SendCreateForm, publication_tz
+from delivery.forms import AudienceForm, RescheduleForm, ResendConfirmForm, SendCreateForm, publication_tz
 from delivery.models import Send, SendStatus
 from issues.checks import blocking_errors
 from issues.models import Issue
@@ -140,6 +140,16 @@ def _cancel(request: HttpRequest, send: Send) -> str:
     return "Cancelled. Readers not reached yet will not get this send."
 
 
+def _reschedule(request: HttpRequest, send: Send) -> str:
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError([str(error) for errors in form.errors.values() for error in errors])
+    services.send_reschedule(send=send, at=form.cleaned_data["at"], acting_user=request.user)
+    send.refresh_from_db()
+    local = send.scheduled_at.astimezone(publication_tz())
+    return f"Rescheduled for {local:%d %b %Y %H:%M} ({publication_tz().key})."
+
+
 def _retry_failed(request: HttpRequest, send: Send) -> str:
     count = services.send_retry_failed(send=send, acting_user=request.user)
     if not count:
@@ -168,6 +178,7 @@ CONTROLS: dict[str, Callable[[HttpRequest, Send], str]] = {
     "pause": _pause,
     "resume": _resume,
     "cancel": _cancel,
+    "reschedule": _reschedule,
     "retry_failed": _retry_failed,
     "mark_sent": _mark_sent,
     "resend_uncertain": _resend_uncertain,
