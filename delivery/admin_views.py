@@ -203,6 +203,11 @@ def control(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpRe
     return HttpResponseRedirect(_change_url(send))
 
 
+def _local_parts(send: Send) -> dict[str, str]:
+    local = send.scheduled_at.astimezone(publication_tz())
+    return {"date": f"{local:%Y-%m-%d}", "time": f"{local:%H:%M}"}
+
+
 def panel_context(request: HttpRequest, send: Send) -> dict[str, Any]:
     """What the send's page shows above and below its read-only fields."""
     problems = Paginator(selectors.send_problem_rows(send=send), PROBLEMS_PER_PAGE)
@@ -215,4 +220,6 @@ def panel_context(request: HttpRequest, send: Send) -> dict[str, Any]:
         "problems": problems.get_page(request.GET.get("problems")),
         "audience_now": selectors.audience_count(lists=send.lists.all(), segment=send.segment) if scheduled else None,
         "time_zone": publication_tz().key,
+        # The Reschedule control starts from the current time, on the publication's clock.
+        "scheduled_local": _local_parts(send) if scheduled else None,
     }

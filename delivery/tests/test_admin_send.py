@@ -443,6 +443,8 @@ def test_a_scheduled_send_is_moved_on_the_publications_clock(client: Any, editor
     client.force_login(editor)
     page = page_text(client.get(reverse("admin:delivery_send_change", args=[send.pk])))
     assert 'value="reschedule"' in page
+    start = send.scheduled_at.astimezone(publication_tz())
+    assert f'value="{start:%Y-%m-%d}"' in page and f'value="{start:%H:%M}"' in page
     day = (timezone.now() + datetime.timedelta(days=5)).date()
     response = client.post(
         control_url(send), {"action": "reschedule", "send_date": day.isoformat(), "send_time": "07:30"}, follow=True
