@@ -147,3 +147,10 @@ def _emails(api, params: dict) -> set[str]:
     response = api.get("/subscribers", params)
     assert response.status_code == 200, response.content
     return {r["email"] for r in response.json()["results"]}
+
+
+def test_a_readers_personal_data_carries_their_custom_fields_under_their_labels(api, fields):
+    reader = factories.make_confirmed_reader()
+    Subscriber.objects.filter(pk=reader.pk).update(attributes={"city": "Leeds", "events": True, "gone": "kept"})
+    data = api.get(f"/subscribers/{reader.pk}/export").json()
+    assert data["custom_fields"] == {"City": "Leeds", "Events": True, "gone": "kept"}
