@@ -43,6 +43,15 @@ def answers(code: int, schema: Any) -> dict[int, Any]:
 AttributeValue = str | int | float | bool
 # Checked by subscribers.fields.attributes_from_json against each field's kind, so its messages name the field.
 _ATTRIBUTE_JSON: Any = {"type": ["string", "number", "boolean", "null"]}
+
+
+def _typed_attributes(schema: dict[str, Any]) -> None:
+    """Say in the schema which JSON types a value may take (the object itself, or its non-null branch)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "object":
+            branch["additionalProperties"] = _ATTRIBUTE_JSON
+
+
 _ATTRIBUTES_IN = (
     "Custom fields by key (GET /fields): a string for text and choice fields, a number, "
     '"YYYY-MM-DD" for a date, true/false for yes/no. An unknown key or a value of the wrong type is a 422 '
@@ -92,7 +101,7 @@ class SubscriberCreate(Input):
     )
     consent_text: str = Field("", max_length=2000, description="The words the reader agreed to, kept with the consent.")
     attributes: dict[str, Any] = Field(
-        default_factory=dict, description=_ATTRIBUTES_IN, json_schema_extra={"additionalProperties": _ATTRIBUTE_JSON}
+        default_factory=dict, description=_ATTRIBUTES_IN, json_schema_extra=_typed_attributes
     )
 
 
@@ -103,7 +112,7 @@ class SubscriberUpdate(Input):
     attributes: dict[str, Any] | None = Field(
         None,
         description=_ATTRIBUTES_IN + " Only the keys sent change; null removes a value.",
-        json_schema_extra={"additionalProperties": _ATTRIBUTE_JSON},
+        json_schema_extra=_typed_attributes,
     )
 
 
