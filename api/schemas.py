@@ -39,6 +39,25 @@ def answers(code: int, schema: Any) -> dict[int, Any]:
 
 # --- audience -----------------------------------------------------------------
 
+#: A custom field's value: text and choices as strings, numbers as numbers, dates as "YYYY-MM-DD", yes/no as booleans.
+AttributeValue = str | int | float | bool
+# Checked by subscribers.fields.attributes_from_json against each field's kind, so its messages name the field.
+_ATTRIBUTE_JSON: Any = {"type": ["string", "number", "boolean", "null"]}
+
+
+def _typed_attributes(schema: dict[str, Any]) -> None:
+    """Say in the schema which JSON types a value may take (the object itself, or its non-null branch)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "object":
+            branch["additionalProperties"] = _ATTRIBUTE_JSON
+
+
+_ATTRIBUTES_IN = (
+    "Custom fields by key (GET /fields): a string for text and choice fields, a number, "
+    '"YYYY-MM-DD" for a date, true/false for yes/no. An unknown key or a value of the wrong type is a 422 '
+    "naming attributes.<key>, and nothing is stored."
+)
+
 ConsentChoice = Literal["confirm_by_email", "double_opt_in", "signup_form", "in_person", "none"]
 assert set(ConsentChoice.__args__) == {"confirm_by_email", *ConsentBasis.values}  # type: ignore[attr-defined]
 StatusChoice = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
@@ -58,8 +77,9 @@ class SubscriberOut(Schema):
     unsubscribed_at: datetime.datetime | None
     paused_until: datetime.date | None
     last_engaged_at: datetime.datetime | None
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="Custom subscriber fields, by key (empty until editors define some)."
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict,
+        description="The reader's custom fields (GET /fields) by key; a field without a value is left out.",
     )
 
 
@@ -80,12 +100,20 @@ class SubscriberCreate(Input):
         "none: stored pending, sent nothing.",
     )
     consent_text: str = Field("", max_length=2000, description="The words the reader agreed to, kept with the consent.")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description=_ATTRIBUTES_IN, json_schema_extra=_typed_attributes
+    )
 
 
 class SubscriberUpdate(Input):
     name: str | None = Field(None, max_length=100)
     lists: list[int] | None = Field(None, description="The reader's lists from now on (replaces them).")
     tags: list[str] | None = Field(None, description="The reader's tags from now on (replaces them).")
+    attributes: dict[str, Any] | None = Field(
+        None,
+        description=_ATTRIBUTES_IN + " Only the keys sent change; null removes a value.",
+        json_schema_extra=_typed_attributes,
+    )
 
 
 class ErasedOut(Schema):
@@ -109,6 +137,16 @@ class TagOut(Schema):
     subscribers: int
 
 
+class CustomFieldOut(Schema):
+    key: str = Field(
+        description="The key in a reader's attributes, the CSV column and the merge tag {{ key|fallback }}."
+    )
+    label: str
+    kind: Literal["text", "number", "date", "choice", "boolean"]
+    choices: list[str] = Field(description="The values a choice field allows (empty for other kinds).")
+    help_text: str
+
+
 class SegmentOut(Schema):
     id: int
     name: str
@@ -119,6 +157,9 @@ class SegmentOut(Schema):
     signed_up_before: datetime.date | None
     engaged_within_days: int | None
     inactive_for_days: int | None
+    field_key: str = Field(description="A custom-field condition's field (empty when the segment has none).")
+    field_operator: str = Field(description="equals, not_equals, greater, less, set or empty.")
+    field_value: AttributeValue | None = Field(description="The value the condition compares with, as stored.")
     matching: int = Field(description="Readers matching the rules now, in any status.")
     sendable: int = Field(description="Readers a send to this segment would reach now.")
 
@@ -231,6 +272,12 @@ class SendCreate(Input):
     lists: list[int] = []
     segment: int | None = None
     scheduled_at: datetime.datetime | None = Field(None, description="When to send (with a time zone); now when null.")
+
+
+class SendReschedule(Input):
+    scheduled_at: datetime.datetime = Field(
+        description="The new sending time, with its time zone (for example 2026-05-01T07:00:00+01:00)."
+    )
 
 
 class SendOut(Schema):

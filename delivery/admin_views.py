@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.ids import parse_id
 from delivery import selectors, services
-from delivery.forms import AudienceForm, ResendConfirmForm, SendCreateForm, publication_tz
+from delivery.forms import AudienceForm, RescheduleForm, ResendConfirmForm, SendCreateForm, publication_tz
 from delivery.models import Send, SendStatus
 from issues.checks import blocking_errors
 from issues.models import Issue
@@ -140,6 +140,16 @@ def _cancel(request: HttpRequest, send: Send) -> str:
     return "Cancelled. Readers not reached yet will not get this send."
 
 
+def _reschedule(request: HttpRequest, send: Send) -> str:
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError([str(error) for errors in form.errors.values() for error in errors])
+    services.send_reschedule(send=send, at=form.cleaned_data["at"], acting_user=request.user)
+    send.refresh_from_db()
+    local = send.scheduled_at.astimezone(publication_tz())
+    return f"Rescheduled for {local:%d %b %Y %H:%M} ({publication_tz().key})."
+
+
 def _retry_failed(request: HttpRequest, send: Send) -> str:
     count = services.send_retry_failed(send=send, acting_user=request.user)
     if not count:
@@ -168,6 +178,7 @@ CONTROLS: dict[str, Callable[[HttpRequest, Send], str]] = {
     "pause": _pause,
     "resume": _resume,
     "cancel": _cancel,
+    "reschedule": _reschedule,
     "retry_failed": _retry_failed,
     "mark_sent": _mark_sent,
     "resend_uncertain": _resend_uncertain,
@@ -192,6 +203,11 @@ def control(request: HttpRequest, *, model_admin: Any, object_id: int) -> HttpRe
     return HttpResponseRedirect(_change_url(send))
 
 
+def _local_parts(send: Send) -> dict[str, str]:
+    local = send.scheduled_at.astimezone(publication_tz())
+    return {"date": f"{local:%Y-%m-%d}", "time": f"{local:%H:%M}"}
+
+
 def panel_context(request: HttpRequest, send: Send) -> dict[str, Any]:
     """What the send's page shows above and below its read-only fields."""
     problems = Paginator(selectors.send_problem_rows(send=send), PROBLEMS_PER_PAGE)
@@ -204,4 +220,6 @@ def panel_context(request: HttpRequest, send: Send) -> dict[str, Any]:
         "problems": problems.get_page(request.GET.get("problems")),
         "audience_now": selectors.audience_count(lists=send.lists.all(), segment=send.segment) if scheduled else None,
         "time_zone": publication_tz().key,
+        # The Reschedule control starts from the current time, on the publication's clock.
+        "scheduled_local": _local_parts(send) if scheduled else None,
     }

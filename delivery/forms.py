@@ -140,6 +140,19 @@ class SendCreateForm(AudienceForm):
         return local_datetime(day, time)
 
 
+class RescheduleForm(forms.Form):
+    """A scheduled send's new time, on the publication's clock."""
+
+    send_date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    send_time = forms.TimeField(label="Time", widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("send_date") is not None and data.get("send_time") is not None:
+            data["at"] = local_datetime(data["send_date"], data["send_time"])
+        return data
+
+
 class ResendConfirmForm(forms.Form):
     """Re-sending uncertain readers may give some a second copy: the operator says they know."""
 

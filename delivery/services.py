@@ -1,4 +1,4 @@
-"""The editor's commands on sends: create, pause, resume, cancel, retry the failed, decide the uncertain.
+"""The editor's commands on sends: create, reschedule, pause, resume, cancel, retry the failed, decide the uncertain.
 
 The worker's path (start, snapshot, batches, finish, recovery) is delivery.pipeline."""
 
@@ -129,6 +129,25 @@ def send_resume(*, send: Send, acting_user: Any) -> Send:
             raise ValidationError("Only a paused send can be resumed.")
         pipeline.enqueue_batches(send.pk)
         transaction.on_commit(lambda: pipeline.send_finish_if_complete(send_id=send.pk))
+    send.refresh_from_db()
+    return send
+
+
+def send_reschedule(*, send: Send, at: datetime.datetime, acting_user: Any) -> Send:
+    """Move a send that has not started to ``at`` (an aware time; "now" within NOW_GRACE sends at once).
+
+    Only a scheduled send moves: one that started is paused or cancelled instead."""
+    _check_schedule_perm(acting_user, "You may not schedule issues.")
+    if timezone.is_naive(at):
+        raise ValidationError("Give the sending time with its time zone.")
+    now = timezone.now()
+    if at < now - NOW_GRACE:
+        raise ValidationError("The sending time is in the past.")
+    with transaction.atomic():
+        locked = Send.objects.select_for_update().get(pk=send.pk)
+        if locked.status != SendStatus.SCHEDULED:
+            raise ValidationError("Only a send that has not started can be moved; pause or cancel it instead.")
+        Send.objects.filter(pk=send.pk).update(scheduled_at=max(at, now))
     send.refresh_from_db()
     return send
 

@@ -1,6 +1,9 @@
 """The link-preview image of an issue: its cover, or for an issue without one
 a generated card (1200 x 630, the size Facebook, LinkedIn and X show large)
-with the title on the publication's colours (BRAND_COLOR, BRAND_TEXT_COLOR).
+with the title on the publication's colours: the brand colour editors set on
+*Publication and masthead* in the admin, with black or white text (whichever
+reads better on it), under the masthead's name. Before anyone saves the
+masthead, the BRAND_COLOR / BRAND_TEXT_COLOR settings and PUBLISHER_NAME.
 
 A card is a PNG under MEDIA_ROOT/cards/, named after the issue and a hash of
 what is drawn on it, so a changed title (or name, or colour) makes a new file
@@ -20,6 +23,7 @@ from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont
 
 from issues.models import Issue
+from issues.selectors import publication
 
 CARD_WIDTH, CARD_HEIGHT = 1200, 630
 CARD_FOLDER = "cards"
@@ -85,10 +89,23 @@ def social_card_png(*, title: str, publisher: str, background: str, foreground: 
     return out.getvalue()
 
 
-def _card_name(issue: Issue) -> str:
-    drawn = "\n".join(
-        [CARD_DESIGN, issue.title, settings.PUBLISHER_NAME, settings.BRAND_COLOR, settings.BRAND_TEXT_COLOR]
-    )
+@dataclass(frozen=True)
+class CardLook:
+    publisher: str
+    background: str
+    foreground: str
+
+
+def card_look() -> CardLook:
+    """The masthead's name and colours once an editor saved them, else the settings'."""
+    pub = publication()
+    if pub._state.adding:
+        return CardLook(settings.PUBLISHER_NAME, settings.BRAND_COLOR, settings.BRAND_TEXT_COLOR)
+    return CardLook(pub.shown_name, pub.brand_colour, pub.brand_text_colour)
+
+
+def _card_name(issue: Issue, look: CardLook) -> str:
+    drawn = "\n".join([CARD_DESIGN, issue.title, look.publisher, look.background, look.foreground])
     return f"{CARD_FOLDER}/issue-{issue.pk}-{hashlib.sha256(drawn.encode()).hexdigest()[:16]}.png"
 
 
@@ -105,13 +122,11 @@ def _old_cards_remove(issue: Issue, keep: str) -> None:
 def social_card_ensure(issue: Issue) -> str:
     """The storage name of the issue's generated card, drawn now if its title
     (or the publication's name or colours) changed since the last one."""
-    name = _card_name(issue)
+    look = card_look()
+    name = _card_name(issue, look)
     if not default_storage.exists(name):
         png = social_card_png(
-            title=issue.title,
-            publisher=settings.PUBLISHER_NAME,
-            background=settings.BRAND_COLOR,
-            foreground=settings.BRAND_TEXT_COLOR,
+            title=issue.title, publisher=look.publisher, background=look.background, foreground=look.foreground
         )
         # The name is ours and fixed: saved as it is, not renamed on a clash.
         default_storage.save(name, ContentFile(png))

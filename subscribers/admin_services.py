@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.events import EventName, emit, emit_many
 from core.pagecache import page_cache_clear
+from subscribers.fields import attributes_from_json, attributes_merge
 from subscribers.models import (
     Consent,
     ConsentBasis,
@@ -167,6 +168,7 @@ def subscriber_create(
     acting_user: Any,
     via: str,
     consent_text: str = "",
+    attributes: dict[str, Any] | None = None,
 ) -> Subscriber:
     """A reader added by a program acting as ``acting_user`` (who needs subscribers.add_subscriber).
 
@@ -175,6 +177,8 @@ def subscriber_create(
     at once, ``none`` stores them pending and sends nothing, as the CSV import
     does. The consent row records the basis, ``via`` and ``consent_text``.
     Refuses a suppressed or already known address (ValidationError on ``email``).
+    ``attributes`` are custom-field values as JSON (subscribers.fields.attributes_from_json
+    checks them; a wrong one is a ValidationError on ``attributes.<key>``).
     TaskQueueUnavailable after the commit if the confirmation could not be queued.
     """
     if not acting_user.has_perm("subscribers.add_subscriber"):
@@ -187,6 +191,7 @@ def subscriber_create(
         raise ValidationError({"email": exc.messages}) from None
     if is_suppressed(address):
         raise ValidationError({"email": "This address is suppressed (bounced, complained or erased): never added."})
+    values = attributes_merge({}, attributes_from_json(attributes)) if attributes else {}
     activate = consent not in (CONFIRM_BY_EMAIL, ConsentBasis.NONE)
     with transaction.atomic():
         if subscriber_by_email(address) is not None:
@@ -199,6 +204,7 @@ def subscriber_create(
                     source=SubscriberSource.API,
                     status=SubscriberStatus.ACTIVE if activate else SubscriberStatus.PENDING,
                     confirmed_at=timezone.now() if activate else None,
+                    attributes=values,
                 )
         except IntegrityError:
             raise ValidationError({"email": "A reader with this address already exists."}) from None
@@ -235,14 +241,22 @@ def subscriber_change(
     name: str | None = None,
     lists: list[MailingList] | None = None,
     tags: Iterable[str] | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> Subscriber:
-    """Change a reader's name, lists or tags (each only when given) as ``acting_user``.
+    """Change a reader's name, lists, tags or custom fields (each only when given) as ``acting_user``.
+
+    ``attributes`` changes only the custom fields it names (a null removes one); it is
+    checked before anything is written, so a wrong value changes nothing.
 
     Leaving a list emits subscriber.left_list and new tags subscriber.tagged; a
     change of lists is recorded as consent, naming ``via``."""
     if not acting_user.has_perm("subscribers.change_subscriber"):
         raise PermissionDenied("You may not change readers.")
+    cleaned = attributes_from_json(attributes) if attributes else None
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if cleaned is not None:
+        subscriber.attributes = attributes_merge(subscriber.attributes, cleaned)
+        subscriber.save(update_fields=["attributes"])
     if name is not None:
         subscriber.name = name.strip()[:100]
         subscriber.save(update_fields=["name"])

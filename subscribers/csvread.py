@@ -227,6 +227,9 @@ def parse_record(
         return None
     # unquote_cell: a file we exported carries formula-like cells behind an apostrophe.
     record = layout.record(raw, lambda value: unquote_cell(value.strip()))
+    if record.refused:
+        report.note(line=line, email=record.email, outcome="rejected", reason=record.refused)
+        return None
     try:
         email = normalise_email(record.email)
     except ValidationError as error:

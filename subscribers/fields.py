@@ -127,3 +127,87 @@ def display(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def attributes_from_json(values: dict[str, Any], *, prefix: str = "attributes") -> dict[str, Any]:
+    """The stored values of a JSON object of custom fields (the API's ``attributes``), checked by kind.
+
+    JSON has types, so they are held to: a number field takes a JSON number, a
+    yes/no field true or false, a date field "YYYY-MM-DD", text and choice
+    fields strings (a choice matched without regard to case). ``null`` or an
+    empty string means "no value" and comes back as None, so the caller can
+    remove the key. Every problem is collected first; one ValidationError names
+    each field at fault as ``attributes.<key>``, so nothing is stored half.
+    """
+    fields = {f.key: f for f in CustomField.objects.filter(key__in=list(values))}
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, raw in values.items():
+        name = f"{prefix}.{key}"
+        field = fields.get(key)
+        if field is None:
+            errors[name] = "Unknown custom field: define it in the admin (Custom fields) first."
+            continue
+        if raw is None or raw == "":
+            cleaned[key] = None
+            continue
+        try:
+            cleaned[key] = _JSON_CHECKS[field.kind](field, raw)
+        except ValidationError as error:
+            errors[name] = f"{field.label}: {error.messages[0]}"
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _json_text(field: CustomField, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError("a text field takes a string.")
+    return _text(field, raw.strip())
+
+
+def _json_number(field: CustomField, raw: Any) -> int | float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValidationError("a number field takes a JSON number, e.g. 42 or 3.5.")
+    return _number(field, repr(raw))
+
+
+def _json_date(field: CustomField, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError('a date field takes a string "YYYY-MM-DD".')
+    try:
+        return datetime.date.fromisoformat(raw.strip()).isoformat()
+    except ValueError:
+        raise ValidationError(f"“{raw[:40]}” is not a date written YYYY-MM-DD.") from None
+
+
+def _json_choice(field: CustomField, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError(f"a choice field takes one of the strings {', '.join(field.choices)}.")
+    return _choice(field, raw.strip())
+
+
+def _json_boolean(field: CustomField, raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ValidationError("a yes/no field takes true or false.")
+    return raw
+
+
+_JSON_CHECKS: dict[str, Callable[[CustomField, Any], Any]] = {
+    FieldKind.TEXT: _json_text,
+    FieldKind.NUMBER: _json_number,
+    FieldKind.DATE: _json_date,
+    FieldKind.CHOICE: _json_choice,
+    FieldKind.BOOLEAN: _json_boolean,
+}
+
+
+def attributes_merge(stored: dict[str, Any] | None, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` with ``cleaned`` applied: a None removes the key."""
+    merged = dict(stored or {})
+    for key, value in cleaned.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -4,22 +4,31 @@ Each platform's subscriber export names its columns its own way; a
 ``Layout`` is chosen from the header row and turns each record into a
 ``Record``: address, name, tags, lists, status, the date the reader
 originally opted in and where they came from, and the raw values of columns
-named like one of our custom fields. Columns and values below are those the
-platforms document for their CSV exports:
+named like one of our custom fields. The columns and values below were
+checked against what each platform writes (sources in docs/imports.md):
 
 * Mailchimp (audience export, one file per status): "Email Address", "First Name",
-  "Last Name", merge fields by name, OPTIN_TIME, CONFIRM_TIME, UNSUB_TIME (the
-  unsubscribed file), CLEAN_TIME (the cleaned file: addresses that bounced), TAGS
-  as a list of quoted names.
-* Substack (subscribers export): email, active_subscription, plan, email_disabled, created_at.
-* beehiiv (subscribers export): email, status (active, inactive, validating, invalid),
-  subscription_tier, created_at, utm_source, referring_site.
-* Ghost (members export): email, name, note, subscribed_to_emails, labels (comma
-  separated), tiers, created_at.
+  "Last Name", merge fields by name, EMAIL_TYPE, MEMBER_RATING, OPTIN_TIME, OPTIN_IP,
+  CONFIRM_TIME, CONFIRM_IP, location columns, UNSUB_TIME and UNSUB_* (the unsubscribed
+  file), CLEAN_TIME and CLEAN_* (the cleaned file: addresses that bounced), LEID, EUID,
+  NOTES, TAGS as a list of quoted names.
+* Substack: the sign-ups export (email, active_subscription, expiry, email_disabled,
+  created_at) and the subscribers export (email, expiry, email_disabled,
+  stripe_connected_customer_id, type: free, paid, comp or gift). Addresses at
+  deletion-request.substack.com are readers who asked to be deleted: never imported.
+* beehiiv (subscribers export): email, First Name, Last Name, status (active,
+  inactive, pending), tier (free, premium), created_at ("2023-03-24 10:23:10 UTC"),
+  stripe_customer_id, unsubscribed_at. The API's other states (validating, invalid,
+  needs_attention) and its utm_source / referring_site are read when present.
+* Ghost (members export): id, email, name, note, subscribed_to_emails,
+  complimentary_plan, stripe_customer_id, created_at, deleted_at, labels (comma
+  separated), tiers (products in older exports), gift_id.
 * listmonk (subscribers export): uuid, email, name, attributes (JSON), status
-  (enabled, disabled, blocklisted), created_at.
-* Kit, formerly ConvertKit (subscribers export): email_address, first_name, state
-  (active, inactive, cancelled, bounced, complained), created_at, tags.
+  (enabled, disabled, blocklisted), created_at, updated_at; the times as Go prints
+  them ("2023-10-10 09:10:10.123456 +0000 UTC").
+* Kit, formerly ConvertKit: email_address, first_name, state (active, inactive =
+  never confirmed, cancelled, bounced, complained), created_at, tags: the names Kit's
+  API gives its subscriber fields; its CSV export's own header was not found written down.
 * Newsroom's own export (email, name, status, lists, tags, confirmed_at, …), so
   that an export imports back as it was.
 
@@ -55,6 +64,8 @@ class Record:
     consented_at: datetime.datetime | None = None
     origin: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    #: Why the row must not be imported at all (the importer rejects it with this reason).
+    refused: str = ""
 
 
 Cell = Callable[[str], str]
@@ -64,13 +75,20 @@ def _split(value: str, separator: str = ";") -> list[str]:
     return [part.strip() for part in value.split(separator) if part.strip()]
 
 
+# listmonk (Go) ends a time with its zone's name after the offset: "... +0100 CET"; beehiiv with " UTC".
+_GO_ZONE_NAME = re.compile(r"\s+[A-Z]{2,5}$")
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
 def parse_when(value: str) -> datetime.datetime | None:
     """A platform's timestamp (ISO 8601 with or without zone, or Mailchimp's "2024-01-31 09:15:00", UTC)."""
-    text = value.strip()
+    text = _GO_ZONE_NAME.sub("", value.strip())
     if not text:
         return None
+    # Go writes nanoseconds; Python reads at most microseconds.
+    text = _LONG_FRACTION.sub(r"\1", text)
     try:
-        moment = datetime.datetime.fromisoformat(text.replace(" UTC", "").replace("Z", "+00:00"))
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         for fmt in ("%m/%d/%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y"):
             try:
@@ -110,15 +128,21 @@ def _mailchimp(cell: Cell) -> Record:
     )
 
 
+_SUBSTACK_DELETED = "@deletion-request.substack.com"
+
+
 def _substack(cell: Cell) -> Record:
-    plan = cell("plan")
+    kind = cell("type").lower() or ("paid" if _true(cell("active_subscription")) else "")
+    email = cell("email")
     return Record(
-        email=cell("email"),
-        name=cell("name"),
-        tags=[f"Substack {plan}"] if plan else [],
+        email=email,
+        tags=[f"Substack {kind}"] if kind else [],
         status=UNSUBSCRIBED if _true(cell("email_disabled")) else "",
         consented_at=parse_when(cell("created_at")),
         origin="Substack",
+        refused="Substack lists this reader as asking to be deleted: not imported."
+        if email.lower().endswith(_SUBSTACK_DELETED)
+        else "",
     )
 
 
@@ -127,20 +151,23 @@ _BEEHIIV_STATUS |= {"invalid": BOUNCED, "needs_attention": PENDING}
 
 
 def _beehiiv(cell: Cell) -> Record:
-    tier = cell("subscription_tier") or cell("tier")
+    tier = cell("tier") or cell("subscription_tier")
     source = cell("utm_source") or cell("referring_site")
+    first, last = cell("first name") or cell("first_name"), cell("last name") or cell("last_name")
+    status = _BEEHIIV_STATUS.get(cell("status").lower(), "")
     return Record(
         email=cell("email"),
-        name=" ".join(part for part in (cell("first_name"), cell("last_name")) if part) or cell("name"),
+        name=" ".join(part for part in (first, last) if part),
         tags=[f"beehiiv {tier}"] if tier else [],
-        status=_BEEHIIV_STATUS.get(cell("status").lower(), ""),
+        status=UNSUBSCRIBED if cell("unsubscribed_at") and status in ("", PENDING) else status,
         consented_at=parse_when(cell("created_at")),
         origin="beehiiv" + (f" via {source}" if source else ""),
     )
 
 
 def _ghost(cell: Cell) -> Record:
-    tags = _split(cell("labels"), ",") + [f"Ghost {tier}" for tier in _split(cell("tiers"), ",")]
+    tiers = _split(cell("tiers") or cell("products"), ",")
+    tags = _split(cell("labels"), ",") + [f"Ghost {tier}" for tier in tiers]
     return Record(
         email=cell("email"),
         name=cell("name"),
@@ -172,7 +199,8 @@ def _listmonk(cell: Cell) -> Record:
     )
 
 
-_KIT_STATUS = {"inactive": UNSUBSCRIBED, "cancelled": UNSUBSCRIBED, "unsubscribed": UNSUBSCRIBED}
+# Kit's "inactive" is a reader who never confirmed: pending here, never active.
+_KIT_STATUS = {"inactive": PENDING, "cancelled": UNSUBSCRIBED, "unsubscribed": UNSUBSCRIBED}
 _KIT_STATUS |= {"bounced": BOUNCED, "complained": COMPLAINED, "unconfirmed": PENDING}
 
 
@@ -223,7 +251,10 @@ PLATFORMS = [
         lambda c: "email address" in c and _has_any(c, ("member_rating", "optin_time", "leid", "euid", "confirm_time")),
         _mailchimp,
         frozenset({"email address", "first name", "last name", "tags", "optin_time", "optin_ip", "confirm_time"})
-        | frozenset({"confirm_ip", "unsub_time", "clean_time", "member_rating", "leid", "euid", "last_changed"}),
+        | frozenset({"confirm_ip", "unsub_time", "clean_time", "member_rating", "leid", "euid", "last_changed"})
+        | frozenset({"email_type", "latitude", "longitude", "gmtoff", "dstoff", "timezone", "cc", "region", "notes"})
+        | frozenset({"unsub_campaign_title", "unsub_campaign_id", "unsub_reason", "unsub_reason_other"})
+        | frozenset({"clean_campaign_title", "clean_campaign_id"}),
     ),
     Platform(
         "kit",
@@ -238,7 +269,7 @@ PLATFORMS = [
         lambda c: "subscribed_to_emails" in c,
         _ghost,
         frozenset({"id", "email", "name", "note", "subscribed_to_emails", "labels", "tiers", "created_at"})
-        | frozenset({"complimentary_plan", "stripe_customer_id", "deleted_at"}),
+        | frozenset({"complimentary_plan", "stripe_customer_id", "deleted_at", "products", "gift_id"}),
     ),
     Platform(
         "listmonk",
@@ -252,15 +283,21 @@ PLATFORMS = [
         "Substack subscribers export",
         lambda c: _has_any(c, ("email_disabled", "active_subscription")),
         _substack,
-        frozenset({"email", "name", "active_subscription", "expiry", "plan", "email_disabled", "created_at"}),
+        frozenset({"email", "active_subscription", "expiry", "email_disabled", "created_at", "type"})
+        | frozenset({"stripe_connected_customer_id"}),
     ),
     Platform(
         "beehiiv",
         "beehiiv subscribers export",
-        lambda c: "email" in c and _has_any(c, ("utm_source", "referring_site", "subscription_tier")),
+        lambda c: (
+            "email" in c
+            and "status" in c
+            and _has_any(c, ("tier", "subscription_tier", "utm_source", "referring_site"))
+        ),
         _beehiiv,
         frozenset({"email", "status", "created_at", "subscription_tier", "tier", "utm_source", "utm_medium"})
-        | frozenset({"utm_channel", "utm_campaign", "referring_site", "referral_code", "first_name", "last_name"}),
+        | frozenset({"utm_channel", "utm_campaign", "referring_site", "referral_code", "first_name", "last_name"})
+        | frozenset({"first name", "last name", "stripe_customer_id", "unsubscribed_at"}),
     ),
 ]
 NEWSROOM = Platform(

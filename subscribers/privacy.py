@@ -19,7 +19,7 @@ from django.db import transaction
 
 from core.events import EventName, emit
 from core.models import OutboxMessage
-from subscribers.models import ImportJob, Subscriber, Suppression
+from subscribers.models import CustomField, ImportJob, Subscriber, Suppression
 from subscribers.services import suppression_add
 
 
@@ -68,6 +68,8 @@ def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
         },
         "lists": [item.name for item in subscriber.lists.all()],
         "tags": [item.name for item in subscriber.tags.all()],
+        # The custom fields editors keep about the reader, under their labels (a field since removed by its key).
+        "custom_fields": _custom_fields(subscriber),
         "consents": [
             {
                 "action": c.action,
@@ -83,6 +85,12 @@ def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
     for part in _PARTS.values():
         data.update(part.export(subscriber))
     return data
+
+
+def _custom_fields(subscriber: Subscriber) -> dict[str, Any]:
+    stored = subscriber.attributes or {}
+    labels = dict(CustomField.objects.filter(key__in=list(stored)).values_list("key", "label"))
+    return {labels.get(key, key): value for key, value in sorted(stored.items())}
 
 
 @transaction.atomic

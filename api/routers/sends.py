@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from api.auth import actor, scoped
 from api.routers.common import MAX_LIMIT, existing, keyset_page, one
-from api.schemas import AnalyticsOut, EventPage, ProgressOut, SendCreate, SendOut, SendPage, answers
+from api.schemas import AnalyticsOut, EventPage, ProgressOut, SendCreate, SendOut, SendPage, SendReschedule, answers
 from delivery import services
 from delivery.analytics import send_figures, top_links
 from delivery.models import Event, Send, SendStatus
@@ -96,12 +96,8 @@ def send_create(request: HttpRequest, payload: SendCreate) -> Status[dict[str, A
     The same checks as the admin: pre-send errors, an audience with readers, no second send to the same audience."""
     issue = existing(Issue, [payload.issue], field="issue")[0]
     segment = existing(Segment, [payload.segment], field="segment")[0] if payload.segment is not None else None
-    if payload.scheduled_at is not None and payload.scheduled_at.tzinfo is None:
-        from django.core.exceptions import ValidationError
-
-        raise ValidationError(
-            {"scheduled_at": "Give the time with its time zone (for example 2026-05-01T07:00:00+01:00)."}
-        )
+    if payload.scheduled_at is not None:
+        _aware(payload.scheduled_at)
     send = services.send_create(
         issue=issue,
         lists=existing(MailingList, payload.lists, field="lists"),
@@ -110,6 +106,28 @@ def send_create(request: HttpRequest, payload: SendCreate) -> Status[dict[str, A
         acting_user=actor(request),
     )
     return Status(201, send_out(one(_sends(), send.pk)))
+
+
+def _aware(at: datetime.datetime) -> None:
+    if at.tzinfo is None:
+        raise ValidationError(
+            {"scheduled_at": "Give the time with its time zone (for example 2026-05-01T07:00:00+01:00)."}
+        )
+
+
+@router.post(
+    "/sends/{int:send_id}/reschedule", response=answers(200, SendOut), auth=scoped(WRITE), summary="Move a send"
+)
+def send_reschedule(request: HttpRequest, send_id: int, payload: SendReschedule) -> dict[str, Any]:
+    """A send that has not started goes out at ``scheduled_at`` instead (a time now or within two minutes
+    past sends at once). A send that started is paused or cancelled instead: 422."""
+    _aware(payload.scheduled_at)
+    send = one(Send, send_id)
+    try:
+        services.send_reschedule(send=send, at=payload.scheduled_at, acting_user=actor(request))
+    except ValidationError as error:
+        raise ValidationError({"scheduled_at": error.messages}) from None
+    return send_out(one(_sends(), send_id))
 
 
 def _command(request: HttpRequest, send_id: int, command: Any) -> dict[str, Any]:

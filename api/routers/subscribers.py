@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
@@ -16,6 +16,7 @@ from api.auth import actor, scoped, via
 from api.routers.common import MAX_LIMIT, existing, keyset_page, one
 from api.schemas import (
     ERRORS,
+    CustomFieldOut,
     ErasedOut,
     MailingListOut,
     SegmentOut,
@@ -29,7 +30,8 @@ from api.schemas import (
 )
 from subscribers import admin_services, privacy
 from subscribers.export import export_response
-from subscribers.models import MailingList, Segment, Subscriber, SubscriberStatus, SubscriberTag
+from subscribers.fields import field_parse
+from subscribers.models import CustomField, MailingList, Segment, Subscriber, SubscriberStatus, SubscriberTag
 from subscribers.selectors import SegmentRules, segment_counts
 from subscribers.services import subscriber_unsubscribe
 
@@ -44,6 +46,15 @@ class SubscriberFilters(Schema):
     created_after: datetime.datetime | None = None
     created_before: datetime.datetime | None = None
     email_contains: str | None = Field(None, max_length=254)
+    field: str | None = Field(
+        None, max_length=40, description="Only readers with a value for this custom field (its key, GET /fields)."
+    )
+    field_value: str | None = Field(
+        None,
+        max_length=200,
+        description="With field: only readers whose value is this one (read as the field's kind: "
+        "42, 2026-03-31, yes/no, a choice in any case).",
+    )
 
 
 def subscriber_out(s: Subscriber) -> dict[str, Any]:
@@ -60,7 +71,7 @@ def subscriber_out(s: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": s.unsubscribed_at,
         "paused_until": s.paused_until,
         "last_engaged_at": s.last_engaged_at,
-        "attributes": {},
+        "attributes": dict(s.attributes or {}),
     }
 
 
@@ -82,7 +93,25 @@ def _filtered(filters: SubscriberFilters) -> QuerySet[Subscriber]:
         queryset = queryset.filter(created_at__lt=filters.created_before)
     if filters.email_contains:
         queryset = queryset.filter(email__icontains=filters.email_contains)
+    if filters.field:
+        queryset = queryset.filter(_field_filter(filters.field, filters.field_value))
+    elif filters.field_value is not None:
+        raise ValidationError({"field_value": "Give field (a custom field's key) with field_value."})
     return queryset
+
+
+def _field_filter(key: str, raw: str | None) -> Q:
+    # Containment (@>) on attributes is what its GIN index serves; without a value, "has one".
+    custom = CustomField.objects.filter(key=key).first()
+    if custom is None:
+        raise ValidationError({"field": f"No custom field with the key “{key[:40]}” (GET /fields lists them)."})
+    if raw is None or raw == "":
+        return Q(attributes__has_key=custom.key)
+    try:
+        value = field_parse(custom, raw)
+    except ValidationError as error:
+        raise ValidationError({"field_value": error.messages[0]}) from None
+    return Q(attributes__contains={custom.key: value})
 
 
 def _may_view(request: HttpRequest, what: str = "subscriber") -> None:
@@ -155,6 +184,7 @@ def subscriber_create(request: HttpRequest, payload: SubscriberCreate) -> Status
         tags=payload.tags,
         consent=payload.consent,
         consent_text=payload.consent_text,
+        attributes=payload.attributes,
         acting_user=actor(request),
         via=via(request),
     )
@@ -178,6 +208,7 @@ def subscriber_update(request: HttpRequest, subscriber_id: int, payload: Subscri
             name=payload.name,
             lists=existing(MailingList, payload.lists, field="lists") if payload.lists is not None else None,
             tags=payload.tags,
+            attributes=payload.attributes,
         )
     return subscriber_out(one(_readers(), subscriber_id))
 
@@ -213,6 +244,16 @@ def subscriber_erase(request: HttpRequest, subscriber_id: int) -> dict[str, Any]
 
 
 # --- lists, tags, segments ---------------------------------------------------------
+
+
+@router.get("/fields", response=answers(200, list[CustomFieldOut]), auth=scoped(READ), summary="Custom fields")
+def list_fields(request: HttpRequest) -> list[dict[str, Any]]:
+    """The custom reader fields editors defined: the keys a reader's ``attributes`` take, with their kinds."""
+    _may_view(request, "customfield")
+    return [
+        {"key": f.key, "label": f.label, "kind": f.kind, "choices": list(f.choices or []), "help_text": f.help_text}
+        for f in CustomField.objects.all()
+    ]
 
 
 @router.get("/lists", response=answers(200, list[MailingListOut]), auth=scoped(READ), summary="Mailing lists")
@@ -254,6 +295,9 @@ def segment_out(segment: Segment) -> dict[str, Any]:
         "signed_up_before": segment.signed_up_before,
         "engaged_within_days": segment.engaged_within_days,
         "inactive_for_days": segment.inactive_for_days,
+        "field_key": rules.field_key,
+        "field_operator": rules.field_operator,
+        "field_value": rules.field_value,
         **segment_counts(rules),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from api.keys import api_key_revoke, key_hash
 from api.models import ApiKey, ApiRequest
+from api.scopes import Scope
 from api.services import api_logs_prune
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +160,28 @@ def test_the_schema_and_docs_need_no_key_and_use_only_our_static_files(contract_
     html = docs.content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+def _operations() -> list[tuple[str, str, str]]:
+    from api.tests.contract import _document
+
+    found = []
+    for path, item in _document()["paths"].items():
+        for method, operation in item.items():
+            if operation.get("x-scope"):
+                found.append((method, re.sub(r"\{[^}]+\}", "1", path.removeprefix("/api/v1")), operation["x-scope"]))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), _operations())
+def test_every_operation_in_the_schema_refuses_a_key_without_its_scope(make_api, method, path, scope):
+    """Read from the OpenAPI document, so a new operation is covered the day it is added."""
+    api = make_api(scopes=[s for s in Scope.values if s != scope])
+    if method == "get":
+        response = api.get(path)
+    elif method == "patch":
+        response = api.patch(path, {})
+    else:
+        response = getattr(api, method)(path, {})
+    assert response.status_code == 403, (method, path, response.content)
+    assert scope in response.json()["detail"]

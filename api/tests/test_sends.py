@@ -119,3 +119,55 @@ def test_progress_figures_and_events(api, approved, daily):
     assert [e["type"] for e in rest["results"]] == ["delivered"] and rest["next_cursor"] is None
     assert [e["type"] for e in api.get("/events", {"type": "opened"}).json()["results"]] == ["opened"]
     assert api.get("/events", {"type": "teleported"}).status_code == 422
+
+
+def test_a_scheduled_send_is_moved_to_a_new_time(api, approved, daily):
+    at = (timezone.now() + datetime.timedelta(hours=2)).replace(microsecond=0)
+    created = api.post("/sends", {"issue": approved.pk, "lists": [daily.pk], "scheduled_at": at.isoformat()}).json()
+    later = at + datetime.timedelta(days=1)
+    moved = api.post(f"/sends/{created['id']}/reschedule", {"scheduled_at": later.isoformat()})
+    assert moved.status_code == 200, moved.content
+    assert datetime.datetime.fromisoformat(moved.json()["scheduled_at"]) == later
+    assert Send.objects.get(pk=created["id"]).scheduled_at == later
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"scheduled_at": "2020-01-01T07:00:00+00:00"}, "in the past"),
+        ({"scheduled_at": "2030-01-01T07:00:00"}, "time zone"),
+        ({"scheduled_at": "soon"}, "datetime"),
+        ({"scheduled_at": "2030-01-01T07:00:00+00:00", "when": "later"}, "Unknown field"),
+    ],
+)
+def test_a_bad_new_time_is_refused_naming_it_and_moves_nothing(api, approved, daily, body, words):
+    at = (timezone.now() + datetime.timedelta(hours=2)).replace(microsecond=0)
+    created = api.post("/sends", {"issue": approved.pk, "lists": [daily.pk], "scheduled_at": at.isoformat()}).json()
+    response = api.post(f"/sends/{created['id']}/reschedule", body)
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert any(words in e["message"] for e in errors), errors
+    assert {e["field"] for e in errors} <= {"scheduled_at", "when"}
+    assert Send.objects.get(pk=created["id"]).scheduled_at == at
+
+
+def test_a_send_that_started_cannot_be_moved(api, approved, daily):
+    created = api.post("/sends", {"issue": approved.pk, "lists": [daily.pk]}).json()
+    Send.objects.filter(pk=created["id"]).update(status=SendStatus.SENDING)
+    later = timezone.now() + datetime.timedelta(days=1)
+    response = api.post(f"/sends/{created['id']}/reschedule", {"scheduled_at": later.isoformat()})
+    assert response.status_code == 422
+    assert "has not started" in response.json()["errors"][0]["message"]
+
+
+def test_a_contributor_key_cannot_move_a_send(make_api, api, contributor, approved, daily):
+    from django.contrib.auth.models import Permission
+
+    contributor.user_permissions.add(Permission.objects.get(codename="add_apikey"))
+    at = timezone.now() + datetime.timedelta(hours=2)
+    created = api.post("/sends", {"issue": approved.pk, "lists": [daily.pk], "scheduled_at": at.isoformat()}).json()
+    response = make_api(user=contributor).post(
+        f"/sends/{created['id']}/reschedule", {"scheduled_at": (at + datetime.timedelta(hours=1)).isoformat()}
+    )
+    assert response.status_code == 403
+    assert Send.objects.get(pk=created["id"]).scheduled_at == at

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from delivery import selectors, services
+from delivery.forms import publication_tz
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import IssueStatus
 from subscribers.models import Segment, SubscriberStatus
@@ -432,6 +433,42 @@ def test_cancelling_a_scheduled_send_returns_the_issue_to_approved(client: Any, 
     send.refresh_from_db()
     issue.refresh_from_db()
     assert (send.status, issue.status) == (SendStatus.CANCELLED, IssueStatus.APPROVED)
+
+
+def test_a_scheduled_send_is_moved_on_the_publications_clock(client: Any, editor: Any) -> None:
+    issue, news = approved_issue(), list_with_readers()
+    send = services.send_create(
+        issue=issue, lists=[news], segment=None, at=timezone.now() + datetime.timedelta(days=2), acting_user=editor
+    )
+    client.force_login(editor)
+    page = page_text(client.get(reverse("admin:delivery_send_change", args=[send.pk])))
+    assert 'value="reschedule"' in page
+    start = send.scheduled_at.astimezone(publication_tz())
+    assert f'value="{start:%Y-%m-%d}"' in page and f'value="{start:%H:%M}"' in page
+    day = (timezone.now() + datetime.timedelta(days=5)).date()
+    response = client.post(
+        control_url(send), {"action": "reschedule", "send_date": day.isoformat(), "send_time": "07:30"}, follow=True
+    )
+    assert "Rescheduled for" in page_text(response)
+    send.refresh_from_db()
+    local = send.scheduled_at.astimezone(publication_tz())
+    assert (local.date(), local.hour, local.minute) == (day, 7, 30)
+
+
+def test_a_send_is_not_moved_into_the_past_or_once_it_started(client: Any, editor: Any) -> None:
+    issue, news = approved_issue(), list_with_readers()
+    at = timezone.now() + datetime.timedelta(days=2)
+    send = services.send_create(issue=issue, lists=[news], segment=None, at=at, acting_user=editor)
+    client.force_login(editor)
+    past = {"action": "reschedule", "send_date": "2020-01-01", "send_time": "07:00"}
+    assert "The sending time is in the past." in page_text(client.post(control_url(send), past, follow=True))
+    missing = page_text(client.post(control_url(send), {"action": "reschedule", "send_date": ""}, follow=True))
+    assert "This field is required." in missing
+    Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING)
+    later = {"action": "reschedule", "send_date": "2099-01-01", "send_time": "07:00"}
+    assert "has not started" in page_text(client.post(control_url(send), later, follow=True))
+    send.refresh_from_db()
+    assert send.scheduled_at == at
 
 
 def test_controls_need_the_schedule_permission(

@@ -81,3 +81,24 @@ def test_a_very_long_title_fits_the_card_in_at_most_four_lines():
         # Nothing is drawn into the right-hand margin.
         margin = card.convert("RGB").crop((1200 - 70, 0, 1200, 630))
         assert margin.getcolors() == [(70 * 630, (0, 0, 0))]
+
+
+def test_the_card_takes_the_masthead_colour_and_name_once_editors_set_them(client, settings):
+    from issues.models import Publication
+    from issues.selectors import publication_cache_clear
+
+    settings.BRAND_COLOR, settings.BRAND_TEXT_COLOR = "#123456", "#fafafa"
+    issue = published(full=False, slug="branded", title="A masthead of our own")
+    before = social_cards.social_card_ensure(issue)
+    Publication.objects.create(pk=1, name="Morning Circuit", brand_colour="#fde047")  # a light yellow
+    publication_cache_clear()
+    look = social_cards.card_look()
+    assert (look.publisher, look.background, look.foreground) == ("Morning Circuit", "#fde047", "#111111")
+    client.get("/newsletter/branded/")
+    (name,) = _card_files()
+    assert f"cards/{name}" != before  # a new colour draws a new card, and the old one is gone
+    with default_storage.open(f"cards/{name}") as stored, Image.open(io.BytesIO(stored.read())) as card:
+        rgb = card.convert("RGB")
+        assert rgb.getpixel((5, 5)) == (0xFD, 0xE0, 0x47)
+        lower = rgb.crop((80, 300, 1120, 560)).getcolors(1_000_000)
+        assert any(colour == (0x11, 0x11, 0x11) for _, colour in lower)

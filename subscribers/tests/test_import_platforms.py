@@ -76,27 +76,33 @@ def test_an_opt_out_on_the_old_platform_is_honoured_for_a_reader_already_here() 
     assert job.updated == 1 and reader("left@example.org").status == SubscriberStatus.UNSUBSCRIBED
 
 
-def test_substack_export_reads_plans_as_tags_and_email_disabled_as_unsubscribed() -> None:
+def test_substack_exports_read_paid_as_tags_email_disabled_as_unsubscribed_and_skip_deletion_requests() -> None:
     assert platform_of("substack.csv") == "substack"
     job = run("substack.csv")
-    assert job.added == 3
+    assert (job.added, job.rejected) == (3, 1)
     assert reader("sam@example.org").status == SubscriberStatus.ACTIVE
     assert reader("sam@example.org").confirmed_at == datetime.datetime(2023, 9, 14, 10, 11, 12, tzinfo=UTC)
-    assert list(reader("pat@example.org").tags.values_list("name", flat=True)) == ["Substack yearly"]
+    assert list(reader("pat@example.org").tags.values_list("name", flat=True)) == ["Substack paid"]
     assert reader("quiet@example.org").status == SubscriberStatus.UNSUBSCRIBED
+    assert "asking to be deleted" in job.report[0]["reason"]
+    assert not Subscriber.objects.filter(email__endswith="deletion-request.substack.com").exists()
+    # The subscribers export (type: free, paid, comp, gift) has no sign-up date.
+    assert platform_of("substack_subscribers.csv") == "substack"
+    run("substack_subscribers.csv")
+    assert list(reader("gift@example.org").tags.values_list("name", flat=True)) == ["Substack gift"]
 
 
-def test_beehiiv_export_maps_its_statuses_and_keeps_the_source() -> None:
+def test_beehiiv_export_maps_its_statuses_names_and_tiers() -> None:
     assert platform_of("beehiiv.csv") == "beehiiv"
     run("beehiiv.csv")
     bea = reader("bea@example.org")
-    assert bea.status == SubscriberStatus.ACTIVE and bea.attributes == {"city": "Leeds"}
+    assert bea.status == SubscriberStatus.ACTIVE and bea.attributes == {"city": "Leeds"} and bea.name == "Bea Hive"
     assert bea.confirmed_at == datetime.datetime(2024, 4, 1, 12, 30, tzinfo=UTC)
-    assert "Source: beehiiv via twitter." in bea.consents.get().text
+    assert "Source: beehiiv." in bea.consents.get().text
     assert list(bea.tags.values_list("name", flat=True)) == ["beehiiv premium"]
     assert reader("val@example.org").status == SubscriberStatus.PENDING  # never confirmed there
     assert reader("out@example.org").status == SubscriberStatus.UNSUBSCRIBED
-    assert reader("bad@example.org").status == SubscriberStatus.BOUNCED
+    assert reader("late@example.org").status == SubscriberStatus.UNSUBSCRIBED  # active, but an unsubscribed_at
 
 
 def test_ghost_export_reads_labels_tiers_and_email_consent() -> None:
@@ -114,19 +120,23 @@ def test_listmonk_export_fills_custom_fields_from_its_attributes_and_blocklisted
     lin = reader("lin@example.org")
     assert lin.status == SubscriberStatus.ACTIVE and lin.attributes == {"city": "Bristol", "plan": "Paid"}
     assert lin.confirmed_at == datetime.datetime(2023, 10, 10, 9, 10, 10, 123456, tzinfo=UTC)
-    assert reader("blocked@example.org").status == SubscriberStatus.UNSUBSCRIBED
+    blocked = reader("blocked@example.org")
+    assert blocked.status == SubscriberStatus.UNSUBSCRIBED
+    assert "2022-12-12T12:12:12+01:00" in blocked.consents.get().text  # "+0100 CET", as Go writes it
+    assert reader("off@example.org").status == SubscriberStatus.UNSUBSCRIBED
 
 
 def test_kit_export_maps_states_and_suppresses_bounces_and_complaints() -> None:
     assert platform_of("kit.csv") == "kit"
     job = run("kit.csv")
-    assert job.added == 4
+    assert job.added == 5
     kim = reader("kim@example.org")
     assert kim.status == SubscriberStatus.ACTIVE and kim.attributes == {"city": "York"} and kim.name == "Kim"
     assert sorted(kim.tags.values_list("name", flat=True)) == ["Readers", "Welcome series"]
     assert reader("ken@example.org").status == SubscriberStatus.UNSUBSCRIBED
     assert reader("bo@example.org").status == SubscriberStatus.BOUNCED
     assert reader("cam@example.org").status == SubscriberStatus.COMPLAINED
+    assert reader("ina@example.org").status == SubscriberStatus.PENDING  # Kit's inactive: never confirmed
     assert set(Suppression.objects.values_list("reason", flat=True)) == {"bounced", "complained"}
 
 
