@@ -159,8 +159,8 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
 @require_POST
 def cover(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResponse:
     """Store the cover the editor just chose (multipart: ``cover_image``,
-    ``cover_alt``, ``version``): 200 with per-field errors, 409 on a conflict,
-    403 when the user may not edit."""
+    ``cover_alt``, ``version``), or take it off (``remove=1``): 200 with
+    per-field errors, 409 on a conflict, 403 when the user may not edit."""
     try:
         base_version = int(request.POST["version"])
     except (KeyError, ValueError):
@@ -172,6 +172,7 @@ def cover(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResp
             base_version=base_version,
             image=request.FILES.get("cover_image"),
             alt=request.POST.get("cover_alt", ""),
+            remove=request.POST.get("remove") == "1",
         )
     except Issue.DoesNotExist:
         return _error("This issue no longer exists.", 404)

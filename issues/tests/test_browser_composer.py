@@ -361,3 +361,19 @@ def test_a_cover_chosen_saves_by_itself_and_one_without_alt_text_is_refused_in_p
     page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover saved')")
     stored = Issue.objects.get(pk=issue.pk)
     assert stored.cover_image.name.endswith(".png") and stored.cover_alt == "A blue square"
+
+    # Replacing it saves by itself too, and so does taking it off ("Clear"), without Save.
+    other = tmp_path / "other.png"
+    other.write_bytes(png_bytes())
+    page.set_input_files("#id_cover_image", str(other))
+    page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover saved')")
+    replaced = Issue.objects.get(pk=issue.pk)
+    assert replaced.cover_image.name != stored.cover_image.name and replaced.version == stored.version + 1
+    assert page.locator(".file-upload a").get_attribute("href") == replaced.cover_image.url
+    page.check("#cover_image-clear_id")
+    page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover removed')")
+    assert not Issue.objects.get(pk=issue.pk).cover_image
+    assert page.locator(".file-upload").count() == 0
+    page.reload()
+    page.wait_for_selector(READY)
+    assert page.locator("#cover_image-clear_id").count() == 0

@@ -432,18 +432,33 @@
     window.addEventListener("pagehide", finalSave);
   }
 
-  // The cover saves by itself too, once chosen: an upload of its own (multipart), with the
-  // alt text typed so far (required with an image), through the same image rule as Save.
+  // The cover saves by itself too: once chosen (an upload of its own, multipart, with the
+  // alt text typed so far, required with an image, through the same image rule as Save),
+  // and when its "Clear" box is ticked (the cover is taken off at once).
   function hookCover() {
     const file = document.getElementById("id_cover_image"), alt = document.getElementById("id_cover_alt");
     if (!file || !alt) return;
-    const send = async () => {
-      if (!file.files.length || stopped) return;
+    // The widget's "Currently: <link> [ ] Clear / Change:" part, drawn again after each save.
+    const showCurrent = (url) => {
+      const holder = file.closest("p.file-upload");
+      if (holder) { while (holder.firstChild !== file) holder.firstChild.remove(); holder.replaceWith(...holder.childNodes); }
+      if (!url) return;
+      const clear = make("input", { type: "checkbox", name: "cover_image-clear", id: "cover_image-clear_id" });
+      clear.addEventListener("change", () => clear.checked && post(true));
+      const box = make("p", { class: "file-upload" }, "Currently: ", make("a", { href: url, text: decodeURIComponent(url.split("/").pop()) }), " ",
+        make("span", { class: "clearable-file-input" }, clear, make("label", { for: "cover_image-clear_id", text: "Clear" })),
+        make("br"), "Change: ");
+      file.before(box);
+      box.append(file);
+    };
+    const post = async (remove) => {
+      if (stopped || (!remove && !file.files.length)) return;
       while (saving) await new Promise((r) => setTimeout(r, 100));
       saving = true;
-      setStatus("Saving the cover…");
+      setStatus(remove ? "Removing the cover…" : "Saving the cover…");
       const form = new FormData();
-      form.append("cover_image", file.files[0]);
+      if (remove) form.append("remove", "1");
+      else form.append("cover_image", file.files[0]);
       form.append("cover_alt", alt.value);
       form.append("version", state.version);
       let response, body = {};
@@ -452,7 +467,7 @@
         body = await response.json().catch(() => ({}));
       } catch (error) {
         saving = false;
-        return setStatus("The cover was not saved: the server could not be reached. Choose it again, or press Save.", "error");
+        return setStatus("The cover was not " + (remove ? "removed" : "saved") + ": the server could not be reached. Try again, or press Save.", "error");
       }
       saving = false;
       if (response.status === 409) return conflict(body.error);
@@ -466,15 +481,18 @@
       state.version = body.version;
       const base = document.getElementById("id_base_version");
       if (base) base.value = body.version;
-      confirmedIssue.cover_alt = JSON.stringify(alt.value);
+      if (!remove) confirmedIssue.cover_alt = JSON.stringify(alt.value);
       file.value = "";  // stored: Save need not send it again
       file.dataset.saved = body.cover_url;
-      setStatus("Cover saved at " + body.saved_at, "ok");
+      showCurrent(body.cover_url);
+      setStatus((remove ? "Cover removed at " : "Cover saved at ") + body.saved_at, "ok");
       unrecorded = true;
     };
-    file.addEventListener("change", send);
+    file.addEventListener("change", () => post(false));
     // Refused for want of alt text: typing it sends the chosen image again.
-    alt.addEventListener("change", send);
+    alt.addEventListener("change", () => post(false));
+    const clear = document.getElementById("cover_image-clear_id");
+    if (clear) clear.addEventListener("change", () => clear.checked && post(true));
   }
 
   // The editor is leaving (closing the tab, following a link): one last save that
