@@ -5,8 +5,10 @@ order, reloads and finds it all saved without pressing Save: three page loads.
 Then what keeps text safe and the shortcuts: a second session is refused,
 leaving with unsaved text asks, leaving right after typing still saves it
 (and brings History up to date), authors and tags picked in the autocomplete
-save by themselves, two quick links reordered stay so, and Duplicate and New
-from template make the expected drafts."""
+save by themselves, two quick links reordered stay so, Duplicate and New
+from template make the expected drafts, the cover saves, is replaced and is
+removed by itself, and a template keeps the issue's subject, preheader and
+authors and is edited in the section editor (bad input refused in place)."""
 
 from __future__ import annotations
 
@@ -377,3 +379,90 @@ def test_a_cover_chosen_saves_by_itself_and_one_without_alt_text_is_refused_in_p
     page.reload()
     page.wait_for_selector(READY)
     assert page.locator("#cover_image-clear_id").count() == 0
+
+
+def test_a_template_keeps_the_issues_fields_is_edited_in_the_section_editor_and_starts_a_draft(
+    page: Any, live_server: Any
+) -> None:
+    from issues.models import Author, IssueTemplate
+
+    make_editor()
+    ada = Author.objects.create(name="Ada Lovelace", slug="ada")
+    source = make_full_issue(title="Monday digest", subject="The daily: chips", preheader="Three stories, one tool")
+    source.authors.set([ada])
+    admin_login(page, live_server, "edith")
+    _open(page, live_server, source)
+
+    page.click("#save-as-template")
+    page.fill("input[name=name]", "Daily digest")
+    page.click("#issue-form-page input[type=submit]")
+    page.wait_for_selector(SECTIONS)
+    template = IssueTemplate.objects.get()
+    assert (template.subject, template.preheader, list(template.authors.all())) == (
+        "The daily: chips", "Three stories, one tool", [ada],
+    )  # fmt: skip
+    assert page.input_value("#id_subject") == "The daily: chips"
+    sections = page.locator(SECTIONS)
+    assert sections.count() == 6
+    # A template's sections show only their fixed texts: no body, no link.
+    assert sections.first.locator('[data-field="body"]').count() == 0
+    assert sections.first.locator('[data-field="link_url"]').count() == 0
+
+    # Reorder (the highlight above the third lead), remove the tool, add one at the end, a fixed quick link.
+    sections.nth(3).locator(".composer-head button[title='Move up']").click()
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+    sections.nth(4).locator(".composer-remove").click()
+    bar = sections.last.locator(".composer-insert")
+    bar.locator("select").select_option(SectionKind.TOOL)
+    bar.locator("button").click()
+    added = page.locator(SECTIONS).last
+    added.locator('[data-field="heading"] input').fill("Tool of the Day")
+    added.locator('[data-field="link_label"] input').fill("Try it")
+    links = page.locator(SECTIONS).nth(4)
+    _item(links, "Our archive", url="not a link")
+    page.fill("#id_preheader", "Three stories and the links")
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector(f"{SECTIONS} .composer-item.errors")
+    # Refused: the sections come back as edited, the bad link's error at its field, nothing stored.
+    assert "Section 5, item 1: url:" in page.inner_text("#composer-shape-errors")
+    assert page.locator(SECTIONS).count() == 6 and page.input_value("#id_preheader") == "Three stories and the links"
+    template.refresh_from_db()
+    assert len(template.sections) == 6 and template.preheader == "Three stories, one tool"
+
+    page.locator(f"{SECTIONS} .composer-item [data-item=url] input").fill("https://newsroom.example.com/archive")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
+    page.wait_for_selector(SECTIONS)
+    assert page.locator("#composer-shape-errors").count() == 0
+    template.refresh_from_db()
+    assert [(s["kind"], s["heading"]) for s in template.sections] == [
+        ("lead", "Lead story 1: a lab ships a model"),
+        ("lead", "Lead story 2: a lab ships a model"),
+        ("highlight", "A partner's new course"),
+        ("lead", "Lead story 3: a lab ships a model"),
+        ("quick_links", "Light Bytes"),
+        ("tool", "Tool of the Day"),
+    ]
+    assert template.sections[4]["items"][0]["url"] == "https://newsroom.example.com/archive"
+    assert template.preheader == "Three stories and the links"
+
+    # Leaving with an unsaved change asks first (here: leave, and the change is not kept).
+    page.locator(f"{SECTIONS} [data-field=heading] input").first.click()
+    page.keyboard.type(" (unsaved)")
+    page.click("#new-from-this-template")
+    page.wait_for_url("**/from-template/**")
+    assert asked == ["confirm", "beforeunload"]
+    template.refresh_from_db()
+    assert "(unsaved)" not in template.sections[0]["heading"]
+    page.fill("input[name=title]", "Tuesday digest")
+    page.click("#issue-form-page input[type=submit]")
+    page.wait_for_selector(READY)
+    started = Issue.objects.get(title="Tuesday digest")
+    assert (started.subject, started.preheader, list(started.authors.all())) == (
+        "The daily: chips", "Three stories and the links", [ada],
+    )  # fmt: skip
+    assert page.input_value("#id_subject") == "The daily: chips"
+    assert [s.kind for s in started.sections.order_by("position")] == [s["kind"] for s in template.sections]
+    assert started.sections.get(kind=SectionKind.TOOL).link_label == "Try it"
