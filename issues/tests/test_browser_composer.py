@@ -478,7 +478,12 @@ def test_a_template_keeps_the_issues_fields_is_edited_in_the_section_editor_and_
     # Reorder (the highlight above the third lead), remove the tool, add one at the end, a fixed quick link.
     sections.nth(3).locator(".composer-head button[title='Move up']").click()
     asked: list[str] = []
-    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
     sections.nth(4).locator(".composer-remove").click()
     bar = sections.last.locator(".composer-insert")
     bar.locator("select").select_option(SectionKind.TOOL)
