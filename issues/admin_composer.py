@@ -72,7 +72,9 @@ def _kinds() -> dict[str, Any]:
     }
 
 
-def template_composer_context(shape: Any, errors: dict[int, dict[str, list[str]]]) -> dict[str, Any]:
+def template_composer_context(
+    shape: Any, errors: dict[int, dict[str, list[str]]], *, editable: bool = True
+) -> dict[str, Any]:
     """The same editor on a template's page, in its template mode: the sections'
     fixed texts only (no bodies or links), nothing saved until the form's Save,
     which posts them as JSON in the form's hidden ``shape``. ``errors`` (by
@@ -91,7 +93,7 @@ def template_composer_context(shape: Any, errors: dict[int, dict[str, list[str]]
     return {
         "composer_state": {
             "mode": "template",
-            "editable": True,
+            "editable": editable,
             "delay": AUTOSAVE_DELAY_MS,
             "section_fields": [name for name in TEMPLATE_SECTION_FIELDS if name != "kind"],
             "sections": state_sections,

@@ -113,8 +113,18 @@ class IssueTemplateAdmin(VersionAdmin):
         form = context["adminform"].form
         # A refused save shows the sections as the editor left them, each error at its field.
         shape = form.shape_posted if form.is_bound and form.shape_posted is not None else (obj.shape if obj else {})
-        context.update(template_composer_context(shape, form.shape_errors if form.is_bound else {}))
+        errors = getattr(form, "shape_errors", {}) if form.is_bound else {}
+        editable = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        context.update(template_composer_context(shape, errors, editable=editable))
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None or self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Read-only (a contributor): the sections are shown by the section editor, not as JSON.
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "shape"]}) for name, opts in self.fieldsets
+        ]
 
     def save_model(self, request: HttpRequest, obj: IssueTemplate, form: Any, change: bool) -> None:
         drafts.issue_template_save(

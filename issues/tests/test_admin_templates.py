@@ -187,3 +187,15 @@ def test_an_editor_deletes_a_template_from_the_list(editor, template) -> None:
     client.post(reverse("admin:issues_issuetemplate_delete", args=[template.pk]), {"post": "yes"})
 
     assert not IssueTemplate.objects.exists()
+
+
+def test_a_contributor_sees_a_template_read_only_and_cannot_change_it(contributor, template) -> None:
+    client = _client(contributor)
+    url = reverse("admin:issues_issuetemplate_change", args=[template.pk])
+
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["composer_state"]["editable"] is False
+    assert "Shape:" not in page.text and 'name="shape"' not in page.text
+    assert client.post(url, _form(template, name="Mine")).status_code == 403
+    template.refresh_from_db()
+    assert template.name == "Daily digest"

@@ -557,7 +557,7 @@
     document.getElementById("composer-reload").addEventListener("click", () => { leaving = true; location.reload(); });
     if (templateMode) {
       const form = document.getElementById("issuetemplate_form");
-      if (form) hookTemplateForm(form);
+      if (form && state.editable) hookTemplateForm(form);
       return;
     }
     const form = document.getElementById("issue_form");
