@@ -46,7 +46,7 @@ from issues.storage import CheckedImageFormField
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
 # Saved by themselves too, as the admin's widgets post them: author and tag ids,
-# the publish date as [date, time]. The cover image waits for Save (an upload).
+# the publish date as [date, time]. The cover has its own endpoint (an upload): issue_cover_save.
 META_FIELDS = ("authors", "tags", "publish_date")
 # Every field a section of some kind uses (issues.sections says which kind uses which).
 SECTION_FIELDS = ALL_SECTION_FIELDS

@@ -226,7 +226,7 @@
       const node = document.getElementById("id_" + name);
       if (node) issue[name] = node.value;
     });
-    // Authors, tags and the publish date save by themselves too (the cover waits for Save).
+    // Authors, tags and the publish date save by themselves too (the cover through its own endpoint).
     ["authors", "tags"].forEach((name) => {
       const node = document.getElementById("id_" + name);
       if (node) issue[name] = Array.from(node.selectedOptions, (option) => option.value);
