@@ -704,6 +704,10 @@ def _template_lead() -> dict[str, Any]:
 
 DAILY_TEMPLATE: dict[str, Any] = {
     "name": "Daily digest (reference shape)",
+    # What every daily issue starts with (the editor may change each one).
+    "subject": "The Newsroom Daily",
+    "preheader": "Three stories, one tool to try and the quick links, in eight minutes.",
+    "authors": ["editor"],
     "shape": {
         "sections": [
             _template_lead(),

@@ -386,8 +386,14 @@ def templates_ensure() -> list[str]:
     name = content.DAILY_TEMPLATE["name"]
     if IssueTemplate.objects.filter(name=name).exists():
         return []
-    template = IssueTemplate(name=name, shape=content.DAILY_TEMPLATE["shape"])
-    issue_template_save(template=template, acting_user=User.objects.get(username="editor"), comment="Demo content")
+    data = content.DAILY_TEMPLATE
+    template = IssueTemplate(name=name, shape=data["shape"], subject=data["subject"], preheader=data["preheader"])
+    issue_template_save(
+        template=template,
+        acting_user=User.objects.get(username="editor"),
+        comment="Demo content",
+        authors=list(Author.objects.filter(user__username__in=data["authors"])),
+    )
     return [f"issue template {name!r}"]
 
 

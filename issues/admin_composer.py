@@ -26,6 +26,7 @@ from issues.composer import (
 from issues.models import Issue, SectionKind
 from issues.rendering import sections_with_items
 from issues.sections import FIELD_NAMES, REGISTRY
+from issues.shapes import TEMPLATE_SECTION_FIELDS
 
 # Autosave waits this long after the last keystroke (the page also saves on blur).
 AUTOSAVE_DELAY_MS = 2000
@@ -48,15 +49,7 @@ def composer_context(request: HttpRequest, issue: Issue, *, editable: bool) -> d
         "section_url": reverse("admin:issues_section_change", args=[0]),
         "delay": AUTOSAVE_DELAY_MS,
         "sections": [_section_state(s) for s in sections_with_items(issue)],
-        "kinds": {
-            kind: {
-                "label": spec.label,
-                "fields": list(spec.fields),
-                "item_fields": list(spec.item_fields),
-                "items_label": spec.items_label,
-            }
-            for kind, spec in REGISTRY.items()
-        },
+        "kinds": _kinds(),
         "kind_order": list(SectionKind.values),
         "field_names": FIELD_NAMES,
         "sponsor_default": settings.SPONSOR_LABEL_DEFAULT,
@@ -65,6 +58,54 @@ def composer_context(request: HttpRequest, issue: Issue, *, editable: bool) -> d
         "upload_url": reverse("ck_editor_5_upload_file"),
     }
     return {"composer_state": state}
+
+
+def _kinds() -> dict[str, Any]:
+    return {
+        kind: {
+            "label": spec.label,
+            "fields": list(spec.fields),
+            "item_fields": list(spec.item_fields),
+            "items_label": spec.items_label,
+        }
+        for kind, spec in REGISTRY.items()
+    }
+
+
+def template_composer_context(
+    shape: Any, errors: dict[int, dict[str, list[str]]], *, editable: bool = True
+) -> dict[str, Any]:
+    """The same editor on a template's page, in its template mode: the sections'
+    fixed texts only (no bodies or links), nothing saved until the form's Save,
+    which posts them as JSON in the form's hidden ``shape``. ``errors`` (by
+    section index) are shown at their fields, as an autosave's are."""
+    sections = shape.get("sections") if isinstance(shape, dict) else None
+    state_sections = []
+    for index, data in enumerate(sections if isinstance(sections, list) else []):
+        data = data if isinstance(data, dict) else {}
+        values = {name: str(data.get(name) or "") for name in TEMPLATE_SECTION_FIELDS}
+        if values["kind"] not in SectionKind.values:
+            values["kind"] = SectionKind.LEAD
+        raw_items = data.get("items")
+        raw_items = raw_items if isinstance(raw_items, list) else []
+        items = [{k: str(i.get(k) or "") for k in ("label", "text", "url")} for i in raw_items if isinstance(i, dict)]
+        state_sections.append({"id": None, **values, "items": items, "errors": errors.get(index, {})})
+    return {
+        "composer_state": {
+            "mode": "template",
+            "editable": editable,
+            "delay": AUTOSAVE_DELAY_MS,
+            "section_fields": [name for name in TEMPLATE_SECTION_FIELDS if name != "kind"],
+            "sections": state_sections,
+            "kinds": _kinds(),
+            "kind_order": list(SectionKind.values),
+            "field_names": FIELD_NAMES,
+            "sponsor_default": settings.SPONSOR_LABEL_DEFAULT,
+            "rich_config": {},
+            "inline_config": INLINE_EDITOR_CONFIG,
+            "upload_url": "",
+        }
+    }
 
 
 def _error(message: str, status: int, **extra: Any) -> JsonResponse:
@@ -120,8 +161,8 @@ def compose(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonRe
 @require_POST
 def cover(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResponse:
     """Store the cover the editor just chose (multipart: ``cover_image``,
-    ``cover_alt``, ``version``): 200 with per-field errors, 409 on a conflict,
-    403 when the user may not edit."""
+    ``cover_alt``, ``version``), or take it off (``remove=1``): 200 with
+    per-field errors, 409 on a conflict, 403 when the user may not edit."""
     try:
         base_version = int(request.POST["version"])
     except (KeyError, ValueError):
@@ -133,6 +174,7 @@ def cover(request: HttpRequest, *, model_admin: Any, object_id: int) -> JsonResp
             base_version=base_version,
             image=request.FILES.get("cover_image"),
             alt=request.POST.get("cover_alt", ""),
+            remove=request.POST.get("remove") == "1",
         )
     except Issue.DoesNotExist:
         return _error("This issue no longer exists.", 404)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from reversion.admin import VersionAdmin
 
 from issues import drafts, services
+from issues.admin_composer import template_composer_context
 from issues.forms import IssueTemplateAdminForm
 from issues.models import Author, IssueTemplate, IssueTransition, PreviewSend, Tag
 
@@ -80,22 +81,59 @@ class PreviewSendAdmin(admin.ModelAdmin):
 
 @admin.register(IssueTemplate)
 class IssueTemplateAdmin(VersionAdmin):
-    """Templates are made from an issue ("Save as template" on its page); here
-    they are listed, renamed, their shape edited as JSON, or deleted."""
+    """Templates are made from an issue ("Save as template" on its page) or here;
+    their page edits the name, the texts new issues start with and the sections
+    (kind, heading, fixed labels and items, added, removed and reordered in the
+    composer's section editor, no JSON). Every save goes through the service."""
 
     form = IssueTemplateAdminForm
     list_display = ["name", "outline", "created_by", "updated_at"]
     search_fields = ["name"]
-    readonly_fields = ["outline", "created_by", "created_at", "updated_at"]
-    fields = ["name", "outline", "shape", "created_by", "created_at", "updated_at"]
+    autocomplete_fields = ["authors", "tags"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "shape"]}),
+        ("New issues start with", {"fields": ["subject", "preheader", "authors", "tags"]}),
+        ("Record", {"fields": ["created_by", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    class Media:
+        css = {"all": ["django_ckeditor_5/dist/styles.css", "issues/composer.css"]}
+        js = ["django_ckeditor_5/dist/bundle.js", "issues/composer.js"]
 
     @admin.display(description="Sections")
     def outline(self, obj: IssueTemplate) -> str:
         kinds = [str(section.get("kind", "?")) for section in obj.sections]
         return f"{len(kinds)}: " + ", ".join(kinds) if kinds else "—"
 
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
+        form_url: str = "", obj: Any = None,
+    ) -> Any:  # fmt: skip
+        form = context["adminform"].form
+        # A refused save shows the sections as the editor left them, each error at its field.
+        shape = form.shape_posted if form.is_bound and form.shape_posted is not None else (obj.shape if obj else {})
+        errors = getattr(form, "shape_errors", {}) if form.is_bound else {}
+        editable = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        context.update(template_composer_context(shape, errors, editable=editable))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None or self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Read-only (a contributor): the sections are shown by the section editor, not as JSON.
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "shape"]}) for name, opts in self.fieldsets
+        ]
+
     def save_model(self, request: HttpRequest, obj: IssueTemplate, form: Any, change: bool) -> None:
-        drafts.issue_template_save(template=obj, acting_user=request.user)
+        drafts.issue_template_save(
+            template=obj,
+            acting_user=request.user,
+            authors=list(form.cleaned_data["authors"]),
+            tags=list(form.cleaned_data["tags"]),
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The service has set the authors and tags (there are no inlines).
+        pass

@@ -175,7 +175,12 @@ def save_as_template(request: HttpRequest, *, model_admin: Any, object_id: int) 
             messages.success(request, f"Saved the template “{template}” from “{issue}”.")
             return HttpResponseRedirect(reverse("admin:issues_issuetemplate_change", args=[template.pk]))
     title = f"Save “{issue}” as a template"
-    return _form_page(request, model_admin, form, title=title, submit="Save template", original=issue)
+    intro = (
+        "The template keeps this issue's subject, preheader, authors and tags, and its sections in order with "
+        "each one's kind, heading and fixed labels (sponsor label, partner, link label). Each day's texts and "
+        "links are left out. You can change all of it on the template's page afterwards."
+    )
+    return _form_page(request, model_admin, form, title=title, submit="Save template", original=issue, intro=intro)
 
 
 def from_template(request: HttpRequest, *, model_admin: Any) -> HttpResponse:

@@ -46,7 +46,7 @@ from issues.storage import CheckedImageFormField
 
 ISSUE_FIELDS = ("title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url")
 # Saved by themselves too, as the admin's widgets post them: author and tag ids,
-# the publish date as [date, time]. The cover image waits for Save (an upload).
+# the publish date as [date, time]. The cover has its own endpoint (an upload): issue_cover_save.
 META_FIELDS = ("authors", "tags", "publish_date")
 # Every field a section of some kind uses (issues.sections says which kind uses which).
 SECTION_FIELDS = ALL_SECTION_FIELDS
@@ -183,14 +183,19 @@ def _stored_sections(issue: Issue) -> dict[int, Section]:
     return stored
 
 
-def issue_cover_save(*, issue: Issue, acting_user: Any, base_version: int, image: Any, alt: str) -> ComposeResult:
-    """Store a new cover image with its alt text, without waiting for Save: the
-    upload goes through the cover's image rule (issues.storage: type, size,
-    nothing but the image) and the alt text is required. A refused one stores
-    nothing and says why at its field (``issue_errors``); the version is kept.
-    Raises PermissionDenied or EditConflict as the composer's save does."""
+def issue_cover_save(
+    *, issue: Issue, acting_user: Any, base_version: int, image: Any, alt: str, remove: bool = False
+) -> ComposeResult:
+    """Store a new cover image with its alt text, or (``remove``) take the cover
+    off, without waiting for Save: the upload goes through the cover's image rule
+    (issues.storage: type, size, nothing but the image) and the alt text is
+    required. A refused one stores nothing and says why at its field
+    (``issue_errors``); the version is kept. Raises PermissionDenied or
+    EditConflict as the composer's save does."""
     with transaction.atomic():
         locked = _locked_for_edit(issue, acting_user, base_version)
+        if remove:
+            return _cover_removed(locked, acting_user)
         errors: dict[str, list[str]] = {}
         try:
             image = CheckedImageFormField(required=True).clean(image)
@@ -212,6 +217,19 @@ def issue_cover_save(*, issue: Issue, acting_user: Any, base_version: int, image
             when = timezone.localtime(locked.updated_at)
             return ComposeResult(version=locked.version, saved_at=when, issue_errors=exc.message_dict)
         locked.save(update_fields=["cover_image", "cover_alt", "updated_at"])  # the storage checks the file again
+        _version_bump(locked, acting_user, stats={})
+        if was_public:
+            public_pages_changed()
+    return ComposeResult(version=locked.version, saved_at=timezone.localtime(locked.updated_at))
+
+
+def _cover_removed(locked: Issue, acting_user: Any) -> ComposeResult:
+    """The issue without its cover (the alt text stays, unused, as the admin's
+    Clear leaves it); the file stays in storage, as earlier revisions name it."""
+    if locked.cover_image:
+        was_public = _is_public(locked)
+        locked.cover_image = ""
+        locked.save(update_fields=["cover_image", "updated_at"])
         _version_bump(locked, acting_user, stats={})
         if was_public:
             public_pages_changed()

@@ -106,38 +106,57 @@ def template_name_clean(name: str, *, template: IssueTemplate | None = None) -> 
     return name
 
 
-def issue_template_save(*, template: IssueTemplate, acting_user: Any, comment: str = "") -> IssueTemplate:
-    """Check and store a template (new or edited): a unique name and a valid shape.
+def issue_template_save(
+    *, template: IssueTemplate, acting_user: Any, comment: str = "", authors: Any = None, tags: Any = None
+) -> IssueTemplate:
+    """Check and store a template (new or edited): a unique name, its issue-level
+    texts within their limits and a valid shape; ``authors`` and ``tags``, when
+    given, replace the template's.
 
     Raises ValidationError keyed by field (nothing is stored) or PermissionDenied."""
     needed = "issues.change_issuetemplate" if template.pk else "issues.add_issuetemplate"
     if not acting_user.has_perm(needed):
         raise PermissionDenied("Only editors may save issue templates.")
     template.name = template_name_clean(template.name, template=template)
+    template.subject, template.preheader = template.subject.strip(), template.preheader.strip()
     try:
         template.shape = shape_clean(template.shape)
     except ValidationError as exc:
         raise ValidationError({"shape": exc.messages}) from None
+    # The texts' own limits (the name and shape are checked above).
+    template.full_clean(exclude=["name", "shape", "created_by"], validate_unique=False)
     template.created_by = template.created_by or acting_user
     with transaction.atomic(), reversion.create_revision():
         reversion.set_user(acting_user)
         reversion.set_comment(comment or ("Changed" if template.pk else "Created"))
         template.save()
+        if authors is not None:
+            template.authors.set(authors)
+        if tags is not None:
+            template.tags.set(tags)
     return template
 
 
 def issue_template_create(*, issue: Issue, name: str, acting_user: Any, keep_items: bool = False) -> IssueTemplate:
-    """Save ``issue``'s shape as a template called ``name``: its sections in order
-    with their kinds, headings, sponsor labels, partner names and link labels
-    (bodies, analysis and links are each day's own), and their items when
-    ``keep_items`` (fixed steps or links that every issue repeats)."""
+    """Save ``issue``'s shape as a template called ``name``: its subject, preheader,
+    authors and tags, and its sections in order with their kinds, headings,
+    sponsor labels, partner names and link labels (bodies, analysis and links are
+    each day's own), and their items when ``keep_items`` (fixed steps or links
+    that every issue repeats)."""
     shape = shape_of(issue, section_fields=TEMPLATE_SECTION_FIELDS, with_items=keep_items)
-    template = IssueTemplate(name=name, shape=shape)
-    return issue_template_save(template=template, acting_user=acting_user, comment=f"Saved from “{issue}”")
+    template = IssueTemplate(name=name, shape=shape, subject=issue.subject, preheader=issue.preheader)
+    return issue_template_save(
+        template=template,
+        acting_user=acting_user,
+        comment=f"Saved from “{issue}”",
+        authors=list(issue.authors.all()),
+        tags=list(issue.tags.all()),
+    )
 
 
 def issue_create_from_template(*, template: IssueTemplate, acting_user: Any, title: str) -> Issue:
-    """A new draft titled ``title`` with the template's sections, ready to fill in."""
+    """A new draft titled ``title`` with the template's subject, preheader, authors,
+    tags and sections, ready to fill in."""
     if not acting_user.has_perm("issues.add_issue"):
         raise PermissionDenied("You do not have permission to add issues.")
     title = " ".join((title or "").split())
@@ -147,10 +166,20 @@ def issue_create_from_template(*, template: IssueTemplate, acting_user: Any, tit
         shape = shape_clean(template.shape)
     except ValidationError as exc:
         raise ValidationError({"template": [f"The template “{template}” is not valid:", *exc.messages]}) from None
-    issue = Issue(title=title, slug=issue_unique_slug(slugify(title)[:120].strip("-")))
+    issue = Issue(
+        title=title,
+        slug=issue_unique_slug(slugify(title)[:120].strip("-")),
+        subject=template.subject,
+        preheader=template.preheader,
+    )
     try:
         return _new_draft(
-            issue=issue, shape=shape, acting_user=acting_user, comment=f"Started from the template “{template}”"
+            issue=issue,
+            shape=shape,
+            acting_user=acting_user,
+            comment=f"Started from the template “{template}”",
+            authors=list(template.authors.all()),
+            tags=list(template.tags.all()),
         )
     except ValidationError as exc:
         raise ValidationError({"title": exc.messages}) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -13,7 +14,7 @@ from core.sanitize import sanitize_html
 from issues.drafts import template_name_clean
 from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionItem
 from issues.services import lock_reason, parse_recipients
-from issues.shapes import ALL_SECTION_FIELDS, shape_clean
+from issues.shapes import ALL_SECTION_FIELDS, ShapeInvalid, shape_clean
 
 
 class IssueAdminForm(forms.ModelForm):
@@ -168,13 +169,29 @@ class IssueFromTemplateForm(forms.Form):
 
 
 class IssueTemplateAdminForm(forms.ModelForm):
-    """The name and the shape as JSON; both are checked by the service on save,
-    and its errors are shown at their fields."""
+    """The name, the texts new issues start with and the sections. The sections
+    are edited in the page's section editor (issues/static/issues/composer.js in
+    its template mode), which posts them as JSON in the hidden ``shape``; the
+    name and shape are checked as the service checks them, and a bad section's
+    errors are kept by section (``shape_errors``) for the editor to show in place."""
+
+    shape = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = IssueTemplate
-        fields = ["name", "shape"]
-        widgets = {"name": forms.TextInput(attrs={"size": 60})}
+        fields = ["name", "subject", "preheader", "authors", "tags", "shape"]
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 60}),
+            "subject": forms.TextInput(attrs={"size": 70}),
+            "preheader": forms.TextInput(attrs={"size": 70}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["shape"] = json.dumps(self.instance.shape or {"sections": []})
+        # The sections as posted (for the editor to show again) and their errors by index.
+        self.shape_posted: dict[str, Any] | None = None
+        self.shape_errors: dict[int, dict[str, list[str]]] = {}
 
     def clean_name(self) -> str:
         try:
@@ -183,4 +200,14 @@ class IssueTemplateAdminForm(forms.ModelForm):
             raise ValidationError(exc.message_dict["name"]) from None
 
     def clean_shape(self) -> Any:
-        return shape_clean(self.cleaned_data.get("shape"))
+        try:
+            raw = json.loads(self.cleaned_data.get("shape") or "")
+        except ValueError:
+            raise ValidationError("The sections did not arrive: reload the page and try again.") from None
+        if isinstance(raw, dict) and isinstance(raw.get("sections"), list):
+            self.shape_posted = raw
+        try:
+            return shape_clean(raw)
+        except ShapeInvalid as exc:
+            self.shape_errors = exc.sections
+            raise ValidationError(exc.messages) from None

@@ -340,6 +340,13 @@ class IssueTemplate(models.Model):
     with the texts that stay the same each day (see issues/shapes.py)."""
 
     name = models.CharField(max_length=120, unique=True)
+    # The issue-level texts a new issue starts with (each may be changed there).
+    subject = models.CharField(max_length=200, blank=True, help_text="Email subject of new issues; may be left empty.")
+    preheader = models.CharField(
+        max_length=200, blank=True, help_text="Preview text of new issues, shown after the subject in inboxes."
+    )
+    authors = models.ManyToManyField(Author, blank=True, related_name="issue_templates")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="issue_templates")
     shape = models.JSONField(default=dict, help_text='{"sections": [...]}, as issues/shapes.py describes.')
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -57,51 +57,89 @@ def sections_build(*, issue: Issue, shape: dict[str, Any]) -> None:
     SectionItem.objects.bulk_create(items)
 
 
+class ShapeInvalid(ValidationError):
+    """A shape that cannot be stored. ``sections`` maps a section's index (from 0)
+    to its errors by field (``items.<n>.<field>`` for an item, ``__all__`` for the
+    section as a whole), so that a form can show each where it belongs."""
+
+    def __init__(self, messages: Any, sections: dict[int, dict[str, list[str]]] | None = None) -> None:
+        super().__init__(messages)
+        self.sections = sections or {}
+
+
 def shape_clean(raw: Any) -> dict[str, Any]:
-    """A shape checked field by field against the models; ValidationError says
-    which section or item is wrong and why."""
+    """A shape checked field by field against the models. ShapeInvalid lists every
+    problem of every section, each saying which section or item is wrong and why."""
     if not isinstance(raw, dict) or set(raw) != {"sections"} or not isinstance(raw["sections"], list):
-        raise ValidationError('A template is an object {"sections": [...]} and nothing else.')
+        raise ShapeInvalid('A template is an object {"sections": [...]} and nothing else.')
     if not raw["sections"]:
-        raise ValidationError("A template needs at least one section.")
+        raise ShapeInvalid("A template needs at least one section.")
     if len(raw["sections"]) > MAX_SECTIONS:
-        raise ValidationError(f"A template may have at most {MAX_SECTIONS} sections.")
-    return {"sections": [_section_clean(number, data) for number, data in enumerate(raw["sections"], start=1)]}
+        raise ShapeInvalid(f"A template may have at most {MAX_SECTIONS} sections.")
+    cleaned, messages, by_section = [], [], {}
+    for index, data in enumerate(raw["sections"]):
+        values, errors = _section_clean(data)
+        if errors:
+            by_section[index] = errors
+            messages += [_message(index, name, msgs) for name, msgs in errors.items()]
+        cleaned.append(values)
+    if messages:
+        raise ShapeInvalid(messages, by_section)
+    return {"sections": cleaned}
 
 
-def _section_clean(number: int, data: Any) -> dict[str, Any]:
-    where = f"Section {number}"
+def _message(index: int, name: str, msgs: list[str]) -> str:
+    where, text = f"Section {index + 1}", " ".join(msgs)
+    if name == "__all__":
+        return f"{where}: {text}"
+    if name.startswith("items."):
+        _, number, field = [*name.split("."), ""][:3]
+        item = f"{where}, item {int(number) + 1}"
+        return f"{item}: {field}: {text}" if field and field != "__all__" else f"{item}: {text}"
+    return f"{where}: {name}: {text}"
+
+
+def _section_clean(data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The section's values as the models clean them, and its errors by field."""
     if not isinstance(data, dict):
-        raise ValidationError(f"{where} is not an object.")
+        return {}, {"__all__": ["is not an object."]}
     unknown = set(data) - {*ALL_SECTION_FIELDS, "items"}
     if unknown:
-        raise ValidationError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}.")
+        return {}, {"__all__": [f"unknown field(s) {', '.join(sorted(unknown))}."]}
+    not_text = [name for name in ALL_SECTION_FIELDS if not isinstance(data.get(name, ""), str)]
+    if not_text:
+        return {}, {"__all__": [f"“{name}” must be text." for name in not_text]}
+    errors: dict[str, list[str]] = {}
     if data.get("kind") not in SectionKind.values:
-        raise ValidationError(f"{where}: “kind” must be one of {', '.join(SectionKind.values)}.")
+        errors["kind"] = [f"Choose one of the kinds {', '.join(SectionKind.values)}."]
     section = Section(**{name: data.get(name, "") for name in ALL_SECTION_FIELDS})
-    _model_check(section, where, exclude=["issue", "position"])
+    errors |= _model_errors(section, exclude=["issue", "position", "kind"])
     items = data.get("items", [])
-    if not isinstance(items, list) or len(items) > MAX_ITEMS:
-        raise ValidationError(f"{where}: “items” must be a list of at most {MAX_ITEMS}.")
     cleaned_items = []
-    for position, item in enumerate(items, start=1):
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        errors["items"] = [f"“items” must be a list of at most {MAX_ITEMS}."]
+        items = []
+    for index, item in enumerate(items):
         if not isinstance(item, dict) or set(item) - set(ITEM_FIELDS):
-            raise ValidationError(f"{where}, item {position}: an item has only {', '.join(ITEM_FIELDS)}.")
+            errors[f"items.{index}.__all__"] = [f"an item has only {', '.join(ITEM_FIELDS)}."]
+            continue
+        if any(not isinstance(value, str) for value in item.values()):
+            errors[f"items.{index}.__all__"] = ["an item's fields must be text."]
+            continue
         values = {name: item.get(name, "") for name in ITEM_FIELDS}
-        _model_check(SectionItem(**values), f"{where}, item {position}", exclude=["section", "position"])
-        cleaned_items.append(values)
-    # Read back from the model: its clean() has sanitised the rich text.
-    return {**{name: getattr(section, name) for name in ALL_SECTION_FIELDS}, "items": cleaned_items}
+        item_obj = SectionItem(**values)
+        found = _model_errors(item_obj, exclude=["section", "position"])
+        errors |= {f"items.{index}.{name}": msgs for name, msgs in found.items()}
+        # Read back from the model: its clean() has sanitised the rich text.
+        cleaned_items.append({name: getattr(item_obj, name) for name in ITEM_FIELDS})
+    values = {**{name: getattr(section, name) for name in ALL_SECTION_FIELDS}, "items": cleaned_items}
+    return values, errors
 
 
-def _model_check(obj: Section | SectionItem, where: str, *, exclude: list[str]) -> None:
-    for name in (*ALL_SECTION_FIELDS, *ITEM_FIELDS):
-        value = getattr(obj, name, "")
-        if not isinstance(value, str):
-            raise ValidationError(f"{where}: “{name}” must be text.")
+def _model_errors(obj: Section | SectionItem, *, exclude: list[str]) -> dict[str, list[str]]:
     try:
         # The models' own limits and link checks, and the rich-text sanitiser.
-        obj.full_clean(exclude=exclude)
+        obj.full_clean(exclude=exclude, validate_constraints=False)
     except ValidationError as exc:
-        problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-        raise ValidationError(f"{where}: {problems}") from None
+        return dict(exc.message_dict)
+    return {}

@@ -237,6 +237,9 @@ def test_it_ships_a_template_of_the_reference_shape_that_starts_a_draft(client):
     assert kinds == [SectionKind.LEAD] * 3 + [SectionKind.HIGHLIGHT, SectionKind.TOOL, SectionKind.QUICK_LINKS]
     assert issue.status == IssueStatus.DRAFT and template.created_by.username == "editor"
     assert "Special highlight from our network" in str(render_web_sections(issue))
+    # The issue-level texts come with it.
+    assert (issue.subject, issue.preheader) == ("The Newsroom Daily", content.DAILY_TEMPLATE["preheader"])
+    assert [a.user.username for a in issue.authors.all()] == ["editor"]
     assert client.login(username="editor", password=credentials["editor"])
     assert "Daily digest (reference shape)" in client.get("/admin/issues/issuetemplate/").text
 

@@ -277,6 +277,23 @@ def test_a_refused_cover_stores_nothing_and_says_why_at_its_field(editor, conten
     assert (stored.cover_image.name, stored.cover_alt, stored.version) == ("", "", issue.version)
 
 
+def test_removing_the_cover_saves_by_itself_and_a_stale_page_cannot_remove_it(editor) -> None:
+    from issues.tests.test_admin_issue import png_bytes
+
+    issue = IssueFactory.create()
+    client = _client(editor)
+    _cover_post(client, issue, content=png_bytes(), alt="A blue square", version=issue.version)
+    url = reverse("admin:issues_issue_cover", args=[issue.pk])
+
+    stale = client.post(url, {"remove": "1", "version": issue.version})
+    assert stale.status_code == 409 and Issue.objects.get(pk=issue.pk).cover_image
+
+    answer = client.post(url, {"remove": "1", "version": issue.version + 1}).json()
+    stored = Issue.objects.get(pk=issue.pk)
+    assert answer["ok"] and answer["cover_url"] == "" and answer["version"] == issue.version + 2
+    assert not stored.cover_image and stored.version == issue.version + 2
+
+
 def test_a_cover_based_on_an_older_version_is_refused(editor) -> None:
     from issues.tests.test_admin_issue import png_bytes
 

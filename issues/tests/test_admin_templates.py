@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from issues.drafts import issue_template_create
-from issues.models import Issue, IssueStatus, IssueTemplate
+from issues.models import Author, Issue, IssueStatus, IssueTemplate
 from testing.factories import make_full_issue
 
 pytestmark = pytest.mark.django_db
@@ -91,19 +91,93 @@ def test_starting_from_a_template_without_a_title_says_so_and_stores_nothing(edi
     assert Issue.objects.count() == before
 
 
-def test_an_editor_edits_a_templates_name_and_shape_and_a_bad_shape_is_refused(editor, template) -> None:
+def _form(template: IssueTemplate, **changes) -> dict:
+    """The template page's form as the browser posts it (the section editor fills ``shape``)."""
+    data = {
+        "name": template.name,
+        "subject": template.subject,
+        "preheader": template.preheader,
+        "authors": [a.pk for a in template.authors.all()],
+        "tags": [t.pk for t in template.tags.all()],
+        "shape": json.dumps(template.shape),
+    }
+    return data | changes
+
+
+def test_an_editor_edits_a_templates_name_texts_and_sections(editor, template) -> None:
     client = _client(editor)
     url = reverse("admin:issues_issuetemplate_change", args=[template.pk])
-    shape = {"sections": [{"kind": "tool", "heading": "Tool of the Day", "items": [{"text": "Open it."}]}]}
+    author = Author.objects.create(name="Ada Writer", slug="ada-writer")
+    shape = {"sections": [{"kind": "tool", "heading": "Tool of the Day", "items": [{"text": "Open <b>it</b>."}]}]}
 
-    bad = client.post(url, {"name": "Renamed", "shape": json.dumps({"sections": [{"kind": "poem"}]})})
-    assert bad.status_code == 200 and "Section 1: “kind” must be one of" in bad.text
-    assert IssueTemplate.objects.get().name == "Daily digest"
+    page = client.get(url).text
+    assert 'id="composer-state"' in page and '"mode": "template"' in page
 
-    good = client.post(url, {"name": "Renamed", "shape": json.dumps(shape)})
+    good = client.post(url, _form(template, name="Renamed", subject="Daily: the news", authors=[author.pk],
+                                  shape=json.dumps(shape)))  # fmt: skip
     assert good.status_code == 302
     template.refresh_from_db()
-    assert template.name == "Renamed" and template.shape["sections"][0]["items"][0]["text"] == "Open it."
+    assert (template.name, template.subject, list(template.authors.all())) == ("Renamed", "Daily: the news", [author])
+    assert template.shape["sections"][0]["items"][0]["text"] == "Open <b>it</b>."
+
+
+@pytest.mark.parametrize(
+    "shape, summary, in_place",
+    [
+        ({"sections": [{"kind": "poem"}]}, "Section 1: kind: Choose one of the kinds", {"kind"}),
+        (
+            {"sections": [{"kind": "lead", "heading": "Fine"}, {"kind": "tool", "items": [{"text": ""}]}]},
+            "Section 2, item 1: text: This field cannot be blank.",
+            {"items.0.text"},
+        ),
+        ({"sections": []}, "A template needs at least one section.", None),
+        ("not json", "The sections did not arrive", None),
+    ],
+)
+def test_a_bad_section_is_shown_in_place_and_nothing_of_the_template_is_stored(
+    editor, template, shape, summary, in_place
+) -> None:
+    client = _client(editor)
+    url = reverse("admin:issues_issuetemplate_change", args=[template.pk])
+    before = (template.name, template.subject, template.shape)
+
+    bad = client.post(url, _form(template, name="Renamed", subject="Changed too",
+                                 shape=shape if isinstance(shape, str) else json.dumps(shape)))  # fmt: skip
+
+    assert bad.status_code == 200 and summary in bad.text
+    state = bad.context["composer_state"]
+    if in_place:
+        # The sections come back as the editor left them, the bad one's error at its field.
+        refused = [s for s in state["sections"] if s["errors"]]
+        assert len(state["sections"]) == len(shape["sections"]) and set(refused[0]["errors"]) == in_place
+    template.refresh_from_db()
+    assert (template.name, template.subject, template.shape) == before
+
+
+def test_a_subject_over_its_limit_is_refused_at_its_field(editor, template) -> None:
+    response = _client(editor).post(
+        reverse("admin:issues_issuetemplate_change", args=[template.pk]), _form(template, subject="x" * 201)
+    )
+    assert response.status_code == 200 and "at most 200 characters" in response.text
+    template.refresh_from_db()
+    assert template.subject == ""
+
+
+def test_an_editor_adds_a_template_on_its_own_page(editor) -> None:
+    client = _client(editor)
+    shape = {"sections": [{"kind": "quick_links", "heading": "Light Bytes", "items": []}]}
+    assert client.get(reverse("admin:issues_issuetemplate_add")).status_code == 200
+
+    response = client.post(
+        reverse("admin:issues_issuetemplate_add"),
+        {"name": "Links only", "subject": "", "preheader": "Five links", "shape": json.dumps(shape)},
+    )
+
+    assert response.status_code == 302
+    template = IssueTemplate.objects.get()
+    assert (template.preheader, template.created_by, template.sections[0]["heading"]) == (
+        "Five links", editor, "Light Bytes",
+    )  # fmt: skip
 
 
 def test_an_editor_deletes_a_template_from_the_list(editor, template) -> None:
@@ -113,3 +187,15 @@ def test_an_editor_deletes_a_template_from_the_list(editor, template) -> None:
     client.post(reverse("admin:issues_issuetemplate_delete", args=[template.pk]), {"post": "yes"})
 
     assert not IssueTemplate.objects.exists()
+
+
+def test_a_contributor_sees_a_template_read_only_and_cannot_change_it(contributor, template) -> None:
+    client = _client(contributor)
+    url = reverse("admin:issues_issuetemplate_change", args=[template.pk])
+
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["composer_state"]["editable"] is False
+    assert "Shape:" not in page.text and 'name="shape"' not in page.text
+    assert client.post(url, _form(template, name="Mine")).status_code == 403
+    template.refresh_from_db()
+    assert template.name == "Daily digest"

@@ -5,8 +5,10 @@ order, reloads and finds it all saved without pressing Save: three page loads.
 Then what keeps text safe and the shortcuts: a second session is refused,
 leaving with unsaved text asks, leaving right after typing still saves it
 (and brings History up to date), authors and tags picked in the autocomplete
-save by themselves, two quick links reordered stay so, and Duplicate and New
-from template make the expected drafts."""
+save by themselves, two quick links reordered stay so, Duplicate and New
+from template make the expected drafts, the cover saves, is replaced and is
+removed by itself, and a template keeps the issue's subject, preheader and
+authors and is edited in the section editor (bad input refused in place)."""
 
 from __future__ import annotations
 
@@ -140,6 +142,73 @@ def test_editor_builds_the_reference_issue_on_one_page_and_it_is_saved_without_p
     assert len(loads) <= 3, loads
     # Reported in docs/benchmarks.md (the editor's day): page loads and clicks to build it.
     print(f"\nreference issue built with {len(loads)} page loads and {len(clicks)} clicks")
+
+
+def _counting(page: Any) -> tuple[list[str], list[str]]:
+    """The page loads and the editor's clicks (trusted mouse clicks, on every page, and choices in a select)."""
+    loads: list[str] = []
+    page.on("load", lambda p: loads.append(p.url))
+    clicks: list[str] = []
+    page.expose_function("noteClick", lambda tag: clicks.append(tag))
+    page.add_init_script(
+        "document.addEventListener('click', (e) => e.isTrusted && window.noteClick(e.target.tagName), true);"
+        "document.addEventListener('change', (e) => e.isTrusted !== undefined && e.target.tagName === 'SELECT'"
+        " && window.noteClick('SELECT'), true);"
+    )
+    return loads, clicks
+
+
+def test_editor_writes_the_reference_issue_from_the_demo_template_in_three_page_loads(
+    page: Any, live_server: Any
+) -> None:
+    from demo.content import DAILY_TEMPLATE
+    from issues.models import IssueTemplate
+
+    editor = make_editor()
+    IssueTemplate.objects.create(name=DAILY_TEMPLATE["name"], shape=DAILY_TEMPLATE["shape"], created_by=editor)
+    admin_login(page, live_server, "edith")
+    loads, clicks = _counting(page)
+
+    page.goto(f"{live_server.url}/admin/issues/issue/")
+    page.click("#new-from-template")
+    page.fill("input[name=title]", "Small models, big chips")
+    page.click("#issue-form-page input[type=submit]")
+    page.wait_for_selector(READY)
+    sections = page.locator(SECTIONS)
+    for n in range(3):
+        lead = sections.nth(n)
+        lead.locator('[data-field="heading"] input').fill(f"Lead story {n + 1}")
+        _rich(lead.locator('[data-field="body"]'), f"Opening paragraph of story {n + 1}.")
+        _rich(lead.locator('[data-field="analysis"]'), f"Why story {n + 1} matters.")
+        lead.locator('[data-field="link_url"] input').fill(f"https://source.example.com/{n + 1}")
+        _item(lead, "First detail.", label="The Size")
+        _item(lead, "Second detail.", label="The Speed")
+    highlight = sections.nth(3)
+    highlight.locator('[data-field="heading"] input').fill("Learn agents in a weekend")
+    highlight.locator('[data-field="partner_name"] input').fill("Agent Academy")
+    highlight.locator('[data-field="link_url"] input').fill("https://academy.example.com/")
+    _rich(highlight.locator('[data-field="body"]'), "A partner course.")
+    tool = sections.nth(4)
+    tool.locator('[data-field="heading"] input').fill("Briefly")
+    tool.locator('[data-field="link_url"] input').fill("https://briefly.example.com/")
+    _rich(tool.locator('[data-field="body"]'), "Summarises meetings.")
+    for step in range(1, 4):
+        _item(tool, f"Step {step}.")
+    for n in range(1, 9):
+        _item(sections.nth(5), f"Quick news item {n}", url=f"https://news.example.com/{n}")
+    page.wait_for_function(SAVED, timeout=20000)
+
+    issue = Issue.objects.get(title="Small models, big chips")
+    assert [s.heading for s in issue.sections.order_by("position")][3:] == [
+        "Learn agents in a weekend", "Briefly", "Light Bytes",
+    ]  # fmt: skip
+    highlight_stored = issue.sections.get(kind=SectionKind.HIGHLIGHT)
+    assert highlight_stored.sponsor_label == "Special highlight from our network"
+    assert issue.sections.get(kind=SectionKind.QUICK_LINKS).items.count() == 8
+    assert _item_count(issue) == 3 * 2 + 3 + 8
+    assert len(loads) <= 3, loads
+    # Reported in docs/benchmarks.md (the editor's day), beside the count from an empty issue.
+    print(f"\nreference issue from the template with {len(loads)} page loads and {len(clicks)} clicks")
 
 
 def _item_count(issue: Issue) -> int:
@@ -361,3 +430,111 @@ def test_a_cover_chosen_saves_by_itself_and_one_without_alt_text_is_refused_in_p
     page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover saved')")
     stored = Issue.objects.get(pk=issue.pk)
     assert stored.cover_image.name.endswith(".png") and stored.cover_alt == "A blue square"
+
+    # Replacing it saves by itself too, and so does taking it off ("Clear"), without Save.
+    other = tmp_path / "other.png"
+    other.write_bytes(png_bytes())
+    page.set_input_files("#id_cover_image", str(other))
+    page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover saved')")
+    replaced = Issue.objects.get(pk=issue.pk)
+    assert replaced.cover_image.name != stored.cover_image.name and replaced.version == stored.version + 1
+    assert page.locator(".file-upload a").get_attribute("href") == replaced.cover_image.url
+    page.check("#cover_image-clear_id")
+    page.wait_for_function("document.getElementById('composer-status').textContent.startsWith('Cover removed')")
+    assert not Issue.objects.get(pk=issue.pk).cover_image
+    assert page.locator(".file-upload").count() == 0
+    page.reload()
+    page.wait_for_selector(READY)
+    assert page.locator("#cover_image-clear_id").count() == 0
+
+
+def test_a_template_keeps_the_issues_fields_is_edited_in_the_section_editor_and_starts_a_draft(
+    page: Any, live_server: Any
+) -> None:
+    from issues.models import Author, IssueTemplate
+
+    make_editor()
+    ada = Author.objects.create(name="Ada Lovelace", slug="ada")
+    source = make_full_issue(title="Monday digest", subject="The daily: chips", preheader="Three stories, one tool")
+    source.authors.set([ada])
+    admin_login(page, live_server, "edith")
+    _open(page, live_server, source)
+
+    page.click("#save-as-template")
+    page.fill("input[name=name]", "Daily digest")
+    page.click("#issue-form-page input[type=submit]")
+    page.wait_for_selector(SECTIONS)
+    template = IssueTemplate.objects.get()
+    assert (template.subject, template.preheader, list(template.authors.all())) == (
+        "The daily: chips", "Three stories, one tool", [ada],
+    )  # fmt: skip
+    assert page.input_value("#id_subject") == "The daily: chips"
+    sections = page.locator(SECTIONS)
+    assert sections.count() == 6
+    # A template's sections show only their fixed texts: no body, no link.
+    assert sections.first.locator('[data-field="body"]').count() == 0
+    assert sections.first.locator('[data-field="link_url"]').count() == 0
+
+    # Reorder (the highlight above the third lead), remove the tool, add one at the end, a fixed quick link.
+    sections.nth(3).locator(".composer-head button[title='Move up']").click()
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    sections.nth(4).locator(".composer-remove").click()
+    bar = sections.last.locator(".composer-insert")
+    bar.locator("select").select_option(SectionKind.TOOL)
+    bar.locator("button").click()
+    added = page.locator(SECTIONS).last
+    added.locator('[data-field="heading"] input').fill("Tool of the Day")
+    added.locator('[data-field="link_label"] input').fill("Try it")
+    links = page.locator(SECTIONS).nth(4)
+    _item(links, "Our archive", url="not a link")
+    page.fill("#id_preheader", "Three stories and the links")
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector(f"{SECTIONS} .composer-item.errors")
+    # Refused: the sections come back as edited, the bad link's error at its field, nothing stored.
+    assert "Section 5, item 1: url:" in page.inner_text("#composer-shape-errors")
+    assert page.locator(SECTIONS).count() == 6 and page.input_value("#id_preheader") == "Three stories and the links"
+    template.refresh_from_db()
+    assert len(template.sections) == 6 and template.preheader == "Three stories, one tool"
+
+    page.locator(f"{SECTIONS} .composer-item [data-item=url] input").fill("https://newsroom.example.com/archive")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
+    page.wait_for_selector(SECTIONS)
+    assert page.locator("#composer-shape-errors").count() == 0
+    template.refresh_from_db()
+    assert [(s["kind"], s["heading"]) for s in template.sections] == [
+        ("lead", "Lead story 1: a lab ships a model"),
+        ("lead", "Lead story 2: a lab ships a model"),
+        ("highlight", "A partner's new course"),
+        ("lead", "Lead story 3: a lab ships a model"),
+        ("quick_links", "Light Bytes"),
+        ("tool", "Tool of the Day"),
+    ]
+    assert template.sections[4]["items"][0]["url"] == "https://newsroom.example.com/archive"
+    assert template.preheader == "Three stories and the links"
+
+    # Leaving with an unsaved change asks first (here: leave, and the change is not kept).
+    page.locator(f"{SECTIONS} [data-field=heading] input").first.click()
+    page.keyboard.type(" (unsaved)")
+    page.click("#new-from-this-template")
+    page.wait_for_url("**/from-template/**")
+    assert asked == ["confirm", "beforeunload"]
+    template.refresh_from_db()
+    assert "(unsaved)" not in template.sections[0]["heading"]
+    page.fill("input[name=title]", "Tuesday digest")
+    page.click("#issue-form-page input[type=submit]")
+    page.wait_for_selector(READY)
+    started = Issue.objects.get(title="Tuesday digest")
+    assert (started.subject, started.preheader, list(started.authors.all())) == (
+        "The daily: chips", "Three stories and the links", [ada],
+    )  # fmt: skip
+    assert page.input_value("#id_subject") == "The daily: chips"
+    assert [s.kind for s in started.sections.order_by("position")] == [s["kind"] for s in template.sections]
+    assert started.sections.get(kind=SectionKind.TOOL).link_label == "Try it"

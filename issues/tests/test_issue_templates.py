@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from reversion.models import Version
 
 from issues.drafts import issue_create_from_template, issue_template_create, issue_template_save
-from issues.models import Issue, IssueStatus, IssueTemplate, Section, SectionKind
-from issues.shapes import shape_clean
+from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionKind, Tag
+from issues.shapes import ShapeInvalid, shape_clean
 from testing.factories import make_full_issue
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +40,24 @@ def test_a_template_keeps_the_sections_in_order_with_their_fixed_texts_but_not_t
     assert all(s["body"] == s["analysis"] == s["link_url"] == "" and s["items"] == [] for s in sections)
     assert template.created_by == editor
     assert Version.objects.get_for_object(template).get().revision.comment == f"Saved from “{shaped_issue}”"
+
+
+def test_a_template_keeps_the_issue_level_fields_and_a_new_issue_starts_with_them(shaped_issue, editor) -> None:
+    ada, tools = Author.objects.create(name="Ada", slug="ada"), Tag.objects.create(name="Tools", slug="tools")
+    Issue.objects.filter(pk=shaped_issue.pk).update(subject="The daily: AI news", preheader="Three stories, one tool")
+    shaped_issue.refresh_from_db()
+    shaped_issue.authors.set([ada])
+    shaped_issue.tags.set([tools])
+
+    template = issue_template_create(issue=shaped_issue, name="Daily digest", acting_user=editor)
+    issue = issue_create_from_template(template=template, acting_user=editor, title="Thursday")
+
+    for made in (template, issue):
+        assert (made.subject, made.preheader) == ("The daily: AI news", "Three stories, one tool")
+        assert (list(made.authors.all()), list(made.tags.all())) == ([ada], [tools])
+    # The new issue's one revision holds them too (History shows them).
+    fields = Version.objects.get_for_object(issue).get().field_dict
+    assert fields["subject"] == "The daily: AI news" and list(fields["authors"]) == [ada.pk]
 
 
 def test_a_template_may_keep_the_items_as_fixed_text(shaped_issue, editor) -> None:
@@ -94,7 +112,7 @@ def test_a_contributor_may_not_save_a_template(shaped_issue, contributor) -> Non
     "shape, message",
     [
         ({"sections": []}, "at least one section"),
-        ({"sections": [{"kind": "poem"}]}, "Section 1: “kind” must be one of"),
+        ({"sections": [{"kind": "poem"}]}, "Section 1: kind: Choose one of the kinds lead,"),
         ({"sections": [{"kind": "lead", "colour": "red"}]}, "unknown field(s) colour"),
         ({"sections": [{"kind": "tool", "items": [{"text": ""}]}]}, "Section 1, item 1: text:"),
         ({"sections": [{"kind": "lead", "link_url": "ftp://x.example"}]}, "Section 1: link_url: Enter a full web"),
@@ -106,6 +124,21 @@ def test_a_bad_shape_is_refused_with_the_place_and_the_reason(shape, message) ->
     with pytest.raises(ValidationError) as caught:
         shape_clean(shape)
     assert message in caught.value.messages[0]
+
+
+def test_every_bad_section_is_reported_by_its_index_and_field() -> None:
+    shape = {
+        "sections": [
+            {"kind": "lead", "heading": "Fine"},
+            {"kind": "lead", "link_url": "javascript:alert(1)"},
+            {"kind": "quick_links", "items": [{"text": "ok", "url": "https://a.example"}, {"text": "x", "url": "no"}]},
+        ]
+    }
+    with pytest.raises(ShapeInvalid) as caught:
+        shape_clean(shape)
+    assert set(caught.value.sections) == {1, 2}
+    assert set(caught.value.sections[1]) == {"link_url"} and set(caught.value.sections[2]) == {"items.1.url"}
+    assert len(caught.value.messages) == 2 and caught.value.messages[1].startswith("Section 3, item 2: url:")
 
 
 def test_an_edited_template_with_a_bad_shape_is_not_stored(shaped_issue, editor) -> None:

@@ -199,3 +199,6 @@ def test_production_collectstatic_writes_hashed_compressed_files(tmp_path):
     assert (tmp_path / "static" / (hashed + ".gz")).exists()
     assert "js/share.js" in manifest["paths"]
     assert manifest["paths"]["favicon.svg"].startswith("favicon.")
+    # The composer's scripts: hashed names (WhiteNoise serves those with a far-future max-age) and compressed.
+    for name in ("issues/composer.js", "issues/composer.css", "django_ckeditor_5/dist/bundle.js"):
+        assert manifest["paths"][name] != name and (tmp_path / "static" / (manifest["paths"][name] + ".gz")).exists()

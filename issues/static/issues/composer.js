@@ -8,6 +8,10 @@
  * typing stops and when a field loses focus; nothing reloads, so the cursor
  * stays where it is. A conflict (someone saved a newer version) stops
  * autosave and offers a reload; a network error keeps the text and retries.
+ *
+ * On an issue template's page (state.mode "template") the same editor edits
+ * the template's sections with their fixed texts only; nothing saves by
+ * itself: the form's Save posts the sections as JSON in its hidden "shape".
  */
 (function () {
   "use strict";
@@ -21,7 +25,7 @@
   const ISSUE_FIELDS = ["title", "slug", "subject", "preheader", "summary", "cover_alt", "canonical_url"];
   const session = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 
-  let state, list, statusEl;
+  let state, list, statusEl, templateMode = false;
   let dirty = false, saving = false, timer = null, retryMs = 0, stopped = false, leaving = false, counter = 0;
   // Autosaves refresh the session's revision only now and then; the page's last save forces it.
   let unrecorded = false;
@@ -75,6 +79,11 @@
     return editor ? editor.getData() : host.dataset.value;
   }
 
+  // The section fields this page edits: all of them, or a template's fixed texts.
+  function sectionFields() {
+    return state.section_fields || SECTION_FIELDS;
+  }
+
   // --- building the page ----------------------------------------------------
   function fieldRow(name, control) {
     return make("div", { class: "composer-field", "data-field": name },
@@ -126,7 +135,7 @@
         ["Collapse", "Collapse or expand", () => li.classList.toggle("collapsed"), "composer-toggle"],
         ["Remove", "Remove this section", () => remove(li), "composer-remove"]));
     const body = make("div", { class: "composer-body" }, fieldRow("kind", kind));
-    SECTION_FIELDS.forEach((name) => {
+    sectionFields().forEach((name) => {
       const control = RICH.has(name) ? richField(data[name], false)
         : input(data[name], name === "link_url" ? { type: "url", placeholder: "https://" } : {});
       if (name === "sponsor_label") control.placeholder = state.sponsor_default;
@@ -217,7 +226,7 @@
       const node = document.getElementById("id_" + name);
       if (node) issue[name] = node.value;
     });
-    // Authors, tags and the publish date save by themselves too (the cover waits for Save).
+    // Authors, tags and the publish date save by themselves too (the cover through its own endpoint).
     ["authors", "tags"].forEach((name) => {
       const node = document.getElementById("id_" + name);
       if (node) issue[name] = Array.from(node.selectedOptions, (option) => option.value);
@@ -229,7 +238,7 @@
 
   function sectionValues(li) {
     const data = { kind: li.dataset.kind };
-    SECTION_FIELDS.forEach((name) => {
+    sectionFields().forEach((name) => {
       const row = li.querySelector(`.composer-body > [data-field="${name}"]`);
       data[name] = RICH.has(name) ? richValue(row.querySelector(".composer-rich")) : row.querySelector("input").value;
     });
@@ -278,6 +287,7 @@
     document.querySelectorAll(".composer-title").forEach((t) => {
       t.textContent = t.closest(".composer-section").querySelector('[data-field="heading"] input').value || "(untitled)";
     });
+    if (templateMode) return setStatus("Not saved yet: press Save to keep these sections.", "info");
     saveSoon(state.delay);
   }
 
@@ -422,18 +432,33 @@
     window.addEventListener("pagehide", finalSave);
   }
 
-  // The cover saves by itself too, once chosen: an upload of its own (multipart), with the
-  // alt text typed so far (required with an image), through the same image rule as Save.
+  // The cover saves by itself too: once chosen (an upload of its own, multipart, with the
+  // alt text typed so far, required with an image, through the same image rule as Save),
+  // and when its "Clear" box is ticked (the cover is taken off at once).
   function hookCover() {
     const file = document.getElementById("id_cover_image"), alt = document.getElementById("id_cover_alt");
     if (!file || !alt) return;
-    const send = async () => {
-      if (!file.files.length || stopped) return;
+    // The widget's "Currently: <link> [ ] Clear / Change:" part, drawn again after each save.
+    const showCurrent = (url) => {
+      const holder = file.closest("p.file-upload");
+      if (holder) { while (holder.firstChild !== file) holder.firstChild.remove(); holder.replaceWith(...holder.childNodes); }
+      if (!url) return;
+      const clear = make("input", { type: "checkbox", name: "cover_image-clear", id: "cover_image-clear_id" });
+      clear.addEventListener("change", () => clear.checked && post(true));
+      const box = make("p", { class: "file-upload" }, "Currently: ", make("a", { href: url, text: decodeURIComponent(url.split("/").pop()) }), " ",
+        make("span", { class: "clearable-file-input" }, clear, make("label", { for: "cover_image-clear_id", text: "Clear" })),
+        make("br"), "Change: ");
+      file.before(box);
+      box.append(file);
+    };
+    const post = async (remove) => {
+      if (stopped || (!remove && !file.files.length)) return;
       while (saving) await new Promise((r) => setTimeout(r, 100));
       saving = true;
-      setStatus("Saving the cover…");
+      setStatus(remove ? "Removing the cover…" : "Saving the cover…");
       const form = new FormData();
-      form.append("cover_image", file.files[0]);
+      if (remove) form.append("remove", "1");
+      else form.append("cover_image", file.files[0]);
       form.append("cover_alt", alt.value);
       form.append("version", state.version);
       let response, body = {};
@@ -442,7 +467,7 @@
         body = await response.json().catch(() => ({}));
       } catch (error) {
         saving = false;
-        return setStatus("The cover was not saved: the server could not be reached. Choose it again, or press Save.", "error");
+        return setStatus("The cover was not " + (remove ? "removed" : "saved") + ": the server could not be reached. Try again, or press Save.", "error");
       }
       saving = false;
       if (response.status === 409) return conflict(body.error);
@@ -456,15 +481,18 @@
       state.version = body.version;
       const base = document.getElementById("id_base_version");
       if (base) base.value = body.version;
-      confirmedIssue.cover_alt = JSON.stringify(alt.value);
+      if (!remove) confirmedIssue.cover_alt = JSON.stringify(alt.value);
       file.value = "";  // stored: Save need not send it again
       file.dataset.saved = body.cover_url;
-      setStatus("Cover saved at " + body.saved_at, "ok");
+      showCurrent(body.cover_url);
+      setStatus((remove ? "Cover removed at " : "Cover saved at ") + body.saved_at, "ok");
       unrecorded = true;
     };
-    file.addEventListener("change", send);
+    file.addEventListener("change", () => post(false));
     // Refused for want of alt text: typing it sends the chosen image again.
-    alt.addEventListener("change", send);
+    alt.addEventListener("change", () => post(false));
+    const clear = document.getElementById("cover_image-clear_id");
+    if (clear) clear.addEventListener("change", () => clear.checked && post(true));
   }
 
   // The editor is leaving (closing the tab, following a link): one last save that
@@ -484,17 +512,38 @@
     } catch (error) { /* over keepalive's 64 kB: the last autosave stands */ }
   }
 
+  // A template's page: Save posts the sections as JSON; leaving with changes asks first.
+  function hookTemplateForm(form) {
+    const shape = form.querySelector("input[name=shape]");
+    form.addEventListener("input", (e) => { if (!list.contains(e.target)) changed(); });
+    form.addEventListener("change", (e) => { if (!list.contains(e.target)) changed(); });
+    form.addEventListener("submit", () => {
+      shape.value = JSON.stringify({ sections: Array.from(list.children).map(sectionValues) });
+      leaving = true;
+    });
+    window.addEventListener("beforeunload", (event) => {
+      if (leaving || !dirty) return;
+      event.preventDefault();
+      event.returnValue = "";
+    });
+  }
+
   function start() {
     const source = document.getElementById("composer-state");
     if (!source) return;
     state = JSON.parse(source.textContent);
+    templateMode = state.mode === "template";
     list = document.getElementById("composer-sections");
     statusEl = document.getElementById("composer-status");
+    const refused = [];
     state.sections.forEach((data) => {
       const li = sectionEl(data);
       list.append(li);
       confirmed.set(li, JSON.stringify(sectionValues(li)));  // as stored: the editors are not up yet
+      if (data.errors && Object.keys(data.errors).length) refused.push({ key: li.dataset.key, id: "", errors: data.errors });
     });
+    // A template's refused save: each error at its field (``__all__`` above the section's items).
+    if (refused.length) showErrors({ sections: refused });
     Object.entries(issueValues()).forEach(([name, value]) => { confirmedIssue[name] = JSON.stringify(value); });
     const top = insertBar();
     if (top) list.before(top);
@@ -506,6 +555,11 @@
     document.getElementById("composer-expand-all").addEventListener("click", () =>
       list.querySelectorAll(".composer-section").forEach((li) => li.classList.remove("collapsed")));
     document.getElementById("composer-reload").addEventListener("click", () => { leaving = true; location.reload(); });
+    if (templateMode) {
+      const form = document.getElementById("issuetemplate_form");
+      if (form && state.editable) hookTemplateForm(form);
+      return;
+    }
     const form = document.getElementById("issue_form");
     if (form && state.editable) { hookIssueForm(form); hookCover(); }
   }
