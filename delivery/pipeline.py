@@ -180,7 +180,15 @@ def snapshot_copy(*, send: Send, source: str, after_rn: int, first_batch: int, l
         f"FROM {source} c WHERE c.rn > %s AND c.rn <= %s ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
     with connection.cursor() as cursor:
-        params = [send.pk, str(DeliveryStatus.QUEUED), first_batch, after_rn, size, after_rn, after_rn + limit]
+        params: list[int | str] = [
+            send.pk,
+            DeliveryStatus.QUEUED,
+            first_batch,
+            after_rn,
+            size,
+            after_rn,
+            after_rn + limit,
+        ]
         cursor.execute(insert, params)
         return cursor.rowcount
 
