@@ -98,8 +98,14 @@ def batch_claim(*, send_id: int, batch: int, limit: int | None = None) -> list[R
                 params,
             )
             claimed = cursor.fetchall()
-        subscriber_ids = [sub for _, sub, _ in claimed if sub is not None]
-        names = dict(sendable_subscribers().filter(pk__in=subscriber_ids).values_list("pk", "name"))
+        # The rows this transaction just claimed are the batch's claimed rows: a short subquery,
+        # not a thousand parameters to compile.
+        just_claimed = Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED)
+        names = (
+            dict(sendable_subscribers().filter(pk__in=just_claimed.values("subscriber_id")).values_list("pk", "name"))
+            if claimed
+            else {}
+        )
         gone = [pk for pk, sub, _ in claimed if sub not in names]
         if gone:
             Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")
