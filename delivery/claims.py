@@ -85,7 +85,7 @@ def batch_claim(*, send_id: int, batch: int, limit: int | None = None) -> list[R
         elif limit is not None:
             upto = (
                 f"AND id <= COALESCE((SELECT id FROM {table} WHERE send_id = %s AND batch = %s "  # noqa: S608
-                "AND status = %s ORDER BY id OFFSET %s LIMIT 1), id) "
+                "AND status = %s ORDER BY id LIMIT 1 OFFSET %s), id) "
             )
             params += [send_id, batch, DeliveryStatus.QUEUED, limit - 1]
         with connection.cursor() as cursor:

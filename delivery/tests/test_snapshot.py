@@ -192,7 +192,10 @@ def test_the_audience_is_read_twice_however_many_chunks_and_its_copy_is_dropped(
     stored = Delivery.objects.filter(send=send).order_by("batch").values_list("email", flat=True)
     assert list(stored) == [p.email for p in sorted(people, key=lambda p: p.pk)]  # numbered by id, across chunks
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.newsroom_snapshot_{send.pk}"])
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.newsroom_snapshot_{send.pk}"])
+        else:
+            cursor.execute("SELECT max(name) FROM sqlite_temp_master WHERE name = %s", [f"newsroom_snapshot_{send.pk}"])
         assert cursor.fetchone()[0] is None  # not left behind in the worker's connection
 
 
