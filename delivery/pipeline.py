@@ -290,8 +290,8 @@ def send_start(*, send: Send) -> None:
     While the send is *preparing its audience* (SNAPSHOTTING) the committed
     chunks are already being sent, so the first readers get the issue at once
     however large the audience; the send cannot finish before it is SENDING. A
-    snapshot cut short (its worker died) resumes after the last reader it
-    stored (sends_recover_stalled). A provider misconfiguration stops here,
+    snapshot cut short (its worker died) resumes with the readers it had not
+    stored, its batches numbered on (sends_recover_stalled). A provider misconfiguration stops here,
     before any row exists: the send fails with the reason and the issue goes
     back to approved."""
     try:
@@ -565,7 +565,7 @@ def sends_recover_stalled(*, now: datetime.datetime | None = None) -> int:
     dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     late = now - datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS)
     # A send left preparing its audience (its worker died) is started again: the snapshot resumes
-    # after the last reader it stored, and the batches it had stored are enqueued again below.
+    # with the readers it had not stored, and the batches it had stored are enqueued again below.
     touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead).update(
         status=SendStatus.SCHEDULED
     )
