@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.floor import measure_floor
+
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_bench")
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 SENDER_DOMAIN = "mg.newsroom.test"
@@ -105,6 +107,9 @@ class Row:
     first_seconds: float
     snapshot_seconds: float
     start_seconds: float
+    plain_insert_seconds: float  # one INSERT … SELECT of the same audience, the statement alone
+    plain_checked_seconds: float  # the same with its commit (its foreign-key checks run then)
+    start_alone_seconds: float  # start_due_sends of the same audience with no worker running
     worker_rss_mb: list[float]
     worker_cpu_seconds: float
     provider_cpu_seconds: float
@@ -113,6 +118,7 @@ class Row:
     provider_recipients: int
     duplicates: int
     sent: int
+    floor_rate: float = 0.0  # bench.floor: the same batches to the same provider, no database, no queue
     load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
@@ -122,6 +128,15 @@ class Row:
     @property
     def ratio(self) -> float:
         return self.rate / self.naive_rate if self.naive_rate else 0.0
+
+    @property
+    def of_floor(self) -> float:
+        return self.rate / self.floor_rate if self.floor_rate else 0.0
+
+    @property
+    def start_ratio(self) -> float:
+        """The whole start (no worker running) against one plain INSERT … SELECT of the same audience, committed."""
+        return self.start_alone_seconds / self.plain_checked_seconds if self.plain_checked_seconds else 0.0
 
 
 def fresh_audience(n: int, name: str) -> Any:
@@ -177,22 +192,79 @@ def start_due_sends_here() -> tuple[float, float]:
     from testing.workers import run_task_here
 
     timed: list[float] = []
-    snapshot = pipeline.snapshot_chunk
+    names = ("snapshot_chunk", "snapshot_materialise", "snapshot_copy")
+    originals = {name: getattr(pipeline, name) for name in names}
 
-    def timed_snapshot(**kwargs: Any) -> int:
-        started = time.perf_counter()
-        try:
-            return snapshot(**kwargs)
-        finally:
-            timed.append(time.perf_counter() - started)
+    def timing(real: Any) -> Any:
+        def timed_call(**kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return real(**kwargs)
+            finally:
+                timed.append(time.perf_counter() - started)
 
-    pipeline.snapshot_chunk = timed_snapshot  # type: ignore[assignment]
+        return timed_call
+
+    for name, real in originals.items():
+        setattr(pipeline, name, timing(real))
     try:
         started = time.perf_counter()
         run_task_here("delivery.start_due_sends")
         return time.perf_counter() - started, sum(timed)
     finally:
-        pipeline.snapshot_chunk = snapshot  # type: ignore[assignment]
+        for name, real in originals.items():
+            setattr(pipeline, name, real)
+
+
+def forget_deliveries() -> None:
+    """Empty the Delivery and Batch tables (the benchmark's floors leave rows there) and the queue."""
+    from django.db import connection
+
+    from newsroom.celery import app
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE delivery_event, delivery_batch, delivery_delivery CASCADE")
+        cursor.execute("ANALYZE delivery_delivery")
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+
+
+def measure_plain_insert(send: Any) -> tuple[float, float]:
+    """One plain ``INSERT … SELECT`` of the send's whole audience into the Delivery table, as the
+    floor of the snapshot: (seconds of the statement, seconds with its commit, which runs the
+    foreign-key checks any way of storing the rows runs). The rows are then removed."""
+    from django.db import connection, transaction
+
+    from delivery import pipeline
+    from delivery.models import DeliveryStatus
+
+    sql, params = pipeline.snapshot_audience(send)
+    insert = (
+        f"INSERT INTO delivery_delivery ({pipeline.INSERT_COLUMNS}) "  # noqa: S608
+        "SELECT %s, a.id, a.email, %s, (row_number() OVER (ORDER BY a.id) - 1) / %s, 0, '', '', '' "
+        f"FROM ({sql}) a"
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, int(os.environ["NEWSROOM_BATCH_SIZE"]), *params])
+        statement = time.perf_counter() - started
+    committed = time.perf_counter() - started
+    forget_deliveries()
+    return statement, committed
+
+
+def measure_start_alone(mailing_list: Any, editor: Any) -> tuple[tuple[float, float], float]:
+    """Seconds of start_due_sends for the same audience with no worker sending (nothing else
+    competes for the two cores), on a send of its own that is then cancelled and its rows removed;
+    first the plain INSERT … SELECT of the same audience (measure_plain_insert)."""
+    from delivery.models import Send, SendStatus
+
+    send = create_send(approved_issue(), mailing_list, editor)
+    plain = measure_plain_insert(send)
+    start, _ = start_due_sends_here()
+    forget_deliveries()
+    Send.objects.filter(pk=send.pk).update(status=SendStatus.CANCELLED)
+    return plain, start
 
 
 def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:
@@ -226,6 +298,8 @@ def measure_send(
     workers = Workers(
         worker_env(provider_url=provider.url, redis_url=BENCH_REDIS_URL, db_url=BENCH_DATABASE_URL), log_dir
     )
+    # Before the workers start (nothing runs beat here), the snapshot's floor and the start alone.
+    plain, start_alone = measure_start_alone(mailing_list, editor)
     workers.start(workers_count)
     try:
         # "ready." can come before the pool process is forked
@@ -235,8 +309,8 @@ def measure_send(
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         provider_before = cpu_seconds(provider_pid)
         database_before = database_cpu_seconds()
-        t0 = time.time()
         send = create_send(issue, mailing_list, editor)
+        t0 = time.time()
         start, snapshot = start_due_sends_here()
         wait_for_send(send.pk, n, provider, timeout=max(120.0, n / 200))
         stats = provider.stats()
@@ -247,12 +321,18 @@ def measure_send(
     finally:
         workers.stop()
     sent = Delivery.objects.filter(send=send, status=DeliveryStatus.SENT).count()
+    floor = measure_floor(send, workers=workers_count, provider=provider)
+    if floor.accepted != n:
+        raise RuntimeError(f"the floor run posted {floor.accepted:,} readers of {n:,}")
     return Row(
         n=n,
         seconds=(stats["last_accept_at"] or t0) - t0,
         first_seconds=(stats["first_accept_at"] or t0) - t0,
         snapshot_seconds=snapshot,
         start_seconds=start,
+        plain_insert_seconds=plain[0],
+        plain_checked_seconds=plain[1],
+        start_alone_seconds=start_alone,
         worker_rss_mb=rss,
         worker_cpu_seconds=worker_cpu,
         provider_cpu_seconds=provider_cpu,
@@ -261,6 +341,7 @@ def measure_send(
         provider_recipients=stats["recipients"],
         duplicates=stats["duplicates"],
         sent=sent,
+        floor_rate=floor.rate,
     )
 
 
@@ -322,16 +403,22 @@ def print_table(rows: list[Row], queries: tuple[int, int]) -> None:
     print()
     print(
         "| readers | send now → first / last acceptance (s) | readers/s | naive readers/s | x naive "
-        "| snapshot INSERT (s) | start_due_sends (s) | CPU ms / 1,000 readers: workers, PostgreSQL, provider "
+        "| floor readers/s | of the floor "
+        "| snapshot statements (s) | start_due_sends (s) | one INSERT … SELECT: statement / committed (s) "
+        "| start_due_sends, no worker running (s) | that / the INSERT committed "
+        "| CPU ms / 1,000 readers: workers, PostgreSQL, provider "
         "| worker peak RSS (MB) | sent | provider recipients | duplicates | load |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
     for r in rows:
         rss = ", ".join(f"{m:.0f}" for m in r.worker_rss_mb)
         print(
             f"| {r.n:,} | {r.first_seconds:.2f} / {r.seconds:.2f} "
-            f"| {r.rate:,.0f} | {r.naive_rate:,.0f} | {r.ratio:.1f}x "
-            f"| {r.snapshot_seconds:.2f} | {r.start_seconds:.2f} | {per_thousand(r)} "
+            f"| {r.rate:,.0f} | {r.naive_rate:,.0f} | {r.ratio:.1f}x | {r.floor_rate:,.0f} | {100 * r.of_floor:.0f}% "
+            f"| {r.snapshot_seconds:.2f} | {r.start_seconds:.2f} "
+            f"| {r.plain_insert_seconds:.2f} / {r.plain_checked_seconds:.2f} | {r.start_alone_seconds:.2f} "
+            f"| {r.start_ratio:.2f}x "
+            f"| {per_thousand(r)} "
             f"| {rss} | {r.sent:,} | {r.provider_recipients:,} | {r.duplicates} | {r.load:.1f} |"
         )
     print()
@@ -362,11 +449,31 @@ def print_targets(rows: list[Row]) -> None:
     seconds = median(big, lambda r: r.seconds)
     print(f"- {big:,} readers in {seconds:.1f} s (target ≤ {10 * big / 100_000:.0f} s for this size at 10,000/s)")
     print(f"- {median(big, lambda r: r.ratio):.1f}x the naive path (target ≥ 25x)")
+    for n in sorted(by_size):
+        print(
+            f"- {100 * median(n, lambda r: r.of_floor):.0f}% of the floor at {n:,} readers"
+            f" ({median(n, lambda r: r.floor_rate):,.0f} readers/s: bench.floor, the same batches, no database"
+            " or queue, as many processes as workers; target ≥ 60% at 100,000 with 2 workers)"
+        )
     snapshot, start = median(big, lambda r: r.snapshot_seconds), median(big, lambda r: r.start_seconds)
     print(
-        f"- snapshot of {big:,} readers: INSERT {snapshot:.2f} s, whole start_due_sends (INSERT, commit with its"
-        f" foreign-key checks, enqueueing) {start:.2f} s (target < 3 s at 100,000)"
+        f"- snapshot of {big:,} readers: its statements {snapshot:.2f} s, whole start_due_sends (statements, commits"
+        f" with their foreign-key checks, enqueueing) {start:.2f} s (target < 3 s at 100,000)"
     )
+    plain, checked = median(big, lambda r: r.plain_insert_seconds), median(big, lambda r: r.plain_checked_seconds)
+    alone = median(big, lambda r: r.start_alone_seconds)
+    print(
+        f"- whole start of {big:,} with no worker running: {alone:.2f} s, {alone / checked:.2f}x one plain"
+        f" INSERT … SELECT of the same audience committed ({checked:.2f} s; target ≤ 1.3x; {alone / plain:.2f}x"
+        f" its statement alone, {plain:.2f} s); while the workers send: {start:.2f} s ({start / checked:.2f}x)"
+    )
+    if small != big:
+        ratio = seconds / median(small, lambda r: r.seconds)
+        scale = big / small
+        print(
+            f"- the send of {big:,} took {ratio:.2f}x the send of {small:,} (target ≤ {1.05 * scale:.1f}x:"
+            f" 10.5x for 10 times the readers)"
+        )
     peak_big = median(big, lambda r: max(r.worker_rss_mb or [0]))
     print(f"- worker peak RSS {peak_big:.0f} MB at {big:,} (target < 200 MB)")
     if small != big:

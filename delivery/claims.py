@@ -73,33 +73,39 @@ def batch_claim(*, send_id: int, batch: int, limit: int | None = None) -> list[R
     send_table = Send._meta.db_table
     with transaction.atomic():
         _settle_left_claimed(send_id, batch)
+        now = timezone.now()
+        sending = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
+        params: list[Any] = [DeliveryStatus.CLAIMED, now, send_id, batch, DeliveryStatus.QUEUED, send_id, *sending]
+        # Part of the batch: the rows up to the ``limit``-th queued id (a scalar computed once; an
+        # ``id IN (SELECT … LIMIT)`` is planned as a nested loop, quadratic in the batch, while the
+        # send's new rows are not in the table's statistics yet).
+        upto = ""
+        if limit is not None and limit < 1:
+            upto = "AND false "
+        elif limit is not None:
+            upto = (
+                f"AND id <= COALESCE((SELECT id FROM {table} WHERE send_id = %s AND batch = %s "  # noqa: S608
+                "AND status = %s ORDER BY id LIMIT 1 OFFSET %s), id) "
+            )
+            params += [send_id, batch, DeliveryStatus.QUEUED, limit - 1]
         with connection.cursor() as cursor:
             # Table names come from the models; every value is a parameter.
             cursor.execute(
                 f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
                 "WHERE send_id = %s AND batch = %s AND status = %s "
                 f"AND EXISTS (SELECT 1 FROM {send_table} s WHERE s.id = %s AND s.status IN (%s, %s)) "
-                f"AND id IN (SELECT id FROM {table} WHERE send_id = %s AND batch = %s AND status = %s "
-                "ORDER BY id LIMIT %s) "
-                "RETURNING id, subscriber_id, email",
-                [
-                    DeliveryStatus.CLAIMED,
-                    timezone.now(),
-                    send_id,
-                    batch,
-                    DeliveryStatus.QUEUED,
-                    send_id,
-                    SendStatus.SNAPSHOTTING,
-                    SendStatus.SENDING,
-                    send_id,
-                    batch,
-                    DeliveryStatus.QUEUED,
-                    limit if limit is not None else 2**31 - 1,
-                ],
+                f"{upto}RETURNING id, subscriber_id, email",
+                params,
             )
             claimed = cursor.fetchall()
-        subscriber_ids = [sub for _, sub, _ in claimed if sub is not None]
-        names = dict(sendable_subscribers().filter(pk__in=subscriber_ids).values_list("pk", "name"))
+        # The rows this transaction just claimed are the batch's claimed rows: a short subquery,
+        # not a thousand parameters to compile.
+        just_claimed = Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED)
+        names = (
+            dict(sendable_subscribers().filter(pk__in=just_claimed.values("subscriber_id")).values_list("pk", "name"))
+            if claimed
+            else {}
+        )
         gone = [pk for pk, sub, _ in claimed if sub not in names]
         if gone:
             Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")

@@ -2,7 +2,8 @@
 
 1. **Start** (``sends_start_due``, beat): claim the due scheduled sends.
 2. **Snapshot** (``send_start``): store the audience as Delivery rows, chunk by
-   chunk (``snapshot_next``), each chunk's batches enqueued as it commits
+   chunk (``snapshot_next``: the first straight from the audience, the rest from
+   the audience materialised once), each chunk's batches enqueued as it commits
    (``enqueue_batches``).
 3. **Process a batch** (``send_batch_process``, one task per batch): claim its
    rows (delivery.claims) → build each reader's recipient (delivery.recipients)
@@ -19,16 +20,18 @@ retry)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from anymail.exceptions import AnymailConfigurationError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
@@ -78,79 +81,199 @@ def _claim_due(now: datetime.datetime) -> list[int]:
 
 
 # Batches per snapshot chunk: the first chunk is small so that the first readers get the
-# issue at once; later ones double, up to a cap, because each chunk's SELECT reads the rest
-# of the audience again to find its next readers (a million readers take about ten chunks).
+# issue at once; later ones double, up to a cap, so that the workers always have stored
+# batches to send while the next chunk is stored, and a chunk's commit stays short.
 FIRST_CHUNK_BATCHES = 2
 CHUNK_BATCHES = 20
 MAX_CHUNK_BATCHES = 200
-# During a warm-up the audience is ordered as a whole, in one chunk.
-WHOLE_AUDIENCE = 10**9
+
+INSERT_COLUMNS = "send_id, subscriber_id, email, status, batch, attempts, provider_message_id, provider_status, error"
+
+
+def snapshot_audience(send: Send) -> tuple[str, list[Any]]:
+    """The send's audience as one compiled SELECT (``id, email, last_engaged_at, confirmed_at``),
+    parameters apart: the one place the snapshot decides who is sent the issue."""
+    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by()
+    columns = audience.values("id", "email", "last_engaged_at", "confirmed_at")
+    sql, params = columns.query.sql_with_params()
+    return sql, list(params)
+
+
+def snapshot_order(*, engaged_first: bool, alias: str = "a") -> str:
+    """The order readers are numbered into batches: by id, or during a warm-up by engagement
+    (who opened or clicked last first, then those with none yet by confirmation, newest first),
+    so that a day's capped budget goes to the likeliest to read."""
+    if engaged_first:
+        return f"{alias}.last_engaged_at DESC NULLS LAST, {alias}.confirmed_at DESC NULLS LAST, {alias}.id"
+    return f"{alias}.id"
 
 
 def snapshot_chunk(
     *, send: Send, after_id: int, first_batch: int, limit: int, size: int | None = None, engaged_first: bool = False
 ) -> int:
-    """Insert the next ``limit`` sendable readers (by id, after ``after_id``) as Delivery rows
-    numbered from ``first_batch``, ``size`` to a batch (default pacing.batch_size()); returns how many.
+    """Insert the next ``limit`` sendable readers (by id, after ``after_id``) straight from the
+    audience as Delivery rows numbered from ``first_batch``, ``size`` to a batch (default
+    pacing.batch_size()); returns how many.
 
-    ``engaged_first`` (a warm-up is in force) numbers the batches by engagement instead: the
-    readers who opened or clicked last first, then those with no engagement yet by their
-    confirmation (newest first), so a day's capped budget goes to the likeliest to read. Then
-    the whole audience is one chunk (the order is over all of it)."""
-    audience = sendable_subscribers(lists=list(send.lists.all()), segment=send.segment).order_by()
-    columns = audience.values("id", "email", "last_engaged_at", "confirmed_at")
-    sql, params = columns.query.sql_with_params()
-    table = Delivery._meta.db_table
+    Only the first chunk of a send comes this way: ``ORDER BY id LIMIT`` a few batches is read
+    along the indexes and stops at once. Each later chunk would read the rest of the audience
+    again to find its next readers, so the rest is materialised once (snapshot_materialise)
+    and stored from there. ``engaged_first`` orders the chunk by engagement instead."""
+    sql, params = snapshot_audience(send)
     size = size or pacing.batch_size()
-    order = "c.id"
-    if engaged_first:
-        order = "c.last_engaged_at DESC NULLS LAST, c.confirmed_at DESC NULLS LAST, c.id"
+    order = snapshot_order(engaged_first=engaged_first, alias="c")
     # The table name comes from the model and the SELECT from the compiled queryset (parameters kept apart).
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     chunk = f"SELECT a.* FROM ({sql}) a WHERE a.id > %s ORDER BY a.id LIMIT %s"  # noqa: S608
     insert = (
-        f"INSERT INTO {table} (send_id, subscriber_id, email, status, batch, attempts, "  # noqa: S608
-        "provider_message_id, provider_status, error) "
+        f"INSERT INTO {Delivery._meta.db_table} ({INSERT_COLUMNS}) "  # noqa: S608
         f"SELECT %s, c.id, c.email, %s, %s + (row_number() OVER (ORDER BY {order}) - 1) / %s, 0, '', '', '' "
         f"FROM ({chunk}) c WHERE true ON CONFLICT (send_id, subscriber_id) DO NOTHING"
     )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Ordering the chunk sorts the rest of the audience: keep that sort in memory (this transaction only).
-            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(insert, [send.pk, DeliveryStatus.QUEUED, first_batch, size, *params, after_id, limit])
         return cursor.rowcount
 
 
-def snapshot_next(send_id: int, chunk_batches: int) -> bool:
+def snapshot_materialise(*, send: Send, engaged_first: bool, skip_stored: bool) -> tuple[str, int]:
+    """The rest of the audience read once, numbered in its batch order, into a temporary table of
+    this database session (``rn, id, email``); returns its name and its row count.
+
+    ``skip_stored`` leaves out readers the send already has a row for (an earlier chunk, or a
+    snapshot cut short by a dead worker). On PostgreSQL a BRIN index on the row number lets
+    each chunk read only its own rows."""
+    sql, params = snapshot_audience(send)
+    table = f"newsroom_snapshot_{send.pk}"
+    stored = ""
+    if skip_stored:
+        stored = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {Delivery._meta.db_table} d "  # noqa: S608
+            "WHERE d.send_id = %s AND d.subscriber_id = a.id)"
+        )
+        params.append(send.pk)
+    order = snapshot_order(engaged_first=engaged_first)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        if connection.vendor == "postgresql":
+            # The numbering sorts the audience (a warm-up's order): keep that sort in memory (this transaction only).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {table} AS "  # noqa: S608 - names from the model and the send's id
+            f"SELECT row_number() OVER (ORDER BY {order}) AS rn, a.id, a.email FROM ({sql}) a{stored}",
+            params,
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE INDEX ON {table} USING brin (rn)")
+            cursor.execute(f"ANALYZE {table}")
+        else:
+            cursor.execute(f"CREATE INDEX {table}_rn ON {table} (rn)")
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        return table, int(cursor.fetchone()[0])
+
+
+def snapshot_copy(*, send: Send, source: str, after_rn: int, first_batch: int, limit: int, size: int) -> int:
+    """Insert rows ``after_rn`` + 1 … ``after_rn`` + ``limit`` of a materialised audience as
+    Delivery rows numbered from ``first_batch``, ``size`` to a batch; returns how many."""
+    insert = (
+        f"INSERT INTO {Delivery._meta.db_table} ({INSERT_COLUMNS}) "  # noqa: S608
+        "SELECT %s, c.id, c.email, %s, %s + (c.rn - %s - 1) / %s, 0, '', '', '' "
+        f"FROM {source} c WHERE c.rn > %s AND c.rn <= %s ON CONFLICT (send_id, subscriber_id) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        params: list[int | str] = [
+            send.pk,
+            DeliveryStatus.QUEUED,
+            first_batch,
+            after_rn,
+            size,
+            after_rn,
+            after_rn + limit,
+        ]
+        cursor.execute(insert, params)
+        return cursor.rowcount
+
+
+@dataclass
+class SnapshotProgress:
+    """How far this worker's snapshot of one send has got (see snapshot_next)."""
+
+    started: bool = False  # the send's stored rows were read (a resumed snapshot numbers on from them)
+    resumed: bool = False  # an earlier run had stored rows
+    next_batch: int = 0
+    source: str | None = None  # the rest of the audience, materialised
+    source_rows: int = 0
+    after_rn: int = 0  # rows of the source stored
+
+    def drop(self) -> None:
+        """Drop the temporary table (it would otherwise live as long as the worker's connection)."""
+        if self.source is not None:
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.source}")
+            self.source = None
+
+
+def snapshot_next(send_id: int, chunk_batches: int, progress: SnapshotProgress | None = None) -> bool:
     """One chunk of the snapshot in its own transaction, its batches enqueued on commit.
     Returns False once the audience is exhausted, or when the send stopped being prepared
-    (cancelled): the row lock makes a cancel and a chunk wait for each other."""
+    (cancelled): the row lock makes a cancel and a chunk wait for each other.
+
+    The first chunk of a fresh send comes straight from the audience, so its readers go out
+    at once; the rest is materialised once and stored from there chunk by chunk, never read
+    again (``progress`` carries where it is between calls; without one, the call starts over)."""
+    if progress is None:
+        progress = SnapshotProgress()
+        try:
+            return snapshot_next(send_id, chunk_batches, progress)
+        finally:
+            progress.drop()
     limits = pacing.limits_in_force()
     size = pacing.batch_size(limits)
     engaged_first = limits.warmup is not None and limits.warmup.cap_on(timezone.localdate()) is not None
-    if engaged_first:
-        chunk_batches = WHOLE_AUDIENCE // size
+    if not progress.started:
+        done = Delivery.objects.filter(send_id=send_id).aggregate(batch=Max("batch"))
+        progress.started = True
+        progress.resumed = done["batch"] is not None
+        progress.next_batch = 0 if done["batch"] is None else done["batch"] + 1
+    # A warm-up orders the whole audience, so its first chunk too comes from the materialised audience.
+    direct = not (progress.resumed or engaged_first or progress.source or progress.next_batch)
+    if not direct and progress.source is None:
+        send = Send.objects.get(pk=send_id)
+        if send.status != SendStatus.SNAPSHOTTING:
+            return False
+        progress.source, progress.source_rows = snapshot_materialise(
+            send=send, engaged_first=engaged_first, skip_stored=progress.resumed or progress.next_batch > 0
+        )
     with transaction.atomic():
         send = Send.objects.select_for_update().get(pk=send_id)
         if send.status != SendStatus.SNAPSHOTTING:
             return False
-        done = Delivery.objects.filter(send_id=send_id).aggregate(last=Max("subscriber_id"), batch=Max("batch"))
-        first_batch = 0 if done["batch"] is None else done["batch"] + 1
-        inserted = snapshot_chunk(
-            send=send,
-            after_id=done["last"] or 0,
-            first_batch=first_batch,
-            limit=chunk_batches * size,
-            size=size,
-            engaged_first=engaged_first,
-        )
-        if not inserted:
+        first_batch = progress.next_batch
+        limit = chunk_batches * size
+        if progress.source is None:
+            inserted = snapshot_chunk(send=send, after_id=0, first_batch=first_batch, limit=limit, size=size)
+            taken = inserted
+            more = inserted == limit
+        else:
+            taken = max(0, min(limit, progress.source_rows - progress.after_rn))
+            inserted = snapshot_copy(
+                send=send,
+                source=progress.source,
+                after_rn=progress.after_rn,
+                first_batch=first_batch,
+                limit=limit,
+                size=size,
+            )
+            progress.after_rn += taken
+            more = progress.after_rn < progress.source_rows
+        if not taken:
             return False
-        Send.objects.filter(pk=send_id).update(total=Delivery.objects.filter(send_id=send_id).count())
-        _issue_now_sending(send.issue_id)
-        enqueue_batches(send_id, batches=range(first_batch, first_batch + math.ceil(inserted / size)))
-    return inserted == chunk_batches * size
+        batches = math.ceil(taken / size)
+        progress.next_batch = first_batch + batches
+        if inserted:
+            Send.objects.filter(pk=send_id).update(total=F("total") + inserted)
+            _issue_now_sending(send.issue_id)
+            enqueue_batches(send_id, batches=range(first_batch, first_batch + batches))
+    return more
 
 
 def _issue_now_sending(issue_id: int) -> None:
@@ -167,8 +290,8 @@ def send_start(*, send: Send) -> None:
     While the send is *preparing its audience* (SNAPSHOTTING) the committed
     chunks are already being sent, so the first readers get the issue at once
     however large the audience; the send cannot finish before it is SENDING. A
-    snapshot cut short (its worker died) resumes after the last reader it
-    stored (sends_recover_stalled). A provider misconfiguration stops here,
+    snapshot cut short (its worker died) resumes with the readers it had not
+    stored, its batches numbered on (sends_recover_stalled). A provider misconfiguration stops here,
     before any row exists: the send fails with the reason and the issue goes
     back to approved."""
     try:
@@ -191,8 +314,12 @@ def send_start(*, send: Send) -> None:
         status=SendStatus.SNAPSHOTTING, started_at=timezone.now()
     )
     chunk_batches = FIRST_CHUNK_BATCHES
-    while snapshot_next(send.pk, chunk_batches):
-        chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
+    progress = SnapshotProgress()
+    try:
+        while snapshot_next(send.pk, chunk_batches, progress):
+            chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
+    finally:
+        progress.drop()
     with transaction.atomic():
         total = Delivery.objects.filter(send_id=send.pk).count()
         if not Send.objects.filter(pk=send.pk, status=SendStatus.SNAPSHOTTING).update(
@@ -438,7 +565,7 @@ def sends_recover_stalled(*, now: datetime.datetime | None = None) -> int:
     dead = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     late = now - datetime.timedelta(seconds=settings.SEND_RECOVERY_GRACE_SECONDS)
     # A send left preparing its audience (its worker died) is started again: the snapshot resumes
-    # after the last reader it stored, and the batches it had stored are enqueued again below.
+    # with the readers it had not stored, and the batches it had stored are enqueued again below.
     touched = Send.objects.filter(status=SendStatus.SNAPSHOTTING, started_at__lt=dead).update(
         status=SendStatus.SCHEDULED
     )

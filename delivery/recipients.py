@@ -29,6 +29,22 @@ def message_id(*, send_id: int, delivery_id: int, domain: str) -> str:
     return f"<d{delivery_id}.s{send_id}@{domain}>"
 
 
+def reader_values(
+    rows: list[Row], *, links: ReaderLinks, tags: FieldTags, attributes: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, str]]:
+    """Each reader's merge values and links (no database): name, unsubscribe, one-click and
+    preferences links, and the values of the email's ``{{ field|fallback }}`` tags."""
+    values = {}
+    for r in rows:
+        own = {"name": r.name, **attributes.get(r.subscriber_id or 0, {})}
+        values[r.delivery_id] = {
+            "name": r.name,
+            **links.links(subscriber_id=r.subscriber_id or 0, email=r.email),
+            **field_values(tags, own),
+        }
+    return values
+
+
 def _merge_values(send: Any, rows: list[Row], *, keep: bool, merge_tag: Any) -> dict[int, dict[str, str]]:
     """Per-reader merge values and links; kept in the cache when a retry must repeat them exactly."""
     cache_key = f"delivery:merge:{send.pk}:" + "{}"
@@ -36,19 +52,11 @@ def _merge_values(send: Any, rows: list[Row], *, keep: bool, merge_tag: Any) -> 
     if keep:
         stored = cache.get_many([cache_key.format(r.delivery_id) for r in rows])
         found = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items()}
-    links = ReaderLinks()
     # Only when fields exist: {{ key|fallback }} text is left alone in an installation without them.
     tags = field_tags_for(send, merge_tag) if CustomField.objects.exists() else {}
     missing = [r for r in rows if r.delivery_id not in found]
     attributes = _attributes_of([r.subscriber_id for r in missing if r.subscriber_id]) if tags else {}
-    fresh = {}
-    for r in missing:
-        own = {"name": r.name, **attributes.get(r.subscriber_id or 0, {})}
-        fresh[r.delivery_id] = {
-            "name": r.name,
-            **links.links(subscriber_id=r.subscriber_id or 0, email=r.email),
-            **field_values(tags, own),
-        }
+    fresh = reader_values(missing, links=ReaderLinks(), tags=tags, attributes=attributes) if missing else {}
     if keep and fresh:
         cache.set_many({cache_key.format(pk): v for pk, v in fresh.items()}, MERGE_CACHE_SECONDS)
     return found | fresh
@@ -60,10 +68,16 @@ def recipients_for(send: Any, rows: list[Row], strategy: ProviderStrategy) -> li
     same for everyone: see common_headers and rendered_for, which must have run first for a
     tracked send (it stores the send's link table)."""
     values = _merge_values(send, rows, keep=strategy.idempotent, merge_tag=strategy.merge_tag)
-    domain = sender_domain()
-    tracked = send.track_clicks or send.track_opens
-    tokens = firstparty.ReaderTokens() if tracked else None
     links = TrackedLink.objects.filter(send_id=send.pk).count() if send.track_clicks else 0
+    return recipients_from(send, rows, values, links=links, domain=sender_domain())
+
+
+def recipients_from(
+    send: Any, rows: list[Row], values: dict[int, dict[str, str]], *, links: int, domain: str
+) -> list[Recipient]:
+    """The recipients of ``rows`` from their merge values (reader_values), with ``links`` click
+    tokens each when the send tracks clicks; no database."""
+    tokens = firstparty.ReaderTokens() if send.track_clicks or send.track_opens else None
     recipients = []
     for r in rows:
         v = values[r.delivery_id]
