@@ -41,7 +41,7 @@ def answers(code: int, schema: Any) -> dict[int, Any]:
 
 ConsentChoice = Literal["confirm_by_email", "double_opt_in", "signup_form", "in_person", "none"]
 assert set(ConsentChoice.__args__) == {"confirm_by_email", *ConsentBasis.values}  # type: ignore[attr-defined]
-StatusChoice = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
+StatusChoice = Literal["pending", "active", "unsubscribed", "bounced", "complained", "inactive"]
 assert set(StatusChoice.__args__) == set(SubscriberStatus.values)  # type: ignore[attr-defined]
 
 

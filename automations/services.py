@@ -168,6 +168,11 @@ def runs_exit(*, subscriber_ids: Iterable[int], reason: str, list_ids: Iterable[
     return _end(runs, status=RunStatus.EXITED, reason=reason)
 
 
+def end_runs(runs: QuerySet[Run], *, status: str, reason: str) -> int:
+    """End these active runs with ``status`` (done, stopped or exited) and ``reason``; returns how many."""
+    return _end(runs, status=status, reason=reason)
+
+
 def _end(runs: QuerySet[Run], *, status: str, reason: str) -> int:
     now = timezone.now()
     ids = list(runs.values_list("pk", flat=True))

@@ -106,6 +106,21 @@ def subscribers_unsubscribe(*, subscribers: Iterable[Subscriber], acting_user: A
 
 
 @transaction.atomic
+def subscribers_reactivate(*, subscribers: Iterable[Subscriber], acting_user: Any) -> int:
+    """Bulk admin action: inactive readers (moved by a sunset policy) are active again. Returns how many.
+
+    Readers in any other status are left alone; listeners (automations.sunset) close their notices."""
+    if acting_user is not None and not acting_user.has_perm("subscribers.change_subscriber"):
+        raise PermissionDenied("You may not change readers.")
+    ids = [s.pk for s in subscribers if s.status == SubscriberStatus.INACTIVE]
+    changed = list(Subscriber.objects.filter(pk__in=ids, status=SubscriberStatus.INACTIVE).values_list("pk", flat=True))
+    Subscriber.objects.filter(pk__in=changed).update(status=SubscriberStatus.ACTIVE)
+    via = f"admin: {acting_user.get_username()}" if acting_user is not None else "admin"
+    emit_many(EventName.SUBSCRIBER_KEPT, [{"subscriber_id": pk, "via": via} for pk in changed])
+    return len(changed)
+
+
+@transaction.atomic
 def subscribers_add_to_list(*, subscribers: Iterable[Subscriber], mailing_list: MailingList) -> int:
     """Bulk admin action: put readers on a list (already there is fine). Returns how many were given."""
     through = Subscriber.lists.through
