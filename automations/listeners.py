@@ -60,5 +60,8 @@ def register() -> None:
     listen(on_gone, names=list(_EXIT_REASONS))
     listen(on_left_list, names=[EventName.SUBSCRIBER_LEFT_LIST])
     sunset.register()
+    from automations.samples import register_samples
+
+    register_samples()
     welcome_taker_register(services.welcome_taken)
     message_finder_register(step_event_find)

@@ -146,6 +146,19 @@ def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) ->
     return len(rows)
 
 
+def subscriber_edited(*, subscriber: Subscriber, lists_before: set[int], tags_before: set[int], via: str) -> None:
+    """After an editor saved a reader's page: tell listeners which lists they left and which tags are new,
+    as the bulk actions and the API do (sequences end or start on them)."""
+    lists_now = set(subscriber.lists.values_list("pk", flat=True))
+    left = sorted(lists_before - lists_now)
+    if left:
+        emit(EventName.SUBSCRIBER_LEFT_LIST, {"subscriber_id": subscriber.pk, "list_ids": left})
+    added = sorted(set(subscriber.tags.values_list("pk", flat=True)) - tags_before)
+    emit_many(
+        EventName.SUBSCRIBER_TAGGED, [{"subscriber_id": subscriber.pk, "tag_id": t, "via": via[:100]} for t in added]
+    )
+
+
 # --- readers added or changed by a program (the API) --------------------------
 
 CONFIRM_BY_EMAIL = "confirm_by_email"

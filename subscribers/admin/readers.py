@@ -265,6 +265,19 @@ class SubscriberAdmin(admin.ModelAdmin):
             return
         admin_services.subscriber_add(subscriber=obj, acting_user=request.user)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        reader = form.instance
+        lists_before = set(reader.lists.values_list("pk", flat=True)) if change else set()
+        tags_before = set(reader.tags.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        if change:
+            admin_services.subscriber_edited(
+                subscriber=reader,
+                lists_before=lists_before,
+                tags_before=tags_before,
+                via=f"admin: {request.user.get_username()}",
+            )
+
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         try:
             return super().add_view(request, form_url, extra_context)
