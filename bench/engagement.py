@@ -110,14 +110,15 @@ def _seed(readers: int, sends: int) -> list[Any]:
         cursor.execute(
             """
             INSERT INTO delivery_event (dedupe_key, delivery_id, send_id, event_type, at, received_at, recipient,
-                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, raw)
+                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, raw,
+                uncounted)
             SELECT d.id || ':' || k.kind, d.id, d.send_id, k.kind,
                 CASE k.kind WHEN 'delivered' THEN d.delivered_at WHEN 'machine' THEN d.machine_opened_at
                     WHEN 'opened' THEN d.opened_at ELSE d.clicked_at END,
                 %(start)s, d.email, '', '', 'bench',
                 CASE WHEN k.kind = 'clicked' THEN 'https://example.org/story-' || (d.subscriber_id / 20 %% %(links)s)
                     ELSE '' END,
-                '', '', '', CASE WHEN k.kind = 'machine' THEN 'apple_mpp' ELSE '' END, '{}'
+                '', '', '', CASE WHEN k.kind = 'machine' THEN 'apple_mpp' ELSE '' END, '{}', ''
             FROM delivery_delivery d
             JOIN (VALUES ('delivered'), ('opened'), ('clicked'), ('machine')) AS k(kind)
               ON k.kind = 'delivered'
