@@ -101,6 +101,8 @@ class MailingListOut(Schema):
     public: bool
     default: bool
     active_subscribers: int
+    inactive_subscribers: int = Field(description="Readers the list's sunset policy moved to inactive.")
+    sunset_enabled: bool = Field(description="Whether the list's sunset policy is on.")
 
 
 class TagOut(Schema):
