@@ -120,7 +120,8 @@ def sunset_candidates(mailing_list: MailingList) -> Q | None:
     received_all = (
         Delivery.objects.filter(send_id__in=send_ids, status__in=SENT_STATES, subscriber__isnull=False)
         .values("subscriber_id")
-        .annotate(n=Count("send_id", distinct=True))
+        # One row per (send, reader) (delivery_once_per_reader): a plain count, no DISTINCT's sort.
+        .annotate(n=Count("pk"))
         .filter(n__gte=len(send_ids))
         .values("subscriber_id")
     )
