@@ -404,7 +404,9 @@ class MailingListAdmin(admin.ModelAdmin):
     def sunset(self, obj: MailingList) -> str:
         if not obj.sunset_enabled:
             return "Off"
-        return f"After {obj.sunset_after_sends} sends, {obj.sunset_grace_days} days to answer"
+        sends = "send" if obj.sunset_after_sends == 1 else "sends"
+        days = "day" if obj.sunset_grace_days == 1 else "days"
+        return f"After {obj.sunset_after_sends} {sends}, {obj.sunset_grace_days} {days} to answer"
 
     # Through the services, so the subscribe form on every page shows the change at once.
     def save_model(self, request: HttpRequest, obj: MailingList, form: Any, change: bool) -> None:
