@@ -82,10 +82,6 @@ def sunset_sequence_ensure() -> Sequence:
     return sequence
 
 
-def is_sunset_sequence(sequence: Sequence) -> bool:
-    return sequence.trigger == Trigger.SUNSET
-
-
 def sunset_apply(*, now: datetime.datetime | None = None) -> SunsetResult:
     """One pass of every list's policy (the beat task); see the module's text."""
     now = now or timezone.now()
