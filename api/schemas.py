@@ -60,7 +60,7 @@ _ATTRIBUTES_IN = (
 
 ConsentChoice = Literal["confirm_by_email", "double_opt_in", "signup_form", "in_person", "none"]
 assert set(ConsentChoice.__args__) == {"confirm_by_email", *ConsentBasis.values}  # type: ignore[attr-defined]
-StatusChoice = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
+StatusChoice = Literal["pending", "active", "unsubscribed", "bounced", "complained", "inactive"]
 assert set(StatusChoice.__args__) == set(SubscriberStatus.values)  # type: ignore[attr-defined]
 
 
@@ -129,6 +129,8 @@ class MailingListOut(Schema):
     public: bool
     default: bool
     active_subscribers: int
+    inactive_subscribers: int = Field(description="Readers the list's sunset policy moved to inactive.")
+    sunset_enabled: bool = Field(description="Whether the list's sunset policy is on.")
 
 
 class TagOut(Schema):

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from automations import selectors, services
 from automations.forms import SequenceForm, StepForm, StepFormSet
-from automations.models import Run, RunStatus, Sequence, SequenceStatus, Step
+from automations.models import Run, RunStatus, Sequence, SequenceStatus, Step, SunsetNotice
 
 
 class StepInline(SortableStackedInline):
@@ -193,3 +193,27 @@ class RunAdmin(admin.ModelAdmin):
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         stopped = services.runs_stop(runs=queryset, acting_user=request.user)
         messages.success(request, f"{stopped} run(s) stopped.")
+
+
+@admin.register(SunsetNotice)
+class SunsetNoticeAdmin(admin.ModelAdmin):
+    """Who the lists' sunset policies asked, and what came of it (automations.sunset)."""
+
+    list_display = ["reader", "mailing_list", "outcome", "created_at", "decided_at"]
+    list_filter = ["outcome", "mailing_list"]
+    search_fields = ["subscriber__email"]
+    list_select_related = ["subscriber", "mailing_list"]
+    readonly_fields = [f.name for f in SunsetNotice._meta.fields]
+
+    @admin.display(description="Reader", ordering="subscriber__email")
+    def reader(self, obj: SunsetNotice) -> str:
+        return obj.subscriber.email
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

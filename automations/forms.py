@@ -17,6 +17,18 @@ class SequenceForm(forms.ModelForm):
         model = Sequence
         fields = ["name", "trigger", "trigger_list", "trigger_tag", "trigger_segment", "allow_reentry", "pause_policy"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("trigger")
+        if not isinstance(field, forms.ChoiceField):
+            return
+        if self.instance.pk is not None and self.instance.trigger == Trigger.SUNSET:
+            # The re-engagement sequence of the sunset policies: the lists start it, nothing else.
+            field.choices = [(Trigger.SUNSET.value, Trigger.SUNSET.label)]
+            field.disabled = True
+        else:
+            field.choices = [(t.value, t.label) for t in Trigger if t != Trigger.SUNSET]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         trigger = str(data.get("trigger") or "")

@@ -50,6 +50,7 @@ def on_left_list(name: str, payloads: list[Payload]) -> None:
 
 
 def register() -> None:
+    from automations import sunset
     from automations.tracking import step_event_find
     from delivery.tracking import message_finder_register
     from subscribers.hooks import welcome_taker_register
@@ -58,5 +59,9 @@ def register() -> None:
     listen(on_tagged, names=[EventName.SUBSCRIBER_TAGGED])
     listen(on_gone, names=list(_EXIT_REASONS))
     listen(on_left_list, names=[EventName.SUBSCRIBER_LEFT_LIST])
+    sunset.register()
+    from automations.samples import register_samples
+
+    register_samples()
     welcome_taker_register(services.welcome_taken)
     message_finder_register(step_event_find)

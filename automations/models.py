@@ -18,6 +18,8 @@ class Trigger(models.TextChoices):
     LIST_CONFIRMED = "list_confirmed", "A reader confirms their subscription"
     TAG_ADDED = "tag_added", "A tag is added to a reader"
     SEGMENT_JOINED = "segment_joined", "A reader joins a segment"
+    # The system sequence of the lists' sunset policies (automations.sunset): one, made by the app.
+    SUNSET = "sunset", "A list's sunset policy finds a reader who stopped opening"
 
 
 class SequenceStatus(models.TextChoices):
@@ -87,9 +89,11 @@ class Sequence(models.Model):
                 | (
                     Q(trigger=Trigger.SEGMENT_JOINED)
                     & Q(trigger_segment__isnull=False, trigger_list=None, trigger_tag=None)
-                ),
+                )
+                | (Q(trigger=Trigger.SUNSET) & Q(trigger_segment=None, trigger_list=None, trigger_tag=None)),
                 name="sequence_trigger_consistent",
             ),
+            models.UniqueConstraint(fields=["trigger"], condition=Q(trigger="sunset"), name="one_sunset_sequence"),
             models.UniqueConstraint(
                 fields=["replaces_welcome"], condition=Q(replaces_welcome=True), name="one_welcome"
             ),
@@ -276,3 +280,39 @@ class StepEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.step_delivery_id}"
+
+
+class NoticeOutcome(models.TextChoices):
+    WAITING = "waiting", "Waiting for an answer"
+    KEPT = "kept", "Kept their subscription"
+    ENGAGED = "engaged", "Opened or clicked again"
+    INACTIVE = "inactive", "Moved to inactive"
+    REACTIVATED = "reactivated", "Reactivated"
+    LEFT = "left", "Unsubscribed or suppressed meanwhile"
+
+
+class SunsetNotice(models.Model):
+    """A reader a list's sunset policy found: sent the re-engagement sequence, and what came of it."""
+
+    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="+")
+    mailing_list = models.ForeignKey("subscribers.MailingList", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(max_length=12, choices=NoticeOutcome.choices, default=NoticeOutcome.WAITING)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=NoticeOutcome.values), name="sunset_notice_outcome_valid"),
+            models.UniqueConstraint(
+                fields=["subscriber"], condition=Q(outcome="waiting"), name="sunset_notice_one_waiting"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["subscriber", "created_at"], name="sunset_notice_reader"),
+            models.Index(fields=["created_at"], name="sunset_notice_waiting", condition=Q(outcome="waiting")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} on {self.mailing_list_id}: {self.outcome}"

@@ -40,6 +40,7 @@ from automations.models import (
     StepBatch,
     StepDelivery,
     StepVersion,
+    Trigger,
 )
 from automations.services import sequence_steps, step_after, step_versions_sync
 from core.events import EventName, emit_many
@@ -51,7 +52,7 @@ from delivery.models import DeliveryStatus
 from delivery.pipeline import CONFIG_ERRORS, BatchOutcome
 from delivery.providers import ProviderStrategy, Recipient, provider_check
 from issues.rendering import RenderedEmail, render_message
-from subscribers.links import ReaderLinks
+from subscribers.links import ReaderLinks, keep_url
 from subscribers.models import Subscriber
 from subscribers.selectors import sendable_subscribers
 
@@ -63,6 +64,9 @@ LATE_TOLERANCE = datetime.timedelta(minutes=15)
 # Key space of the batches' PostgreSQL advisory locks (the two-integer form: apart from sends').
 LOCK_CLASS = 0x5E9
 MERGE_CACHE_SECONDS = 24 * 3600
+# The re-engagement email's button (automations.sunset), under the step's own text.
+KEEP_LABEL = "Keep me subscribed"
+KEEP_KEY = "keep_url"
 
 
 # --- 1. find the due steps ------------------------------------------------------------
@@ -252,7 +256,7 @@ def batch_lock(batch_id: int) -> Iterator[bool]:
 
 def step_batch_process(*, batch_id: int, final_attempt: bool = False) -> BatchOutcome:
     """Claim, send and record one batch. Safe to run again, or twice at once."""
-    batch = StepBatch.objects.select_related("version").filter(pk=batch_id).first()
+    batch = StepBatch.objects.select_related("version__step__sequence").filter(pk=batch_id).first()
     if batch is None or batch.status == BatchStatus.DONE:
         return BatchOutcome()
     try:
@@ -349,8 +353,9 @@ def _send_rows(batch: StepBatch, strategy: ProviderStrategy, rows: list[Row]) ->
     ids = [r.step_delivery_id for r in rows]
     metadata = {"step_batch_id": str(batch.pk), "step_id": str(batch.version.step_id)}
     try:
-        readers = recipients_for(batch.pk, rows, strategy)
-        rendered = rendered_for(batch.version, strategy.merge_tag)
+        keep = batch.version.step.sequence.trigger == Trigger.SUNSET
+        readers = recipients_for(batch.pk, rows, strategy, keep=keep)
+        rendered = rendered_for(batch.version, strategy.merge_tag, keep=keep)
 
         def begin_posting() -> None:
             StepBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.POSTING)
@@ -381,8 +386,11 @@ def message_id(*, step_delivery_id: int, batch_id: int, domain: str) -> str:
     return f"<q{step_delivery_id}.b{batch_id}@{domain}>"
 
 
-def recipients_for(batch_id: int, rows: list[Row], strategy: ProviderStrategy) -> list[Recipient]:
-    """Each reader's name, unsubscribe and preferences links, List-Unsubscribe and Message-ID."""
+def recipients_for(
+    batch_id: int, rows: list[Row], strategy: ProviderStrategy, *, keep: bool = False
+) -> list[Recipient]:
+    """Each reader's name, unsubscribe and preferences links, List-Unsubscribe and Message-ID
+    (and, with ``keep``, the re-engagement email's "keep me subscribed" link)."""
     key = "automations:merge:{}"
     found: dict[int, dict[str, str]] = {}
     if strategy.idempotent:
@@ -395,6 +403,11 @@ def recipients_for(batch_id: int, rows: list[Row], strategy: ProviderStrategy) -
         for r in rows
         if r.step_delivery_id not in found
     }
+    if keep:
+        for r in rows:
+            if r.step_delivery_id in fresh:
+                fresh[r.step_delivery_id][KEEP_KEY] = keep_url(subscriber_id=r.subscriber_id or 0, email=r.email)
+    keys = ("name", "unsubscribe_url", "preferences_url", *((KEEP_KEY,) if keep else ()))
     if strategy.idempotent and fresh:
         cache.set_many({key.format(pk): v for pk, v in fresh.items()}, MERGE_CACHE_SECONDS)
     values = found | fresh
@@ -403,7 +416,7 @@ def recipients_for(batch_id: int, rows: list[Row], strategy: ProviderStrategy) -
         Recipient(
             delivery_id=r.step_delivery_id,
             email=r.email,
-            merge={k: values[r.step_delivery_id][k] for k in ("name", "unsubscribe_url", "preferences_url")},
+            merge={k: values[r.step_delivery_id][k] for k in keys},
             headers={
                 **list_unsubscribe(values[r.step_delivery_id]["one_click_url"]),
                 "Message-ID": message_id(step_delivery_id=r.step_delivery_id, batch_id=batch_id, domain=domain),
@@ -414,13 +427,18 @@ def recipients_for(batch_id: int, rows: list[Row], strategy: ProviderStrategy) -
     ]
 
 
-def rendered_for(version: StepVersion, merge_tag: Any) -> RenderedEmail:
-    """The step version rendered once (cached: a version never changes)."""
-    key = f"automations:rendered:{version.pk}:{getattr(merge_tag, '__name__', 'tag')}"
+def rendered_for(version: StepVersion, merge_tag: Any, *, keep: bool = False) -> RenderedEmail:
+    """The step version rendered once (cached: a version never changes); ``keep`` adds the
+    re-engagement email's "keep me subscribed" button."""
+    key = f"automations:rendered:{version.pk}:{getattr(merge_tag, '__name__', 'tag')}:{int(keep)}"
     rendered = cache.get(key)
     if rendered is None:
         rendered = render_message(
-            subject=version.subject, preheader=version.preheader, body=version.body, merge_tag=merge_tag
+            subject=version.subject,
+            preheader=version.preheader,
+            body=version.body,
+            merge_tag=merge_tag,
+            action=(KEEP_LABEL, KEEP_KEY) if keep else None,
         )
         cache.set(key, rendered, 6 * 3600)
     return dataclasses.replace(rendered)

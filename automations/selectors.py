@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 
-from automations.models import Run, RunStatus, Sequence, Step, StepDelivery
+from automations.models import Run, RunStatus, Sequence, Step, StepDelivery, Trigger
 from automations.services import EXIT_UNSUBSCRIBED
 from core.merge import mailgun_tag, merge, merge_html
 from delivery.models import DeliveryStatus
@@ -79,8 +79,15 @@ def sequence_funnel(sequence: Sequence) -> list[StepFunnel]:
 
 def step_preview(step: Step, *, name: str = "Alex") -> RenderedEmail:
     """The step's email as a reader would get it (the current content), with sample values."""
-    rendered = render_message(subject=step.subject, preheader=step.preheader, body=step.body, merge_tag=mailgun_tag)
-    values = {"name": name, "unsubscribe_url": "#unsubscribe", "preferences_url": "#preferences"}
+    keep = step.sequence.trigger == Trigger.SUNSET
+    rendered = render_message(
+        subject=step.subject,
+        preheader=step.preheader,
+        body=step.body,
+        merge_tag=mailgun_tag,
+        action=("Keep me subscribed", "keep_url") if keep else None,
+    )
+    values = {"name": name, "unsubscribe_url": "#unsubscribe", "preferences_url": "#preferences", "keep_url": "#keep"}
     return RenderedEmail(
         subject=merge(rendered.subject, values, tag=mailgun_tag),
         preheader=rendered.preheader,

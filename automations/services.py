@@ -28,13 +28,14 @@ from core.queue import enqueue_on_commit
 from core.sanitize import sanitize_html
 from delivery.models import DeliveryStatus
 from subscribers.models import Subscriber
-from subscribers.selectors import sendable_subscribers
+from subscribers.selectors import segment_filter, sendable_subscribers
 
 # Exit reasons, as the runs list shows them.
 EXIT_UNSUBSCRIBED = "Unsubscribed"
 EXIT_SUPPRESSED = "Suppressed (bounced or complained)"
 EXIT_ERASED = "Erased"
 EXIT_LEFT_LIST = "Left the trigger list"
+EXIT_LEFT_SEGMENT = "Left the trigger segment"
 STOPPED_BY_EDITOR = "Stopped by an editor"
 SKIPPED_WHILE_PAUSED = "Came due while the sequence was paused; skipped on resume."
 
@@ -141,12 +142,21 @@ def segment_triggers_check(*, now: datetime.datetime | None = None) -> int:
     """Readers who joined a trigger segment since the last check enter its sequence; returns how many.
 
     One INSERT ... SELECT per sequence: sendable segment members with no run of it (no active
-    run, with re-entry). A reader who was in the segment when the sequence was made enters too."""
+    run, with re-entry). A reader who was in the segment when the sequence was made enters too.
+    Readers who left the segment since the last check leave the sequence (one UPDATE)."""
     now = now or timezone.now()
     entered = 0
     for sequence in Sequence.objects.filter(trigger=Trigger.SEGMENT_JOINED).select_related("trigger_segment"):
+        if sequence.trigger_segment is None:
+            continue
+        members = Subscriber.objects.filter(segment_filter(sequence.trigger_segment))
+        with transaction.atomic():
+            left = Run.objects.filter(sequence=sequence, status=RunStatus.ACTIVE).exclude(
+                Exists(members.filter(pk=OuterRef("subscriber_id")))
+            )
+            _end(left, status=RunStatus.EXITED, reason=EXIT_LEFT_SEGMENT)
         steps = sequence_steps(sequence.pk)
-        if not steps or sequence.trigger_segment is None:
+        if not steps:
             continue
         runs = Run.objects.filter(sequence=sequence, subscriber=OuterRef("pk"))
         if sequence.allow_reentry:
@@ -166,6 +176,11 @@ def runs_exit(*, subscriber_ids: Iterable[int], reason: str, list_ids: Iterable[
     if list_ids is not None:
         runs = runs.filter(sequence__trigger=Trigger.LIST_CONFIRMED, sequence__trigger_list__in=list(list_ids))
     return _end(runs, status=RunStatus.EXITED, reason=reason)
+
+
+def end_runs(runs: QuerySet[Run], *, status: str, reason: str) -> int:
+    """End these active runs with ``status`` (done, stopped or exited) and ``reason``; returns how many."""
+    return _end(runs, status=status, reason=reason)
 
 
 def _end(runs: QuerySet[Run], *, status: str, reason: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from automations import pipeline, services
+from automations import pipeline, services, sunset
 from delivery.pipeline import retry_delay
 
 
@@ -20,6 +20,12 @@ def send_due_steps() -> int:
 @shared_task(name="automations.check_segment_triggers")
 def check_segment_triggers() -> int:
     return services.segment_triggers_check()
+
+
+@shared_task(name="automations.apply_sunset_policy")
+def apply_sunset_policy() -> dict[str, int]:
+    result = sunset.sunset_apply()
+    return {"noticed": result.noticed, "engaged": result.engaged, "left": result.left, "moved": result.moved}
 
 
 @shared_task(name="automations.recover_step_batches")

@@ -13,6 +13,9 @@ one delivery in ten is opened by Apple's proxy. Then the
 readers' engagement fields are worked out with ``engagement_recount`` (timed),
 and VACUUM ANALYZE runs, as autovacuum would have by the time an editor counts.
 
+Every reader is on one list with the sunset policy on (after 3 sends), and the
+policy's candidate query (automations.sunset) is timed like a rule.
+
 For each rule it takes the median time of the live count (both of its
 figures: matching readers, and those a send would reach now) against the
 median of a plain ``COUNT(*)`` of active readers (and of the live count with
@@ -58,6 +61,7 @@ def _seed(readers: int, sends: int) -> list[Any]:
     from delivery.engagement import engagement_recount
     from delivery.models import Send, SendStatus
     from issues.models import IssueStatus
+    from subscribers.models import MailingList
     from testing.factories import IssueFactory
 
     issues = [IssueFactory.create(status=IssueStatus.SENT, title=f"Issue {n}") for n in range(sends)]
@@ -67,9 +71,17 @@ def _seed(readers: int, sends: int) -> list[Any]:
         for at in [START + timedelta(days=3 * n)]
     ]
     first_send = made[0].pk
+    # Every reader is on one list with the sunset policy on, so that its candidate query is timed too.
+    daily = MailingList.objects.create(
+        name="Daily", slug="daily", sunset_enabled=True, sunset_after_sends=3, sunset_grace_days=14
+    )
+    for send in made:
+        send.lists.add(daily)
     with (
         connection.cursor() as cursor,
-        _bulk_load(cursor, ["subscribers_subscriber", "delivery_delivery", "delivery_event"]),
+        _bulk_load(
+            cursor, ["subscribers_subscriber", "delivery_delivery", "delivery_event", "subscribers_subscriber_lists"]
+        ),
     ):
         cursor.execute(
             """
@@ -98,14 +110,15 @@ def _seed(readers: int, sends: int) -> list[Any]:
         cursor.execute(
             """
             INSERT INTO delivery_event (dedupe_key, delivery_id, send_id, event_type, at, received_at, recipient,
-                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, raw)
+                message_id, esp_event_id, esp_name, url, reject_reason, description, user_agent, machine, raw,
+                uncounted)
             SELECT d.id || ':' || k.kind, d.id, d.send_id, k.kind,
                 CASE k.kind WHEN 'delivered' THEN d.delivered_at WHEN 'machine' THEN d.machine_opened_at
                     WHEN 'opened' THEN d.opened_at ELSE d.clicked_at END,
                 %(start)s, d.email, '', '', 'bench',
                 CASE WHEN k.kind = 'clicked' THEN 'https://example.org/story-' || (d.subscriber_id / 20 %% %(links)s)
                     ELSE '' END,
-                '', '', '', CASE WHEN k.kind = 'machine' THEN 'apple_mpp' ELSE '' END, '{}'
+                '', '', '', CASE WHEN k.kind = 'machine' THEN 'apple_mpp' ELSE '' END, '{}', ''
             FROM delivery_delivery d
             JOIN (VALUES ('delivered'), ('opened'), ('clicked'), ('machine')) AS k(kind)
               ON k.kind = 'delivered'
@@ -117,6 +130,11 @@ def _seed(readers: int, sends: int) -> list[Any]:
         )
         # The machine opens are stored as opens (the kind was only a way to make their rows).
         cursor.execute("UPDATE delivery_event SET event_type = 'opened' WHERE machine <> ''")
+        cursor.execute(
+            "INSERT INTO subscribers_subscriber_lists (subscriber_id, mailinglist_id) "
+            "SELECT id, %s FROM subscribers_subscriber",
+            [daily.pk],
+        )
     began = time.perf_counter()
     engagement_recount()
     print(f"engagement_recount (every reader's fields from deliveries and events): {time.perf_counter() - began:.0f} s")
@@ -189,8 +207,9 @@ def main() -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from automations.sunset import sunset_candidates
     from delivery.models import Delivery, Event
-    from subscribers.models import Subscriber, SubscriberStatus
+    from subscribers.models import MailingList, Subscriber, SubscriberStatus
     from subscribers.selectors import SegmentRules, segment_counts
 
     began = time.perf_counter()
@@ -218,13 +237,24 @@ def _run(args: argparse.Namespace) -> None:
     counts: dict[str, dict[str, int]] = {}
     for name, rule in rules.items():
         runs[name] = lambda rule=rule, name=name: counts.__setitem__(name, segment_counts(rule))  # type: ignore[misc]
+    # The sunset policy's hourly query (automations.sunset): readers of the list who received each of
+    # its last 3 sends and opened or clicked none of them.
+    daily = MailingList.objects.get(slug="daily")
+    sunset_name = "sunset candidates (no open or click in the list's last 3 sends)"
+
+    def sunset_count() -> None:
+        condition = sunset_candidates(daily)
+        found = Subscriber.objects.filter(condition).count() if condition is not None else 0
+        counts[sunset_name] = {"matching": found, "sendable": found}
+
+    runs[sunset_name] = sunset_count
     medians = _median(args.rounds, runs)
     base = medians["baseline"]
     print(f"Live count of the segment form (median of {args.rounds}), against COUNT(*) of active readers:")
     print("| rule | matching | sendable | ms | x COUNT(*) of active readers |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(f"| COUNT(*) of active readers (baseline) | | | {base * 1000:.1f} | 1.0 |")
-    for name in ["no rules", *rules]:
+    for name in ["no rules", *rules, sunset_name]:
         found = counts[name]
         ms = medians[name] * 1000
         print(f"| {name} | {found['matching']:,} | {found['sendable']:,} | {ms:.1f} | {medians[name] / base:.1f} |")

@@ -35,6 +35,10 @@ class EventName(enum.StrEnum):
     SUBSCRIBER_ERASED = "subscriber.erased"
     SUBSCRIBER_TAGGED = "subscriber.tagged"
     SUBSCRIBER_LEFT_LIST = "subscriber.left_list"
+    # "Keep me subscribed" in a re-engagement email, or an editor reactivating an inactive reader.
+    SUBSCRIBER_KEPT = "subscriber.kept"
+    # A list's sunset policy moved the reader to inactive (no answer to the re-engagement email).
+    SUBSCRIBER_INACTIVE = "subscriber.inactive"
     ISSUE_PUBLISHED = "issue.published"
     SEND_STARTED = "send.started"
     SEND_FINISHED = "send.finished"

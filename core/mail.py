@@ -140,6 +140,7 @@ class SampleReader:
 
 EmailSample = Callable[[SampleReader], EmailMessage | None]
 _SAMPLES: dict[str, EmailSample] = {}
+_SAMPLE_GROUPS: dict[str, Callable[[], dict[str, EmailSample]]] = {}
 
 
 def email_sample_register(kind: str, build: EmailSample) -> None:
@@ -154,9 +155,18 @@ def email_sample_register(kind: str, build: EmailSample) -> None:
     _SAMPLES[kind] = build
 
 
+def email_sample_group_register(prefix: str, kinds: Callable[[], dict[str, EmailSample]]) -> None:
+    """Say how to build kinds that editors make (each step of each sequence): ``kinds`` is asked
+    at every :func:`email_samples` call, and its kinds are listed as ``prefix:name``."""
+    _SAMPLE_GROUPS[prefix] = kinds
+
+
 def email_samples() -> dict[str, EmailSample]:
-    """Every registered kind of email and its builder, in the order registered."""
-    return dict(_SAMPLES)
+    """Every registered kind of email and its builder, in the order registered, then the groups' kinds."""
+    found = dict(_SAMPLES)
+    for prefix, kinds in _SAMPLE_GROUPS.items():
+        found |= {f"{prefix}:{name}": build for name, build in kinds().items()}
+    return found
 
 
 def operator_check(*, to: str) -> None:

@@ -151,3 +151,47 @@ def engagement_ensure() -> list[str]:
         engagement_recount()
         made = [f"a send of {issue.title!r} to {len(readers)} readers, with opens and clicks"]
         return made + _segments(issue)
+
+
+def sunset_ensure() -> list[str]:
+    """The daily digest's sunset policy, on: after 1 send without an open or click, 14 days to answer.
+
+    Once: one reader who never answered is inactive already (so the filter, the list's figures and
+    "Reactivate" have someone to show), and the policy runs once, so the readers who did not open
+    the demo send get the re-engagement email in the dev outbox (Automations → Sunset notices)."""
+    from automations.models import NoticeOutcome, SunsetNotice
+    from automations.sunset import sunset_apply, sunset_sequence_ensure
+    from core.queue import TaskQueueUnavailable
+
+    daily = MailingList.objects.get(slug="daily-digest")
+    if daily.sunset_enabled or SunsetNotice.objects.exists():
+        return []
+    made = []
+    with transaction.atomic():
+        MailingList.objects.filter(pk=daily.pk).update(sunset_enabled=True, sunset_after_sends=1, sunset_grace_days=14)
+        sunset_sequence_ensure()
+        # A reader who has opened nothing, asked two weeks ago, moved yesterday.
+        quiet = (
+            Subscriber.objects.filter(lists=daily, status=SubscriberStatus.ACTIVE, last_engaged_at__isnull=True)
+            .filter(deliveries__isnull=False)
+            .order_by("pk")
+            .last()
+        )
+        if quiet is not None:
+            now = timezone.now()
+            Subscriber.objects.filter(pk=quiet.pk).update(status=SubscriberStatus.INACTIVE)
+            SunsetNotice.objects.create(
+                subscriber=quiet,
+                mailing_list=daily,
+                outcome=NoticeOutcome.INACTIVE,
+                created_at=now - timedelta(days=15),
+                decided_at=now - timedelta(days=1),
+            )
+            made.append(f"inactive reader {quiet.email}")
+    try:
+        result = sunset_apply()
+    except TaskQueueUnavailable:
+        # Stored all the same: the worker's poll sends the re-engagement emails once the queue is back.
+        result = None
+    made.append("sunset policy on the daily digest" + (f" ({result.noticed} readers asked)" if result else ""))
+    return made

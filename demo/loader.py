@@ -32,7 +32,7 @@ from api.scopes import Scope
 from core.sanitize import sanitize_inline
 from demo import content
 from demo.back_issues import BACK_ISSUES
-from demo.engagement import engagement_ensure
+from demo.engagement import engagement_ensure, sunset_ensure
 from demo.masthead import publication_ensure
 from issues.drafts import issue_template_save
 from issues.models import Author, Issue, IssueStatus, IssueTemplate, Section, SectionItem, Tag
@@ -403,10 +403,13 @@ def sequences_ensure() -> list[str]:
 
     from automations.models import Sequence, Step
     from automations.services import step_versions_sync, welcome_sequence_ensure
+    from automations.sunset import sunset_sequence_ensure
 
     created = []
     if not Sequence.objects.filter(replaces_welcome=True).exists():
         created.append(f"sequence {welcome_sequence_ensure().name}")
+    if not Sequence.objects.filter(trigger="sunset").exists():
+        created.append(f"sequence {sunset_sequence_ensure().name}")
     for data in content.SEQUENCES:
         if Sequence.objects.filter(name=data["name"]).exists():
             continue
@@ -469,5 +472,6 @@ def demo_load() -> DemoReport:
     created += issues_ensure()
     created += templates_ensure()
     created += engagement_ensure()
+    created += sunset_ensure()
     created += sending_limits_ensure()
     return DemoReport(accounts=accounts, credentials_path=path, created=created, api_key=api_key)

@@ -212,11 +212,19 @@ def render_email(issue: Issue, *, merge_tag: MergeTag = mailgun_tag) -> Rendered
 MESSAGE_MERGE_KEYS = ("name", "unsubscribe_url", "preferences_url")
 
 
-def render_message(*, subject: str, preheader: str, body: str, merge_tag: MergeTag = mailgun_tag) -> RenderedEmail:
+def render_message(
+    *,
+    subject: str,
+    preheader: str,
+    body: str,
+    merge_tag: MergeTag = mailgun_tag,
+    action: tuple[str, str] | None = None,
+) -> RenderedEmail:
     """An email that is not an issue (a sequence step) in the issues' layout, plain text and footer.
 
     ``body`` is rich text; it is sanitised here as every section is. Per-reader values
-    appear only as ``merge_tag(key)`` for key in MESSAGE_MERGE_KEYS."""
+    appear only as ``merge_tag(key)`` for key in MESSAGE_MERGE_KEYS. ``action`` is an
+    optional button under the body: (its label, the merge key of its per-reader URL)."""
     clean = size_images(sanitize_html(body))
     base = {
         "subject": subject,
@@ -226,17 +234,26 @@ def render_message(*, subject: str, preheader: str, body: str, merge_tag: MergeT
         "SITE_URL": settings.SITE_URL,
     }
     tags = {key: merge_tag(key) for key in MESSAGE_MERGE_KEYS}
-    document = render_to_string("issues/email/message.html", {**base, "merge": tags, "body_html": mark_safe(clean)})
+    keys = [*MESSAGE_MERGE_KEYS, *([action[1]] if action else [])]
+    if action:
+        base["action_label"] = action[0]
+        tags["action_url"] = merge_tag(action[1])
+    document = render_to_string(
+        "issues/email/message.html",
+        {**base, "merge": tags, "body_html": mark_safe(clean), "pub": publication()},
+    )
     site = settings.SITE_URL.rstrip("/")
     html = _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{site}/", _INLINER.inline(str(document))).replace(
         "</head>", _HEAD_CSS + "</head>", 1
     )
-    placeholders = {key: _text_placeholder(key) for key in MESSAGE_MERGE_KEYS}
+    placeholders = {key: _text_placeholder(key) for key in keys}
+    if action:
+        placeholders["action_url"] = placeholders[action[1]]
     plain = render_to_string(
         "issues/email/message.txt", {**base, "merge": placeholders, "body_text": html_to_text(clean)}
     )
     text = wrap_plain_text(re.sub(r"\n{3,}", "\n\n", str(plain)).strip()) + "\n"
-    for key in MESSAGE_MERGE_KEYS:
+    for key in keys:
         text = text.replace(_text_placeholder(key), merge_tag(key))
     return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text)
 

@@ -51,6 +51,11 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
         name="check segment triggers",
         expires=2 * segments,
     )
+    # The lists' sunset policies (automations.sunset): re-engagement emails and moves to inactive.
+    sunset = float(settings.SUNSET_CHECK_SECONDS)
+    sender.add_periodic_task(
+        sunset, sender.signature("automations.apply_sunset_policy"), name="apply sunset policies", expires=sunset
+    )
     # Outgoing webhooks due (outbound.services.deliveries_send_due); the rows hold the retry schedule.
     webhooks = float(settings.OUTBOUND_WEBHOOKS_POLL_SECONDS)
     sender.add_periodic_task(

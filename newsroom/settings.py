@@ -245,6 +245,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SEND_POLL_SECONDS = env_int("SEND_POLL_SECONDS", 5, minimum=1)
 # How often readers who joined a segment that triggers a sequence are looked for.
 SEQUENCE_SEGMENT_CHECK_SECONDS = env_int("SEQUENCE_SEGMENT_CHECK_SECONDS", 300, minimum=10)
+# How often the lists' sunset policies run (re-engagement emails, moves to inactive).
+SUNSET_CHECK_SECONDS = env_int("SUNSET_CHECK_SECONDS", 3600, minimum=60)
 
 # --- Mail provider ----------------------------------------------------------
 PROVIDERS = ("outbox", "console", "smtp", "mailgun", "postmark", "amazon_ses", "brevo", "resend")

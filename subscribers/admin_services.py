@@ -107,6 +107,21 @@ def subscribers_unsubscribe(*, subscribers: Iterable[Subscriber], acting_user: A
 
 
 @transaction.atomic
+def subscribers_reactivate(*, subscribers: Iterable[Subscriber], acting_user: Any) -> int:
+    """Bulk admin action: inactive readers (moved by a sunset policy) are active again. Returns how many.
+
+    Readers in any other status are left alone; listeners (automations.sunset) close their notices."""
+    if acting_user is not None and not acting_user.has_perm("subscribers.change_subscriber"):
+        raise PermissionDenied("You may not change readers.")
+    ids = [s.pk for s in subscribers if s.status == SubscriberStatus.INACTIVE]
+    changed = list(Subscriber.objects.filter(pk__in=ids, status=SubscriberStatus.INACTIVE).values_list("pk", flat=True))
+    Subscriber.objects.filter(pk__in=changed).update(status=SubscriberStatus.ACTIVE)
+    via = f"admin: {acting_user.get_username()}" if acting_user is not None else "admin"
+    emit_many(EventName.SUBSCRIBER_KEPT, [{"subscriber_id": pk, "via": via} for pk in changed])
+    return len(changed)
+
+
+@transaction.atomic
 def subscribers_add_to_list(*, subscribers: Iterable[Subscriber], mailing_list: MailingList) -> int:
     """Bulk admin action: put readers on a list (already there is fine). Returns how many were given."""
     through = Subscriber.lists.through
@@ -130,6 +145,19 @@ def subscribers_tag(*, subscribers: Iterable[Subscriber], tag: SubscriberTag) ->
         [{"subscriber_id": s.pk, "tag_id": tag.pk, "via": "admin"} for s in readers if s.pk not in had],
     )
     return len(rows)
+
+
+def subscriber_edited(*, subscriber: Subscriber, lists_before: set[int], tags_before: set[int], via: str) -> None:
+    """After an editor saved a reader's page: tell listeners which lists they left and which tags are new,
+    as the bulk actions and the API do (sequences end or start on them)."""
+    lists_now = set(subscriber.lists.values_list("pk", flat=True))
+    left = sorted(lists_before - lists_now)
+    if left:
+        emit(EventName.SUBSCRIBER_LEFT_LIST, {"subscriber_id": subscriber.pk, "list_ids": left})
+    added = sorted(set(subscriber.tags.values_list("pk", flat=True)) - tags_before)
+    emit_many(
+        EventName.SUBSCRIBER_TAGGED, [{"subscriber_id": subscriber.pk, "tag_id": t, "via": via[:100]} for t in added]
+    )
 
 
 # --- readers added or changed by a program (the API) --------------------------

@@ -238,7 +238,7 @@ def _suppress(pairs: list[tuple[Row, Subscriber]], *, platform: str) -> None:
 
 def _may_activate(ctx: _Context, row: Row) -> bool:
     # A stated basis makes a reader active, unless their platform had them pending (never confirmed).
-    return ctx.activate and row.status not in _NOT_ACTIVE and row.status != platforms.PENDING
+    return ctx.activate and row.status not in _NOT_ACTIVE and row.status not in (platforms.PENDING, platforms.INACTIVE)
 
 
 def _new_subscriber(ctx: _Context, row: Row) -> Subscriber:
@@ -252,6 +252,10 @@ def _new_subscriber(ctx: _Context, row: Row) -> Subscriber:
     if row.status in _NOT_ACTIVE:
         subscriber.status = _NOT_ACTIVE[row.status]
         subscriber.unsubscribed_at = ctx.now if row.status == platforms.UNSUBSCRIBED else None
+    elif row.status == platforms.INACTIVE:
+        # Our own export of a reader a sunset policy moved: they stay out of sends here too
+        # (an existing reader's status is left as it is: the file proves nothing new).
+        subscriber.status = SubscriberStatus.INACTIVE
     elif _may_activate(ctx, row):
         subscriber.status = SubscriberStatus.ACTIVE
         # The date the reader opted in on their platform, not the day of the move.

@@ -22,6 +22,7 @@ from django.utils.encoding import force_bytes
 CONFIRM_SALT = "subscribers.confirm"
 UNSUBSCRIBE_SALT = "subscribers.unsubscribe"
 PREFERENCES_SALT = "subscribers.preferences"
+KEEP_SALT = "subscribers.keep"
 
 CONFIRM_MAX_AGE = timedelta(days=7)
 # Links in sent emails stay valid for a year (the contract asks for >= 60 days).
@@ -127,6 +128,12 @@ class ReaderLinks:
             "one_click_url": unsubscribe.join(self.one_click),
             "preferences_url": preferences.join(self.preferences),
         }
+
+
+def keep_url(*, subscriber_id: int, email: str) -> str:
+    """The "keep me subscribed" link of a re-engagement email (a page with a button: the POST keeps)."""
+    token = make_token(subscriber_id=subscriber_id, email=email, salt=KEEP_SALT)
+    return _absolute(reverse("subscribers:keep", kwargs={"token": token}))
 
 
 def links_for(*, subscriber_id: int, email: str) -> dict[str, str]:

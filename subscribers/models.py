@@ -27,9 +27,34 @@ class MailingList(models.Model):
     public = models.BooleanField(default=True, help_text="Offered to readers on the subscribe form.")
     default = models.BooleanField(default=False, help_text="Pre-selected on the subscribe form.")
     position = models.PositiveIntegerField(default=0)
+    # The sunset policy (automations.sunset): off until an editor turns it on.
+    sunset_enabled = models.BooleanField(
+        "sunset policy",
+        default=False,
+        help_text="Readers of this list who open and click none of its last sends get a re-engagement email; "
+        "those who do not answer it are moved to “inactive” and sent nothing more.",
+    )
+    sunset_after_sends = models.PositiveIntegerField(
+        "after sends without an open or click",
+        default=10,
+        validators=[MinValueValidator(1, "Enter 1 or more.")],
+        help_text="How many of the list's sends in a row a reader received without opening or clicking "
+        "(opens by privacy proxies do not count).",
+    )
+    sunset_grace_days = models.PositiveIntegerField(
+        "days to answer",
+        default=14,
+        validators=[MinValueValidator(1, "Enter 1 or more.")],
+        help_text="Days after the re-engagement email before a reader who did not answer is moved to inactive.",
+    )
 
     class Meta:
         ordering = ["position", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sunset_after_sends__gte=1, sunset_grace_days__gte=1), name="list_sunset_positive"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -51,6 +76,8 @@ class SubscriberStatus(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     BOUNCED = "bounced", "Bounced"
     COMPLAINED = "complained", "Complained"
+    # Moved by a list's sunset policy: sent nothing until they answer or an editor reactivates them.
+    INACTIVE = "inactive", "Inactive (stopped opening)"
 
 
 class SubscriberSource(models.TextChoices):

@@ -52,6 +52,8 @@ from django.utils import timezone
 EMAIL_COLUMNS = ("email", "email address", "email_address", "e-mail")
 _CUSTOM_KEY = re.compile(r"[^a-z0-9]+")
 PENDING, UNSUBSCRIBED, BOUNCED, COMPLAINED = "pending", "unsubscribed", "bounced", "complained"
+#: Newsroom's own export: moved by a list's sunset policy (automations.sunset).
+INACTIVE = "inactive"
 
 
 @dataclass
@@ -216,6 +218,7 @@ def _kit(cell: Cell) -> Record:
 
 
 _OWN_STATUS = {"pending": PENDING, "unsubscribed": UNSUBSCRIBED, "bounced": BOUNCED, "complained": COMPLAINED}
+_OWN_STATUS |= {"inactive": INACTIVE}
 
 
 def _newsroom(cell: Cell) -> Record:

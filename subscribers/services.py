@@ -95,7 +95,7 @@ def subscriber_unsubscribe(
     """Stop every future send to this reader at once. Calling it again changes nothing."""
     now = timezone.now()
     changed = Subscriber.objects.filter(
-        pk=subscriber.pk, status__in=[SubscriberStatus.ACTIVE, SubscriberStatus.PENDING]
+        pk=subscriber.pk, status__in=[SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.INACTIVE]
     ).update(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=now)
     if changed:
         Consent.objects.create(
@@ -261,7 +261,9 @@ def subscriber_subscribe(
         if _answer_by_email(subscriber, now):
             subscriber.save(update_fields=["confirmation_sent_at"])
         return subscriber
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+    if subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.INACTIVE):
+        # Inactive (moved by a sunset policy) asks again like unsubscribed: the confirmation
+        # proves the mailbox is read, and the confirm makes them active.
         subscriber.status = SubscriberStatus.PENDING
         subscriber.unsubscribed_at = None
     # No name here: a new reader was stored with it; an existing one keeps theirs,
@@ -429,13 +431,15 @@ def subscriber_update_preferences(
 
 @transaction.atomic
 def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, user_agent: str = "") -> Subscriber:
-    """An unsubscribed reader changes their mind from their own signed link.
+    """An unsubscribed (or inactive) reader changes their mind from their own signed link.
 
     The link proves they own the mailbox, so they are active again at once (no
     second confirmation). Bounced, complained and suppressed addresses stay as
     they are: no email from us can reach them.
     """
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.status == SubscriberStatus.INACTIVE:
+        return subscriber_keep(subscriber=subscriber, via="preferences page", ip=ip, user_agent=user_agent)
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED or is_suppressed(subscriber.email):
         return subscriber
     now = timezone.now()
@@ -451,4 +455,31 @@ def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None = None, use
         user_agent=user_agent,
         text=CONSENT_TEXT,
     )
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_keep(
+    *, subscriber: Subscriber, via: str = "re-engagement email", ip: str | None = None, user_agent: str = ""
+) -> Subscriber:
+    """The reader says "keep me subscribed" from their own signed link (the re-engagement email).
+
+    An active reader stays active, an inactive one is active again at once (the link proves
+    they read the mailbox); listeners (automations.sunset) record the answer. Other statuses
+    are left as they are: unsubscribing is undone only by subscribing again."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.INACTIVE) or is_suppressed(subscriber.email):
+        return subscriber
+    if subscriber.status == SubscriberStatus.INACTIVE:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.save(update_fields=["status"])
+    consent_record(
+        subscriber=subscriber,
+        action=Consent.Action.UPDATE,
+        form=via[:100],
+        ip=ip,
+        user_agent=user_agent,
+        text="Keep me subscribed.",
+    )
+    emit(EventName.SUBSCRIBER_KEPT, {"subscriber_id": subscriber.pk, "via": via[:100]})
     return subscriber

@@ -13,6 +13,7 @@ urlpatterns = [
     path("subscription/<str:token>/", views.preferences, name="preferences"),
     path("subscription/<str:token>/data.json", views.download_data, name="data"),
     path("subscription/<str:token>/erase/", views.erase, name="erase"),
+    path("subscription/<str:token>/keep/", views.keep, name="keep"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
 ]

@@ -24,6 +24,7 @@ from subscribers.forms import PreferencesForm, ResendForm, SubscribeForm
 from subscribers.links import (
     CONFIRM_MAX_AGE,
     CONFIRM_SALT,
+    KEEP_SALT,
     LINK_MAX_AGE,
     PREFERENCES_SALT,
     UNSUBSCRIBE_SALT,
@@ -260,6 +261,26 @@ def _link_gone(request: HttpRequest, error: InvalidLink) -> HttpResponse:
 def _unsubscribed(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
     return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "links": links})
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def keep(request: HttpRequest, token: str) -> HttpResponse:
+    """The re-engagement email's "keep me subscribed": GET shows a button, POST keeps (as confirm does),
+    so that a mail scanner opening every link does not answer for the reader."""
+    try:
+        subscriber = _reader(token, KEEP_SALT)
+    except InvalidLink as error:
+        return _link_gone(request, error)
+    kept = False
+    if request.method == "POST" and subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.INACTIVE):
+        ip, user_agent = _client(request)
+        subscriber = services.subscriber_keep(subscriber=subscriber, ip=ip, user_agent=user_agent)
+        kept = True
+    links = links_for(subscriber_id=subscriber.pk, email=subscriber.email)
+    context = {"subscriber": subscriber, "links": links, "kept": kept}
+    return render(request, "subscribers/keep.html", context)
 
 
 @never_cache

@@ -260,6 +260,7 @@ def list_fields(request: HttpRequest) -> list[dict[str, Any]]:
 def list_lists(request: HttpRequest) -> list[dict[str, Any]]:
     _may_view(request, "mailinglist")
     active = Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.ACTIVE))
+    inactive = Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.INACTIVE))
     return [
         {
             "id": m.pk,
@@ -269,8 +270,10 @@ def list_lists(request: HttpRequest) -> list[dict[str, Any]]:
             "public": m.public,
             "default": m.default,
             "active_subscribers": m.active,
+            "inactive_subscribers": m.inactive,
+            "sunset_enabled": m.sunset_enabled,
         }
-        for m in MailingList.objects.annotate(active=active)
+        for m in MailingList.objects.annotate(active=active, inactive=inactive)
     ]
 
 

@@ -242,6 +242,7 @@ def test_lists_tags_and_segments_with_live_counts(api, daily):
     segment.lists.add(daily)
     lists = api.get("/lists").json()
     assert [(m["slug"], m["active_subscribers"]) for m in lists] == [("daily", 1)]
+    assert (lists[0]["inactive_subscribers"], lists[0]["sunset_enabled"]) == (0, False)
     assert api.get("/tags").json() == []
     counted = api.get(f"/segments/{segment.pk}").json()
     assert (counted["matching"], counted["sendable"]) == (2, 1)

@@ -124,3 +124,27 @@ def test_the_runs_list_stops_a_readers_run(editor_client: Client) -> None:
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == RunStatus.STOPPED and run.next_due_at is None
+
+
+def test_a_list_that_starts_a_sequence_cannot_be_deleted_under_it(admin_client: Client) -> None:
+    sequence = make_sequence(name="Series", steps=[(1, DelayUnit.DAYS)])
+    listing = sequence.trigger_list
+    assert listing is not None
+    page = admin_client.post(reverse("admin:subscribers_mailinglist_delete", args=[listing.pk]), {"post": "yes"})
+    assert "would require deleting the following protected related objects" in page.content.decode()
+    assert Sequence.objects.get(pk=sequence.pk).trigger_list == listing
+
+
+def test_the_reengagement_sequence_keeps_its_trigger_when_edited(editor_client: Client) -> None:
+    from automations.sunset import sunset_sequence_ensure
+
+    sequence = sunset_sequence_ensure()
+    step = sequence.steps.get()
+    data = form_data(steps=[], name=sequence.name, trigger=Trigger.LIST_CONFIRMED, allow_reentry="on")
+    data |= {"steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "1", "steps-0-id": str(step.pk)}
+    data |= {"steps-0-sequence": str(sequence.pk), "steps-0-subject": "Still with us?", "steps-0-body": "<p>Hi</p>"}
+    data |= {"steps-0-delay_value": "0", "steps-0-delay_unit": "minutes", "steps-0-position": "1"}
+    answer = editor_client.post(reverse("admin:automations_sequence_change", args=[sequence.pk]), data)
+    assert answer.status_code == 302
+    sequence.refresh_from_db()
+    assert sequence.trigger == Trigger.SUNSET and sequence.steps.get().subject == "Still with us?"

@@ -195,6 +195,35 @@ def test_segment_members_enter_on_the_periodic_check(db: None) -> None:
     assert services.segment_triggers_check() == 0
     assert list(Run.objects.filter(sequence=sequence).values_list("subscriber", flat=True)) == [member.pk]
     assert other.pk != member.pk
+    # Leaving the segment ends the run at the next check; coming back does not start it again (no re-entry).
+    member.tags.remove(tag)
+    assert services.segment_triggers_check() == 0
+    run = Run.objects.get(sequence=sequence, subscriber=member)
+    assert (run.status, run.exit_reason) == (RunStatus.EXITED, services.EXIT_LEFT_SEGMENT)
+    member.tags.add(tag)
+    assert services.segment_triggers_check() == 0
+
+
+def test_an_editor_taking_a_reader_off_the_trigger_list_or_tagging_them_in_the_admin(
+    three_steps: Sequence, admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.urls import reverse
+
+    tag = SubscriberTag.objects.create(name="course")
+    tagged = make_sequence(name="Course", steps=[(1, DelayUnit.DAYS)], trigger=Trigger.TAG_ADDED, trigger_tag=tag)
+    reader = make_pending_reader(email="dee@example.org")
+    reader.lists.add(three_steps.trigger_list_id or 0)
+    confirm(reader, django_capture_on_commit_callbacks)
+    page = reverse("admin:subscribers_subscriber_change", args=[reader.pk])
+    consents = list(reader.consents.values_list("pk", flat=True))
+    data: dict[str, Any] = {"email": reader.email, "name": "Dee", "lists": [], "tags": [tag.pk]}
+    data |= {"consents-TOTAL_FORMS": len(consents), "consents-INITIAL_FORMS": len(consents)}
+    data |= {f"consents-{n}-id": pk for n, pk in enumerate(consents)}
+    answer = admin_client.post(page, data)
+    assert answer.status_code == 302, answer.context["adminform"].form.errors
+    run = Run.objects.get(sequence=three_steps, subscriber=reader)
+    assert (run.status, run.exit_reason) == (RunStatus.EXITED, services.EXIT_LEFT_LIST)
+    assert Run.objects.get(sequence=tagged, subscriber=reader).status == RunStatus.ACTIVE
 
 
 def test_the_welcome_is_sent_once_by_the_sequence_and_never_by_the_missed_welcome_job(

@@ -326,3 +326,24 @@ def test_demo_readers_carry_custom_fields_and_a_segment_uses_one():
     segment = Segment.objects.get(field__key="plan")
     supporters = set(Subscriber.objects.filter(segment_filter(segment)).values_list("email", flat=True))
     assert supporters == {"ada.reader@example.org", "chioma.reader@example.net"}
+
+
+def test_the_daily_digest_has_the_sunset_policy_on_with_readers_asked_and_one_inactive(client):
+    from automations.models import NoticeOutcome, Run, SunsetNotice, Trigger
+
+    load_demo()
+    load_demo()  # a second run asks no one again
+    daily = MailingList.objects.get(slug="daily-digest")
+    assert (daily.sunset_enabled, daily.sunset_after_sends, daily.sunset_grace_days) == (True, 1, 14)
+    waiting = SunsetNotice.objects.filter(outcome=NoticeOutcome.WAITING)
+    # Asked: the daily digest's readers who opened and clicked nothing of the demo send (machines aside).
+    quiet = Subscriber.objects.filter(
+        lists=daily, status=SubscriberStatus.ACTIVE, last_engaged_at__isnull=True, deliveries__isnull=False
+    )
+    assert waiting.count() == quiet.count() > 0
+    assert Run.objects.filter(sequence__trigger=Trigger.SUNSET).count() == waiting.count()
+    inactive = Subscriber.objects.get(status=SubscriberStatus.INACTIVE)
+    assert SunsetNotice.objects.get(subscriber=inactive).outcome == NoticeOutcome.INACTIVE
+    client.force_login(User.objects.get(username="editor"))
+    page = client.get("/admin/subscribers/mailinglist/")
+    assert "After 1 send, 14 days to answer" in page.content.decode()

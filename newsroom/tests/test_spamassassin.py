@@ -2,10 +2,11 @@
 
 The kinds are those registered with core.mail.email_sample_register (the
 issue, the confirmation, the welcome, "already subscribed", and any kind an
-app adds later), each built as the real MIME message a reader gets (headers,
-text and HTML parts) from the demo content, and scored in one ``spamassassin -L -t``
-run (local tests only: no network, no DNS block lists), since its start-up
-takes most of the time.
+app adds later) and every sequence step (email_sample_group_register), each
+built as the real MIME message a reader gets (headers, text and HTML parts)
+from the demo content, and scored in one ``spamassassin -L -t`` run (local
+tests only: no network, no DNS block lists), since its start-up takes most
+of the time.
 """
 
 from __future__ import annotations
@@ -48,13 +49,17 @@ def test_every_kind_of_email_a_reader_gets_scores_at_most_half_a_point(settings,
     assert subscriber is not None
     reader = SampleReader(subscriber_id=subscriber.pk, email=subscriber.email, name=subscriber.name)
     samples = email_samples()
-    # Sequence emails join this list when their app registers them (core.mail.email_sample_register).
     assert {"issue", "confirm", "welcome", "already_subscribed"} <= set(samples)
+    # Every step of every sequence (automations.samples): the Welcome sequence's, the demo series',
+    # and the sunset policy's re-engagement email with its "keep me subscribed" button.
+    steps = {kind for kind in samples if kind.startswith("sequence:")}
+    assert {"sequence:Welcome / step 1", "sequence:Re-engagement (sunset policy) / step 1"} <= steps
+    assert {f"sequence:Weekly deep dive: getting started / step {n}" for n in (1, 2, 3)} <= steps
     paths = []
-    for kind, build in samples.items():
+    for number, (kind, build) in enumerate(samples.items()):
         message = build(reader)
         assert message is not None, f"the demo has nothing to build a {kind} email from"
-        paths.append(tmp_path / f"{kind}.eml")
+        paths.append(tmp_path / f"{number}.eml")  # kinds of sequences hold spaces and slashes
         paths[-1].write_bytes(message.message().as_bytes())
     (tmp_path / "user_prefs").write_text("")
     scores = dict(zip(samples, _scores(paths, tmp_path / "user_prefs"), strict=True))

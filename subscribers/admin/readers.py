@@ -7,14 +7,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from core.ids import parse_id
 from core.queue import TaskQueueUnavailable
@@ -174,6 +177,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     inlines = [ConsentInline]
     readonly_fields = [
         "status",
+        "reactivate_button",
         "source",
         "created_at",
         "confirmed_at",
@@ -183,7 +187,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "soft_bounces",
         "last_engaged_at",
     ]
-    actions = ["add_to_list", "add_tag", "unsubscribe", "export_csv"]
+    actions = ["add_to_list", "add_tag", "unsubscribe", "reactivate", "export_csv"]
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     list_per_page = 100
 
@@ -208,7 +212,38 @@ class SubscriberAdmin(admin.ModelAdmin):
         # Status changes go through services (unsubscribe action, provider events); an editor
         # adding a reader by hand states it once.
         fields = list(self.readonly_fields)
+        if obj is None or obj.status != SubscriberStatus.INACTIVE:
+            fields.remove("reactivate_button")
         return fields if obj is not None else [name for name in fields if name != "status"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if "reactivate_button" in fields and (obj is None or obj.status != SubscriberStatus.INACTIVE):
+            fields.remove("reactivate_button")
+        return fields
+
+    @admin.display(description="Inactive")
+    def reactivate_button(self, obj: Subscriber) -> SafeString:
+        # A button of the change form itself (its CSRF token goes along) posting to the reactivate view.
+        return format_html(
+            "<p>The list's sunset policy moved this reader to inactive: issues and sequences skip them.</p>"
+            '<button type="submit" class="button" formaction="{}" formmethod="post">Reactivate</button>',
+            reverse("admin:subscribers_subscriber_reactivate", args=[obj.pk]),
+        )
+
+    def reactivate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return require_POST(self._reactivate)(request, pk)
+
+    def _reactivate(self, request: HttpRequest, pk: int) -> HttpResponse:
+        subscriber = get_object_or_404(Subscriber, pk=pk)
+        if not self.has_change_permission(request, subscriber):
+            raise PermissionDenied
+        if admin_services.subscribers_reactivate(subscribers=[subscriber], acting_user=request.user):
+            self.log_change(request, subscriber, "Reactivated")
+            self.message_user(request, f"{subscriber} is active again.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{subscriber} is not inactive.", messages.WARNING)
+        return redirect("admin:subscribers_subscriber_change", pk)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Subscriber], search_term: str
@@ -230,6 +265,19 @@ class SubscriberAdmin(admin.ModelAdmin):
             return
         admin_services.subscriber_add(subscriber=obj, acting_user=request.user)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        reader = form.instance
+        lists_before = set(reader.lists.values_list("pk", flat=True)) if change else set()
+        tags_before = set(reader.tags.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        if change:
+            admin_services.subscriber_edited(
+                subscriber=reader,
+                lists_before=lists_before,
+                tags_before=tags_before,
+                via=f"admin: {request.user.get_username()}",
+            )
+
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         try:
             return super().add_view(request, form_url, extra_context)
@@ -249,6 +297,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             path("import/", view(admin_views.import_upload), name="subscribers_subscriber_import"),
             path("embed/", view(admin_views.embed_builder), name="subscribers_subscriber_embed"),
             path("import/<int:pk>/", view(admin_views.import_confirm), name="subscribers_subscriber_import_confirm"),
+            path("<int:pk>/reactivate/", view(self.reactivate_view), name="subscribers_subscriber_reactivate"),
             *super().get_urls(),
         ]
 
@@ -297,6 +346,13 @@ class SubscriberAdmin(admin.ModelAdmin):
             return None
         return _intermediate(self, request, queryset, form, "Unsubscribe readers", "unsubscribe")
 
+    @admin.action(description="Reactivate selected inactive readers", permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        changed = admin_services.subscribers_reactivate(subscribers=queryset, acting_user=request.user)
+        left = queryset.count() - changed
+        note = f" {left} were not inactive and are left as they were." if left else ""
+        self.message_user(request, f"{changed} readers are active again.{note}", messages.SUCCESS)
+
     @admin.action(description="Export selected readers as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> StreamingHttpResponse:
         return export_response(queryset)
@@ -304,12 +360,53 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 @admin.register(MailingList)
 class MailingListAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "public", "default", "position", "readers"]
+    list_display = [
+        "name",
+        "slug",
+        "public",
+        "default",
+        "position",
+        "readers",
+        "active_readers",
+        "inactive_readers",
+        "sunset",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     list_editable = ["position"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "public", "default", "position"]}),
+        ("Sunset policy", {"fields": ["sunset_enabled", "sunset_after_sends", "sunset_grace_days"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
-        return super().get_queryset(request).annotate(reader_count=Count("subscribers"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                reader_count=Count("subscribers"),
+                active_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.ACTIVE)),
+                inactive_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.INACTIVE)),
+            )
+        )
+
+    @admin.display(description="Active", ordering="active_count")
+    def active_readers(self, obj: Any) -> int:
+        return int(obj.active_count)
+
+    @admin.display(description="Inactive", ordering="inactive_count")
+    def inactive_readers(self, obj: Any) -> SafeString:
+        url = reverse("admin:subscribers_subscriber_changelist") + (
+            f"?lists__id__exact={obj.pk}&status__exact={SubscriberStatus.INACTIVE}"
+        )
+        return format_html('<a href="{}">{}</a>', url, int(obj.inactive_count))
+
+    @admin.display(description="Sunset policy")
+    def sunset(self, obj: MailingList) -> str:
+        if not obj.sunset_enabled:
+            return "Off"
+        sends = "send" if obj.sunset_after_sends == 1 else "sends"
+        days = "day" if obj.sunset_grace_days == 1 else "days"
+        return f"After {obj.sunset_after_sends} {sends}, {obj.sunset_grace_days} {days} to answer"
 
     # Through the services, so the subscribe form on every page shows the change at once.
     def save_model(self, request: HttpRequest, obj: MailingList, form: Any, change: bool) -> None:

@@ -339,19 +339,30 @@ def test_adding_a_pending_reader_with_the_queue_down_saves_them_and_says_the_ema
     assert reader.status == SubscriberStatus.PENDING and reader.confirmation_sent_at is None
 
 
+# The sunset policy's fields as the form shows them: off, with its default figures.
+SUNSET_OFF = {"sunset_after_sends": "10", "sunset_grace_days": "14"}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_list_saved_or_deleted_in_the_admin_shows_on_the_subscribe_form_at_once(editor_client: Client) -> None:
     anonymous = Client()
     assert "Weekly tools" not in anonymous.get("/").content.decode()  # the form's lists are now cached
     editor_client.post(
         "/admin/subscribers/mailinglist/add/",
-        {"name": "Weekly tools", "slug": "weekly", "public": "on", "position": "0", "description": ""},
+        {"name": "Weekly tools", "slug": "weekly", "public": "on", "position": "0", "description": "", **SUNSET_OFF},
     )
     assert "Weekly tools" in anonymous.get("/").content.decode()
     weekly = MailingList.objects.get(slug="weekly")
     editor_client.post(
         f"/admin/subscribers/mailinglist/{weekly.pk}/change/",
-        {"name": "Weekly tools and tips", "slug": "weekly", "public": "on", "position": "0", "description": ""},
+        {
+            "name": "Weekly tools and tips",
+            "slug": "weekly",
+            "public": "on",
+            "position": "0",
+            "description": "",
+            **SUNSET_OFF,
+        },
     )
     assert "Weekly tools and tips" in anonymous.get("/").content.decode()
     editor_client.post(f"/admin/subscribers/mailinglist/{weekly.pk}/delete/", {"post": "yes"})

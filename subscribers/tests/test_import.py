@@ -449,3 +449,17 @@ def test_a_chunk_stopped_at_the_soft_time_limit_fails_the_job_with_what_to_do(
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED and "set IMPORT_CHUNK_ROWS lower" in job.error
     assert "(3 rows) were imported" in job.error and Subscriber.objects.count() == 2
+
+
+def test_our_own_export_of_an_inactive_reader_imports_as_inactive() -> None:
+    from subscribers.export import HEADER
+
+    kept = make_confirmed_reader(email="kept@example.org")
+    Subscriber.objects.filter(pk=kept.pk).update(status=SubscriberStatus.INACTIVE)
+    row = {"email": "new@example.org", "name": "New", "status": "inactive", "source": "form", "lists": ""}
+    line = ",".join(row.get(column, "") for column in HEADER)
+    again = ",".join({**row, "email": kept.email}.get(column, "") for column in HEADER)
+    job = run(",".join(HEADER) + "\n" + line + "\n" + again + "\n")
+    assert job.status == ImportStatus.DONE
+    assert Subscriber.objects.get(email="new@example.org").status == SubscriberStatus.INACTIVE
+    assert Subscriber.objects.get(pk=kept.pk).status == SubscriberStatus.INACTIVE
