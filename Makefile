@@ -9,7 +9,7 @@ PORT ?= 8000
 # Procfile.dev and load_demo read these; honcho also takes its base port from PORT.
 export HOST PORT
 
-.PHONY: run test lint typecheck unit bench install install-dev browser spamassassin vnu axe clean
+.PHONY: run test lint typecheck unit bench bench-scale install install-dev browser spamassassin vnu axe clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -73,6 +73,11 @@ bench: install-dev
 	$(PY) -m bench.engagement
 	$(PY) -m bench.ratelimit
 	$(PY) -m bench.budget
+
+# A large publication (a million readers, ten million events; BENCH_SCALE=0.1 for a tenth) and every
+# admin and public page timed on it. Builds in about 5 minutes here, then times the pages; see docs/benchmarks.md.
+bench-scale: install-dev
+	$(PY) -m bench.scale
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

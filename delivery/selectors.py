@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -154,15 +154,18 @@ def _count_subquery(status: str) -> Coalesce:
 
 
 def sends_with_counts(queryset: QuerySet[Send]) -> QuerySet[Send]:
-    """Sent, failed and uncertain counts per send, computed only for the rows a page shows."""
+    """Sent, failed and uncertain counts per send, computed only for the rows a page shows.
+
+    A finished send has no queued or claimed row left, so its sent readers are its audience less the
+    failed, uncertain and skipped ones: three short ranges of the (send, status) index rather than a
+    count of every row (a page of 100 sends to 60,000 readers each would count six million)."""
+    failed, uncertain = _count_subquery(DeliveryStatus.FAILED), _count_subquery(DeliveryStatus.UNCERTAIN)
+    rest = F("total") - failed - uncertain - _count_subquery(DeliveryStatus.SKIPPED)
+    sent = Case(When(status=SendStatus.DONE, then=rest), default=_count_subquery(DeliveryStatus.SENT))
     return (
         queryset.select_related("issue", "segment")
         .prefetch_related("lists")
-        .annotate(
-            sent_count=_count_subquery(DeliveryStatus.SENT),
-            failed_count=_count_subquery(DeliveryStatus.FAILED),
-            uncertain_count=_count_subquery(DeliveryStatus.UNCERTAIN),
-        )
+        .annotate(sent_count=sent, failed_count=failed, uncertain_count=uncertain)
     )
 
 
