@@ -10,7 +10,7 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Su
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from delivery import pacing
+from delivery import pacing, zones
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import Issue
 from subscribers.models import MailingList, Segment
@@ -102,8 +102,16 @@ def send_progress(*, send: Send) -> dict[str, Any]:
         "tracking": tracking_sources(send),
         "window": _window_text(send),
         "window_wait": _duration(round(wait)) if wait else "",
+        "local_time": _local_text(send),
+        "zones": zones.zones_progress(send, now) if send.local_time is not None else [],
         "error": send.error,
     }
+
+
+def _local_text(send: Send) -> str:
+    if send.local_time is None or send.local_date is None:
+        return ""
+    return f"{send.local_time:%H:%M} on {send.local_date:%d %b %Y} in each reader's time zone"
 
 
 def _duration(seconds: int | None) -> str:
