@@ -46,7 +46,7 @@ class SubscribeForm(forms.Form):
     # The page the form was on, for the consent record ("subscribe form on /issues/…").
     source = forms.CharField(required=False, widget=forms.HiddenInput)
     # The browser's time zone, filled in by subscribers/static/subscribers/time_zone.js (blank without it).
-    time_zone = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,8 +23,8 @@ UTC = datetime.UTC
 SEVEN = datetime.time(7, 0)
 
 
-def utc(*args: int) -> datetime.datetime:
-    return datetime.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
