@@ -323,3 +323,17 @@ def test_demo_readers_carry_custom_fields_and_a_segment_uses_one():
     segment = Segment.objects.get(field__key="plan")
     supporters = set(Subscriber.objects.filter(segment_filter(segment)).values_list("email", flat=True))
     assert supporters == {"ada.reader@example.org", "chioma.reader@example.net"}
+
+
+def test_demo_readers_are_in_several_time_zones_for_a_send_at_each_readers_local_time():
+    from delivery import zones
+
+    load_demo()
+
+    daily = MailingList.objects.get(name="Daily digest")
+    # Ada and the engagement demo's readers have no zone (the publication's is used), Bram is in Amsterdam,
+    # Dev in New York; Chioma (Lagos) reads the weekly.
+    by_zone = zones.audience_zones(lists=[daily], segment=None)
+    assert set(by_zone) == {"", "Europe/Amsterdam", "America/New_York"}
+    assert (by_zone["Europe/Amsterdam"], by_zone["America/New_York"]) == (1, 1)
+    assert Subscriber.objects.get(email="chioma.reader@example.net").time_zone == "Africa/Lagos"
