@@ -274,3 +274,35 @@ def test_a_local_send_on_a_past_day_is_refused_and_nothing_is_stored() -> None:
     with time_machine.travel(utc(2026, 11, 2, 9, 0), tick=False), pytest.raises(ValidationError, match="past"):
         create_local_send(daily, datetime.date(2026, 11, 1))
     assert not Send.objects.exists()
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+
+def test_an_editor_schedules_at_each_readers_local_time_and_watches_the_zones(
+    client: Any, editor: Any, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    daily = audience({"Asia/Tokyo": 1, "": 1})
+    issue = make_full_issue(status=IssueStatus.APPROVED)
+    client.force_login(editor)
+    with time_machine.travel(utc(2026, 10, 31, 12, 0), tick=False) as clock:
+        form_page = client.get(f"/admin/delivery/send/add/?issue={issue.pk}").content.decode()
+        assert "Or: at this time in each reader&#x27;s time zone" in form_page
+        response = client.post(
+            "/admin/delivery/send/add/",
+            {"issue": issue.pk, "lists": [daily.pk], "when": "later", "send_date": "2026-11-01", "local_time": "07:00"},
+            follow=True,
+        )
+        text = response.content.decode()
+        assert "goes out at 07:00 on 01 Nov 2026 in each reader&#x27;s time zone" in text
+        assert "the first zone starts 31 Oct 2026 22:00 (Europe/London)" in text  # 07:00 in Tokyo
+        send = Send.objects.get()
+        assert "Goes out at 07:00 on 1 Nov 2026 in each reader" in text
+
+        clock.move_to(utc(2026, 10, 31, 22, 0, 5))
+        beat(django_capture_on_commit_callbacks)
+        page = client.get(f"/admin/delivery/send/{send.pk}/change/").content.decode()
+
+    assert "Time zones, in the order they are due" in page
+    assert "01 Nov 07:00 JST" in page and "No zone known (Europe/London)" in page and "01 Nov 07:00 GMT" in page
+    assert sent_emails(send) == {"asia-tokyo0@example.org"}
