@@ -58,6 +58,7 @@ class SubscriberOut(Schema):
     unsubscribed_at: datetime.datetime | None
     paused_until: datetime.date | None
     last_engaged_at: datetime.datetime | None
+    time_zone: str = Field("", description="IANA time zone, e.g. Europe/Berlin; empty when unknown.")
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="Custom subscriber fields, by key (empty until editors define some)."
     )

@@ -136,3 +136,10 @@ def test_an_unknown_publication_zone_stops_start_up(monkeypatch: pytest.MonkeyPa
         env_time_zone("TIME_ZONE", "Europe/London")
     monkeypatch.setenv("TIME_ZONE", "America/New_York")
     assert env_time_zone("TIME_ZONE", "Europe/London") == "America/New_York"
+
+
+def test_the_readers_data_download_includes_their_zone() -> None:
+    from subscribers.privacy import subscriber_export_data
+
+    reader = make_confirmed_reader(time_zone="Pacific/Auckland")
+    assert subscriber_export_data(subscriber=reader)["subscriber"]["time_zone"] == "Pacific/Auckland"
