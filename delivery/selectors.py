@@ -83,6 +83,9 @@ def send_progress(*, send: Send) -> dict[str, Any]:
     if send.status in RUNNING and remaining:
         eta = pacing.time_left(remaining=remaining, achieved=rate, limits=limits, now=now)
     wait = pacing.window_wait(send, now) if send.status in RUNNING else 0.0
+    zone_rows = zones.zones_progress(send, now) if send.local_time is not None else []
+    if send.status in RUNNING and remaining and zone_rows:
+        eta = max(eta or 0, zones.seconds_to_last_zone(zone_rows, now))  # not before the last zone's hour
     return {
         "id": send.pk,
         "status": send.status,
@@ -103,7 +106,7 @@ def send_progress(*, send: Send) -> dict[str, Any]:
         "window": _window_text(send),
         "window_wait": _duration(round(wait)) if wait else "",
         "local_time": _local_text(send),
-        "zones": zones.zones_progress(send, now) if send.local_time is not None else [],
+        "zones": zone_rows,
         "error": send.error,
     }
 

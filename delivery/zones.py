@@ -275,3 +275,9 @@ def zones_progress(send: Send, now: datetime.datetime | None = None) -> list[dic
             }
         )
     return rows
+
+
+def seconds_to_last_zone(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
+    """Seconds until the last waiting zone of zones_progress() is due (0 when none waits)."""
+    waiting = [datetime.datetime.fromisoformat(row["due_at"]) for row in rows if row["state"] == "waiting"]
+    return max((round((due - now).total_seconds()) for due in waiting), default=0)

@@ -133,6 +133,7 @@ def test_a_three_zone_send_across_the_spring_change_reaches_each_zone_at_its_hou
             ("America/New_York", "waiting"),
         ]
         assert progress["zones"][1]["local"] == "29 Mar 07:00 BST"
+        assert progress["eta_seconds"] == 6 * 3600 - 5  # not before 07:00 in New York, six hours on
 
         clock.move_to(utc(2026, 3, 29, 5, 59))  # a minute before 07:00 BST: London still waits
         beat(django_capture_on_commit_callbacks)
