@@ -143,3 +143,23 @@ def test_the_readers_data_download_includes_their_zone() -> None:
 
     reader = make_confirmed_reader(time_zone="Pacific/Auckland")
     assert subscriber_export_data(subscriber=reader)["subscriber"]["time_zone"] == "Pacific/Auckland"
+
+
+def test_the_embedded_forms_zone_is_stored_too(
+    client: Client, settings: Any, celery_eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.EMBED_ALLOWED_ORIGINS = ["https://partner.example"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/subscribe/embed/",
+            {"email": "embed@example.org", "time_zone": "Europe/Lisbon"},
+            HTTP_ORIGIN="https://partner.example",
+            HTTP_SEC_FETCH_SITE="cross-site",
+            HTTP_ACCEPT="application/json",
+        )
+    assert response.json()["ok"] is True
+    assert Subscriber.objects.get(email="embed@example.org").time_zone == "Europe/Lisbon"
+    from django.template.loader import render_to_string
+
+    snippet = render_to_string("subscribers/embed/snippet.html", {"action": "https://site.example/subscribe/embed/"})
+    assert '<input type="hidden" name="time_zone" value="">' in snippet
