@@ -71,6 +71,7 @@ bench: install-dev
 	$(PY) -m bench.admin
 	$(PY) -m bench.static
 	$(PY) -m bench.engagement
+	$(PY) -m bench.zones
 	$(PY) -m bench.ratelimit
 	$(PY) -m bench.budget
 

@@ -77,6 +77,7 @@ class SubscriberOut(Schema):
     unsubscribed_at: datetime.datetime | None
     paused_until: datetime.date | None
     last_engaged_at: datetime.datetime | None
+    time_zone: str = Field("", description="IANA time zone, e.g. Europe/Berlin; empty when unknown.")
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict,
         description="The reader's custom fields (GET /fields) by key; a field without a value is left out.",

@@ -97,3 +97,17 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ImproperlyConfigured(f"{name}={raw!r} is not one of: {', '.join(choices)}.")
     return raw
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (``Europe/London``); an unknown one stops start-up with what to use."""
+    import zoneinfo
+
+    raw = os.environ.get(name, default).strip()
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a known time zone; use an IANA name such as Europe/London or America/New_York."
+        ) from None
+    return raw

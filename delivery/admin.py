@@ -94,7 +94,11 @@ class SendAdmin(admin.ModelAdmin):
     @admin.display(description="Scheduled for", ordering="scheduled_at")
     def scheduled_local(self, obj: Send) -> str:
         tz = publication_tz()
-        return f"{obj.scheduled_at.astimezone(tz):%d %b %Y %H:%M} ({tz.key})"
+        when = f"{obj.scheduled_at.astimezone(tz):%d %b %Y %H:%M} ({tz.key})"
+        if obj.local_time is not None and obj.local_date is not None:
+            # A send at each reader's local time: its hour on their clocks, and when its first zone starts.
+            return f"{obj.local_time:%H:%M} in each reader's time zone on {obj.local_date:%d %b %Y}; first zone {when}"
+        return when
 
     @admin.display(description="Sent")
     def sent_of_total(self, obj: Send) -> str:

@@ -65,6 +65,7 @@ def _create(request: HttpRequest, form: SendCreateForm) -> Send | None:
             track_clicks=data["track_clicks"],
             track_opens=data["track_opens"],
             window=data["window"],
+            local=data["local"],
         )
     except (ValidationError, PermissionDenied) as exc:
         for text in _refusal(exc):
@@ -73,6 +74,13 @@ def _create(request: HttpRequest, form: SendCreateForm) -> Send | None:
 
 
 def _created_message(send: Send) -> str:
+    if send.local_time is not None and send.local_date is not None:
+        start = send.scheduled_at.astimezone(publication_tz())
+        return (
+            f"“{send.issue}” goes out at {send.local_time:%H:%M} on {send.local_date:%d %b %Y} in each reader's "
+            f"time zone; the first zone starts {start:%d %b %Y %H:%M} ({publication_tz().key}). "
+            "Zones already past that time when it starts get it at once."
+        )
     if send.scheduled_at <= send.created_at:
         return f"“{send.issue}” is sending now: follow its progress below."
     local = send.scheduled_at.astimezone(publication_tz())

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from issues.models import Issue, IssueStatus
 from subscribers.models import MailingList, Segment
@@ -59,6 +60,7 @@ class SendCreateForm(AudienceForm):
         "when",
         "send_date",
         "send_time",
+        "local_time",
         "window_start",
         "window_end",
         "track_clicks",
@@ -79,6 +81,16 @@ class SendCreateForm(AudienceForm):
         required=False, label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
 
+    local_time = forms.TimeField(
+        required=False,
+        label="Or: at this time in each reader's time zone",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=(
+            "Optional, e.g. 07:00: each reader gets the issue at that time on the chosen date (today for "
+            "“Send now”) on their own clock; readers with no known zone at that time in the publication's zone. "
+            "Zones where that time has already passed when the send starts get it at once."
+        ),
+    )
     window_start = forms.TimeField(
         required=False,
         label="Send only between",
@@ -113,9 +125,28 @@ class SendCreateForm(AudienceForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        data["at"] = self._scheduled_at(data)
+        data["local"] = self._local(data)
+        data["at"] = None if data["local"] else self._scheduled_at(data)
         data["window"] = self._window(data)
+        if data["local"] and data["window"]:
+            raise ValidationError(
+                "A send at each reader's local time cannot also have a sending window (the window is on the "
+                "publication's clock); choose one of the two."
+            )
         return data
+
+    def _local(self, data: dict[str, Any]) -> tuple[datetime.date, datetime.time] | None:
+        at = data.get("local_time")
+        if at is None:
+            return None
+        if data.get("when") != LATER:
+            return (timezone.now().astimezone(publication_tz()).date(), at)
+        day = data.get("send_date")
+        if day is None:
+            if "send_date" not in self.errors:
+                raise ValidationError("Give the date on which each reader gets the issue at their local time.")
+            return None
+        return (day, at)
 
     def _window(self, data: dict[str, Any]) -> tuple[datetime.time, datetime.time] | None:
         start, end = data.get("window_start"), data.get("window_end")

@@ -55,6 +55,12 @@ class Send(models.Model):
         null=True, blank=True, help_text="Batches go out only from this time (publication's zone)."
     )
     window_end = models.TimeField(null=True, blank=True, help_text="... until this time; outside it they wait.")
+    # "At 07:00 in each reader's time zone" (delivery.zones): each zone's readers are due at
+    # local_time on local_date on their clock; blank for a send that goes to everyone at once.
+    local_time = models.TimeField(
+        null=True, blank=True, help_text="Each reader gets the issue at this time on their own clock."
+    )
+    local_date = models.DateField(null=True, blank=True, help_text="... on this day.")
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]
@@ -66,6 +72,11 @@ class Send(models.Model):
                     window_start__isnull=False, window_end__isnull=False, window_end__gt=models.F("window_start")
                 ),
                 name="send_window_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(local_time__isnull=True, local_date__isnull=True)
+                | models.Q(local_time__isnull=False, local_date__isnull=False, window_start__isnull=True),
+                name="send_local_time_valid",
             ),
         ]
 
@@ -86,6 +97,38 @@ class TrackedLink(models.Model):
 
     def __str__(self) -> str:
         return f"send {self.send_id} link {self.index}: {self.url}"
+
+
+class SendZoneStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for its local time"
+    RELEASED = "released", "Released"  # its batches were enqueued (or are, once the send resumes)
+
+
+class SendZone(models.Model):
+    """One time zone of a send at each reader's local time: its readers' Delivery rows are
+    the batches ``first_batch`` to ``last_batch``, due at ``due_at`` (delivery.zones)."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="zones", db_index=False)
+    zone = models.CharField(max_length=64, blank=True, help_text="IANA name; blank: readers with no zone known.")
+    tz_used = models.CharField(max_length=64, help_text="The zone the local time was read in.")
+    due_at = models.DateTimeField()
+    first_batch = models.PositiveIntegerField()
+    last_batch = models.PositiveIntegerField()
+    readers = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=SendZoneStatus.choices, default=SendZoneStatus.WAITING)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "zone"]
+        constraints = [
+            models.UniqueConstraint(fields=["send", "zone"], name="send_zone_once"),
+            models.CheckConstraint(condition=models.Q(status__in=SendZoneStatus.values), name="send_zone_status_valid"),
+            models.CheckConstraint(condition=models.Q(last_batch__gte=F("first_batch")), name="send_zone_batches"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="send_zone_status_due")]
+
+    def __str__(self) -> str:
+        return f"send {self.send_id} zone {self.zone or '(none)'} at {self.due_at:%Y-%m-%d %H:%M} UTC"
 
 
 class BatchStatus(models.TextChoices):

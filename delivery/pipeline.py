@@ -36,7 +36,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from core.events import EventName, emit
-from delivery import claims, pacing, posting, recipients
+from delivery import claims, pacing, posting, recipients, zones
 from delivery.judge import REASON_LIMIT
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import ProviderStrategy, provider_check
@@ -313,13 +313,16 @@ def send_start(*, send: Send) -> None:
     Send.objects.filter(pk=send.pk, status=SendStatus.SCHEDULED).update(
         status=SendStatus.SNAPSHOTTING, started_at=timezone.now()
     )
-    chunk_batches = FIRST_CHUNK_BATCHES
-    progress = SnapshotProgress()
-    try:
-        while snapshot_next(send.pk, chunk_batches, progress):
-            chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
-    finally:
-        progress.drop()
+    if send.local_time is not None:  # at each reader's local time: the zones' own snapshot (delivery.zones)
+        zones.snapshot_by_zone(send_id=send.pk, enqueue=enqueue_batches)
+    else:
+        chunk_batches = FIRST_CHUNK_BATCHES
+        progress = SnapshotProgress()
+        try:
+            while snapshot_next(send.pk, chunk_batches, progress):
+                chunk_batches = min(max(CHUNK_BATCHES, 2 * chunk_batches), MAX_CHUNK_BATCHES)
+        finally:
+            progress.drop()
     with transaction.atomic():
         total = Delivery.objects.filter(send_id=send.pk).count()
         if not Send.objects.filter(pk=send.pk, status=SendStatus.SNAPSHOTTING).update(
@@ -411,7 +414,7 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
 def _budget(send: Send, batch: int) -> pacing.Grant | None:
     """The batch's share of the shared budget, or how long it waits (for its window or budget);
     None when it has no reader left to send."""
-    wait = pacing.window_wait(send)
+    wait = pacing.window_wait(send) or zones.zone_wait(send, batch)
     if wait:
         return pacing.Grant(granted=0, wait=wait)
     open_rows = Delivery.objects.filter(

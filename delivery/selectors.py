@@ -10,7 +10,7 @@ from django.db.models import Case, Count, F, IntegerField, Max, OuterRef, Q, Que
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from delivery import pacing
+from delivery import pacing, zones
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from issues.models import Issue
 from subscribers.models import MailingList, Segment
@@ -83,6 +83,9 @@ def send_progress(*, send: Send) -> dict[str, Any]:
     if send.status in RUNNING and remaining:
         eta = pacing.time_left(remaining=remaining, achieved=rate, limits=limits, now=now)
     wait = pacing.window_wait(send, now) if send.status in RUNNING else 0.0
+    zone_rows = zones.zones_progress(send, now) if send.local_time is not None else []
+    if send.status in RUNNING and remaining and zone_rows:
+        eta = max(eta or 0, zones.seconds_to_last_zone(zone_rows, now))  # not before the last zone's hour
     return {
         "id": send.pk,
         "status": send.status,
@@ -102,8 +105,16 @@ def send_progress(*, send: Send) -> dict[str, Any]:
         "tracking": tracking_sources(send),
         "window": _window_text(send),
         "window_wait": _duration(round(wait)) if wait else "",
+        "local_time": _local_text(send),
+        "zones": zone_rows,
         "error": send.error,
     }
+
+
+def _local_text(send: Send) -> str:
+    if send.local_time is None or send.local_date is None:
+        return ""
+    return f"{send.local_time:%H:%M} on {send.local_date:%d %b %Y} in each reader's time zone"
 
 
 def _duration(seconds: int | None) -> str:

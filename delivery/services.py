@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from delivery import pipeline
+from delivery import pipeline, zones
+from delivery.forms import publication_tz
 from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import provider_check
 from issues.models import Issue, IssueStatus
@@ -50,12 +51,14 @@ def send_create(
     track_clicks: bool | None = None,
     track_opens: bool | None = None,
     window: tuple[datetime.time, datetime.time] | None = None,
+    local: tuple[datetime.date, datetime.time] | None = None,
 ) -> Send:
     """Schedule ``issue`` to the audience at ``at`` (None = now); moves the issue to scheduled.
 
     ``track_clicks`` / ``track_opens`` default to the site's FIRST_PARTY_TRACKING /
     FIRST_PARTY_OPEN_PIXEL; ``window`` (start, end) in the publication's zone keeps
-    batches waiting outside those hours (see delivery.pacing)."""
+    batches waiting outside those hours (see delivery.pacing). ``local`` (day, time) sends at that
+    time on that day in each reader's time zone instead of at ``at`` (see delivery.zones)."""
     from issues.checks import has_blocking_errors
 
     _check_schedule_perm(acting_user, "You may not schedule issues.")
@@ -73,6 +76,8 @@ def send_create(
     if not sendable_subscribers(lists=list_items, segment=segment).exists():
         raise ValidationError("This audience has no readers who can receive the issue.")
     now = timezone.now()
+    if local is not None:
+        at = _local_start(local, window=window, lists=list_items, segment=segment, now=now)
     at = at or now
     if at < now - NOW_GRACE:
         raise ValidationError("The sending time is in the past.")
@@ -93,10 +98,29 @@ def send_create(
             track_opens=settings.FIRST_PARTY_OPEN_PIXEL if track_opens is None else track_opens,
             window_start=window[0] if window else None,
             window_end=window[1] if window else None,
+            local_date=local[0] if local else None,
+            local_time=local[1] if local else None,
         )
         send.lists.set(list_items)
         issue_transition(issue=issue, to_status=IssueStatus.SCHEDULED, acting_user=acting_user)
     return send
+
+
+def _local_start(
+    local: tuple[datetime.date, datetime.time],
+    *,
+    window: tuple[datetime.time, datetime.time] | None,
+    lists: list[MailingList],
+    segment: Segment | None,
+    now: datetime.datetime,
+) -> datetime.datetime:
+    """When a send at each reader's local time starts: its earliest zone's time, or now if that passed."""
+    day, _time = local
+    if window is not None:
+        raise ValidationError("A send at each reader's local time cannot also have a sending window.")
+    if day < now.astimezone(publication_tz()).date():
+        raise ValidationError(f"{day:%d %b %Y} is in the past; choose today or a later date.")
+    return max(zones.first_due(day=day, at=local[1], lists=lists, segment=segment), now)
 
 
 def window_check(window: tuple[datetime.time, datetime.time] | None) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from delivery import claims, pacing, pipeline
+from delivery import claims, pacing, pipeline, zones
 
 
 @shared_task(name="delivery.start_due_sends")
 def start_due_sends() -> list[int]:
-    return pipeline.sends_start_due()
+    started = pipeline.sends_start_due()
+    # Sends at each reader's local time: the zones whose hour has come (delivery.zones).
+    zones.zones_release_due(enqueue=pipeline.enqueue_batches)
+    return started
 
 
 @shared_task(name="delivery.recover_stalled_sends")

@@ -158,6 +158,8 @@ CUSTOM_FIELDS: list[dict[str, Any]] = [
 
 SUPPORTERS_SEGMENT = "Supporters (custom field “Plan”)"
 
+# Readers in a few time zones (Ada's is unknown: the publication's is used), so that "at 07:00 in each
+# reader's time zone" on the send form has zones to spread over.
 SUBSCRIBERS: list[dict[str, Any]] = [
     {
         "email": "ada.reader@example.org",
@@ -172,6 +174,7 @@ SUBSCRIBERS: list[dict[str, Any]] = [
         "status": "active",
         "lists": ["daily-digest", "weekly-deep-dive"],
         "attributes": {"city": "Utrecht", "plan": "Free"},
+        "time_zone": "Europe/Amsterdam",
     },
     {
         "email": "chioma.reader@example.net",
@@ -179,8 +182,15 @@ SUBSCRIBERS: list[dict[str, Any]] = [
         "status": "active",
         "lists": ["weekly-deep-dive"],
         "attributes": {"city": "Lagos", "plan": "Supporter", "events": False},
+        "time_zone": "Africa/Lagos",
     },
-    {"email": "dev.reader@example.com", "name": "Dev", "status": "active", "lists": ["daily-digest"]},
+    {
+        "email": "dev.reader@example.com",
+        "name": "Dev",
+        "status": "active",
+        "lists": ["daily-digest"],
+        "time_zone": "America/New_York",
+    },
     {"email": "elena.pending@example.org", "name": "Elena", "status": "pending", "lists": ["daily-digest"]},
     {"email": "farid.pending@example.net", "name": "", "status": "pending", "lists": ["weekly-deep-dive"]},
 ]

@@ -205,6 +205,10 @@ def subscribers_ensure() -> list[str]:
     now = timezone.now()
     for data in content.SUBSCRIBERS:
         if Subscriber.objects.filter(email__iexact=data["email"]).exists():
+            # A demo database from before readers had time zones gets theirs.
+            Subscriber.objects.filter(email__iexact=data["email"], time_zone="").update(
+                time_zone=data.get("time_zone", "")
+            )
             continue
         active = data["status"] == SubscriberStatus.ACTIVE
         subscriber = Subscriber.objects.create(
@@ -215,6 +219,7 @@ def subscribers_ensure() -> list[str]:
             confirmed_at=now - timedelta(days=10) if active else None,
             confirmation_sent_at=now - timedelta(days=10, minutes=5),
             attributes=data.get("attributes", {}),
+            time_zone=data.get("time_zone", ""),
         )
         subscriber.lists.add(*(lists[slug] for slug in data["lists"] if slug in lists))
         Consent.objects.create(

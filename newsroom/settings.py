@@ -25,6 +25,7 @@ from core.env import (
     env_positive,
     env_positive_item,
     env_str,
+    env_time_zone,
     env_url,
 )
 
@@ -403,7 +404,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = env_str("TIME_ZONE", "Europe/London")
+TIME_ZONE = env_time_zone("TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True
 # Addresses typed without a scheme in URL form fields are read as https:// (Django 6 default).

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from core.csvwrite import unquote_cell
 from subscribers.normalise import clean_name, normalise_email
 from subscribers.platforms import Layout, email_position, has_email_column
+from subscribers.timezones import zone_check
 
 REPORT_ROW_LIMIT = 2000
 
@@ -44,6 +45,7 @@ class Row:
     consented_at: datetime.datetime | None = None
     origin: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    time_zone: str = ""
 
 
 @dataclass
@@ -240,6 +242,11 @@ def parse_record(
     except ValidationError as error:
         report.note(line=line, email=email, outcome="rejected", reason=f"Invalid name: {error.messages[0]}")
         return None
+    try:
+        time_zone = zone_check(record.time_zone)
+    except ValidationError as error:
+        report.note(line=line, email=email, outcome="rejected", reason=f"Invalid time zone: {error.messages[0]}")
+        return None
     return Row(
         line=line,
         email=email,
@@ -250,4 +257,5 @@ def parse_record(
         consented_at=record.consented_at,
         origin=record.origin[:200],
         attributes={key: value for key, value in record.attributes.items() if value},
+        time_zone=time_zone,
     )

@@ -17,7 +17,10 @@ from core.csvwrite import csv_response
 from subscribers.fields import display
 from subscribers.models import CustomField, Subscriber
 
-HEADER = ["email", "name", "status", "source", "lists", "tags", "created_at", "confirmed_at", "unsubscribed_at"]
+HEADER = [
+    *("email", "name", "status", "source", "lists", "tags"),
+    *("created_at", "confirmed_at", "unsubscribed_at", "time_zone"),
+]
 
 
 def _when(value: Any) -> str:
@@ -39,6 +42,7 @@ def export_rows(queryset: QuerySet[Subscriber]) -> Iterator[list[str]]:
             _when(s.created_at),
             _when(s.confirmed_at),
             _when(s.unsubscribed_at),
+            s.time_zone,
             *(display(s.attributes.get(key)) for key in keys),
         ]
         yield row

@@ -11,6 +11,7 @@ from django.utils import timezone
 from subscribers.models import MailingList
 from subscribers.normalise import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, clean_name, normalise_email
 from subscribers.selectors import public_list_choices, public_lists
+from subscribers.timezones import zone_check, zone_choices, zone_guess
 
 _SITE_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{0,80}")
 
@@ -44,6 +45,8 @@ class SubscribeForm(forms.Form):
     website = forms.CharField(required=False, label="Leave this field empty")
     # The page the form was on, for the consent record ("subscribe form on /issues/…").
     source = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The browser's time zone, filled in by subscribers/static/subscribers/time_zone.js (blank without it).
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,6 +65,10 @@ class SubscribeForm(forms.Form):
         page = self.cleaned_data.get("source", "")
         # Sent by the browser, so only a plain site path is kept; anything else is just "subscribe form".
         return f"subscribe form on {page}" if _SITE_PATH.fullmatch(page) else "subscribe form"
+
+    def clean_time_zone(self) -> str:
+        # A guess the reader never saw: one we do not know is dropped, not shown as an error.
+        return zone_guess(self.cleaned_data.get("time_zone", ""))
 
     @property
     def is_bot(self) -> bool:
@@ -83,6 +90,13 @@ class PreferencesForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Leave empty to keep receiving issues.",
     )
+    time_zone = forms.ChoiceField(
+        label="Your time zone",
+        required=False,
+        choices=zone_choices,
+        help_text="Issues sent “at 7:00 in each reader's time zone” reach you at that hour on your clock.",
+        error_messages={"invalid_choice": "“%(value)s” is not a known time zone; choose one from the list."},
+    )
 
     def __init__(self, *args: Any, current_lists: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,6 +106,9 @@ class PreferencesForm(forms.Form):
 
     def clean_name(self) -> str:
         return clean_name(self.cleaned_data.get("name", ""))
+
+    def clean_time_zone(self) -> str:
+        return zone_check(self.cleaned_data.get("time_zone", ""))
 
     def clean_paused_until(self) -> Any:
         value = self.cleaned_data.get("paused_until")

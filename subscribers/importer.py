@@ -183,7 +183,8 @@ def _process(ctx: _Context, chunk: list[Row]) -> None:
     Subscriber.objects.bulk_create([s for _row, s in new])
     if changed:
         Subscriber.objects.bulk_update(
-            [s for _row, s in changed], ["name", "status", "confirmed_at", "unsubscribed_at", "attributes"]
+            [s for _row, s in changed],
+            ["name", "status", "confirmed_at", "unsubscribed_at", "attributes", "time_zone"],
         )
     _suppress(new + changed, platform=ctx.platform)
     report.added += len(new)
@@ -248,6 +249,7 @@ def _new_subscriber(ctx: _Context, row: Row) -> Subscriber:
         source=SubscriberSource.IMPORT,
         status=SubscriberStatus.PENDING,
         attributes=row.parsed,  # type: ignore[attr-defined]
+        time_zone=row.time_zone,
     )
     if row.status in _NOT_ACTIVE:
         subscriber.status = _NOT_ACTIVE[row.status]
@@ -266,6 +268,8 @@ def _new_subscriber(ctx: _Context, row: Row) -> Subscriber:
 def _update_subscriber(ctx: _Context, row: Row, subscriber: Subscriber) -> Subscriber:
     if row.name:
         subscriber.name = row.name
+    if row.time_zone:
+        subscriber.time_zone = row.time_zone
     subscriber.attributes = {**(subscriber.attributes or {}), **row.parsed}  # type: ignore[attr-defined]
     if row.status in _NOT_ACTIVE:
         # An opt-out or a bounce on the old platform is honoured here too.

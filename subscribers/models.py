@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 
 from subscribers.normalise import display_email
 from subscribers.storage import import_file_name, import_storage
+from subscribers.timezones import MAX_ZONE_LENGTH, validate_time_zone
 
 
 def email_hash(email: str) -> str:
@@ -152,6 +153,14 @@ class Subscriber(models.Model):
     # Values of the editors' custom fields, by CustomField.key (subscribers/fields.py checks them);
     # a GIN index on PostgreSQL (migration 0008) serves segment rules over them.
     attributes = models.JSONField(default=dict, blank=True)
+    time_zone = models.CharField(
+        max_length=MAX_ZONE_LENGTH,
+        blank=True,
+        default="",
+        db_default="",  # rows inserted in SQL (seeded audiences, bulk loads) get "unknown" too
+        validators=[validate_time_zone],
+        help_text="IANA time zone, e.g. Europe/Berlin (blank: unknown; the publication's zone is used).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

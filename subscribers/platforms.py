@@ -68,7 +68,11 @@ class Record:
     attributes: dict[str, str] = field(default_factory=dict)
     #: Why the row must not be imported at all (the importer rejects it with this reason).
     refused: str = ""
+    time_zone: str = ""
 
+
+#: Header names of a reader's time zone, read from any platform's file (Mailchimp calls it TIMEZONE).
+TIME_ZONE_COLUMNS = ("time_zone", "timezone")
 
 Cell = Callable[[str], str]
 
@@ -333,12 +337,13 @@ class Layout:
         record = self.platform.read(cell)
         for key, position in self.custom.items():
             record.attributes.setdefault(key, clean(raw[position]))
+        record.time_zone = next((cell(name) for name in TIME_ZONE_COLUMNS if cell(name)), "")
         return record
 
     @property
     def used_columns(self) -> set[str]:
         custom = {column for column, position in self.index.items() if position in self.custom.values()}
-        return (set(self.index) & set(self.platform.columns)) | custom
+        return (set(self.index) & (set(self.platform.columns) | set(TIME_ZONE_COLUMNS))) | custom
 
 
 def layout_for(columns: list[str], custom_keys: Iterable[str]) -> Layout:

@@ -64,6 +64,7 @@ def subscriber_export_data(*, subscriber: Subscriber) -> dict[str, Any]:
             "confirmed_at": when(subscriber.confirmed_at),
             "unsubscribed_at": when(subscriber.unsubscribed_at),
             "paused_until": when(subscriber.paused_until),
+            "time_zone": subscriber.time_zone,
             "last_engaged_at": when(subscriber.last_engaged_at),
         },
         "lists": [item.name for item in subscriber.lists.all()],

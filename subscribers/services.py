@@ -32,6 +32,7 @@ from subscribers.selectors import (
     subscriber_by_email,
     subscribers_awaiting_welcome,
 )
+from subscribers.timezones import zone_check, zone_guess
 
 logger = logging.getLogger(__name__)
 
@@ -204,13 +205,16 @@ def _answer_by_email(subscriber: Subscriber, now: datetime.datetime) -> bool:
     return True
 
 
-def _find_or_create_from_form(*, address: str, name: str) -> tuple[Subscriber, bool]:
+def _find_or_create_from_form(*, address: str, name: str, time_zone: str = "") -> tuple[Subscriber, bool]:
     """The locked reader for this address, created if new; safe when two requests race."""
     found = subscriber_by_email(address)
     if found is None:
         try:
             with transaction.atomic():
-                return Subscriber.objects.create(email=address, name=name, source=SubscriberSource.FORM), True
+                created = Subscriber.objects.create(
+                    email=address, name=name, source=SubscriberSource.FORM, time_zone=zone_guess(time_zone)
+                )
+                return created, True
         except IntegrityError:
             # Another request stored the same address between our read and our insert.
             found = subscriber_by_email(address)
@@ -229,6 +233,7 @@ def subscriber_subscribe(
     ip: str | None = None,
     user_agent: str = "",
     consent_text: str = CONSENT_TEXT,
+    time_zone: str = "",
 ) -> Subscriber | None:
     """Store a pending reader with their consent and queue a confirmation email.
 
@@ -250,7 +255,8 @@ def subscriber_subscribe(
     if is_suppressed(address):
         return None
     now = timezone.now()
-    subscriber, created = _find_or_create_from_form(address=address, name=name)
+    # Like the name, the browser's time zone is stored for a new reader only.
+    subscriber, created = _find_or_create_from_form(address=address, name=name, time_zone=time_zone)
     if created:
         emit(EventName.SUBSCRIBER_CREATED, {"subscriber_id": subscriber.pk, "form": form[:100]})
     if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
@@ -287,7 +293,7 @@ def subscriber_subscribe(
 
 
 def subscription_request_queue(
-    *, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str
+    *, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str, time_zone: str = ""
 ) -> None:
     """Queue a subscribe request from the public form, as it came, for the worker to handle.
 
@@ -300,7 +306,9 @@ def subscription_request_queue(
     from subscribers.tasks import subscribe_task
 
     enqueue(
-        lambda: subscribe_task.delay(email=email, name=name, list_ids=list_ids, form=form, ip=ip, user_agent=user_agent)
+        lambda: subscribe_task.delay(
+            email=email, name=name, list_ids=list_ids, form=form, ip=ip, user_agent=user_agent, time_zone=time_zone
+        )
     )
 
 
@@ -406,11 +414,15 @@ def subscriber_update_preferences(
     paused_until: datetime.date | None,
     ip: str | None = None,
     user_agent: str = "",
+    time_zone: str | None = None,
 ) -> Subscriber:
-    """Change name, lists and pause from the preferences page; records the change as consent."""
+    """Change name, lists, pause and time zone (None: left as it is) from the preferences page;
+    records the change as consent. An unknown time zone raises ValidationError before anything is saved."""
+    if time_zone is not None:
+        subscriber.time_zone = zone_check(time_zone)
     subscriber.name = name
     subscriber.paused_until = paused_until
-    subscriber.save(update_fields=["name", "paused_until"])
+    subscriber.save(update_fields=["name", "paused_until", "time_zone"])
     before = set(subscriber.lists.values_list("pk", flat=True))
     subscriber.lists.set(lists)
     left = sorted(before - {item.pk for item in lists})

@@ -36,14 +36,18 @@ def send_missed_welcomes_task() -> int:
 
 
 @shared_task(name="subscribers.subscribe", acks_late=True)
-def subscribe_task(*, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str) -> None:
+def subscribe_task(
+    *, email: str, name: str, list_ids: list[int], form: str, ip: str | None, user_agent: str, time_zone: str = ""
+) -> None:
     """A subscribe request from the public form (services.subscription_request_queue), handled off the request.
 
     Only lists still offered to readers are joined. Redelivery is safe: the reader is found
     again, and the confirmation email goes at most once per cool-down.
     """
     lists = list(public_lists().filter(pk__in=list_ids))
-    services.subscriber_subscribe(email=email, name=name, lists=lists, form=form, ip=ip, user_agent=user_agent)
+    services.subscriber_subscribe(
+        email=email, name=name, lists=lists, form=form, ip=ip, user_agent=user_agent, time_zone=time_zone
+    )
 
 
 @shared_task(name="subscribers.resend_confirmation", acks_late=True)

@@ -116,6 +116,7 @@ def _subscribe_handle(request: HttpRequest, form: SubscribeForm, *, source: str 
             name=form.cleaned_data["name"],
             list_ids=[item.pk for item in form.cleaned_data["lists"]],
             form=source or form.cleaned_data["source"],
+            time_zone=form.cleaned_data["time_zone"],
             ip=ip,
             user_agent=user_agent,
         )
@@ -310,6 +311,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 lists=list(form.cleaned_data["lists"]),
                 paused_until=form.cleaned_data["paused_until"],
+                time_zone=form.cleaned_data["time_zone"],
                 ip=ip,
                 user_agent=user_agent,
             )
@@ -317,7 +319,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("subscribers:preferences", token=token)
     else:
         form = PreferencesForm(
-            initial={"name": subscriber.name, "lists": current, "paused_until": subscriber.paused_until},
+            initial={
+                "name": subscriber.name,
+                "lists": current,
+                "paused_until": subscriber.paused_until,
+                "time_zone": subscriber.time_zone,
+            },
             current_lists=current,
         )
     context = {"form": form, "subscriber": subscriber, "token": token}

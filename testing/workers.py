@@ -186,10 +186,15 @@ class Workers:
     log_dir: Path
     procs: dict[str, CeleryProcess] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    #: An ISO moment: the processes run on a clock moved there (testing.moved_clock).
+    clock: str | None = None
+
+    def _celery(self) -> list[str]:
+        return [sys.executable, "-m", "testing.moved_clock", self.clock] if self.clock else [CELERY]
 
     def _worker(self, name: str) -> CeleryProcess:
         hostname = f"{name}-{self.run_id}@%h"
-        args = [CELERY, "-A", "newsroom", "worker", "--pool=prefork", "--concurrency=1", "-Q", "celery"]
+        args = [*self._celery(), "-A", "newsroom", "worker", "--pool=prefork", "--concurrency=1", "-Q", "celery"]
         args += [f"--hostname={hostname}", "--loglevel=INFO", "--without-mingle", "--without-gossip"]
         return CeleryProcess(name, args, self.log_dir / f"{name}.log", ready_text=" ready.")
 
@@ -212,7 +217,7 @@ class Workers:
 
     def start_beat(self, *, wait: bool = True, timeout: float = 60) -> CeleryProcess:
         schedule = self.log_dir / f"beat-{self.run_id}.schedule"
-        args = [CELERY, "-A", "newsroom", "beat", "--loglevel=INFO", f"--schedule={schedule}", "--pidfile="]
+        args = [*self._celery(), "-A", "newsroom", "beat", "--loglevel=INFO", f"--schedule={schedule}", "--pidfile="]
         proc = CeleryProcess("beat", args, self.log_dir / "beat.log", ready_text="beat: Starting")
         self.procs["beat"] = proc
         proc.start(self.env)
@@ -326,13 +331,19 @@ def worker_processes(
     started: list[Workers] = []
 
     def start(
-        count: int = 2, *, beat: bool = False, redis_url: str | None = None, flush_redis: bool = True, **extra: str
+        count: int = 2,
+        *,
+        beat: bool = False,
+        redis_url: str | None = None,
+        flush_redis: bool = True,
+        clock: str | None = None,
+        **extra: str,
     ) -> Workers:
         url = redis_url or settings.REDIS_URL
         if flush_redis:
             _flush_redis(url)
         env = worker_env(provider_url=fake_provider.url, redis_url=url, **extra)
-        workers = Workers(env, tmp_path)
+        workers = Workers(env, tmp_path, clock=clock)
         started.append(workers)
         return workers.start(count, beat=beat)
 

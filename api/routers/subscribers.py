@@ -71,6 +71,7 @@ def subscriber_out(s: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": s.unsubscribed_at,
         "paused_until": s.paused_until,
         "last_engaged_at": s.last_engaged_at,
+        "time_zone": s.time_zone,
         "attributes": dict(s.attributes or {}),
     }
 

@@ -257,3 +257,8 @@ def test_a_contributor_key_cannot_read_the_audience(make_api, contributor):
         response = api.get(path)
         assert response.status_code == 403, path
         assert "may not view" in response.json()["detail"]
+
+
+def test_a_reader_carries_their_time_zone(api, daily):
+    reader = factories.make_confirmed_reader(email="tz@example.org", lists=[daily], time_zone="Asia/Tokyo")
+    assert api.get(f"/subscribers/{reader.pk}").json()["time_zone"] == "Asia/Tokyo"

@@ -347,3 +347,17 @@ def test_the_daily_digest_has_the_sunset_policy_on_with_readers_asked_and_one_in
     client.force_login(User.objects.get(username="editor"))
     page = client.get("/admin/subscribers/mailinglist/")
     assert "After 1 send, 14 days to answer" in page.content.decode()
+
+
+def test_demo_readers_are_in_several_time_zones_for_a_send_at_each_readers_local_time():
+    from delivery import zones
+
+    load_demo()
+
+    daily = MailingList.objects.get(name="Daily digest")
+    # Ada and the engagement demo's readers have no zone (the publication's is used), Bram is in Amsterdam,
+    # Dev in New York; Chioma (Lagos) reads the weekly.
+    by_zone = zones.audience_zones(lists=[daily], segment=None)
+    assert set(by_zone) == {"", "Europe/Amsterdam", "America/New_York"}
+    assert (by_zone["Europe/Amsterdam"], by_zone["America/New_York"]) == (1, 1)
+    assert Subscriber.objects.get(email="chioma.reader@example.net").time_zone == "Africa/Lagos"

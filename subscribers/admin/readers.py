@@ -36,6 +36,7 @@ from subscribers.models import (
 )
 from subscribers.normalise import clean_name, normalise_email, search_ascii
 from subscribers.selectors import is_suppressed, segment_filter
+from subscribers.timezones import zone_check, zone_choices
 
 
 class ConsentInline(admin.TabularInline):
@@ -148,7 +149,17 @@ def _intermediate(
 class SubscriberAdminForm(forms.ModelForm):
     class Meta:
         model = Subscriber
-        fields = ["email", "name", "status", "lists", "tags", "paused_until"]
+        fields = ["email", "name", "status", "lists", "tags", "paused_until", "time_zone"]
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="For sends at each reader's local time; blank uses the publication's zone.",
+        error_messages={"invalid_choice": "“%(value)s” is not a known time zone; choose one from the list."},
+    )
+
+    def clean_time_zone(self) -> str:
+        return zone_check(self.cleaned_data.get("time_zone", ""))
 
     def clean_email(self) -> str:
         email = normalise_email(self.cleaned_data["email"])
@@ -167,6 +178,11 @@ class SubscriberAdminForm(forms.ModelForm):
                 (SubscriberStatus.PENDING, "Pending: email them a link to confirm"),
             ]
             self.fields["status"].initial = SubscriberStatus.PENDING
+        choices = zone_choices()
+        stored = self.instance.time_zone
+        if stored and stored not in dict(choices):  # an alias a browser gave (e.g. Asia/Calcutta) stays choosable
+            choices = [*choices, (stored, stored)]
+        self.fields["time_zone"].choices = choices  # type: ignore[attr-defined]
         self._add_custom_fields()
 
     def clean_name(self) -> str:

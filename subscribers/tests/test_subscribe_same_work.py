@@ -97,7 +97,13 @@ def test_the_queued_request_carries_the_consent_data_as_json_and_the_task_stores
     published = _Published(monkeypatch)
     client.post(
         "/subscribe/",
-        {"email": "Json@Example.org", "name": "Jo", "lists": str(daily.pk), "source": "/archive/"},
+        {
+            "email": "Json@Example.org",
+            "name": "Jo",
+            "lists": str(daily.pk),
+            "source": "/archive/",
+            "time_zone": "Europe/Berlin",
+        },
         REMOTE_ADDR="203.0.113.9",
         HTTP_USER_AGENT="TestBrowser/2.0",
     )
@@ -113,12 +119,14 @@ def test_the_queued_request_carries_the_consent_data_as_json_and_the_task_stores
             "form": "subscribe form on /archive/",
             "ip": "203.0.113.9",
             "user_agent": "TestBrowser/2.0",
+            "time_zone": "Europe/Berlin",
         }
     )
     assert not Subscriber.objects.exists(), "the request itself stores nothing"
     tasks.subscribe_task.run(**kwargs)
     reader = Subscriber.objects.get()
     assert (reader.email, reader.name, reader.status) == ("Json@example.org", "Jo", SubscriberStatus.PENDING)
+    assert reader.time_zone == "Europe/Berlin"
     assert list(reader.lists.all()) == [daily]
     consent = reader.consents.get()
     assert (consent.ip, consent.user_agent, consent.form) == ("203.0.113.9", "TestBrowser/2.0", kwargs["form"])

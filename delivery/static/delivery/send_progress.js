@@ -24,6 +24,18 @@
     field("limit").textContent = p.limit;
     var opens = field("window_wait");
     if (opens) { opens.textContent = p.window_wait ? "; opens in " + p.window_wait : ""; }
+    var labels = { waiting: "To come", sending: "Sending", done: "Done" };
+    (p.zones || []).forEach(function (z) {
+      var row = Array.prototype.find.call(box.querySelectorAll("#send-zones tr[data-zone]"), function (r) {
+        return r.dataset.zone === z.zone;
+      });
+      if (!row) { return; }
+      row.querySelector("[data-zone-field=sent]").textContent = z.sent;
+      row.querySelector("[data-zone-field=to_go]").textContent = z.to_go;
+      var state = row.querySelector("[data-zone-field=state]");
+      state.className = "send-zone-" + z.state;
+      state.textContent = labels[z.state] + (z.late ? " (its local time had passed when the send started: sent at once)" : "");
+    });
     var error = field("error");
     error.textContent = p.error;
     error.hidden = !p.error;

@@ -26,14 +26,25 @@
     return text;
   }
 
+  // The reader's IANA time zone, for sends "at 7:00 in each reader's time zone" (blank if unknown).
+  function browserZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
   function send(event) {
     var form = event.target;
     event.preventDefault();
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
+    var body = new FormData(form);
+    if (!body.get("time_zone")) body.set("time_zone", browserZone());
     fetch(form.action, {
       method: "POST",
-      body: new FormData(form),
+      body: body,
       headers: { Accept: "application/json" },
       credentials: "omit",
       mode: "cors",
