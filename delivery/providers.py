@@ -11,8 +11,11 @@ Which providers batch, as anymail 15 implements them:
 - Postmark and Amazon SES substitute only into templates stored at the
   provider, and Resend's batch endpoint takes no ``merge_data`` at all
   (anymail raises ``AnymailUnsupportedFeature``). The email carries per-reader
-  links in its body, so these send one message per reader, over one connection.
-- Django's SMTP backend and the console send one message per reader.
+  links in its body, so each reader gets a message merged here; Postmark and
+  Resend take the batch's messages in one request (``messages_per_call``, see
+  delivery.backends), Amazon SES one message per reader over one connection.
+- Django's SMTP backend and the console send one message per reader, over one
+  connection.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ class ProviderStrategy:
     merge_tag: MergeTag
     batch: bool
     idempotency: str = Idempotency.NONE
+    # Not ``batch``, but the backend takes each reader's own message in one request
+    # (delivery.backends.MessageBatchBackend: Postmark's and Resend's batch endpoints).
+    messages_per_call: bool = False
 
     @property
     def idempotent(self) -> bool:
@@ -149,9 +155,11 @@ STRATEGIES: dict[str, ProviderStrategy] = {
     "outbox": ProviderStrategy("outbox", mailgun_tag, batch=True),
     "mailgun": ProviderStrategy("mailgun", mailgun_tag, batch=True),
     "brevo": ProviderStrategy("brevo", brevo_tag, batch=True, idempotency=Idempotency.BREVO_BODY),
-    "postmark": ProviderStrategy("postmark", mailgun_tag, batch=False),
+    "postmark": ProviderStrategy("postmark", mailgun_tag, batch=False, messages_per_call=True),
     "amazon_ses": ProviderStrategy("amazon_ses", mailgun_tag, batch=False),
-    "resend": ProviderStrategy("resend", mailgun_tag, batch=False, idempotency=Idempotency.HTTP_HEADER),
+    "resend": ProviderStrategy(
+        "resend", mailgun_tag, batch=False, idempotency=Idempotency.HTTP_HEADER, messages_per_call=True
+    ),
     "smtp": ProviderStrategy("smtp", mailgun_tag, batch=False),
     "console": ProviderStrategy("console", mailgun_tag, batch=False),
 }

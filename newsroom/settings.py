@@ -264,10 +264,11 @@ _BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     # anymail's Mailgun backend, posting multipart (faster for large batches): see delivery/backends.py
     "mailgun": "delivery.backends.MailgunBackend",
-    "postmark": "anymail.backends.postmark.EmailBackend",
+    # anymail's Postmark and Resend backends, a batch's messages in one request (delivery/backends.py)
+    "postmark": "delivery.backends.PostmarkBackend",
     "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
     "brevo": "anymail.backends.brevo.EmailBackend",
-    "resend": "anymail.backends.resend.EmailBackend",
+    "resend": "delivery.backends.ResendBackend",
 }
 EMAIL_BACKEND = _BACKENDS[EMAIL_PROVIDER]
 

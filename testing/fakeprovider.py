@@ -47,6 +47,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 MAILGUN_OK = "Queued. Thank you."
+POSTMARK_BATCH_LIMIT = 500  # messages per POST /email/batch (postmarkapp.com/developer, "Send batch emails")
+RESEND_BATCH_LIMIT = 100  # emails per POST /emails/batch (resend.com/docs, "Batch sending")
 MAX_DUPLICATES_LISTED = 100
 
 
@@ -135,8 +137,11 @@ class FakeProviderState:
                 mode.slow_left = int(spec.get("requests", 1))
             self.mode = mode
 
-    def decide(self, addresses: list[str]) -> tuple[int, str, float, bool]:
-        """(status, error message, delay, accepted anyway) for a send request to these addresses."""
+    def decide(self, addresses: list[str], *, per_message: bool = False) -> tuple[int, str, float, bool]:
+        """(status, error message, delay, accepted anyway) for a send request to these addresses.
+
+        ``per_message``: the API answers for each message of the request (Postmark's batch,
+        Resend's permissive batch), so the rejected address refuses its message, not the request."""
         with self.lock:
             self.stats.requests += 1
             after_accept = self.mode.after_accept
@@ -145,10 +150,14 @@ class FakeProviderState:
             if status:
                 self.stats.failed_requests[status] = self.stats.failed_requests.get(status, 0) + 1
                 return status, f"Fake provider: simulated {status}", 0.0, after_accept
-            if self.mode.reject_address and self.mode.reject_address in addresses:
+            if not per_message and self.mode.reject_address and self.mode.reject_address in addresses:
                 self.stats.failed_requests[400] = self.stats.failed_requests.get(400, 0) + 1
                 return 400, self.mode.reject_message, 0.0, False
             return 200, "", self.mode.take_slow(), False
+
+    def rejected(self, address: str) -> bool:
+        with self.lock:
+            return bool(self.mode.reject_address) and self.mode.reject_address == address.lower()
 
     def replayed(self, key: str) -> tuple[int, Any] | None:
         """The first answer to a request with this idempotency key, if there was one."""
@@ -350,14 +359,17 @@ class Handler(BaseHTTPRequestHandler):
         ok: Callable[[int], tuple[int, Any]],
         error: Callable[[int, str], Any],
         idempotency_key: str = "",
+        per_message: bool = False,
     ) -> None:
-        """Decide, count and answer one send request; ``ok(number)`` and ``error(status, message)`` shape the answer."""
+        """Decide, count and answer one send request; ``ok(number)`` and ``error(status, message)`` shape the answer.
+
+        ``per_message``: ``keys`` holds only the messages not refused one by one (the caller's ``ok`` answers those)."""
         state = self.server.state
         replay = state.replayed(idempotency_key)
         if replay is not None:
             self._answer(*replay)
             return
-        status, message, delay, accepted_anyway = state.decide([addr for _, addr in keys])
+        status, message, delay, accepted_anyway = state.decide([addr for _, addr in keys], per_message=per_message)
         if status != 200:
             if accepted_anyway:
                 # The provider took it (a replay answers as for a success); the client hears a failure.
@@ -391,10 +403,20 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(401, {"ErrorCode": 10, "Message": "No Account or Server API tokens were supplied."})
             return
         messages = _postmark_messages(path, body)
+        batch = not path.endswith("/email")
+        if batch and len(messages) > POSTMARK_BATCH_LIMIT:
+            self._answer(422, {"ErrorCode": 300, "Message": "Batch contains more than 500 messages."})
+            return
+        state = self.server.state
         keys: list[tuple[str, str]] = []
-        for msg in messages:
+        refused: set[int] = set()  # in a batch, Postmark refuses a message alone (ErrorCode 406: inactive recipient)
+        for index, msg in enumerate(messages):
             send_id = str((msg.get("Metadata") or {}).get("send_id", ""))
-            keys.extend((send_id, addr) for addr in _addresses([msg.get("To", "")]))
+            addresses = _addresses([msg.get("To", "")])
+            if batch and any(state.rejected(a) for a in addresses):
+                refused.add(index)
+                continue
+            keys.extend((send_id, addr) for addr in addresses)
         first = messages[0] if messages else {}
         summary = {
             "api": "postmark",
@@ -403,6 +425,8 @@ class Handler(BaseHTTPRequestHandler):
             "first_headers": {h.get("Name"): h.get("Value") for h in first.get("Headers") or []},
             "first_metadata": first.get("Metadata") or {},
         }
+
+        summary["html_bytes"] = sum(len(m.get("HtmlBody", "")) for m in messages)
 
         def ok(number: int) -> tuple[int, Any]:
             answers = [
@@ -413,14 +437,19 @@ class Handler(BaseHTTPRequestHandler):
                     "To": msg.get("To", ""),
                     "SubmittedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
-                for msg in messages
+                if index not in refused
+                else {
+                    "ErrorCode": 406,
+                    "Message": "You tried to send to recipient(s) that have been marked as inactive.",
+                }
+                for index, msg in enumerate(messages)
             ]
-            return 200, answers[0] if path.endswith("/email") else answers
+            return 200, answers if batch else answers[0]
 
         def error(status: int, message: str) -> Any:
             return {"ErrorCode": 300 if status == 400 else status, "Message": message}
 
-        self._send(keys, summary, ok, error)
+        self._send(keys, summary, ok, error, per_message=batch)
 
     def _brevo(self, body: bytes) -> None:
         """Brevo's POST /v3/smtp/email, with messageVersions for a batch; the idempotency key is in the body."""
@@ -463,15 +492,38 @@ class Handler(BaseHTTPRequestHandler):
             return
         data = json.loads(body or b"{}")
         emails = data if isinstance(data, list) else [data]
+        batch = path.endswith("/batch")
+        if batch and len(emails) > RESEND_BATCH_LIMIT:
+            too_many = {"name": "validation_error", "message": "Too many emails in the batch.", "statusCode": 422}
+            self._answer(422, too_many)
+            return
+        permissive = batch and self.headers.get("x-batch-validation", "").lower() == "permissive"
+        state = self.server.state
         keys: list[tuple[str, str]] = []
-        for email in emails:
+        refused: dict[int, str] = {}  # permissive mode: an invalid email is listed by index, the others go
+        for index, email in enumerate(emails):
             metadata = json.loads((email.get("headers") or {}).get("X-Metadata") or "{}")
-            keys.extend((str(metadata.get("send_id", "")), addr) for addr in _addresses(email.get("to", [])))
-        summary = {"api": "resend", "to_count": len(keys), "first_headers": emails[0].get("headers") if emails else {}}
+            addresses = _addresses(email.get("to", []))
+            if permissive and any(state.rejected(a) for a in addresses):
+                refused[index] = "Invalid `to` field. " + state.mode.reject_message
+                continue
+            keys.extend((str(metadata.get("send_id", "")), addr) for addr in addresses)
+        summary = {
+            "api": "resend",
+            "to_count": len(keys),
+            "emails": len(emails),
+            "first_headers": emails[0].get("headers") if emails else {},
+            "html_bytes": sum(len(e.get("html", "")) for e in emails),
+        }
 
         def ok(number: int) -> tuple[int, Any]:
-            ids = [{"id": str(uuid.uuid4())} for _ in emails]
-            return 200, {"data": ids} if path.endswith("/batch") else ids[0]
+            ids = [{"id": str(uuid.uuid4())} for index in range(len(emails)) if index not in refused]
+            if not batch:
+                return 200, ids[0]
+            answer: dict[str, Any] = {"data": ids}
+            if permissive:
+                answer["errors"] = [{"index": i, "message": m} for i, m in sorted(refused.items())]
+            return 200, answer
 
         self._send(
             keys,
@@ -479,6 +531,7 @@ class Handler(BaseHTTPRequestHandler):
             ok,
             lambda status, message: {"name": "application_error", "message": message, "statusCode": status},
             idempotency_key=self.headers.get("Idempotency-Key", ""),
+            per_message=permissive,
         )
 
 

@@ -93,29 +93,64 @@ def test_mailgun_gets_one_multipart_request_per_batch(
     assert len(ids) == 3 and all(i.endswith("@fake.mailgun.test>") for i in ids)  # Mailgun: one id per call
 
 
-def test_postmark_gets_one_message_per_reader_with_its_own_headers_and_id(
-    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
-) -> None:
+def postmark(settings: Any, provider: FakeProviderClient) -> None:
     use_provider(
         settings,
         "postmark",
-        "anymail.backends.postmark.EmailBackend",
+        "delivery.backends.PostmarkBackend",
         POSTMARK_SERVER_TOKEN="pm-test",
-        POSTMARK_API_URL=fake_provider.url + "/",
+        POSTMARK_API_URL=provider.url + "/",
     )
+
+
+def test_postmark_gets_each_readers_own_message_in_one_batch_call(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    postmark(settings, fake_provider)
+    settings.NEWSROOM_BATCH_SIZE = 3
 
     send = send_to(5, django_capture_on_commit_callbacks)
 
     stats = fake_provider.stats()
     assert send.status == SendStatus.DONE
-    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (5, 5, 0)
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (2, 5, 0)  # POST /email/batch, 3 + 2
     last = stats["last_request"]
     delivery = Delivery.objects.get(send=send, email=last["first_recipient"])
     assert last["first_headers"]["Message-ID"] == f"<d{delivery.pk}.s{send.pk}@mg.newsroom.test>"
     assert last["first_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert last["first_metadata"] == {"send_id": str(send.pk), "delivery_id": str(delivery.pk)}
     ids = list(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
-    assert len(set(ids)) == 5 and all(uuid.UUID(i) for i in ids)
+    assert len(set(ids)) == 5 and all(uuid.UUID(i) for i in ids)  # Postmark: an id per message, in order
+
+
+def test_postmark_batch_refuses_an_inactive_reader_alone(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    postmark(settings, fake_provider)
+    fake_provider.set_mode(reject_address="gone@example.org")
+
+    send = send_to(3, django_capture_on_commit_callbacks, also=("gone@example.org",))
+
+    stats = fake_provider.stats()
+    assert (stats["requests"], stats["recipients"]) == (1, 3)
+    gone = Delivery.objects.get(send=send, email="gone@example.org")
+    assert gone.status == DeliveryStatus.FAILED
+    assert gone.error.startswith("Postmark refused this message (ErrorCode 406)")
+    assert statuses(send) == {DeliveryStatus.SENT: 3, DeliveryStatus.FAILED: 1}
+
+
+def test_postmark_429_with_retry_after_retries_the_batch_and_sends_everyone_once(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    postmark(settings, fake_provider)
+    fake_provider.set_mode(status=429, requests=1, retry_after=1)
+
+    send = send_to(4, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert stats["failed_requests"] == {"429": 1}
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (2, 4, 0)
+    assert statuses(send) == {DeliveryStatus.SENT: 4}
 
 
 def brevo(settings: Any, provider: FakeProviderClient) -> None:
@@ -162,26 +197,48 @@ def test_brevo_retry_after_the_provider_took_the_batch_sends_no_one_twice(
     assert statuses(send) == {DeliveryStatus.SENT: 3}
 
 
-def test_resend_retry_with_the_same_idempotency_key_sends_no_one_twice(
-    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
-) -> None:
+def resend(settings: Any, provider: FakeProviderClient) -> None:
     use_provider(
         settings,
         "resend",
-        "anymail.backends.resend.EmailBackend",
+        "delivery.backends.ResendBackend",
         RESEND_API_KEY="re-test",
-        RESEND_API_URL=fake_provider.url + "/",
+        RESEND_API_URL=provider.url + "/",
     )
+
+
+def test_resend_batch_retry_with_the_same_idempotency_key_sends_no_one_twice(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    resend(settings, fake_provider)
     fake_provider.set_mode(status=500, requests=1, after_accept=True)
 
     send = send_to(3, django_capture_on_commit_callbacks)
 
     stats = fake_provider.stats()
     assert stats["replays"] == 1 and stats["failed_requests"] == {"500": 1}
-    assert (stats["recipients"], stats["unique_recipients"], stats["duplicates"]) == (3, 3, 0)
-    rows = Delivery.objects.filter(send=send)
-    assert set(stats["idempotency_keys"]) == {f"newsroom/send-{send.pk}/delivery-{d.pk}" for d in rows}
+    assert (stats["messages"], stats["recipients"], stats["unique_recipients"], stats["duplicates"]) == (1, 3, 3, 0)
+    keys = stats["idempotency_keys"]
+    assert len(keys) == 1 and keys[0].startswith("newsroom/batch/")  # one key for the batch, the same on retry
+    assert stats["last_request"]["emails"] == 3
+    ids = set(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+    assert len(ids) == 3 and all(uuid.UUID(i) for i in ids)
     assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+def test_resend_permissive_batch_fails_only_the_refused_email(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    resend(settings, fake_provider)
+    fake_provider.set_mode(reject_address="bounced@example.org")
+
+    send = send_to(2, django_capture_on_commit_callbacks, also=("bounced@example.org",))
+
+    assert fake_provider.stats()["requests"] == 1
+    bounced = Delivery.objects.get(send=send, email="bounced@example.org")
+    assert bounced.status == DeliveryStatus.FAILED and bounced.error.startswith("Resend refused this email: Invalid")
+    sent = Delivery.objects.filter(send=send, status=DeliveryStatus.SENT)
+    assert len(set(sent.values_list("provider_message_id", flat=True))) == 2
 
 
 def test_mailgun_answer_that_never_comes_leaves_the_batch_uncertain_and_never_resent(
