@@ -1,4 +1,5 @@
-"""A fake mail provider that answers like the send APIs of Mailgun, Postmark, Brevo and Resend.
+"""A fake mail provider that answers like the send APIs of Mailgun, Postmark, Brevo, Resend,
+SendGrid, SparkPost, Mandrill, Mailjet and Unisender Go.
 
 anymail's real backends talk to it when their API URL points here
 (ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun and Brevo,
@@ -48,7 +49,12 @@ import requests
 
 MAILGUN_OK = "Queued. Thank you."
 POSTMARK_BATCH_LIMIT = 500  # messages per POST /email/batch (postmarkapp.com/developer, "Send batch emails")
-RESEND_BATCH_LIMIT = 100  # emails per POST /emails/batch (resend.com/docs, "Batch sending")
+RESEND_BATCH_LIMIT = 100
+SENDGRID_PERSONALIZATIONS_LIMIT = 1000  # personalizations per POST /v3/mail/send
+MAILJET_MESSAGES_LIMIT = 50  # Messages per POST /v3.1/send
+UNISENDER_GO_RECIPIENTS_LIMIT = (
+    500  # recipients per email/send.json  # emails per POST /emails/batch (resend.com/docs, "Batch sending")
+)
 MAX_DUPLICATES_LISTED = 100
 
 
@@ -293,6 +299,14 @@ def _postmark_messages(path: str, body: bytes) -> list[dict[str, Any]]:
     return [data]
 
 
+# The merge tags a provider would fill: {{x}}, {{{x}}}, {{var:x}}, *|x|*, %recipient.x%.
+_MERGE_TAG = re.compile(r"\{\{\{?[A-Za-z0-9_:]+\}?\}\}|\*\|[A-Za-z0-9_]+\|\*|%recipient\.[A-Za-z0-9_]+%")
+
+
+def _merge_tags(html: str) -> list[str]:
+    return sorted(set(_MERGE_TAG.findall(html)))
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle's algorithm and the
@@ -345,6 +359,16 @@ class Handler(BaseHTTPRequestHandler):
             self._mailgun(body)
         elif path.endswith("/smtp/email"):
             self._brevo(body)
+        elif path.endswith("/mail/send"):
+            self._sendgrid(body)
+        elif path.rstrip("/").endswith("/transmissions"):
+            self._sparkpost(body)
+        elif path.endswith("/messages/send.json"):
+            self._mandrill(body)
+        elif path.endswith("/v3.1/send"):
+            self._mailjet(body)
+        elif path.endswith("/email/send.json"):
+            self._unisender_go(body)
         elif path.endswith(("/emails", "/emails/batch")):
             self._resend(path, body)
         elif path.endswith(("/email", "/email/batch", "/email/batchwithtemplates")):
@@ -532,6 +556,230 @@ class Handler(BaseHTTPRequestHandler):
             lambda status, message: {"name": "application_error", "message": message, "statusCode": status},
             idempotency_key=self.headers.get("Idempotency-Key", ""),
             per_message=permissive,
+        )
+
+    # --- providers that merge a batch themselves (anymail's merge_data) -------------------------
+
+    def _sendgrid(self, body: bytes) -> None:
+        """SendGrid's POST /v3/mail/send: one personalization per reader; 202 with an empty body."""
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            self._answer(401, {"errors": [{"message": "The provided authorization grant is invalid.", "field": None}]})
+            return
+        data = json.loads(body or b"{}")
+        top = data.get("custom_args") or {}
+        keys: list[tuple[str, str]] = []
+        for p in data.get("personalizations") or []:
+            send_id = str({**top, **(p.get("custom_args") or {})}.get("send_id", ""))
+            keys.extend((send_id, str(to["email"]).lower()) for to in p.get("to") or [])
+        if len(data.get("personalizations") or []) > SENDGRID_PERSONALIZATIONS_LIMIT:
+            self._answer(400, {"errors": [{"message": "Too many personalizations.", "field": "personalizations"}]})
+            return
+        first = (data.get("personalizations") or [{}])[0]
+        html = "".join(c.get("value", "") for c in data.get("content") or [] if c.get("type") == "text/html")
+        summary = {
+            "api": "sendgrid",
+            "to_count": len(keys),
+            "first_substitutions": first.get("substitutions") or {},
+            "first_headers": first.get("headers") or {},
+            "html_bytes": len(html),
+            "html_tags": _merge_tags(html),
+        }
+        self._send(
+            keys,
+            summary,
+            lambda n: (202, None),
+            lambda status, message: {"errors": [{"message": message, "field": None, "help": None}]},
+        )
+
+    def _sparkpost(self, body: bytes) -> None:
+        """SparkPost's POST /api/v1/transmissions: each reader a recipient with substitution_data."""
+        if not self.headers.get("Authorization"):
+            self._answer(401, {"errors": [{"message": "Unauthorized.", "code": "1000"}]})
+            return
+        data = json.loads(body or b"{}")
+        send_id = str((data.get("metadata") or {}).get("send_id", ""))
+        recipients = data.get("recipients") or []
+        keys = [(send_id, str(r["address"]["email"]).lower()) for r in recipients]
+        first = recipients[0] if recipients else {}
+        summary = {
+            "api": "sparkpost",
+            "to_count": len(keys),
+            "first_substitutions": first.get("substitution_data") or {},
+            "first_metadata": first.get("metadata") or {},
+            "first_headers": (data.get("content") or {}).get("headers") or {},
+            "html_bytes": len((data.get("content") or {}).get("html", "")),
+            "html_tags": _merge_tags((data.get("content") or {}).get("html", "")),
+        }
+        self._send(
+            keys,
+            summary,
+            lambda n: (
+                200,
+                {"results": {"total_rejected_recipients": 0, "total_accepted_recipients": len(keys), "id": str(n)}},
+            ),
+            lambda status, message: {"errors": [{"message": message, "code": "1902"}]},
+        )
+
+    def _mandrill(self, body: bytes) -> None:
+        """Mandrill's POST /api/1.0/messages/send.json: merge_vars per reader; an answer per recipient."""
+        data = json.loads(body or b"{}")
+        if not data.get("key"):
+            self._answer(500, {"status": "error", "code": -1, "name": "Invalid_Key", "message": "Invalid API key"})
+            return
+        message = data.get("message") or {}
+        send_id = str((message.get("metadata") or {}).get("send_id", ""))
+        state = self.server.state
+        everyone = [str(to["email"]).lower() for to in message.get("to") or []]
+        refused = {a for a in everyone if state.rejected(a)}
+        keys = [(send_id, a) for a in everyone if a not in refused]
+        first = (message.get("merge_vars") or [{}])[0]
+        summary = {
+            "api": "mandrill",
+            "to_count": len(keys),
+            "merge_language": message.get("merge_language", ""),
+            "first_merge_vars": {v["name"]: v["content"] for v in first.get("vars") or []},
+            "html_bytes": len(message.get("html", "")),
+            "html_tags": _merge_tags(message.get("html", "")),
+        }
+
+        def ok(n: int) -> tuple[int, Any]:
+            return 200, [
+                {"email": a, "status": "rejected", "reject_reason": "hard-bounce", "_id": uuid.uuid4().hex}
+                if a in refused
+                else {"email": a, "status": "sent", "reject_reason": None, "_id": uuid.uuid4().hex}
+                for a in everyone
+            ]
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {"status": "error", "code": -2, "name": "GeneralError", "message": message},
+            per_message=True,
+        )
+
+    def _mailjet(self, body: bytes) -> None:
+        """Mailjet's POST /v3.1/send: a Message per reader with its Variables; a status per message."""
+        if not self.headers.get("Authorization", "").startswith("Basic "):
+            self._answer(
+                401,
+                {
+                    "ErrorIdentifier": "x",
+                    "ErrorCode": "mj-0002",
+                    "StatusCode": 401,
+                    "ErrorMessage": "API key authentication/authorization failure.",
+                },
+            )
+            return
+        data = json.loads(body or b"{}")
+        messages = data.get("Messages") or []
+        if len(messages) > MAILJET_MESSAGES_LIMIT:
+            self._answer(
+                400,
+                {
+                    "ErrorIdentifier": "x",
+                    "ErrorCode": "mj-0004",
+                    "StatusCode": 400,
+                    "ErrorMessage": "Too many messages.",
+                },
+            )
+            return
+        globals_ = data.get("Globals") or {}
+        state = self.server.state
+        keys: list[tuple[str, str]] = []
+        refused: set[int] = set()
+        for index, m in enumerate(messages):
+            payload = json.loads(m.get("EventPayload") or globals_.get("EventPayload") or "{}")
+            addresses = [str(to["Email"]).lower() for to in m.get("To") or []]
+            if any(state.rejected(a) for a in addresses):
+                refused.add(index)
+                continue
+            keys.extend((str(payload.get("send_id", "")), a) for a in addresses)
+        first = messages[0] if messages else {}
+        summary = {
+            "api": "mailjet",
+            "to_count": len(keys),
+            "template_language": globals_.get("TemplateLanguage"),
+            "first_variables": first.get("Variables") or {},
+            "first_headers": first.get("Headers") or {},
+            "html_bytes": len(globals_.get("HTMLPart", "")),
+            "html_tags": _merge_tags(globals_.get("HTMLPart", "")),
+        }
+
+        def ok(n: int) -> tuple[int, Any]:
+            results = []
+            for index, m in enumerate(messages):
+                if index in refused:
+                    error = {"ErrorCode": "mj-0013", "StatusCode": 400, "ErrorMessage": '"To" is not a valid address.'}
+                    results.append({"Status": "error", "Errors": [error]})
+                    continue
+                to = [
+                    {
+                        "Email": t["Email"],
+                        "MessageUUID": str(uuid.uuid4()),
+                        "MessageID": next(state.ids),
+                        "MessageHref": "",
+                    }
+                    for t in m.get("To") or []
+                ]
+                results.append({"Status": "success", "To": to, "Cc": [], "Bcc": []})
+            return (400 if refused else 200), {"Messages": results}
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {
+                "ErrorIdentifier": "x",
+                "ErrorCode": "mj-0003",
+                "StatusCode": status,
+                "ErrorMessage": message,
+            },
+            per_message=True,
+        )
+
+    def _unisender_go(self, body: bytes) -> None:
+        """Unisender Go's POST .../email/send.json: substitutions per recipient; failed_emails by address."""
+        if not self.headers.get("X-API-KEY"):
+            self._answer(401, {"status": "error", "message": "Invalid API key", "code": 102})
+            return
+        message = json.loads(body or b"{}").get("message") or {}
+        send_id = str((message.get("global_metadata") or {}).get("send_id", ""))
+        state = self.server.state
+        recipients = message.get("recipients") or []
+        if len(recipients) > UNISENDER_GO_RECIPIENTS_LIMIT:
+            self._answer(400, {"status": "error", "message": "Too many recipients.", "code": 204})
+            return
+        everyone = [str(r["email"]).lower() for r in recipients]
+        refused = {a for a in everyone if state.rejected(a)}
+        keys = [(send_id, a) for a in everyone if a not in refused]
+        first = recipients[0] if recipients else {}
+        summary = {
+            "api": "unisender_go",
+            "to_count": len(keys),
+            "template_engine": message.get("template_engine", ""),
+            "first_substitutions": first.get("substitutions") or {},
+            "first_metadata": first.get("metadata") or {},
+            "html_bytes": len((message.get("body") or {}).get("html", "")),
+            "html_tags": _merge_tags((message.get("body") or {}).get("html", "")),
+        }
+
+        def ok(n: int) -> tuple[int, Any]:
+            answer: dict[str, Any] = {
+                "status": "success",
+                "job_id": f"fake-{n}",
+                "emails": [a for a in everyone if a not in refused],
+            }
+            if refused:
+                answer["failed_emails"] = dict.fromkeys(sorted(refused), "permanent_unavailable")
+            return 200, answer
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {"status": "error", "message": message, "code": 901},
+            per_message=True,
         )
 
 

@@ -339,3 +339,152 @@ def test_the_mailgun_backend_refuses_a_bad_address_as_anymail_does() -> None:
 
     with pytest.raises(AnymailInvalidAddress, match="reader@"):
         parse_recipients(["fine@example.org", "reader@"])
+
+
+# --- providers that merge a batch themselves (anymail's merge_data), against the fake provider ---
+
+BACKENDS: dict[str, tuple[str, Any]] = {
+    # provider: (its anymail backend, its settings given the fake provider's URL)
+    "sendgrid": (
+        "anymail.backends.sendgrid.EmailBackend",
+        lambda url: {"SENDGRID_API_KEY": "sg-test", "SENDGRID_API_URL": url + "/v3/"},
+    ),
+    "sparkpost": (
+        "anymail.backends.sparkpost.EmailBackend",
+        lambda url: {"SPARKPOST_API_KEY": "sp-test", "SPARKPOST_API_URL": url + "/api/v1/"},
+    ),
+    "mandrill": (
+        "anymail.backends.mandrill.EmailBackend",
+        lambda url: {"MANDRILL_API_KEY": "md-test", "MANDRILL_API_URL": url + "/api/1.0/"},
+    ),
+    "mailjet": (
+        "anymail.backends.mailjet.EmailBackend",
+        lambda url: {"MAILJET_API_KEY": "mj-key", "MAILJET_SECRET_KEY": "mj-secret", "MAILJET_API_URL": url + "/v3.1/"},
+    ),
+    "unisender_go": (
+        "anymail.backends.unisender_go.EmailBackend",
+        lambda url: {"UNISENDER_GO_API_KEY": "ug-test", "UNISENDER_GO_API_URL": url + "/en/transactional/api/v1/"},
+    ),
+}
+
+# The merge tags each provider finds in the batch's HTML (the reader's own links).
+OWN_TAGS = {
+    "sendgrid": "%recipient.unsubscribe_url%",
+    "sparkpost": "{{{unsubscribe_url}}}",
+    "mailjet": "{{var:unsubscribe_url}}",
+    "unisender_go": "{{unsubscribe_url}}",
+}
+
+
+MERGERS = sorted(set(BACKENDS) - {"mandrill"})  # Mandrill merges no headers: one message per reader
+
+
+def merger(settings: Any, provider: FakeProviderClient, name: str) -> None:
+    backend, anymail = BACKENDS[name]
+    use_provider(settings, name, backend, **anymail(provider.url))
+
+
+def _values(name: str, last: dict[str, Any]) -> dict[str, str]:
+    """The first reader's merge values, as the provider received them."""
+    if name == "sendgrid":
+        return {k.removeprefix("%recipient.").removesuffix("%"): v for k, v in last["first_substitutions"].items()}
+    field = {
+        "sparkpost": "first_substitutions",
+        "mailjet": "first_variables",
+        "unisender_go": "first_substitutions",
+    }[name]
+    return dict(last[field])
+
+
+@pytest.mark.parametrize("name", MERGERS)
+def test_a_merging_provider_gets_one_call_per_batch_with_each_readers_values(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    merger(settings, fake_provider, name)
+    settings.NEWSROOM_BATCH_SIZE = 3
+
+    send = send_to(5, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert send.status == SendStatus.DONE
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (2, 5, 0)  # 3 + 2, one call each
+    last = stats["last_request"]
+    assert last["api"] == name and OWN_TAGS[name] in last["html_tags"]
+    values = _values(name, last)
+    assert values["unsubscribe_url"].startswith("http") and values["unsubscribe_url"] != OWN_TAGS[name]
+    assert statuses(send) == {DeliveryStatus.SENT: 5}
+    assert all(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+
+
+@pytest.mark.parametrize("name", MERGERS)
+def test_a_merging_provider_429_retries_the_batch_and_sends_everyone_once(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    merger(settings, fake_provider, name)
+    fake_provider.set_mode(status=429, requests=1, retry_after=1)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert stats["failed_requests"] == {"429": 1}
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (2, 3, 0)
+    assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+@pytest.mark.parametrize("name", ["mailjet", "mandrill", "unisender_go"])
+def test_a_provider_that_answers_per_recipient_fails_the_refused_reader_alone(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    merger(settings, fake_provider, name)
+    fake_provider.set_mode(reject_address="gone@example.org")
+
+    send = send_to(2, django_capture_on_commit_callbacks, also=("gone@example.org",))
+
+    assert fake_provider.stats()["requests"] == (3 if name == "mandrill" else 1)  # Mandrill: one per reader
+    gone = Delivery.objects.get(send=send, email="gone@example.org")
+    assert gone.status == DeliveryStatus.FAILED and gone.error.startswith("The provider answered")
+    assert statuses(send) == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1}
+
+
+@pytest.mark.parametrize("name", ["sendgrid", "sparkpost"])
+def test_a_provider_that_refuses_the_whole_request_fails_the_batch_with_its_reason(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    merger(settings, fake_provider, name)
+    fake_provider.set_mode(reject_address="gone@example.org", message="Invalid recipient gone@example.org")
+
+    send = send_to(1, django_capture_on_commit_callbacks, also=("gone@example.org",))
+
+    rows = list(Delivery.objects.filter(send=send))
+    assert {r.status for r in rows} == {DeliveryStatus.FAILED}
+    assert all("Invalid recipient gone@example.org" in r.error for r in rows)
+
+
+def test_mandrill_gets_one_message_per_reader_merged_here_with_its_own_headers(
+    settings: Any, eager: None, fake_provider: FakeProviderClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    merger(settings, fake_provider, "mandrill")
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (3, 3, 0)
+    assert stats["last_request"]["html_tags"] == []  # every value merged before sending
+    ids = set(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+    assert len(ids) == 3 and statuses(send) == {DeliveryStatus.SENT: 3}
