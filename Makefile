@@ -73,6 +73,7 @@ bench: install-dev
 	$(PY) -m bench.engagement
 	$(PY) -m bench.ratelimit
 	$(PY) -m bench.budget
+	$(PY) -m bench.providers
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .tools

@@ -10,8 +10,9 @@ and Resend, it answers a request whose idempotency key it has seen with the
 first answer, without sending again.
 
 Control API (JSON):
-- GET  /_stats     counters, duplicates, first/last acceptance times, and ``accepts``: one
-                   [unix time, recipients] pair per accepted request (the rate a limit let through)
+- GET  /_stats     counters, duplicates, first/last acceptance times, ``accepts``: one
+                   [unix time, recipients] pair per accepted request (the rate a limit let through),
+                   and ``request_bytes``, the bodies of all send requests
 - GET  /_accepted  the accepted addresses (lower-cased), sorted
 - POST /_reset     forget everything, back to answering 200
 - POST /_mode      set a failure mode, e.g.
@@ -107,6 +108,7 @@ class Stats:
     idempotency_keys: list[str] = field(default_factory=list)
     last_request: dict[str, Any] = field(default_factory=dict)
     accepts: list[tuple[float, int]] = field(default_factory=list)
+    request_bytes: int = 0  # bodies of every send request, as received (bench/providers.py)
 
 
 class FakeProviderState:
@@ -160,6 +162,10 @@ class FakeProviderState:
                 self.stats.failed_requests[400] = self.stats.failed_requests.get(400, 0) + 1
                 return 400, self.mode.reject_message, 0.0, False
             return 200, "", self.mode.take_slow(), False
+
+    def count_bytes(self, size: int) -> None:
+        with self.lock:
+            self.stats.request_bytes += size
 
     def rejected(self, address: str) -> bool:
         with self.lock:
@@ -218,6 +224,7 @@ class FakeProviderState:
                 "idempotency_keys": list(s.idempotency_keys[-MAX_DUPLICATES_LISTED:]),
                 "last_request": s.last_request,
                 "accepts": list(s.accepts),
+                "request_bytes": s.request_bytes,
             }
 
     def accepted(self) -> list[str]:
@@ -349,6 +356,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.lower()
         body = self._read_body()
         state = self.server.state
+        if not path.startswith("/_"):
+            state.count_bytes(len(body))
         if path == "/_reset":
             state.reset()
             self._answer(200, {"ok": True})
