@@ -46,6 +46,11 @@ DAY_KEY_SECONDS = 3 * 86400
 # A wait longer than this is not a task countdown (the broker would hold it): the batch is
 # left due at that time in the database, and recovery enqueues it then.
 TASK_WAIT_MAX_SECONDS = 30.0
+# A batch whose turn in the budget comes within this many seconds takes it now and its worker
+# waits for it (budget_take's ``reserve``). Without it, each batch came back when the bucket
+# would have refilled, and every wake-up's lateness (the task's timer, its queries) added up
+# from batch to batch: the whole send took 10-36% longer than the cap allows (bench/ratelimit.py).
+RESERVE_SECONDS = 2.0
 
 
 # --- what is in force ---------------------------------------------------------------
@@ -222,14 +227,18 @@ class Grant:
 
 
 # KEYS: the buckets (a hash), the day's counter, the penalty (a hash).
-# ARGV: cost, the day's cap (-1: none), the counter's lifetime, then (name, rate per second, burst) per window.
-# Returns {granted, wait}: wait "-1" when the day's cap is spent. Time is Redis's own clock,
-# the same for every machine.
+# ARGV: cost, the day's cap (-1: none), the counter's lifetime, the reservation horizon in
+# seconds, then (name, rate per second, burst) per window.
+# Returns {granted, wait}: granted 0 and wait "-1" when the day's cap is spent; granted 0 and a
+# wait: come back then; granted and a wait (a reservation): the tokens are taken now for a
+# send at now + wait, the buckets going below zero so the next taker queues behind it.
+# Time is Redis's own clock, the same for every machine.
 _TAKE = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) + tonumber(now_t[2]) / 1000000
 local want = tonumber(ARGV[1])
 local day_cap = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[4])
 local until_ts = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
 if until_ts > now then return {0, tostring(until_ts - now)} end
 local factor = tonumber(redis.call('HGET', KEYS[3], 'factor') or '1')
@@ -238,14 +247,14 @@ if day_cap >= 0 then
   if used >= day_cap then return {0, '-1'} end
   want = math.min(want, day_cap - used)
 end
-local n = (#ARGV - 3) / 3
-for i = 0, n - 1 do want = math.min(want, tonumber(ARGV[6 + 3 * i])) end
+local n = (#ARGV - 4) / 3
+for i = 0, n - 1 do want = math.min(want, tonumber(ARGV[7 + 3 * i])) end
 local wait = 0
 local tokens = {}
 for i = 0, n - 1 do
-  local name = ARGV[4 + 3 * i]
-  local rate = tonumber(ARGV[5 + 3 * i]) * factor
-  local burst = tonumber(ARGV[6 + 3 * i])
+  local name = ARGV[5 + 3 * i]
+  local rate = tonumber(ARGV[6 + 3 * i]) * factor
+  local burst = tonumber(ARGV[7 + 3 * i])
   local stored = redis.call('HMGET', KEYS[1], name, name .. ':ts')
   local t = burst
   if stored[1] then
@@ -254,9 +263,9 @@ for i = 0, n - 1 do
   tokens[i] = t
   if t < want then wait = math.max(wait, (want - t) / rate) end
 end
-if wait > 0 then return {0, tostring(wait)} end
+if wait > reserve then return {0, tostring(wait - reserve)} end
 for i = 0, n - 1 do
-  local name = ARGV[4 + 3 * i]
+  local name = ARGV[5 + 3 * i]
   redis.call('HSET', KEYS[1], name, tostring(tokens[i] - want), name .. ':ts', tostring(now))
 end
 redis.call('EXPIRE', KEYS[1], 90000)
@@ -264,7 +273,7 @@ if day_cap >= 0 then
   redis.call('INCRBY', KEYS[2], want)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-return {want, '0'}
+return {want, tostring(wait)}
 """
 
 # KEYS: the penalty hash. ARGV: seconds to stop, factor, seconds the factor lasts.
@@ -294,15 +303,19 @@ def _redis() -> Any:
     return _clients[url]
 
 
-def budget_take(cost: int, *, limits: Limits | None = None) -> Grant:
-    """Take up to ``cost`` messages from the shared budget now, or learn how long to wait."""
+def budget_take(cost: int, *, limits: Limits | None = None, reserve: float = 0.0) -> Grant:
+    """Take up to ``cost`` messages from the shared budget now, or learn how long to wait.
+
+    ``reserve``: when the budget has them within that many seconds, they are taken now and
+    the grant says when they may go (``wait``): the batch holds its turn instead of coming
+    back to ask, so the batches go at the budget's own pace, however late each worker wakes."""
     limits = limits or limits_in_force()
     today = timezone.localdate()
     day_cap = limits.day_cap(today)
     if cost <= 0 or (not limits.caps() and day_cap is None and not _penalized(limits)):
         return Grant(granted=max(cost, 0))
     burst = batch_size(limits)
-    argv: list[Any] = [cost, -1 if day_cap is None else day_cap, DAY_KEY_SECONDS]
+    argv: list[Any] = [cost, -1 if day_cap is None else day_cap, DAY_KEY_SECONDS, max(0.0, reserve)]
     for name, seconds, cap in limits.caps():
         argv += [name, cap / seconds, min(burst, cap)]
     if settings.REDIS_URL:
@@ -364,13 +377,13 @@ class _LocalBudget:
             if self.until > now:
                 return 0, self.until - now
             factor = PENALTY_FACTOR if now < self.factor_until else 1.0
-            want, day_cap = int(argv[0]), int(argv[1])
+            want, day_cap, reserve = int(argv[0]), int(argv[1]), float(argv[3])
             if day_cap >= 0:
                 used = self.counters.get(keys[1], 0)
                 if used >= day_cap:
                     return 0, -1.0
                 want = min(want, day_cap - used)
-            windows = [argv[i : i + 3] for i in range(3, len(argv), 3)]
+            windows = [argv[i : i + 3] for i in range(4, len(argv), 3)]
             want = min([want, *(int(burst) for _, _, burst in windows)])
             tokens, wait = {}, 0.0
             for name, rate, burst in windows:
@@ -378,13 +391,13 @@ class _LocalBudget:
                 tokens[name] = min(float(burst), stored + (now - at) * rate * factor)
                 if tokens[name] < want:
                     wait = max(wait, (want - tokens[name]) / (rate * factor))
-            if wait > 0:
-                return 0, wait
+            if wait > reserve:
+                return 0, wait - reserve
             for name, left in tokens.items():
                 self.buckets[name] = (left - want, now)
             if day_cap >= 0:
                 self.counters[keys[1]] = self.counters.get(keys[1], 0) + want
-            return want, 0.0
+            return want, wait
 
 
 _LOCAL = _LocalBudget()

@@ -178,9 +178,11 @@ def send_one_by_one(
     out, or that leaves one message in doubt, stops the batch: the rest go back
     to the queue.
 
-    A backend that takes many messages in one request (``strategy.messages_per_call``)
-    gets them all at once: see send_messages_in_one_call."""
-    if strategy.messages_per_call:
+    A backend that takes many messages in one request (``strategy.messages_per_call`` and
+    a ``send_batch`` method) gets them all at once: see send_messages_in_one_call. Another
+    backend set for the provider (anymail's test backend, say) sends them one by one."""
+    backend = get_connection()
+    if strategy.messages_per_call and hasattr(backend, "send_batch"):
         return send_messages_in_one_call(
             strategy,
             rendered,
@@ -189,9 +191,9 @@ def send_one_by_one(
             posting=posting,
             metadata=metadata,
             message_key=message_key,
+            backend=backend,
         )
     results = Results()
-    backend = get_connection()
     try:
         backend.open()
     except SEND_ERRORS as exc:
@@ -245,6 +247,7 @@ def send_messages_in_one_call(
     posting: Callable[[], None] = _nothing,
     metadata: dict[str, str] | None = None,
     message_key: Callable[[int], str] | None = None,
+    backend: Any = None,
 ) -> Results:
     """Each reader's own message, all in one request (delivery.backends.MessageBatchBackend).
 
@@ -264,7 +267,7 @@ def send_messages_in_one_call(
             for r in recipients
         ]
         key = "newsroom/batch/" + hashlib.sha256(",".join(keys).encode()).hexdigest()
-    backend: Any = get_connection()
+    backend = backend if backend is not None else get_connection()
     if not hasattr(backend, "send_batch"):
         raise ImproperlyConfigured(f"{backend.__class__.__name__} cannot send many messages in one call.")
     try:
@@ -278,7 +281,14 @@ def send_messages_in_one_call(
         good = [r for r in recipients if r not in bad]
         if bad and good:
             again = send_messages_in_one_call(
-                strategy, rendered, good, send_id=send_id, posting=posting, metadata=metadata, message_key=message_key
+                strategy,
+                rendered,
+                good,
+                send_id=send_id,
+                posting=posting,
+                metadata=metadata,
+                message_key=message_key,
+                backend=backend,
             )
             return _merged(results, again)
         results.put([r.delivery_id for r in good], Judgement(Verdict.FAILED, reason_of(exc)))

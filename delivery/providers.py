@@ -192,18 +192,14 @@ def _message(subject: str, text: str, html: str, to: list[str]) -> EmailMultiAlt
 # HTML part gets values already escaped (html_merge_fields), so the provider must insert
 # them as they are: SparkPost's triple braces do not escape (double braces would escape
 # the HTML part again); SendGrid's substitutions are plain text replacement of whatever
-# string we name (anymail's merge_field_format); Mandrill's "mailchimp" merge language
-# replaces *|KEY|* (used for one message per reader, merged here); Mailjet's template
-# language (TemplateLanguage on) {{var:key}}; Unisender Go's "simple" engine {{key}}.
+# string we name (anymail's merge_field_format); Mailjet's template language
+# (TemplateLanguage on) {{var:key}}; Unisender Go's "simple" engine {{key}}. (Mandrill's
+# copies are merged here, one per reader, so it never sees a merge tag of ours.)
 def sparkpost_tag(key: str) -> str:
     return "{{{" + key + "}}}"
 
 
 SENDGRID_MERGE_FIELD_FORMAT = "%recipient.{}%"
-
-
-def mandrill_tag(key: str) -> str:
-    return f"*|{key}|*"
 
 
 def mailjet_tag(key: str) -> str:
@@ -229,7 +225,7 @@ STRATEGIES: dict[str, ProviderStrategy] = {
     "sparkpost": ProviderStrategy("sparkpost", mailgun_tag, batch=True, batch_tag=sparkpost_tag),
     # Mandrill merges values but not per-recipient headers (anymail: "Mandrill does not support
     # merge_headers"), and each reader needs their own List-Unsubscribe: one message per reader.
-    "mandrill": ProviderStrategy("mandrill", mandrill_tag, batch=False),
+    "mandrill": ProviderStrategy("mandrill", mailgun_tag, batch=False),
     "mailjet": ProviderStrategy("mailjet", mailjet_tag, batch=True, esp_extra={"Globals": {"TemplateLanguage": True}}),
     "unisender_go": ProviderStrategy(
         "unisender_go",

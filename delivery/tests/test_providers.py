@@ -4,6 +4,9 @@ SMTP server (testing/fakesmtp.py), both in threads of this process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -488,3 +491,27 @@ def test_mandrill_gets_one_message_per_reader_merged_here_with_its_own_headers(
     assert stats["last_request"]["html_tags"] == []  # every value merged before sending
     ids = set(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
     assert len(ids) == 3 and statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"ANYMAIL_PROVIDER": "sparkpost"}, "ANYMAIL_PROVIDER=sparkpost needs ANYMAIL_API_KEY."),
+        ({"ANYMAIL_PROVIDER": "mailjet", "ANYMAIL_API_KEY": "k"}, "mailjet needs ANYMAIL_SECRET_KEY"),
+        ({"ANYMAIL_PROVIDER": "unisender_go", "ANYMAIL_API_KEY": "k"}, "unisender_go needs ANYMAIL_API_URL"),
+        (
+            {"ANYMAIL_PROVIDER": "resend", "ANYMAIL_API_KEY": "k", "NEWSROOM_BATCH_SIZE": "500"},
+            "NEWSROOM_BATCH_SIZE=500 is more than resend takes in one call (100)",
+        ),
+    ],
+)
+def test_an_added_provider_missing_a_setting_stops_start_up_with_what_to_fix(
+    variables: dict[str, str], message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYMAIL_", "NEWSROOM_BATCH"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "newsroom.settings", **variables})
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert message in done.stderr
