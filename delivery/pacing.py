@@ -10,7 +10,9 @@ configured provider, or, when an operator saved one, the provider's
 hour) plus a counter for the calendar day (publication's zone), all in one Lua
 script so that the check and the take are one atomic step in Redis, for all
 workers together. Each bucket holds at most one batch, so over any window the
-provider gets at most its cap plus one batch. The day's counter carries the
+provider gets at most its cap plus one batch. A batch whose turn comes within
+RESERVE_SECONDS reserves it: its tokens are taken now (the buckets go below zero,
+so the next taker queues behind it) and it is posted at its turn. The day's counter carries the
 warm-up: a batch larger than what is left today is granted in part, and the rest
 waits for tomorrow. A provider's 429 with Retry-After stops the budget for that
 long and halves the rates for ten minutes (:func:`budget_penalize`).
