@@ -2,8 +2,13 @@
 SendGrid, SparkPost, Mandrill, Mailjet and Unisender Go.
 
 anymail's real backends talk to it when their API URL points here
-(ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun and Brevo,
-http://127.0.0.1:<port>/ for Postmark and Resend). It keeps no message bodies: it
+(ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun and Brevo, .../v3/ for
+SendGrid, .../api/v1/ for SparkPost, .../api/1.0/ for Mandrill, .../v3.1/ for
+Mailjet, .../en/transactional/api/v1/ for Unisender Go, http://127.0.0.1:<port>/
+for Postmark and Resend). Where the real API answers per message or recipient
+(Postmark's and Resend's batches, Mandrill, Mailjet, Unisender Go), the rejected
+address of ``/_mode`` refuses its own message or recipient in that API's words and
+the rest are accepted; elsewhere it refuses the request. It keeps no message bodies: it
 counts requests, accepted messages and recipients, and remembers one key per
 accepted recipient (send id + address) to count duplicates. Like the real Brevo
 and Resend, it answers a request whose idempotency key it has seen with the
