@@ -330,6 +330,37 @@ def budget_take(cost: int, *, limits: Limits | None = None, reserve: float = 0.0
     return Grant(granted=granted, wait=wait)
 
 
+# KEYS: the provider's next posting time. ARGV: the seconds this batch's share of the rate takes.
+# Returns the seconds this batch waits before posting. Redis's clock, as in _TAKE.
+_SPACE = """
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) + tonumber(now_t[2]) / 1000000
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(at + tonumber(ARGV[1])), 'EX', 3600)
+return tostring(at - now)
+"""
+
+
+def post_wait(count: int, *, limits: Limits | None = None) -> float:
+    """Seconds to wait before posting ``count`` messages, so that posts of all workers are at
+    least their share of the per-second cap apart (``count`` / the cap).
+
+    The budget spaces the turns; this spaces the posts themselves. A batch that took longer
+    to build than its turn allowed (the first batches of a send, each worker building at
+    once on a busy machine) would otherwise reach the provider right behind the one before
+    it, and a second could get more than its cap plus one batch."""
+    limits = limits or limits_in_force()
+    if not limits.per_second or count <= 0:
+        return 0.0  # the per-second cap is the one a burst of posts can break; longer windows are the budget's
+    gap = count / limits.per_second
+    if settings.REDIS_URL:
+        key = f"newsroom:budget:{limits.provider}:next_post"
+        wait = float(_redis().eval(_SPACE, 1, key, gap))
+    else:
+        wait = _LOCAL.space(gap)
+    return min(max(0.0, wait), RESERVE_SECONDS)  # never holds a claimed batch longer than a reservation
+
+
 def _penalized(limits: Limits) -> bool:
     if settings.REDIS_URL:
         return bool(_redis().exists(_keys(limits.provider, timezone.localdate())[2]))
@@ -364,6 +395,15 @@ class _LocalBudget:
     counters: dict[str, int] = field(default_factory=dict)
     until: float = 0.0
     factor_until: float = 0.0
+
+    next_post: float = 0.0
+
+    def space(self, gap: float) -> float:
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_post)
+            self.next_post = at + gap
+            return at - now
 
     def penalty_active(self) -> bool:
         return time.monotonic() < self.factor_until

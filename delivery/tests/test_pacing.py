@@ -261,3 +261,14 @@ def test_a_reservation_takes_the_next_turn_now_and_says_when_it_may_go(settings:
     # Beyond the horizon nothing is taken: come back when the turn is within it.
     assert far.granted == 0 and 0.8 < far.wait <= 0.9
     assert pacing.budget_take(10, limits=rule, reserve=2.0).wait <= 1.5  # the refused one took no turn
+
+
+def test_posts_are_spaced_by_their_share_of_the_per_second_cap(settings: Any) -> None:
+    rule = limits(per_second=20)
+
+    waits = [pacing.post_wait(10, limits=rule) for _ in range(3)]
+
+    # Ten messages are half a second of a 20-a-second cap: each post waits for the one before.
+    assert waits[0] == 0.0
+    assert 0.4 < waits[1] <= 0.5 and 0.9 < waits[2] <= 1.0
+    assert pacing.post_wait(10, limits=limits(per_hour=30)) == 0.0  # only the per-second cap spaces posts
