@@ -74,6 +74,7 @@ bench: install-dev
 	$(PY) -m bench.zones
 	$(PY) -m bench.ratelimit
 	$(PY) -m bench.budget
+	$(PY) -m bench.providers
 
 # A large publication (a million readers, ten million events; BENCH_SCALE=0.1 for a tenth) and every
 # admin and public page timed on it. Builds in about 5 minutes here, then times the pages; see docs/benchmarks.md.

@@ -10,7 +10,9 @@ configured provider, or, when an operator saved one, the provider's
 hour) plus a counter for the calendar day (publication's zone), all in one Lua
 script so that the check and the take are one atomic step in Redis, for all
 workers together. Each bucket holds at most one batch, so over any window the
-provider gets at most its cap plus one batch. The day's counter carries the
+provider gets at most its cap plus one batch. A batch whose turn comes within
+RESERVE_SECONDS reserves it: its tokens are taken now (the buckets go below zero,
+so the next taker queues behind it) and it is posted at its turn. The day's counter carries the
 warm-up: a batch larger than what is left today is granted in part, and the rest
 waits for tomorrow. A provider's 429 with Retry-After stops the budget for that
 long and halves the rates for ten minutes (:func:`budget_penalize`).
@@ -46,6 +48,11 @@ DAY_KEY_SECONDS = 3 * 86400
 # A wait longer than this is not a task countdown (the broker would hold it): the batch is
 # left due at that time in the database, and recovery enqueues it then.
 TASK_WAIT_MAX_SECONDS = 30.0
+# A batch whose turn in the budget comes within this many seconds takes it now and its worker
+# waits for it (budget_take's ``reserve``). Without it, each batch came back when the bucket
+# would have refilled, and every wake-up's lateness (the task's timer, its queries) added up
+# from batch to batch: the whole send took 10-36% longer than the cap allows (bench/ratelimit.py).
+RESERVE_SECONDS = 2.0
 
 
 # --- what is in force ---------------------------------------------------------------
@@ -222,14 +229,18 @@ class Grant:
 
 
 # KEYS: the buckets (a hash), the day's counter, the penalty (a hash).
-# ARGV: cost, the day's cap (-1: none), the counter's lifetime, then (name, rate per second, burst) per window.
-# Returns {granted, wait}: wait "-1" when the day's cap is spent. Time is Redis's own clock,
-# the same for every machine.
+# ARGV: cost, the day's cap (-1: none), the counter's lifetime, the reservation horizon in
+# seconds, then (name, rate per second, burst) per window.
+# Returns {granted, wait}: granted 0 and wait "-1" when the day's cap is spent; granted 0 and a
+# wait: come back then; granted and a wait (a reservation): the tokens are taken now for a
+# send at now + wait, the buckets going below zero so the next taker queues behind it.
+# Time is Redis's own clock, the same for every machine.
 _TAKE = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) + tonumber(now_t[2]) / 1000000
 local want = tonumber(ARGV[1])
 local day_cap = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[4])
 local until_ts = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
 if until_ts > now then return {0, tostring(until_ts - now)} end
 local factor = tonumber(redis.call('HGET', KEYS[3], 'factor') or '1')
@@ -238,14 +249,14 @@ if day_cap >= 0 then
   if used >= day_cap then return {0, '-1'} end
   want = math.min(want, day_cap - used)
 end
-local n = (#ARGV - 3) / 3
-for i = 0, n - 1 do want = math.min(want, tonumber(ARGV[6 + 3 * i])) end
+local n = (#ARGV - 4) / 3
+for i = 0, n - 1 do want = math.min(want, tonumber(ARGV[7 + 3 * i])) end
 local wait = 0
 local tokens = {}
 for i = 0, n - 1 do
-  local name = ARGV[4 + 3 * i]
-  local rate = tonumber(ARGV[5 + 3 * i]) * factor
-  local burst = tonumber(ARGV[6 + 3 * i])
+  local name = ARGV[5 + 3 * i]
+  local rate = tonumber(ARGV[6 + 3 * i]) * factor
+  local burst = tonumber(ARGV[7 + 3 * i])
   local stored = redis.call('HMGET', KEYS[1], name, name .. ':ts')
   local t = burst
   if stored[1] then
@@ -254,9 +265,9 @@ for i = 0, n - 1 do
   tokens[i] = t
   if t < want then wait = math.max(wait, (want - t) / rate) end
 end
-if wait > 0 then return {0, tostring(wait)} end
+if wait > reserve then return {0, tostring(wait - reserve)} end
 for i = 0, n - 1 do
-  local name = ARGV[4 + 3 * i]
+  local name = ARGV[5 + 3 * i]
   redis.call('HSET', KEYS[1], name, tostring(tokens[i] - want), name .. ':ts', tostring(now))
 end
 redis.call('EXPIRE', KEYS[1], 90000)
@@ -264,7 +275,7 @@ if day_cap >= 0 then
   redis.call('INCRBY', KEYS[2], want)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-return {want, '0'}
+return {want, tostring(wait)}
 """
 
 # KEYS: the penalty hash. ARGV: seconds to stop, factor, seconds the factor lasts.
@@ -294,15 +305,19 @@ def _redis() -> Any:
     return _clients[url]
 
 
-def budget_take(cost: int, *, limits: Limits | None = None) -> Grant:
-    """Take up to ``cost`` messages from the shared budget now, or learn how long to wait."""
+def budget_take(cost: int, *, limits: Limits | None = None, reserve: float = 0.0) -> Grant:
+    """Take up to ``cost`` messages from the shared budget now, or learn how long to wait.
+
+    ``reserve``: when the budget has them within that many seconds, they are taken now and
+    the grant says when they may go (``wait``): the batch holds its turn instead of coming
+    back to ask, so the batches go at the budget's own pace, however late each worker wakes."""
     limits = limits or limits_in_force()
     today = timezone.localdate()
     day_cap = limits.day_cap(today)
     if cost <= 0 or (not limits.caps() and day_cap is None and not _penalized(limits)):
         return Grant(granted=max(cost, 0))
     burst = batch_size(limits)
-    argv: list[Any] = [cost, -1 if day_cap is None else day_cap, DAY_KEY_SECONDS]
+    argv: list[Any] = [cost, -1 if day_cap is None else day_cap, DAY_KEY_SECONDS, max(0.0, reserve)]
     for name, seconds, cap in limits.caps():
         argv += [name, cap / seconds, min(burst, cap)]
     if settings.REDIS_URL:
@@ -313,6 +328,37 @@ def budget_take(cost: int, *, limits: Limits | None = None) -> Grant:
     if wait < 0:
         return Grant(granted=0, wait=seconds_to_tomorrow(), tomorrow=True)
     return Grant(granted=granted, wait=wait)
+
+
+# KEYS: the provider's next posting time. ARGV: the seconds this batch's share of the rate takes.
+# Returns the seconds this batch waits before posting. Redis's clock, as in _TAKE.
+_SPACE = """
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) + tonumber(now_t[2]) / 1000000
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(at + tonumber(ARGV[1])), 'EX', 3600)
+return tostring(at - now)
+"""
+
+
+def post_wait(count: int, *, limits: Limits | None = None) -> float:
+    """Seconds to wait before posting ``count`` messages, so that posts of all workers are at
+    least their share of the per-second cap apart (``count`` / the cap).
+
+    The budget spaces the turns; this spaces the posts themselves. A batch that took longer
+    to build than its turn allowed (the first batches of a send, each worker building at
+    once on a busy machine) would otherwise reach the provider right behind the one before
+    it, and a second could get more than its cap plus one batch."""
+    limits = limits or limits_in_force()
+    if not limits.per_second or count <= 0:
+        return 0.0  # the per-second cap is the one a burst of posts can break; longer windows are the budget's
+    gap = count / limits.per_second
+    if settings.REDIS_URL:
+        key = f"newsroom:budget:{limits.provider}:next_post"
+        wait = float(_redis().eval(_SPACE, 1, key, gap))
+    else:
+        wait = _LOCAL.space(gap)
+    return min(max(0.0, wait), RESERVE_SECONDS)  # never holds a claimed batch longer than a reservation
 
 
 def _penalized(limits: Limits) -> bool:
@@ -350,6 +396,15 @@ class _LocalBudget:
     until: float = 0.0
     factor_until: float = 0.0
 
+    next_post: float = 0.0
+
+    def space(self, gap: float) -> float:
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_post)
+            self.next_post = at + gap
+            return at - now
+
     def penalty_active(self) -> bool:
         return time.monotonic() < self.factor_until
 
@@ -364,13 +419,13 @@ class _LocalBudget:
             if self.until > now:
                 return 0, self.until - now
             factor = PENALTY_FACTOR if now < self.factor_until else 1.0
-            want, day_cap = int(argv[0]), int(argv[1])
+            want, day_cap, reserve = int(argv[0]), int(argv[1]), float(argv[3])
             if day_cap >= 0:
                 used = self.counters.get(keys[1], 0)
                 if used >= day_cap:
                     return 0, -1.0
                 want = min(want, day_cap - used)
-            windows = [argv[i : i + 3] for i in range(3, len(argv), 3)]
+            windows = [argv[i : i + 3] for i in range(4, len(argv), 3)]
             want = min([want, *(int(burst) for _, _, burst in windows)])
             tokens, wait = {}, 0.0
             for name, rate, burst in windows:
@@ -378,13 +433,13 @@ class _LocalBudget:
                 tokens[name] = min(float(burst), stored + (now - at) * rate * factor)
                 if tokens[name] < want:
                     wait = max(wait, (want - tokens[name]) / (rate * factor))
-            if wait > 0:
-                return 0, wait
+            if wait > reserve:
+                return 0, wait - reserve
             for name, left in tokens.items():
                 self.buckets[name] = (left - want, now)
             if day_cap >= 0:
                 self.counters[keys[1]] = self.counters.get(keys[1], 0) + want
-            return want, 0.0
+            return want, wait
 
 
 _LOCAL = _LocalBudget()

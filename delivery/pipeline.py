@@ -24,6 +24,7 @@ import contextlib
 import datetime
 import math
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -400,9 +401,13 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
         if grant is not None and not grant.granted:
             claims.batch_wait(send_id=send_id, batch=batch, seconds=grant.wait)
             return BatchOutcome(wait=grant.wait)
+        # A reserved turn in the budget (pacing.RESERVE_SECONDS at most): the batch is claimed and
+        # built now, and waits for its turn right before the provider call (_send_rows).
+        turn = time.monotonic() + grant.wait if grant is not None and grant.wait > 0 else None
+        paced = grant is not None and bool(grant.granted)
         rows = claims.batch_claim(send_id=send_id, batch=batch, limit=grant.granted if grant else None)
         if rows:
-            outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt)
+            outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt, turn=turn, paced=paced)
             if outcome is not None:
                 return outcome
         elif not Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.QUEUED).exists():
@@ -420,15 +425,22 @@ def _budget(send: Send, batch: int) -> pacing.Grant | None:
     open_rows = Delivery.objects.filter(
         send_id=send.pk, batch=batch, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
     ).count()
-    return pacing.budget_take(open_rows) if open_rows else None
+    return pacing.budget_take(open_rows, reserve=pacing.RESERVE_SECONDS) if open_rows else None
 
 
 def _send_and_record(
-    send: Send, batch: int, strategy: ProviderStrategy, rows: list[claims.Row], *, final_attempt: bool
+    send: Send,
+    batch: int,
+    strategy: ProviderStrategy,
+    rows: list[claims.Row],
+    *,
+    final_attempt: bool,
+    turn: float | None = None,
+    paced: bool = False,
 ) -> BatchOutcome | None:
     """Send the claimed rows and record the answers, the batch queued again if some are to be
     retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
-    results = _send_rows(send, batch, strategy, rows)
+    results = _send_rows(send, batch, strategy, rows, turn=turn, paced=paced)
     if results.retry_after is not None:
         pacing.budget_penalize(results.retry_after)
     with transaction.atomic():
@@ -447,14 +459,28 @@ def _send_and_record(
     return None
 
 
-def _send_rows(send: Send, batch: int, strategy: ProviderStrategy, rows: list[claims.Row]) -> posting.Results:
-    """Build the claimed readers' recipients and the send's email, then post them."""
+def _send_rows(
+    send: Send,
+    batch: int,
+    strategy: ProviderStrategy,
+    rows: list[claims.Row],
+    *,
+    turn: float | None = None,
+    paced: bool = False,
+) -> posting.Results:
+    """Build the claimed readers' recipients and the send's email, then post them: not before
+    ``turn`` (a time.monotonic() value: the batch's reserved turn in the budget), and, when
+    ``paced``, at least its share of the rate after the last post of any worker."""
     ids = [r.delivery_id for r in rows]
     try:
         rendered = recipients.rendered_for(send, strategy.merge_tag)  # first: it stores the link table
         readers = recipients.recipients_for(send, rows, strategy)
 
         def begin_posting() -> None:
+            if turn is not None:
+                time.sleep(max(0.0, turn - time.monotonic()))
+            if paced:
+                time.sleep(pacing.post_wait(len(rows)))
             claims.batch_posting(send_id=send.pk, batch=batch)
 
         if strategy.batch:

@@ -176,9 +176,24 @@ def send_one_by_one(
 
     A reader the provider refuses fails alone; an error that says nothing went
     out, or that leaves one message in doubt, stops the batch: the rest go back
-    to the queue."""
-    results = Results()
+    to the queue.
+
+    A backend that takes many messages in one request (``strategy.messages_per_call`` and
+    a ``send_batch`` method) gets them all at once: see send_messages_in_one_call. Another
+    backend set for the provider (anymail's test backend, say) sends them one by one."""
     backend = get_connection()
+    if strategy.messages_per_call and hasattr(backend, "send_batch"):
+        return send_messages_in_one_call(
+            strategy,
+            rendered,
+            recipients,
+            send_id=send_id,
+            posting=posting,
+            metadata=metadata,
+            message_key=message_key,
+            backend=backend,
+        )
+    results = Results()
     try:
         backend.open()
     except SEND_ERRORS as exc:
@@ -220,6 +235,71 @@ def send_one_by_one(
     finally:
         with contextlib.suppress(Exception):
             backend.close()
+    return results
+
+
+def send_messages_in_one_call(
+    strategy: ProviderStrategy,
+    rendered: RenderedEmail,
+    recipients: list[Recipient],
+    *,
+    send_id: int,
+    posting: Callable[[], None] = _nothing,
+    metadata: dict[str, str] | None = None,
+    message_key: Callable[[int], str] | None = None,
+    backend: Any = None,
+) -> Results:
+    """Each reader's own message, all in one request (delivery.backends.MessageBatchBackend).
+
+    The request as a whole is judged as ``send_in_one_call``'s is (an error, a 429, no
+    answer); the provider's answer for each message then sends or fails its reader alone.
+    An idempotent provider gets one key for the batch, made from the rows' own keys, so
+    a retry of the same rows repeats the same request under the same key."""
+    results = Results()
+    common = common_metadata(send_id) if metadata is None else metadata
+    messages = [strategy.build_one(rendered, r, headers=common_headers(), metadata=common) for r in recipients]
+    key = ""
+    if strategy.idempotency == Idempotency.HTTP_HEADER:
+        keys = [
+            message_key(r.delivery_id)
+            if message_key is not None
+            else message_idempotency_key(send_id=send_id, delivery_id=r.delivery_id)
+            for r in recipients
+        ]
+        key = "newsroom/batch/" + hashlib.sha256(",".join(keys).encode()).hexdigest()
+    backend = backend if backend is not None else get_connection()
+    if not hasattr(backend, "send_batch"):
+        raise ImproperlyConfigured(f"{backend.__class__.__name__} cannot send many messages in one call.")
+    try:
+        posting()
+        reasons = backend.send_batch(messages, idempotency_key=key)
+    except AnymailInvalidAddress as exc:
+        # Refused before any request: fail the bad addresses, send the others.
+        bad = _invalid(recipients)
+        for r in bad:
+            results.failed[r.delivery_id] = f"{r.email!r} is not a valid email address."
+        good = [r for r in recipients if r not in bad]
+        if bad and good:
+            again = send_messages_in_one_call(
+                strategy,
+                rendered,
+                good,
+                send_id=send_id,
+                posting=posting,
+                metadata=metadata,
+                message_key=message_key,
+                backend=backend,
+            )
+            return _merged(results, again)
+        results.put([r.delivery_id for r in good], Judgement(Verdict.FAILED, reason_of(exc)))
+    except SEND_ERRORS as exc:
+        results.put([r.delivery_id for r in recipients], judge(exc, idempotent=strategy.idempotent))
+        results.retry_after = retry_after(exc)
+    else:
+        for r, message, refused in zip(recipients, messages, reasons, strict=True):
+            _read_statuses(message, [r], results)
+            if r.delivery_id in results.failed and refused:
+                results.failed[r.delivery_id] = next(iter(refused.values()))[:REASON_LIMIT]
     return results
 
 

@@ -7,19 +7,28 @@ idempotency key, if it accepts one.
 
 Which providers batch, as anymail 15 implements them:
 
-- Mailgun and Brevo take ``merge_data`` substitutions in an ordinary message.
+- Mailgun, Brevo, SendGrid, SparkPost, Mailjet and Unisender Go take
+  ``merge_data`` substitutions and per-reader headers in an ordinary message
+  (each in its own merge syntax, below). Mandrill merges values but not headers,
+  so it sends one message per reader.
 - Postmark and Amazon SES substitute only into templates stored at the
   provider, and Resend's batch endpoint takes no ``merge_data`` at all
   (anymail raises ``AnymailUnsupportedFeature``). The email carries per-reader
-  links in its body, so these send one message per reader, over one connection.
-- Django's SMTP backend and the console send one message per reader.
+  links in its body, so each reader gets a message merged here; Postmark and
+  Resend take the batch's messages in one request (``messages_per_call``, see
+  delivery.backends), Amazon SES one message per reader over one connection.
+- Django's SMTP backend and the console send one message per reader, over one
+  connection.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -62,6 +71,19 @@ class ProviderStrategy:
     merge_tag: MergeTag
     batch: bool
     idempotency: str = Idempotency.NONE
+    # Not ``batch``, but the backend takes each reader's own message in one request
+    # (delivery.backends.MessageBatchBackend: Postmark's and Resend's batch endpoints).
+    messages_per_call: bool = False
+    # anymail's esp_extra for a batch (the provider's merge syntax, where it has a choice).
+    esp_extra: dict[str, Any] = field(default_factory=dict)
+    # The per-reader headers the provider can merge in a batch, if not all of them
+    # (Unisender Go merges only List-Unsubscribe, and sets its own Message-ID).
+    merge_header_names: tuple[str, ...] | None = None
+    # The provider's own merge syntax, when it is not ``merge_tag``: the issue is rendered
+    # with ``merge_tag`` (Mailgun's %recipient.key%, which nothing else reads as a tag) and
+    # turned into this one for the batch. SparkPost's {{{key}}} and Unisender Go's {{key}}
+    # would otherwise be read as custom-field tags, {{ field|fallback }}, by core.merge.
+    batch_tag: MergeTag | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -81,15 +103,25 @@ class ProviderStrategy:
         ``headers`` and ``metadata`` are the same for every reader, so they are
         sent once rather than in every reader's merge values."""
         html, merge_data = html_merge_fields(rendered.html, recipients, self.merge_tag)
-        message = _message(rendered.subject, rendered.text, html, [r.email for r in recipients])
+        subject, text = rendered.subject, rendered.text
+        if self.batch_tag is not None:
+            subject, text, html = (retag(part, self.merge_tag, self.batch_tag) for part in (subject, text, html))
+        message = _message(subject, text, html, [r.email for r in recipients])
         message.extra_headers.update(headers)
         message.metadata = metadata  # type: ignore[attr-defined]
         message.merge_data = merge_data  # type: ignore[attr-defined]
-        message.merge_headers = {r.email: r.headers for r in recipients}  # type: ignore[attr-defined]
+        message.merge_headers = {r.email: self._mergeable(r.headers) for r in recipients}  # type: ignore[attr-defined]
         message.merge_metadata = {r.email: r.metadata for r in recipients}  # type: ignore[attr-defined]
+        if self.esp_extra:
+            message.esp_extra = copy.deepcopy(self.esp_extra)  # type: ignore[attr-defined]
         if self.idempotency == Idempotency.BREVO_BODY:
             message.extra_headers["idempotencyKey"] = batch_idempotency_key(key)
         return message
+
+    def _mergeable(self, headers: dict[str, str]) -> dict[str, str]:
+        if self.merge_header_names is None:
+            return headers
+        return {k: v for k, v in headers.items() if k in self.merge_header_names}
 
     def build_one(
         self, rendered: RenderedEmail, recipient: Recipient, *, headers: dict[str, str], metadata: dict[str, str]
@@ -131,6 +163,17 @@ def html_merge_fields(html: str, recipients: list[Recipient], tag: MergeTag) -> 
     return html, values
 
 
+@functools.cache
+def _tag_pattern(tag: MergeTag) -> re.Pattern[str]:
+    prefix, _, suffix = tag("KEY").partition("KEY")
+    return re.compile(re.escape(prefix) + r"([A-Za-z0-9_]+)" + re.escape(suffix))
+
+
+def retag(text: str, tag: MergeTag, to: MergeTag) -> str:
+    """``text`` with each ``tag(key)`` written ``to(key)``."""
+    return _tag_pattern(tag).sub(lambda m: to(m.group(1)), text)
+
+
 def batch_idempotency_key(key: str) -> str:
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
 
@@ -145,13 +188,53 @@ def _message(subject: str, text: str, html: str, to: list[str]) -> EmailMultiAlt
     return message
 
 
+# Each provider's own merge-tag syntax for content sent inline (not a stored template). The
+# HTML part gets values already escaped (html_merge_fields), so the provider must insert
+# them as they are: SparkPost's triple braces do not escape (double braces would escape
+# the HTML part again); SendGrid's substitutions are plain text replacement of whatever
+# string we name (anymail's merge_field_format); Mailjet's template language
+# (TemplateLanguage on) {{var:key}}; Unisender Go's "simple" engine {{key}}. (Mandrill's
+# copies are merged here, one per reader, so it never sees a merge tag of ours.)
+def sparkpost_tag(key: str) -> str:
+    return "{{{" + key + "}}}"
+
+
+SENDGRID_MERGE_FIELD_FORMAT = "%recipient.{}%"
+
+
+def mailjet_tag(key: str) -> str:
+    return "{{var:" + key + "}}"
+
+
+def unisender_go_tag(key: str) -> str:
+    return "{{" + key + "}}"
+
+
 STRATEGIES: dict[str, ProviderStrategy] = {
     "outbox": ProviderStrategy("outbox", mailgun_tag, batch=True),
     "mailgun": ProviderStrategy("mailgun", mailgun_tag, batch=True),
     "brevo": ProviderStrategy("brevo", brevo_tag, batch=True, idempotency=Idempotency.BREVO_BODY),
-    "postmark": ProviderStrategy("postmark", mailgun_tag, batch=False),
+    "postmark": ProviderStrategy("postmark", mailgun_tag, batch=False, messages_per_call=True),
     "amazon_ses": ProviderStrategy("amazon_ses", mailgun_tag, batch=False),
-    "resend": ProviderStrategy("resend", mailgun_tag, batch=False, idempotency=Idempotency.HTTP_HEADER),
+    "resend": ProviderStrategy(
+        "resend", mailgun_tag, batch=False, idempotency=Idempotency.HTTP_HEADER, messages_per_call=True
+    ),
+    "sendgrid": ProviderStrategy(
+        "sendgrid", mailgun_tag, batch=True, esp_extra={"merge_field_format": SENDGRID_MERGE_FIELD_FORMAT}
+    ),
+    "sparkpost": ProviderStrategy("sparkpost", mailgun_tag, batch=True, batch_tag=sparkpost_tag),
+    # Mandrill merges values but not per-recipient headers (anymail: "Mandrill does not support
+    # merge_headers"), and each reader needs their own List-Unsubscribe: one message per reader.
+    "mandrill": ProviderStrategy("mandrill", mailgun_tag, batch=False),
+    "mailjet": ProviderStrategy("mailjet", mailjet_tag, batch=True, esp_extra={"Globals": {"TemplateLanguage": True}}),
+    "unisender_go": ProviderStrategy(
+        "unisender_go",
+        mailgun_tag,
+        batch=True,
+        batch_tag=unisender_go_tag,
+        esp_extra={"template_engine": "simple"},
+        merge_header_names=("List-Unsubscribe",),
+    ),
     "smtp": ProviderStrategy("smtp", mailgun_tag, batch=False),
     "console": ProviderStrategy("console", mailgun_tag, batch=False),
 }

@@ -34,12 +34,16 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_safe
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
-    """The transparent pixel, after storing the reader's open (once); 404 for a forged token.
+    """The transparent pixel, after storing the reader's open (once); 404 for a forged token
+    and for a replayed pixel (the reader's open is already stored), which stores nothing.
 
-    A replayed pixel stores nothing but is still answered with the image, so that the
-    reader's mail client never shows a broken image when the email is opened again."""
+    The 404 on a replay is the issue's rule ("a replayed pixel: 404, nothing stored"): a
+    mail client that opens the email again shows no image, which is invisible for a
+    1x1 transparent GIF. A scanner's fetch is stored apart and answered with the image."""
     try:
-        firstparty.open_record(token=token, visit=_visit(request))
+        stored = firstparty.open_record(token=token, visit=_visit(request))
     except firstparty.InvalidTrackingToken as exc:
         raise Http404(str(exc)) from None
+    if stored is None:
+        raise Http404("This open is already recorded.")
     return HttpResponse(firstparty.PIXEL_GIF, content_type="image/gif")

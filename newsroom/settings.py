@@ -254,7 +254,23 @@ SEQUENCE_SEGMENT_CHECK_SECONDS = env_int("SEQUENCE_SEGMENT_CHECK_SECONDS", 300, 
 SUNSET_CHECK_SECONDS = env_int("SUNSET_CHECK_SECONDS", 3600, minimum=60)
 
 # --- Mail provider ----------------------------------------------------------
-PROVIDERS = ("outbox", "console", "smtp", "mailgun", "postmark", "amazon_ses", "brevo", "resend")
+PROVIDERS = (
+    "outbox",
+    "console",
+    "smtp",
+    "mailgun",
+    "postmark",
+    "amazon_ses",
+    "brevo",
+    "resend",
+    "sendgrid",
+    "sparkpost",
+    "mandrill",
+    "mailjet",
+    "unisender_go",
+)
+# Providers that need ANYMAIL_API_KEY (Mailjet also ANYMAIL_SECRET_KEY, Unisender Go ANYMAIL_API_URL).
+_KEYED = ("mailgun", "postmark", "brevo", "resend", "sendgrid", "sparkpost", "mandrill", "mailjet", "unisender_go")
 EMAIL_PROVIDER = env_choice("ANYMAIL_PROVIDER", "outbox", PROVIDERS)
 ANYMAIL_API_KEY = env_str("ANYMAIL_API_KEY")
 ANYMAIL_SENDER_DOMAIN = env_str("ANYMAIL_SENDER_DOMAIN")
@@ -271,15 +287,28 @@ _BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     # anymail's Mailgun backend, posting multipart (faster for large batches): see delivery/backends.py
     "mailgun": "delivery.backends.MailgunBackend",
-    "postmark": "anymail.backends.postmark.EmailBackend",
+    # anymail's Postmark and Resend backends, a batch's messages in one request (delivery/backends.py)
+    "postmark": "delivery.backends.PostmarkBackend",
     "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
     "brevo": "anymail.backends.brevo.EmailBackend",
-    "resend": "anymail.backends.resend.EmailBackend",
+    "resend": "delivery.backends.ResendBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "sparkpost": "anymail.backends.sparkpost.EmailBackend",
+    "mandrill": "anymail.backends.mandrill.EmailBackend",
+    "mailjet": "anymail.backends.mailjet.EmailBackend",
+    "unisender_go": "anymail.backends.unisender_go.EmailBackend",
 }
 EMAIL_BACKEND = _BACKENDS[EMAIL_PROVIDER]
 
-if EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend") and not ANYMAIL_API_KEY:
+if EMAIL_PROVIDER in _KEYED and not ANYMAIL_API_KEY:
     raise ImproperlyConfigured(f"ANYMAIL_PROVIDER={EMAIL_PROVIDER} needs ANYMAIL_API_KEY.")
+if EMAIL_PROVIDER == "mailjet" and not env_str("ANYMAIL_SECRET_KEY"):
+    raise ImproperlyConfigured("ANYMAIL_PROVIDER=mailjet needs ANYMAIL_SECRET_KEY (the API key's secret).")
+if EMAIL_PROVIDER == "unisender_go" and not ANYMAIL_API_URL:
+    raise ImproperlyConfigured(
+        "ANYMAIL_PROVIDER=unisender_go needs ANYMAIL_API_URL, your account's data centre "
+        "(e.g. https://go1.unisender.ru/en/transactional/api/v1/)."
+    )
 if EMAIL_PROVIDER == "mailgun" and not ANYMAIL_SENDER_DOMAIN:
     raise ImproperlyConfigured("ANYMAIL_PROVIDER=mailgun needs ANYMAIL_SENDER_DOMAIN.")
 
@@ -295,6 +324,11 @@ _key_setting = {
     "postmark": "POSTMARK_SERVER_TOKEN",
     "brevo": "BREVO_API_KEY",
     "resend": "RESEND_API_KEY",
+    "sendgrid": "SENDGRID_API_KEY",
+    "sparkpost": "SPARKPOST_API_KEY",
+    "mandrill": "MANDRILL_API_KEY",
+    "mailjet": "MAILJET_API_KEY",
+    "unisender_go": "UNISENDER_GO_API_KEY",
 }.get(EMAIL_PROVIDER)
 if _key_setting:
     ANYMAIL[_key_setting] = ANYMAIL_API_KEY
@@ -304,7 +338,11 @@ if EMAIL_PROVIDER == "mailgun":
         ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
 if EMAIL_PROVIDER == "resend" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
     ANYMAIL["RESEND_SIGNING_SECRET"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
-if ANYMAIL_API_URL and EMAIL_PROVIDER in ("mailgun", "postmark", "brevo", "resend"):
+if EMAIL_PROVIDER == "mailjet":
+    ANYMAIL["MAILJET_SECRET_KEY"] = env_str("ANYMAIL_SECRET_KEY")
+if EMAIL_PROVIDER == "mandrill" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
+    ANYMAIL["MANDRILL_WEBHOOK_KEY"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
+if ANYMAIL_API_URL and EMAIL_PROVIDER in _KEYED:
     ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = ANYMAIL_API_URL
 # A provider's webhook signature older than this is refused, and its token is remembered this long to refuse reuse.
 WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 300, minimum=1)
@@ -325,6 +363,10 @@ PROVIDER_BATCH_LIMITS = {
     "amazon_ses": 50,
     "brevo": 1000,
     "resend": 100,
+    "sendgrid": 1000,
+    "sparkpost": 1000,
+    "mailjet": 50,
+    "unisender_go": 500,
 }
 NEWSROOM_BATCH_SIZE = env_int("NEWSROOM_BATCH_SIZE", PROVIDER_BATCH_LIMITS.get(EMAIL_PROVIDER, 500), minimum=1)
 SEND_MAX_RETRIES = env_int("SEND_MAX_RETRIES", 6, minimum=0)

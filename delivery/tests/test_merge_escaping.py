@@ -42,9 +42,12 @@ def reader(delivery_id: int, name: str) -> Recipient:
 
 def provider_merges(template: str, values: dict[str, str], strategy: ProviderStrategy) -> str:
     """What Mailgun (``%recipient.KEY%``) and Brevo (``{{ params.KEY }}``) do with each
-    reader's variables: every tag of a variable the reader has is replaced by its value."""
+    reader's variables: every tag of a variable the reader has is replaced by its value.
+    (A provider with a syntax of its own in the batch, ``batch_tag``, finds that one: SparkPost's
+    {{{KEY}}} and Unisender Go's {{KEY}} insert the value as it is, unescaped.)"""
+    tag = strategy.batch_tag or strategy.merge_tag
     for key, value in values.items():
-        template = template.replace(strategy.merge_tag(key), value)
+        template = template.replace(tag(key), value)
     return template
 
 

@@ -243,3 +243,32 @@ def test_a_saved_admin_row_is_in_force_instead_of_the_settings(settings: Any) ->
     rule = pacing.limits_in_force()
     assert (rule.per_second, rule.per_day, rule.source) == (40, 10_000, "admin")
     assert rule.describe().startswith("40/second, 10,000/day (admin")
+
+
+def test_a_reservation_takes_the_next_turn_now_and_says_when_it_may_go(settings: Any) -> None:
+    settings.NEWSROOM_BATCH_SIZE = 10
+    rule = limits(per_second=20)  # one batch of 10 every half second
+
+    first = pacing.budget_take(10, limits=rule, reserve=2.0)
+    second = pacing.budget_take(10, limits=rule, reserve=2.0)
+    third = pacing.budget_take(10, limits=rule, reserve=2.0)
+    far = pacing.budget_take(10, limits=rule, reserve=0.6)
+
+    assert (first.granted, first.wait) == (10, 0.0)
+    # Each reservation queues behind the one before: the budget's own pace, half a second apart.
+    assert second.granted == 10 and 0.4 < second.wait <= 0.5
+    assert third.granted == 10 and 0.9 < third.wait <= 1.0
+    # Beyond the horizon nothing is taken: come back when the turn is within it.
+    assert far.granted == 0 and 0.8 < far.wait <= 0.9
+    assert pacing.budget_take(10, limits=rule, reserve=2.0).wait <= 1.5  # the refused one took no turn
+
+
+def test_posts_are_spaced_by_their_share_of_the_per_second_cap(settings: Any) -> None:
+    rule = limits(per_second=20)
+
+    waits = [pacing.post_wait(10, limits=rule) for _ in range(3)]
+
+    # Ten messages are half a second of a 20-a-second cap: each post waits for the one before.
+    assert waits[0] == 0.0
+    assert 0.4 < waits[1] <= 0.5 and 0.9 < waits[2] <= 1.0
+    assert pacing.post_wait(10, limits=limits(per_hour=30)) == 0.0  # only the per-second cap spaces posts
