@@ -54,8 +54,12 @@ def test_it_links_the_original_article_and_share_targets(client, settings):
     assert f"https://www.linkedin.com/sharing/share-offsite/?url={page_url}" in html
     assert "mailto:?subject=Share%20me&amp;body=Share%20me%20" + page_url in html
     assert 'data-copy-url="https://news.example.org/newsletter/share-me/"' in html
-    # Only our own script: no third-party hosts in any <script src>.
-    assert re.findall(r'<script[^>]+src="([^"]+)"', html) == ["/static/js/share.js", "/static/js/reading-progress.js"]
+    # Only our own scripts (sharing, the reading bar, the subscribe form's time zone): no third-party hosts.
+    assert re.findall(r'<script[^>]+src="([^"]+)"', html) == [
+        "/static/js/share.js",
+        "/static/js/reading-progress.js",
+        "/static/subscribers/time_zone.js",
+    ]
 
 
 def test_it_omits_the_original_link_without_canonical_url(client):
