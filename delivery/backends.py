@@ -245,7 +245,8 @@ class PostalBackend(AnymailPostalBackend):
     def parse_recipient_status(self, response: Any, payload: Any, message: Any) -> Any:
         parsed = self.deserialize_json_response(response, payload, message)
         if isinstance(parsed, dict) and parsed.get("status") not in (None, "success"):
-            data = parsed.get("data") if isinstance(parsed.get("data"), dict) else {}
+            found = parsed.get("data")
+            data: dict[str, Any] = found if isinstance(found, dict) else {}
             code = str(data.get("code") or parsed.get("status"))
             text = f"Postal refused the message ({code}): {data.get('message', '')}"
             refused_status = 401 if code in POSTAL_CREDENTIAL_CODES else 400
