@@ -75,10 +75,41 @@ def _settings_for(name: str, url: str) -> tuple[str, dict[str, Any]]:
             "anymail.backends.mandrill.EmailBackend",
             {"MANDRILL_API_KEY": "k", "MANDRILL_API_URL": url + "/api/1.0/"},
         ),
+        "mailersend": (
+            "anymail.backends.mailersend.EmailBackend",
+            {"MAILERSEND_API_TOKEN": "k", "MAILERSEND_API_URL": url + "/v1/"},
+        ),
+        "postal": ("delivery.backends.PostalBackend", {"POSTAL_API_KEY": "k", "POSTAL_API_URL": url + "/"}),
+        "scaleway": (
+            "anymail.backends.scaleway.EmailBackend",
+            {
+                "SCALEWAY_SECRET_KEY": "k",
+                "SCALEWAY_PROJECT_ID": "00000000-0000-4000-8000-000000000000",
+                "SCALEWAY_API_URL": url + "/transactional-email/v1alpha1/regions/{region}/",
+            },
+        ),
+        "mailtrap": (
+            "anymail.backends.mailtrap.EmailBackend",
+            {"MAILTRAP_API_TOKEN": "k", "MAILTRAP_API_URL": url + "/api/"},
+        ),
     }[name]
 
 
-PROVIDERS = ["mailgun", "brevo", "sendgrid", "sparkpost", "mailjet", "unisender_go", "postmark", "resend", "mandrill"]
+PROVIDERS = [
+    "mailgun",
+    "brevo",
+    "sendgrid",
+    "sparkpost",
+    "mailjet",
+    "unisender_go",
+    "postmark",
+    "resend",
+    "mandrill",
+    "mailersend",
+    "postal",
+    "scaleway",
+    "mailtrap",
+]
 
 
 def _send_once(mailing_list: Any, editor: Any) -> Any:

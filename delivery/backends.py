@@ -22,6 +22,7 @@ from typing import Any
 
 from anymail.backends.mailgun import EmailBackend as AnymailMailgunBackend
 from anymail.backends.mailgun import MailgunPayload
+from anymail.backends.postal import EmailBackend as AnymailPostalBackend
 from anymail.backends.postmark import EmailBackend as AnymailPostmarkBackend
 from anymail.backends.resend import EmailBackend as AnymailResendBackend
 from anymail.exceptions import AnymailRequestsAPIError
@@ -214,3 +215,47 @@ class ResendBackend(MessageBatchBackend, AnymailResendBackend):
                 raise self._unreadable(response, payloads, messages, "fewer ids than emails")
             answers.append(({to: AnymailRecipientStatus(message_id=message_id, status="queued")}, {}))
         return answers
+
+
+# --- Postal: a refusal comes with HTTP 200 --------------------------------------------------
+#
+# Postal's send API answers every request it could read with HTTP 200, a refusal included:
+# ``{"status": "error", "data": {"code": "...", "message": "..."}}`` ("parameter-error" for a
+# request it could not read). anymail raises AnymailRequestsAPIError carrying that 200, which
+# the send path would read as "taken, answer unreadable". PostalBackend gives the error the
+# status it means instead: 401 for a key Postal refused (the send pauses for an operator),
+# 400 for a message it refused (that reader fails with Postal's words).
+
+POSTAL_CREDENTIAL_CODES = frozenset(
+    {"InvalidServerAPIKey", "AccessDenied", "ServerSuspended", "UnauthenticatedRequest"}
+)
+
+
+class PostalRefused(AnymailRequestsAPIError):
+    """Postal refused the message (or our key) in a 200 answer; ``status_code`` says which."""
+
+    def __init__(self, *args: Any, refused_status: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.status_code = refused_status
+
+
+class PostalBackend(AnymailPostalBackend):
+    """Set by ANYMAIL_PROVIDER=postal: anymail's Postal backend, its 200 refusals read as such."""
+
+    def parse_recipient_status(self, response: Any, payload: Any, message: Any) -> Any:
+        parsed = self.deserialize_json_response(response, payload, message)
+        if isinstance(parsed, dict) and parsed.get("status") not in (None, "success"):
+            found = parsed.get("data")
+            data: dict[str, Any] = found if isinstance(found, dict) else {}
+            code = str(data.get("code") or parsed.get("status"))
+            text = f"Postal refused the message ({code}): {data.get('message', '')}"
+            refused_status = 401 if code in POSTAL_CREDENTIAL_CODES else 400
+            raise PostalRefused(
+                text,
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+                refused_status=refused_status,
+            )
+        return super().parse_recipient_status(response, payload, message)

@@ -17,6 +17,14 @@ Which providers batch, as anymail 15 implements them:
   links in its body, so each reader gets a message merged here; Postmark and
   Resend take the batch's messages in one request (``messages_per_call``, see
   delivery.backends), Amazon SES one message per reader over one connection.
+- MailerSend, Postal, Scaleway and Mailtrap send one message per reader, merged
+  here. anymail gives none of them per-reader headers with ``merge_data`` in one
+  call: MailerSend's backend takes ``merge_data`` but no ``merge_headers`` (and its
+  one-call paths either show every reader the whole To list or answer with no
+  message ids); Postal's and Scaleway's backends take no ``merge_data`` at all;
+  Mailtrap's batch merges ``merge_data`` only into a template stored at Mailtrap.
+  MailerSend and Postal keep no metadata (anymail's backends have none), so their
+  events find the reader by the message id the send answer gave.
 - Django's SMTP backend and the console send one message per reader, over one
   connection.
 """
@@ -84,6 +92,9 @@ class ProviderStrategy:
     # turned into this one for the batch. SparkPost's {{{key}}} and Unisender Go's {{key}}
     # would otherwise be read as custom-field tags, {{ field|fallback }}, by core.merge.
     batch_tag: MergeTag | None = None
+    # False where anymail's backend has no metadata (MailerSend, Postal): none is set on the
+    # message, which anymail would refuse as an unsupported feature.
+    metadata: bool = True
 
     @property
     def idempotent(self) -> bool:
@@ -135,7 +146,8 @@ class ProviderStrategy:
             [recipient.email],
         )
         message.extra_headers.update({**headers, **recipient.headers})
-        message.metadata = {**metadata, **recipient.metadata}  # type: ignore[attr-defined]
+        if self.metadata:
+            message.metadata = {**metadata, **recipient.metadata}  # type: ignore[attr-defined]
         return message
 
 
@@ -235,6 +247,11 @@ STRATEGIES: dict[str, ProviderStrategy] = {
         esp_extra={"template_engine": "simple"},
         merge_header_names=("List-Unsubscribe",),
     ),
+    # One message per reader, merged here (see the module's docstring for why each).
+    "mailersend": ProviderStrategy("mailersend", mailgun_tag, batch=False, metadata=False),
+    "postal": ProviderStrategy("postal", mailgun_tag, batch=False, metadata=False),
+    "scaleway": ProviderStrategy("scaleway", mailgun_tag, batch=False),
+    "mailtrap": ProviderStrategy("mailtrap", mailgun_tag, batch=False),
     "smtp": ProviderStrategy("smtp", mailgun_tag, batch=False),
     "console": ProviderStrategy("console", mailgun_tag, batch=False),
 }

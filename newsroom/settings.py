@@ -268,9 +268,28 @@ PROVIDERS = (
     "mandrill",
     "mailjet",
     "unisender_go",
+    "mailersend",
+    "postal",
+    "scaleway",
+    "mailtrap",
 )
-# Providers that need ANYMAIL_API_KEY (Mailjet also ANYMAIL_SECRET_KEY, Unisender Go ANYMAIL_API_URL).
-_KEYED = ("mailgun", "postmark", "brevo", "resend", "sendgrid", "sparkpost", "mandrill", "mailjet", "unisender_go")
+# Providers that need ANYMAIL_API_KEY (Mailjet also ANYMAIL_SECRET_KEY, Unisender Go and Postal
+# ANYMAIL_API_URL, Scaleway ANYMAIL_PROJECT_ID).
+_KEYED = (
+    "mailgun",
+    "postmark",
+    "brevo",
+    "resend",
+    "sendgrid",
+    "sparkpost",
+    "mandrill",
+    "mailjet",
+    "unisender_go",
+    "mailersend",
+    "postal",
+    "scaleway",
+    "mailtrap",
+)
 EMAIL_PROVIDER = env_choice("ANYMAIL_PROVIDER", "outbox", PROVIDERS)
 ANYMAIL_API_KEY = env_str("ANYMAIL_API_KEY")
 ANYMAIL_SENDER_DOMAIN = env_str("ANYMAIL_SENDER_DOMAIN")
@@ -297,6 +316,11 @@ _BACKENDS = {
     "mandrill": "anymail.backends.mandrill.EmailBackend",
     "mailjet": "anymail.backends.mailjet.EmailBackend",
     "unisender_go": "anymail.backends.unisender_go.EmailBackend",
+    "mailersend": "anymail.backends.mailersend.EmailBackend",
+    # anymail's Postal backend, a refusal in Postal's 200 answer read as one (delivery/backends.py)
+    "postal": "delivery.backends.PostalBackend",
+    "scaleway": "anymail.backends.scaleway.EmailBackend",
+    "mailtrap": "anymail.backends.mailtrap.EmailBackend",
 }
 EMAIL_BACKEND = _BACKENDS[EMAIL_PROVIDER]
 
@@ -309,6 +333,12 @@ if EMAIL_PROVIDER == "unisender_go" and not ANYMAIL_API_URL:
         "ANYMAIL_PROVIDER=unisender_go needs ANYMAIL_API_URL, your account's data centre "
         "(e.g. https://go1.unisender.ru/en/transactional/api/v1/)."
     )
+if EMAIL_PROVIDER == "postal" and not ANYMAIL_API_URL:
+    raise ImproperlyConfigured(
+        "ANYMAIL_PROVIDER=postal needs ANYMAIL_API_URL, your Postal server (e.g. https://postal.example.com/)."
+    )
+if EMAIL_PROVIDER == "scaleway" and not env_str("ANYMAIL_PROJECT_ID"):
+    raise ImproperlyConfigured("ANYMAIL_PROVIDER=scaleway needs ANYMAIL_PROJECT_ID (the Scaleway project's id).")
 if EMAIL_PROVIDER == "mailgun" and not ANYMAIL_SENDER_DOMAIN:
     raise ImproperlyConfigured("ANYMAIL_PROVIDER=mailgun needs ANYMAIL_SENDER_DOMAIN.")
 
@@ -329,6 +359,10 @@ _key_setting = {
     "mandrill": "MANDRILL_API_KEY",
     "mailjet": "MAILJET_API_KEY",
     "unisender_go": "UNISENDER_GO_API_KEY",
+    "mailersend": "MAILERSEND_API_TOKEN",
+    "postal": "POSTAL_API_KEY",
+    "scaleway": "SCALEWAY_SECRET_KEY",
+    "mailtrap": "MAILTRAP_API_TOKEN",
 }.get(EMAIL_PROVIDER)
 if _key_setting:
     ANYMAIL[_key_setting] = ANYMAIL_API_KEY
@@ -342,6 +376,18 @@ if EMAIL_PROVIDER == "mailjet":
     ANYMAIL["MAILJET_SECRET_KEY"] = env_str("ANYMAIL_SECRET_KEY")
 if EMAIL_PROVIDER == "mandrill" and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
     ANYMAIL["MANDRILL_WEBHOOK_KEY"] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
+# Their tracking webhooks' signing secrets (Postal's is the public key from its DNS records).
+_signing_setting = {
+    "mailersend": "MAILERSEND_SIGNING_SECRET",
+    "mailtrap": "MAILTRAP_TRACKING_SECRET",
+    "postal": "POSTAL_WEBHOOK_KEY",
+}.get(EMAIL_PROVIDER)
+if _signing_setting and env_str("ANYMAIL_WEBHOOK_SIGNING_KEY"):
+    ANYMAIL[_signing_setting] = env_str("ANYMAIL_WEBHOOK_SIGNING_KEY")
+if EMAIL_PROVIDER == "scaleway":
+    ANYMAIL["SCALEWAY_PROJECT_ID"] = env_str("ANYMAIL_PROJECT_ID")
+    if env_str("ANYMAIL_REGION"):
+        ANYMAIL["SCALEWAY_REGION"] = env_str("ANYMAIL_REGION")
 if ANYMAIL_API_URL and EMAIL_PROVIDER in _KEYED:
     ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = ANYMAIL_API_URL
 # A provider's webhook signature older than this is refused, and its token is remembered this long to refuse reuse.

@@ -1,13 +1,16 @@
 """A fake mail provider that answers like the send APIs of Mailgun, Postmark, Brevo, Resend,
-SendGrid, SparkPost, Mandrill, Mailjet and Unisender Go.
+SendGrid, SparkPost, Mandrill, Mailjet, Unisender Go, MailerSend, Postal, Scaleway and Mailtrap.
 
 anymail's real backends talk to it when their API URL points here
 (ANYMAIL_API_URL=http://127.0.0.1:<port>/v3 for Mailgun and Brevo, .../v3/ for
 SendGrid, .../api/v1/ for SparkPost, .../api/1.0/ for Mandrill, .../v3.1/ for
-Mailjet, .../en/transactional/api/v1/ for Unisender Go, http://127.0.0.1:<port>/
-for Postmark and Resend). Where the real API answers per message or recipient
-(Postmark's and Resend's batches, Mandrill, Mailjet, Unisender Go), the rejected
-address of ``/_mode`` refuses its own message or recipient in that API's words and
+Mailjet, .../en/transactional/api/v1/ for Unisender Go, .../v1/ for MailerSend,
+.../transactional-email/v1alpha1/regions/{region}/ for Scaleway, .../api/ for Mailtrap,
+http://127.0.0.1:<port>/ for Postmark, Resend and Postal). Postal refuses the rejected
+address with HTTP 200 and ``"status": "error"``, as the real one does.
+Where the real API answers per message or recipient (Postmark's and Resend's
+batches, Mandrill, Mailjet, Unisender Go, Postal), the rejected address of ``/_mode``
+refuses its own message or recipient in that API's words and
 the rest are accepted; elsewhere it refuses the request. It keeps no message bodies: it
 counts requests, accepted messages and recipients, and remembers one key per
 accepted recipient (send id + address) to count duplicates. Like the real Brevo
@@ -62,6 +65,14 @@ UNISENDER_GO_RECIPIENTS_LIMIT = (
     500  # recipients per email/send.json  # emails per POST /emails/batch (resend.com/docs, "Batch sending")
 )
 MAX_DUPLICATES_LISTED = 100
+
+
+@dataclass(frozen=True)
+class Raw:
+    """An answer that is not JSON: MailerSend's 202 has an empty body and the id in a header."""
+
+    body: bytes
+    headers: dict[str, str]
 
 
 @dataclass
@@ -334,13 +345,17 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _answer(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+        raw = payload if isinstance(payload, Raw) else None
+        data = raw.body if raw is not None else json.dumps(payload).encode()
         try:
             self.send_response(status)
             retry_after = self.server.state.last_retry_after if status == 429 else ""
             if retry_after:
                 self.send_header("Retry-After", retry_after)
-            self.send_header("Content-Type", "application/json")
+            for name, value in (raw.headers if raw is not None else {}).items():
+                self.send_header(name, value)
+            if raw is None:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -383,6 +398,14 @@ class Handler(BaseHTTPRequestHandler):
             self._mailjet(body)
         elif path.endswith("/email/send.json"):
             self._unisender_go(body)
+        elif path == "/v1/email":
+            self._mailersend(body)
+        elif path.endswith("/api/v1/send/message"):
+            self._postal(body)
+        elif path.startswith("/transactional-email/") and path.endswith("/emails"):
+            self._scaleway(body)
+        elif path == "/api/send":
+            self._mailtrap(body)
         elif path.endswith(("/emails", "/emails/batch")):
             self._resend(path, body)
         elif path.endswith(("/email", "/email/batch", "/email/batchwithtemplates")):
@@ -794,6 +817,109 @@ class Handler(BaseHTTPRequestHandler):
             ok,
             lambda status, message: {"status": "error", "message": message, "code": 901},
             per_message=True,
+        )
+
+    # --- providers sent one message per reader ---------------------------------------------------
+
+    def _one_reader(self, keys: list[tuple[str, str]], summary: dict[str, Any], html: str) -> None:
+        summary["html_bytes"] = len(html)
+        summary["html_tags"] = _merge_tags(html)
+
+    def _mailersend(self, body: bytes) -> None:
+        """MailerSend's POST /v1/email: 202 with an empty body and the X-Message-Id header;
+        a message it refuses gets 422 with the field's errors."""
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            self._answer(401, {"message": "Unauthenticated."})
+            return
+        data = json.loads(body or b"{}")
+        keys = [("", str(to["email"]).lower()) for to in data.get("to") or []]
+        summary: dict[str, Any] = {
+            "api": "mailersend",
+            "to_count": len(keys),
+            "first_headers": {h["name"]: h["value"] for h in data.get("headers") or []},
+            "personalization": bool(data.get("personalization")),
+        }
+        self._one_reader(keys, summary, data.get("html", ""))
+        self._send(
+            keys,
+            summary,
+            lambda n: (202, Raw(b"", {"Content-Type": "text/html; charset=UTF-8", "X-Message-Id": f"fake{n:020x}"})),
+            lambda status, message: {"message": message, "errors": {"to.0.email": [message]}},
+        )
+
+    def _postal(self, body: bytes) -> None:
+        """Postal's POST /api/v1/send/message: HTTP 200 for a refusal too, told by ``status``."""
+        if not self.headers.get("X-Server-API-Key"):
+            answer = {"code": "AccessDenied", "message": "Must be authenticated as a server."}
+            self._answer(200, {"status": "error", "time": 0.0, "flags": {}, "data": answer})
+            return
+        data = json.loads(body or b"{}")
+        keys = [("", a) for a in _addresses(list(data.get("to") or []))]
+        summary: dict[str, Any] = {"api": "postal", "to_count": len(keys), "first_headers": data.get("headers") or {}}
+        self._one_reader(keys, summary, data.get("html_body", ""))
+        state = self.server.state
+        refused = any(state.rejected(a) for _, a in keys)
+
+        def ok(n: int) -> tuple[int, Any]:
+            if refused:
+                refusal = {"code": "ValidationError", "message": state.mode.reject_message}
+                return 200, {"status": "error", "time": 0.0, "flags": {}, "data": refusal}
+            messages = {a: {"id": next(state.ids), "token": uuid.uuid4().hex[:12]} for _, a in keys}
+            answer = {"message_id": f"{uuid.uuid4()}@rp.postal.test", "messages": messages}
+            return 200, {"status": "success", "time": 0.01, "flags": {}, "data": answer}
+
+        self._send(
+            [] if refused else keys,
+            summary,
+            ok,
+            lambda status, message: {"status": "error", "time": 0.0, "flags": {}, "data": {"message": message}},
+            per_message=True,
+        )
+
+    def _scaleway(self, body: bytes) -> None:
+        """Scaleway's POST .../transactional-email/v1alpha1/regions/<region>/emails: an entry per recipient."""
+        if not self.headers.get("X-Auth-Token"):
+            self._answer(401, {"message": "authentication is denied", "type": "denied_authentication"})
+            return
+        data = json.loads(body or b"{}")
+        headers = {h["key"]: h["value"] for h in data.get("additional_headers") or []}
+        send_id = str(json.loads(headers.get("X-Metadata") or "{}").get("send_id", ""))
+        keys = [(send_id, str(to["email"]).lower()) for to in data.get("to") or []]
+        summary: dict[str, Any] = {"api": "scaleway", "to_count": len(keys), "first_headers": headers}
+        self._one_reader(keys, summary, data.get("html", ""))
+
+        def ok(n: int) -> tuple[int, Any]:
+            emails = [
+                {"id": str(uuid.uuid4()), "mail_rcpt": a, "rcpt_type": "to", "status": "sending"} for _, a in keys
+            ]
+            return 200, {"emails": emails}
+
+        self._send(
+            keys,
+            summary,
+            ok,
+            lambda status, message: {
+                "details": [{"argument_name": "to", "reason": "constraint", "help_message": message}],
+                "message": "invalid argument(s)",
+                "type": "invalid_arguments",
+            },
+        )
+
+    def _mailtrap(self, body: bytes) -> None:
+        """Mailtrap's POST /api/send: a message id per recipient."""
+        if not self.headers.get("Api-Token"):
+            self._answer(401, {"success": False, "errors": ["Unauthorized"]})
+            return
+        data = json.loads(body or b"{}")
+        send_id = str((data.get("custom_variables") or {}).get("send_id", ""))
+        keys = [(send_id, str(to["email"]).lower()) for to in data.get("to") or []]
+        summary: dict[str, Any] = {"api": "mailtrap", "to_count": len(keys), "first_headers": data.get("headers") or {}}
+        self._one_reader(keys, summary, data.get("html", ""))
+        self._send(
+            keys,
+            summary,
+            lambda n: (200, {"success": True, "message_ids": [str(uuid.uuid4()) for _ in keys]}),
+            lambda status, message: {"success": False, "errors": [message]},
         )
 
 

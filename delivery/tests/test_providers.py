@@ -499,6 +499,9 @@ def test_mandrill_gets_one_message_per_reader_merged_here_with_its_own_headers(
         ({"ANYMAIL_PROVIDER": "sparkpost"}, "ANYMAIL_PROVIDER=sparkpost needs ANYMAIL_API_KEY."),
         ({"ANYMAIL_PROVIDER": "mailjet", "ANYMAIL_API_KEY": "k"}, "mailjet needs ANYMAIL_SECRET_KEY"),
         ({"ANYMAIL_PROVIDER": "unisender_go", "ANYMAIL_API_KEY": "k"}, "unisender_go needs ANYMAIL_API_URL"),
+        ({"ANYMAIL_PROVIDER": "postal", "ANYMAIL_API_KEY": "k"}, "postal needs ANYMAIL_API_URL"),
+        ({"ANYMAIL_PROVIDER": "scaleway", "ANYMAIL_API_KEY": "k"}, "scaleway needs ANYMAIL_PROJECT_ID"),
+        ({"ANYMAIL_PROVIDER": "mailersend"}, "ANYMAIL_PROVIDER=mailersend needs ANYMAIL_API_KEY."),
         (
             {"ANYMAIL_PROVIDER": "resend", "ANYMAIL_API_KEY": "k", "NEWSROOM_BATCH_SIZE": "500"},
             "NEWSROOM_BATCH_SIZE=500 is more than resend takes in one call (100)",
@@ -515,3 +518,96 @@ def test_an_added_provider_missing_a_setting_stops_start_up_with_what_to_fix(
     )
     assert done.returncode != 0
     assert message in done.stderr
+
+
+# --- providers sent one message per reader (no per-reader headers with merge_data in anymail) ---
+
+ONE_BY_ONE: dict[str, tuple[str, Any]] = {
+    "mailersend": (
+        "anymail.backends.mailersend.EmailBackend",
+        lambda url: {"MAILERSEND_API_TOKEN": "ms-test", "MAILERSEND_API_URL": url + "/v1/"},
+    ),
+    "postal": (
+        "delivery.backends.PostalBackend",
+        lambda url: {"POSTAL_API_KEY": "po-test", "POSTAL_API_URL": url + "/"},
+    ),
+    "scaleway": (
+        "anymail.backends.scaleway.EmailBackend",
+        lambda url: {
+            "SCALEWAY_SECRET_KEY": "sw-test",
+            "SCALEWAY_PROJECT_ID": "00000000-0000-4000-8000-000000000000",
+            "SCALEWAY_API_URL": url + "/transactional-email/v1alpha1/regions/{region}/",
+        },
+    ),
+    "mailtrap": (
+        "anymail.backends.mailtrap.EmailBackend",
+        lambda url: {"MAILTRAP_API_TOKEN": "mt-test", "MAILTRAP_API_URL": url + "/api/"},
+    ),
+}
+
+
+def one_by_one(settings: Any, provider: FakeProviderClient, name: str) -> None:
+    backend, anymail = ONE_BY_ONE[name]
+    use_provider(settings, name, backend, **anymail(provider.url))
+
+
+@pytest.mark.parametrize("name", sorted(ONE_BY_ONE))
+def test_a_one_by_one_provider_gets_each_readers_own_message_with_its_own_headers(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    one_by_one(settings, fake_provider, name)
+
+    send = send_to(3, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert (stats["requests"], stats["recipients"], stats["duplicates"]) == (3, 3, 0)
+    last = stats["last_request"]
+    assert last["api"] == name and last["to_count"] == 1
+    assert last["html_tags"] == []  # every value merged before sending
+    unsubscribe = last["first_headers"]["List-Unsubscribe"]
+    assert unsubscribe.startswith("<http") and "%recipient" not in unsubscribe
+    ids = set(Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True))
+    assert len(ids) == 3 and "" not in ids
+    assert statuses(send) == {DeliveryStatus.SENT: 3}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_BY_ONE))
+def test_a_one_by_one_provider_429_retries_and_sends_everyone_once(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    one_by_one(settings, fake_provider, name)
+    fake_provider.set_mode(status=429, requests=1, retry_after=1)
+
+    send = send_to(2, django_capture_on_commit_callbacks)
+
+    stats = fake_provider.stats()
+    assert stats["failed_requests"] == {"429": 1}
+    assert (stats["recipients"], stats["duplicates"]) == (2, 0)
+    assert statuses(send) == {DeliveryStatus.SENT: 2}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_BY_ONE))
+def test_a_one_by_one_provider_refusing_a_reader_fails_that_reader_alone(
+    name: str,
+    settings: Any,
+    eager: None,
+    fake_provider: FakeProviderClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    one_by_one(settings, fake_provider, name)
+    fake_provider.set_mode(reject_address="gone@example.org", message="Invalid recipient gone@example.org")
+
+    send = send_to(2, django_capture_on_commit_callbacks, also=("gone@example.org",))
+
+    assert fake_provider.stats()["requests"] == 3
+    gone = Delivery.objects.get(send=send, email="gone@example.org")
+    assert gone.status == DeliveryStatus.FAILED and "Invalid recipient gone@example.org" in gone.error
+    assert statuses(send) == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1}

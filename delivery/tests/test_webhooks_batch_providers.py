@@ -1,5 +1,6 @@
 """Tracking webhooks of the providers added for batch sending (SendGrid, SparkPost, Mailjet,
-Mandrill, Unisender Go), through anymail's own views behind our guard (delivery/webhook_urls.py).
+Mandrill, Unisender Go, MailerSend, Mailtrap, Postal), through anymail's own views behind our
+guard (delivery/webhook_urls.py).
 
 Each payload has the provider's documented shape, carrying the metadata our send path gives
 each reader (``delivery_id``), so the event finds its Delivery."""
@@ -203,7 +204,9 @@ def test_unisender_go_status_event_signed_with_the_api_key_is_stored(client: Cli
     assert (event.event_type, event.esp_name) == ("delivered", "Unisender Go")
 
 
-@pytest.mark.parametrize("provider", ["sendgrid", "sparkpost", "mailjet", "unisender_go"])
+@pytest.mark.parametrize(
+    "provider", ["sendgrid", "sparkpost", "mailjet", "unisender_go", "mailersend", "mailtrap", "postal"]
+)
 def test_a_webhook_without_our_secret_gets_401_and_stores_nothing(
     client: Client, delivery: Delivery, provider: str
 ) -> None:
@@ -211,3 +214,131 @@ def test_a_webhook_without_our_secret_gets_401_and_stores_nothing(
 
     assert response.status_code == 401
     assert not Event.objects.exists()
+
+
+# --- MailerSend, Mailtrap and Postal: each signs its body its own way ---------------------------
+
+MAILERSEND_SECRET = "mailersend-signing-secret-for-tests"
+MAILTRAP_SECRET = "mailtrap-tracking-secret-for-tests"
+
+
+def _hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_mailersend_delivered_event_finds_its_reader_by_the_message_id(
+    client: Client, delivery: Delivery, settings: Any
+) -> None:
+    """MailerSend keeps no metadata: the id of the send answer (X-Message-Id) finds the reader."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILERSEND_SIGNING_SECRET": MAILERSEND_SECRET}
+    Delivery.objects.filter(pk=delivery.pk).update(provider_message_id="61e01f471053b9fca23ad4e1")
+    body = json.dumps(
+        {
+            "type": "activity.delivered",
+            "created_at": "2026-12-02T05:00:00.000000Z",
+            "data": {
+                "id": uuid.uuid4().hex[:24],
+                "type": "delivered",
+                "created_at": "2026-12-02T05:00:00.000000Z",
+                "email": {
+                    "message": {"id": "61e01f471053b9fca23ad4e1"},
+                    "recipient": {"email": delivery.email},
+                    "tags": [],
+                },
+                "morph": None,
+            },
+        }
+    ).encode()
+    url = "/anymail/mailersend/tracking/"
+    forged = client.post(url, data=body, content_type="application/json", HTTP_SIGNATURE="0" * 64, **auth())
+    assert forged.status_code == 400 and not Event.objects.exists()
+
+    signature = _hmac_hex(MAILERSEND_SECRET, body)
+    response = client.post(url, data=body, content_type="application/json", HTTP_SIGNATURE=signature, **auth())
+
+    assert response.status_code == 200
+    assert stored(delivery).event_type == "delivered"
+
+
+def test_mailtrap_delivery_event_with_our_custom_variables_is_stored(
+    client: Client, delivery: Delivery, settings: Any
+) -> None:
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILTRAP_TRACKING_SECRET": MAILTRAP_SECRET}
+    body = json.dumps(
+        {
+            "events": [
+                {
+                    "event": "delivery",
+                    "message_id": str(uuid.uuid4()),
+                    "sending_stream": "bulk",
+                    "email": delivery.email,
+                    "timestamp": 1764651600,
+                    "event_id": str(uuid.uuid4()),
+                    "custom_variables": {"send_id": str(delivery.send_id), "delivery_id": str(delivery.pk)},
+                }
+            ]
+        }
+    ).encode()
+    url = "/anymail/mailtrap/tracking/"
+    forged = client.post(
+        url, data=body, content_type="application/json", HTTP_MAILTRAP_SIGNATURE=_hmac_hex("wrong", body), **auth()
+    )
+    assert forged.status_code == 400 and not Event.objects.exists()
+
+    signature = _hmac_hex(MAILTRAP_SECRET, body)
+    response = client.post(url, data=body, content_type="application/json", HTTP_MAILTRAP_SIGNATURE=signature, **auth())
+
+    assert response.status_code == 200
+    assert stored(delivery).event_type == "delivered"
+
+
+def test_postal_message_sent_event_signed_with_its_private_key_is_stored(
+    client: Client, delivery: Delivery, settings: Any
+) -> None:
+    """Postal signs with its server's RSA key (SHA-1, PKCS#1 v1.5); the public key is the setting."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public_key = "".join(public_pem.decode().splitlines()[1:-1])
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTAL_WEBHOOK_KEY": public_key}
+    Delivery.objects.filter(pk=delivery.pk).update(provider_message_id="4242")
+    body = json.dumps(
+        {
+            "event": "MessageSent",
+            "timestamp": 1764651600.0,
+            "uuid": str(uuid.uuid4()),
+            "payload": {
+                "status": "Sent",
+                "details": "Message for " + delivery.email + " accepted",
+                "output": "250 OK",
+                "sent_with_ssl": True,
+                "timestamp": 1764651600.0,
+                "time": 0.2,
+                "message": {
+                    "id": 4242,
+                    "token": "abcdef123456",
+                    "direction": "outgoing",
+                    "message_id": "<d1.s1@newsroom.test>",
+                    "to": delivery.email,
+                    "from": "news@newsroom.test",
+                    "subject": "The Newsroom Daily",
+                    "timestamp": 1764651590.0,
+                    "spam_status": "NotChecked",
+                    "tag": None,
+                },
+            },
+        }
+    ).encode()
+    url = "/anymail/postal/tracking/"
+    forged = client.post(url, data=body, content_type="application/json", HTTP_X_POSTAL_SIGNATURE="bm90IGl0", **auth())
+    assert forged.status_code == 400 and not Event.objects.exists()
+
+    signature = base64.b64encode(private.sign(body, padding.PKCS1v15(), hashes.SHA1())).decode()  # noqa: S303
+    response = client.post(url, data=body, content_type="application/json", HTTP_X_POSTAL_SIGNATURE=signature, **auth())
+
+    assert response.status_code == 200
+    assert stored(delivery).event_type == "delivered"
