@@ -62,7 +62,16 @@ def test_editor_sends_at_seven_in_each_zone_and_watches_the_zones(
 
         pipeline.sends_start_due()  # 10:00 UTC: 07:00 has passed in Tokyo and London, not in New York
         run_recorded(send, recorded_batches)
-        page.reload()
+        # The page follows by itself (and reloads itself once as the status changes): a reload of ours
+        # here raced that one and was aborted.
+        page.wait_for_function(
+            """() => {
+                const cell = document.querySelector('#send-zones tr[data-zone="Asia/Tokyo"] [data-zone-field=state]');
+                return cell !== null && cell.textContent.startsWith("Done (its local time had passed");
+            }""",
+            timeout=20000,
+        )
+        page.wait_for_load_state()
         assert zone_state(page, "Asia/Tokyo").startswith("Done (its local time had passed")
         assert zone_state(page, "").startswith("Done")
         assert zone_state(page, "America/New_York") == "To come"

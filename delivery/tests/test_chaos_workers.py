@@ -86,8 +86,8 @@ def test_two_workers_on_postmark_send_every_reader_exactly_once(
     stats = fake_provider.stats()
     assert status == SendStatus.DONE
     assert delivery_counts(send.pk) == {DeliveryStatus.SENT: 600}
-    # Postmark merges only into its stored templates: one request per reader, each its own message id.
-    assert (stats["requests"], stats["unique_recipients"], stats["duplicates"]) == (600, 600, 0)
+    # Postmark takes each reader's own message, a batch of them in one request (/email/batch): 6 of 100.
+    assert (stats["requests"], stats["unique_recipients"], stats["duplicates"]) == (6, 600, 0)
     ids = Delivery.objects.filter(send=send).values_list("provider_message_id", flat=True)
     assert len(set(ids)) == 600
     assert all("delivery.send_batch" in workers.procs[name].log_text() for name in ("w1", "w2"))
