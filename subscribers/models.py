@@ -169,6 +169,9 @@ class Subscriber(models.Model):
             # from the index alone (a million readers). Search by address fragment has trigram indexes
             # on PostgreSQL (migration 0010).
             models.Index(fields=["status", "-created_at", "-id"], name="subscriber_status_newest"),
+            # The segment form's live count: the readers a list or tag range names are looked up here and
+            # checked for "a send would reach them now" from the index alone (PostgreSQL; issue 17).
+            models.Index(fields=["id"], include=["status", "paused_until", "email"], name="subscriber_sendable_cover"),
         ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
