@@ -3,7 +3,9 @@
 It speaks just enough of RFC 5321 for Django's SMTP backend (EHLO/HELO, MAIL,
 RCPT, DATA, RSET, NOOP, QUIT), keeps each accepted message, and can refuse
 chosen recipients with a 550 (``refuse``) or a 450 (``defer``), or answer the
-MAIL after ``hang_up_after`` accepted messages with a 421 and close, once.
+MAIL after ``hang_up_after`` accepted messages with a 421 and close, once, or
+drop the line without answering the body of the message after ``drop_after``
+accepted ones (that message is kept: the client cannot know), once.
 
 It lists PIPELINING (RFC 2920) in its EHLO answer unless ``pipelining`` is off,
 and answers pipelined commands in order. It sends its answers only when it has
@@ -36,6 +38,7 @@ class SMTPState:
     refuse: set[str] = field(default_factory=set)
     defer: set[str] = field(default_factory=set)
     hang_up_after: int | None = None
+    drop_after: int | None = None
     pipelining: bool = True
     round_trips: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -123,6 +126,13 @@ class _Handler(socketserver.BaseRequestHandler):
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 self._receive(sender, recipients)
                 sender, recipients, in_mail = "", [], False
+                with state.lock:
+                    drop = state.drop_after is not None and len(state.messages) > state.drop_after
+                    if drop:
+                        state.drop_after = None
+                if drop:
+                    self.pending = []
+                    return
                 self.reply("250 OK queued")
             elif verb in ("RSET", "NOOP"):
                 if verb == "RSET":
@@ -135,6 +145,9 @@ class _Handler(socketserver.BaseRequestHandler):
             else:
                 self.reply("502 Command not implemented")
         self.flush()
+
+    def finish(self) -> None:
+        self.request.close()
 
     def _receive(self, sender: str, recipients: list[str]) -> None:
         lines = []

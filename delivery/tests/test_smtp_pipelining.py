@@ -115,3 +115,21 @@ def test_the_pipelined_body_is_dot_stuffed_and_each_answer_read_in_order() -> No
     assert first.message.get_content().replace("\r\n", "\n") == ".one dot\n..two dots\n.\nend\n"
     assert (second.recipients, second.message["Subject"]) == (["again@example.org"], "two")
     assert server.state.round_trips == 2 + 2 + 2  # greeting, EHLO, then two a message
+
+
+def test_a_line_dropped_after_a_body_leaves_that_reader_uncertain_and_retries_the_rest(
+    eager: None, fake_smtp: FakeSMTPServer, django_capture_on_commit_callbacks: Any
+) -> None:
+    fake_smtp.state.drop_after = 2  # the third message's body is taken, its answer never comes
+
+    send = send_to(5, django_capture_on_commit_callbacks)
+
+    rows = list(Delivery.objects.filter(send=send))
+    assert received_by(fake_smtp) == sorted(r.email for r in rows)  # each reader exactly once
+    statuses = sorted((r.status, r.attempts) for r in rows)
+    assert statuses == sorted(
+        [(DeliveryStatus.SENT, 1)] * 2 + [(DeliveryStatus.SENT, 2)] * 2 + [(DeliveryStatus.UNCERTAIN, 1)]
+    )
+    uncertain = next(r for r in rows if r.status == DeliveryStatus.UNCERTAIN)
+    assert "connection was lost" in uncertain.error
+    assert fake_smtp.state.connections == 2
