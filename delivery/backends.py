@@ -17,6 +17,7 @@ batches (docs/benchmarks.md), and nothing else:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from collections.abc import Sequence
@@ -324,15 +325,22 @@ class _PipeliningMixin:
             code, text = smtp.getreply()
             if code not in (250, 251):
                 refused[to] = (code, text)
-                hang_up = hang_up or code == 421
-        data_code, data_text = smtp.getreply()
+            if code == 421:
+                hang_up = True
+                break
         if hang_up:
+            # A 421 to a RCPT: the server is closing, as smtplib's sendmail reads it.
+            with contextlib.suppress(smtplib.SMTPServerDisconnected):
+                smtp.getreply()
             smtp.close()
             raise smtplib.SMTPRecipientsRefused(refused)
+        data_code, data_text = smtp.getreply()
         if data_code == 354 and (mail_code != 250 or len(refused) == len(recipients)):
             # Against RFC 2920 the server took DATA with no sender or recipient: end the
             # transaction without a message by dropping the connection, as sending any
             # body would deliver it.
+            smtp.close()
+        elif data_code == 421:
             smtp.close()
         elif data_code != 354 or mail_code != 250 or len(refused) == len(recipients):
             smtp.rset()
@@ -341,8 +349,6 @@ class _PipeliningMixin:
         if len(refused) == len(recipients):
             raise smtplib.SMTPRecipientsRefused(refused)
         if data_code != 354:
-            if data_code == 421:
-                smtp.close()
             raise smtplib.SMTPDataError(data_code, data_text)
         smtp.send(_dot_stuffed(body))
         code, text = smtp.getreply()
