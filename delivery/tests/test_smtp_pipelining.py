@@ -133,3 +133,21 @@ def test_a_line_dropped_after_a_body_leaves_that_reader_uncertain_and_retries_th
     uncertain = next(r for r in rows if r.status == DeliveryStatus.UNCERTAIN)
     assert "connection was lost" in uncertain.error
     assert fake_smtp.state.connections == 2
+
+
+def test_a_pipelined_4xx_recipient_raises_as_smtplib_does_and_the_connection_goes_on() -> None:
+    import smtplib
+
+    server = FakeSMTPServer().start()
+    server.state.defer.add("busy@example.org")
+    try:
+        smtp = PipeliningSMTP("127.0.0.1", server.port)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail("from@example.org", ["busy@example.org"], b"Subject: one\r\n\r\nfirst\r\n")
+        assert refused.value.recipients["busy@example.org"][0] == 450
+        smtp.sendmail("from@example.org", ["next@example.org"], b"Subject: two\r\n\r\nsecond\r\n")
+        smtp.quit()
+    finally:
+        server.stop()
+    assert [(r.recipients, r.message["Subject"]) for r in server.state.messages] == [(["next@example.org"], "two")]
+    assert server.state.round_trips == 2 + 2 + 2  # greeting, EHLO; the group and RSET; the group and the body
