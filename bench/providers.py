@@ -7,7 +7,8 @@ One issue of the reference shape (testing.factories.make_full_issue) to the same
 each batch task, anymail's real backend for the provider) run in this process, against
 the fake provider (testing/fakeprovider.py, in a thread), which answers each API's own
 shape and counts the send requests and their body bytes; SMTP against the fake SMTP
-server (testing/fakesmtp.py), one connection per batch, a message per reader. Each
+server (testing/fakesmtp.py), one connection per batch, a message per reader, with the
+server offering PIPELINING (RFC 2920) and not, counting its round trips. Each
 provider sends in batches of its own per-call limit (settings.PROVIDER_BATCH_LIMITS).
 
 The figures are counts, not timings, so they do not depend on the machine's load;
@@ -156,24 +157,32 @@ def measure(name: str, *, mailing_list: Any, editor: Any, readers: int, provider
     return Row(name, batch, stats["requests"], stats["recipients"], stats["request_bytes"], readers, _how(name))
 
 
-def measure_smtp(*, mailing_list: Any, editor: Any, readers: int) -> Row:
+def measure_smtp(*, mailing_list: Any, editor: Any, readers: int, pipelining: bool) -> Row:
+    """SMTP through delivery.backends.PipelinedSMTPBackend, the fake server offering PIPELINING or not."""
     from django.test import override_settings
 
     from testing.fakesmtp import FakeSMTPServer
 
-    server = FakeSMTPServer().start()
+    server = FakeSMTPServer()
+    server.state.pipelining = pipelining
+    server.start()
     try:
         with override_settings(
             EMAIL_PROVIDER="smtp",
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_BACKEND="delivery.backends.PipelinedSMTPBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=server.port,
             NEWSROOM_BATCH_SIZE=500,
         ):
             _send_once(mailing_list, editor)
         received = server.state.messages
+        if sorted(r.recipients[0] for r in received) != sorted({r.recipients[0] for r in received}):
+            raise SystemExit("smtp: a reader got two messages: not measured")
         size = sum(len(r.message.as_bytes()) for r in received)  # the message as parsed and written again
-        return Row("smtp", 500, len(received), len(received), size, readers, f"{server.state.connections} connections")
+        trips = server.state.round_trips * 1000 / readers
+        how = f"{server.state.connections} connections, {trips:,.0f} round trips/1k"
+        name = "smtp" if pipelining else "smtp (no PIPELINING)"
+        return Row(name, 500, len(received), len(received), size, readers, how)
     finally:
         server.stop()
 
@@ -205,19 +214,20 @@ def main() -> None:
     rows = []
     for name in PROVIDERS:
         rows.append(measure(name, mailing_list=mailing_list, editor=editor, readers=args.readers, provider=client))
-    rows.append(measure_smtp(mailing_list=mailing_list, editor=editor, readers=args.readers))
+    for pipelining in (True, False):
+        rows.append(measure_smtp(mailing_list=mailing_list, editor=editor, readers=args.readers, pipelining=pipelining))
     fake.stop()
 
     load = os.getloadavg()[0]
     print(f"\nCalls and bytes per 1,000 readers ({args.readers} readers sent per provider; load average {load:.2f})\n")
-    print(f"{'provider':<14}{'batch':>7}{'calls/1k':>10}{'kB/1k':>10}  how")
+    print(f"{'provider':<22}{'batch':>7}{'calls/1k':>10}{'kB/1k':>10}  how")
     for r in rows:
         kb = r.per_thousand(r.request_bytes) / 1024
-        print(f"{r.provider:<14}{r.batch:>7}{r.per_thousand(r.calls):>10.0f}{kb:>10.0f}  {r.how}")
+        print(f"{r.provider:<22}{r.batch:>7}{r.per_thousand(r.calls):>10.0f}{kb:>10.0f}  {r.how}")
     mailgun = next(r for r in rows if r.provider == "mailgun")
     print("\nBytes against Mailgun's (the same readers, the same issue, in one run):")
     for r in rows:
-        print(f"  {r.provider:<14}{r.request_bytes / mailgun.request_bytes:>6.2f}x")
+        print(f"  {r.provider:<22}{r.request_bytes / mailgun.request_bytes:>6.2f}x")
 
 
 if __name__ == "__main__":

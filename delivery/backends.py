@@ -17,7 +17,10 @@ batches (docs/benchmarks.md), and nothing else:
 
 from __future__ import annotations
 
+import contextlib
 import re
+import smtplib
+from collections.abc import Sequence
 from typing import Any
 
 from anymail.backends.mailgun import EmailBackend as AnymailMailgunBackend
@@ -28,6 +31,7 @@ from anymail.backends.resend import EmailBackend as AnymailResendBackend
 from anymail.exceptions import AnymailRequestsAPIError
 from anymail.message import AnymailRecipientStatus, AnymailStatus
 from anymail.utils import EmailAddress, parse_address_list
+from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 
 # RFC 5322 dot-atom local part and an ASCII domain of dot-separated labels.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -259,3 +263,117 @@ class PostalBackend(AnymailPostalBackend):
                 refused_status=refused_status,
             )
         return super().parse_recipient_status(response, payload, message)
+
+
+# --- SMTP: a message's commands pipelined (RFC 2920) ----------------------------------------
+#
+# smtplib's sendmail waits for the answer to each command: MAIL, RCPT, DATA and the end of the
+# data are four round trips a message. A server that lists PIPELINING in its EHLO answer takes
+# MAIL, the RCPTs and DATA in one write (DATA last in the group, RFC 2920 section 3.1) and
+# answers them in order; the body then goes in a second write. PipeliningSMTP does that on
+# smtplib's own connection (its STARTTLS, AUTH, send and getreply) and raises what smtplib's
+# sendmail raises for each answer, so the send path judges an SMTP error as before. A server
+# without PIPELINING gets smtplib's sendmail unchanged.
+
+
+def _dot_stuffed(body: bytes) -> bytes:
+    """The DATA payload of ``body`` (CRLF lines): leading dots doubled, ended by CRLF.CRLF."""
+    stuffed = re.sub(rb"(?m)^\.", b"..", body)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+class _PipeliningMixin:
+    """sendmail for smtplib.SMTP and SMTP_SSL, grouping MAIL, RCPT and DATA in one write."""
+
+    def sendmail(
+        self,
+        from_addr: str,
+        to_addrs: str | Sequence[str],
+        msg: Any,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        smtp: Any = self
+        smtp.ehlo_or_helo_if_needed()
+        recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+        # A str is sent as smtplib sends it: its line ends made CRLF, ASCII only.
+        body = re.sub(r"\r\n|\n|\r", "\r\n", msg).encode("ascii") if isinstance(msg, str) else bytes(msg)
+        if not smtp.does_esmtp or not smtp.has_extn("pipelining") or "smtputf8" in [o.lower() for o in mail_options]:
+            sent: dict[str, tuple[int, bytes]] = smtplib.SMTP.sendmail(
+                smtp, from_addr, to_addrs, msg, mail_options, rcpt_options
+            )
+            return sent
+        options = list(mail_options)
+        if smtp.has_extn("size"):
+            options.append(f"size={len(body)}")
+        mail_tail = (" " + " ".join(options)) if options else ""
+        rcpt_tail = (" " + " ".join(rcpt_options)) if rcpt_options else ""
+        group = [f"MAIL FROM:{smtplib.quoteaddr(from_addr)}{mail_tail}"]
+        group += [f"RCPT TO:{smtplib.quoteaddr(to)}{rcpt_tail}" for to in recipients]
+        group.append("DATA")
+        smtp.send("".join(line + "\r\n" for line in group))
+        mail_code, mail_text = smtp.getreply()
+        if mail_code == 421:
+            # The server is closing: the rest of the group will not be answered.
+            smtp.close()
+            raise smtplib.SMTPSenderRefused(mail_code, mail_text, from_addr)
+        refused: dict[str, tuple[int, bytes]] = {}
+        hang_up = False
+        for to in recipients:
+            code, text = smtp.getreply()
+            if code not in (250, 251):
+                refused[to] = (code, text)
+            if code == 421:
+                hang_up = True
+                break
+        if hang_up:
+            # A 421 to a RCPT: the server is closing, as smtplib's sendmail reads it.
+            with contextlib.suppress(smtplib.SMTPServerDisconnected):
+                smtp.getreply()
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+        data_code, data_text = smtp.getreply()
+        if data_code == 354 and (mail_code != 250 or len(refused) == len(recipients)):
+            # Against RFC 2920 the server took DATA with no sender or recipient: end the
+            # transaction without a message by dropping the connection, as sending any
+            # body would deliver it.
+            smtp.close()
+        elif data_code == 421:
+            smtp.close()
+        elif data_code != 354 or mail_code != 250 or len(refused) == len(recipients):
+            smtp.rset()
+        if mail_code != 250:
+            raise smtplib.SMTPSenderRefused(mail_code, mail_text, from_addr)
+        if len(refused) == len(recipients):
+            raise smtplib.SMTPRecipientsRefused(refused)
+        if data_code != 354:
+            raise smtplib.SMTPDataError(data_code, data_text)
+        smtp.send(_dot_stuffed(body))
+        code, text = smtp.getreply()
+        if code != 250:
+            if code == 421:
+                smtp.close()
+            else:
+                smtp.rset()
+            raise smtplib.SMTPDataError(code, text)
+        return refused
+
+
+class PipeliningSMTP(_PipeliningMixin, smtplib.SMTP):
+    pass
+
+
+class PipeliningSMTP_SSL(_PipeliningMixin, smtplib.SMTP_SSL):
+    pass
+
+
+class PipelinedSMTPBackend(DjangoSMTPBackend):
+    """Set by EMAIL_PROVIDER=smtp: Django's SMTP backend (EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS,
+    EMAIL_USE_SSL, EMAIL_HOST_USER, its errors) on a connection that pipelines each message's
+    commands when the server offers PIPELINING."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return PipeliningSMTP_SSL if self.use_ssl else PipeliningSMTP

@@ -26,7 +26,7 @@ Which providers batch, as anymail 15 implements them:
   MailerSend and Postal keep no metadata (anymail's backends have none), so their
   events find the reader by the message id the send answer gave.
 - Django's SMTP backend and the console send one message per reader, over one
-  connection.
+  connection (SMTP's commands pipelined where the server allows: delivery/backends.py).
 """
 
 from __future__ import annotations

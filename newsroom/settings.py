@@ -303,7 +303,8 @@ EMAIL_USE_LOCALTIME = True
 _BACKENDS = {
     "outbox": "core.outbox.OutboxBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
-    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    # Django's SMTP backend, each message's commands pipelined (RFC 2920): see delivery/backends.py
+    "smtp": "delivery.backends.PipelinedSMTPBackend",
     # anymail's Mailgun backend, posting multipart (faster for large batches): see delivery/backends.py
     "mailgun": "delivery.backends.MailgunBackend",
     # anymail's Postmark and Resend backends, a batch's messages in one request (delivery/backends.py)
