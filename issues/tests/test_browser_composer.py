@@ -28,6 +28,13 @@ SECTIONS = "#composer-sections > .composer-section"
 # The composer is drawn and its editors are up (a quick-link section hides its body's editor).
 READY = f"{SECTIONS} .ck-editor__editable >> visible=true"
 SAVED = "document.getElementById('composer-status').dataset.state === 'saved'"
+# The text CKEditor's model holds as selected in the editable given (each editable knows its editor).
+MODEL_SELECTION = """([el, want]) => {
+    const range = el.ckeditorInstance.model.document.selection.getFirstRange();
+    let text = "";
+    for (const item of range.getItems()) text += item.data || "";
+    return text.trim() === want;
+}"""
 
 
 def _add_section(page: Any, kind: str, heading: str) -> Any:
@@ -79,10 +86,12 @@ def _build(page: Any) -> None:
     first = links.locator(".composer-item").first.locator(".ck-editor__editable")
     first.click()
     page.keyboard.press("End")
-    # One word at a time, each selection seen before the next key (CKEditor updates it asynchronously).
+    # One word at a time, each selection seen before the next key. CKEditor takes the browser's selection
+    # into its model asynchronously, and Ctrl+K links the model's, so wait for the model, not the DOM.
+    editable = first.element_handle()
     for selected in ("maker", "the maker"):
         page.keyboard.press("Control+Shift+ArrowLeft")
-        page.wait_for_function("want => window.getSelection().toString().trim() === want", arg=selected)
+        page.wait_for_function(MODEL_SELECTION, arg=[editable, selected])
     page.keyboard.press("Control+k")
     page.keyboard.type("https://maker.example.com/post")
     page.keyboard.press("Enter")
