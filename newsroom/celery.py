@@ -56,6 +56,11 @@ def _schedule_periodic(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         sunset, sender.signature("automations.apply_sunset_policy"), name="apply sunset policies", expires=sunset
     )
+    # The lists' and segments' stored counts, for the admin at sizes where counting on each view is slow.
+    counts = float(settings.AUDIENCE_COUNT_SECONDS)
+    sender.add_periodic_task(
+        counts, sender.signature("subscribers.refresh_counts"), name="count lists and segments", expires=counts
+    )
     # Outgoing webhooks due (outbound.services.deliveries_send_due); the rows hold the retry schedule.
     webhooks = float(settings.OUTBOUND_WEBHOOKS_POLL_SECONDS)
     sender.add_periodic_task(

@@ -250,6 +250,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SEND_POLL_SECONDS = env_int("SEND_POLL_SECONDS", 5, minimum=1)
 # How often readers who joined a segment that triggers a sequence are looked for.
 SEQUENCE_SEGMENT_CHECK_SECONDS = env_int("SEQUENCE_SEGMENT_CHECK_SECONDS", 300, minimum=10)
+# Above this many readers the admin's pages of lists and segments show counts taken every
+# AUDIENCE_COUNT_SECONDS (subscribers.counts) instead of counting every list and segment on each view.
+AUDIENCE_COUNT_LIVE_LIMIT = env_int("AUDIENCE_COUNT_LIVE_LIMIT", 100_000, minimum=0)
+AUDIENCE_COUNT_SECONDS = env_int("AUDIENCE_COUNT_SECONDS", 600, minimum=60)
 # How often the lists' sunset policies run (re-engagement emails, moves to inactive).
 SUNSET_CHECK_SECONDS = env_int("SUNSET_CHECK_SECONDS", 3600, minimum=60)
 

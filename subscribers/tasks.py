@@ -54,3 +54,17 @@ def subscribe_task(
 def resend_confirmation_task(*, email: str) -> None:
     """A "send me a fresh link" request (services.confirmation_resend_queue); redelivery is harmless (cool-down)."""
     services.subscriber_resend_confirmation(email=email)
+
+
+@shared_task(name="subscribers.refresh_counts")
+def refresh_counts_task(segment_id: int | None = None) -> int:
+    """Periodic (newsroom/celery.py): the lists' and segments' stored counts (subscribers.counts).
+
+    With ``segment_id``: that segment alone, just saved. Returns how many were counted.
+    """
+    from subscribers import counts
+    from subscribers.models import Segment
+
+    if segment_id is not None:
+        return counts.segment_counts_refresh(Segment.objects.filter(pk=segment_id))
+    return counts.audience_counts_refresh()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -22,14 +23,16 @@ from django.views.decorators.http import require_POST
 from core.ids import parse_id
 from core.paging import LargeTablePaginator
 from core.queue import TaskQueueUnavailable
-from subscribers import admin_services, admin_views
+from subscribers import admin_services, admin_views, counts
 from subscribers.export import export_response
 from subscribers.fields import field_parse, form_field
 from subscribers.models import (
     Consent,
     CustomField,
+    ListCount,
     MailingList,
     Segment,
+    SegmentCount,
     Subscriber,
     SubscriberStatus,
     SubscriberTag,
@@ -446,23 +449,39 @@ class MailingListAdmin(admin.ModelAdmin):
         ("Sunset policy", {"fields": ["sunset_enabled", "sunset_after_sends", "sunset_grace_days"]}),
     ]
 
+    actions = ["count_again"]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                reader_count=Count("subscribers"),
-                active_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.ACTIVE)),
-                inactive_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.INACTIVE)),
+        queryset = super().get_queryset(request)
+        if not counts.counts_live():
+            # Counted every AUDIENCE_COUNT_SECONDS (subscribers.counts); None until the first count.
+            return queryset.annotate(
+                reader_count=F("stored_count__readers"),
+                active_count=F("stored_count__active"),
+                inactive_count=F("stored_count__inactive"),
             )
+        return queryset.annotate(
+            reader_count=Count("subscribers"),
+            active_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.ACTIVE)),
+            inactive_count=Count("subscribers", filter=Q(subscribers__status=SubscriberStatus.INACTIVE)),
         )
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "subtitle": counts_subtitle(ListCount)})
+
+    @admin.action(description="Count the selected lists' readers again now")
+    def count_again(self, request: HttpRequest, queryset: QuerySet[MailingList]) -> None:
+        counted = counts.list_counts_refresh(queryset)
+        self.message_user(request, f"Counted the readers of {counted} lists.", messages.SUCCESS)
+
     @admin.display(description="Active", ordering="active_count")
-    def active_readers(self, obj: Any) -> int:
-        return int(obj.active_count)
+    def active_readers(self, obj: Any) -> int | None:
+        return None if obj.active_count is None else int(obj.active_count)
 
     @admin.display(description="Inactive", ordering="inactive_count")
-    def inactive_readers(self, obj: Any) -> SafeString:
+    def inactive_readers(self, obj: Any) -> SafeString | None:
+        if obj.inactive_count is None:
+            return None
         url = reverse("admin:subscribers_subscriber_changelist") + (
             f"?lists__id__exact={obj.pk}&status__exact={SubscriberStatus.INACTIVE}"
         )
@@ -487,8 +506,18 @@ class MailingListAdmin(admin.ModelAdmin):
         admin_services.mailing_lists_delete(mailing_lists=queryset)
 
     @admin.display(description="Readers", ordering="reader_count")
-    def readers(self, obj: Any) -> int:
-        return int(obj.reader_count)
+    def readers(self, obj: Any) -> int | None:
+        return None if obj.reader_count is None else int(obj.reader_count)
+
+
+def counts_subtitle(model: type[ListCount] | type[SegmentCount]) -> str | None:
+    """What the page says when its counts are stored ones: when they were taken."""
+    if counts.counts_live():
+        return None
+    oldest = counts.oldest_count(model)
+    every = settings.AUDIENCE_COUNT_SECONDS // 60
+    when = date_format(timezone.localtime(oldest), "DATETIME_FORMAT") if oldest else "not yet"
+    return f"Readers counted: {when}. At this size they are counted every {every} minutes, not on each view."
 
 
 @admin.register(SubscriberTag)
