@@ -163,6 +163,10 @@ def pages(built: dict[str, Any]) -> list[tuple[str, str]]:
         ("admin: subscribers, search domain", f"{changelist}?q=firma.exa"),
         ("admin: a subscriber's page", f"{changelist}{reader}/change/"),
         ("admin: segment live count", f"/admin/subscribers/segment/count/?{live_count}"),
+        ("admin: lists", "/admin/subscribers/mailinglist/"),
+        ("admin: tags", "/admin/subscribers/subscribertag/"),
+        ("admin: segments", "/admin/subscribers/segment/"),
+        ("admin: a segment's page", f"/admin/subscribers/segment/{built['export_segment_id']}/change/"),
         ("admin: issues list", "/admin/issues/issue/"),
         ("admin: sends list", "/admin/delivery/send/"),
         ("admin: a send's page", f"/admin/delivery/send/{middle_send}/change/"),
@@ -287,6 +291,7 @@ def main() -> None:
         )
         built = json.loads(_built_file().read_text()) if options.reuse else build(env, factor)
         _cache_clear(env)
+        print(_count_audiences(env), flush=True)
         counts = ", ".join(f"{value:,} {name}" for name, value in built["counts"].items())
         print(f"built at BENCH_SCALE={factor:g} in {built['seconds']:.0f} s: {counts}", flush=True)
         port = free_port()
@@ -306,6 +311,21 @@ def main() -> None:
         shutil.rmtree(static_root + "-var", ignore_errors=True)
         if not options.keep:
             _drop()
+
+
+def _count_audiences(env: dict[str, str]) -> str:
+    """What the periodic task does at this size (subscribers.counts): every list and segment counted, timed."""
+    code = (
+        "import django, time; django.setup()\n"
+        "from subscribers import counts\n"
+        "live = counts.counts_live(); start = time.perf_counter()\n"
+        "lists = counts.list_counts_refresh(); middle = time.perf_counter()\n"
+        "segments = counts.segment_counts_refresh(); end = time.perf_counter()\n"
+        "print(f'stored counts (the admin counts live: {live}): {lists} lists in {middle - start:.2f} s, '\n"
+        "      f'{segments} segments in {end - middle:.2f} s')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip()
 
 
 def _cache_clear(env: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Left
+from django.utils import timezone
 
 from delivery.machine import MachineKind
 
@@ -81,7 +82,9 @@ class Send(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.issue} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
+        # In the publication's zone (TIME_ZONE), as the send's page shows it.
+        when = timezone.localtime(self.scheduled_at) if self.scheduled_at else None
+        return f"{self.issue} @ {when:%Y-%m-%d %H:%M %Z}" if when else str(self.issue)
 
 
 class TrackedLink(models.Model):

@@ -443,6 +443,11 @@ def _import_job(built: Publication, now: dt.datetime) -> None:
     segment = Segment.objects.create(name="Research Digest readers")
     segment.lists.set([built.list_ids[3]])
     built.export_segment_id = segment.pk
+    # Two more for the segments' page: the live count's conditions, and readers who never opened.
+    both = Segment.objects.create(name="Second list, first tag, active", status="active")
+    both.lists.set([built.list_ids[1]])
+    both.tags.set([built.tag_ids[0]])
+    Segment.objects.create(name="Never opened", never_opened=True)
 
 
 def scaled_size(factor: float, **changes: int) -> Size:

@@ -169,7 +169,10 @@ def test_a_later_time_is_read_on_the_publications_clock(
     client.force_login(editor)
     response = post_send(client, issue, lists=[news.pk], when="later", send_date=day, send_time=time)
     assert "is scheduled for" in page_text(response)
-    assert Send.objects.get().scheduled_at == utc
+    send = Send.objects.get()
+    assert send.scheduled_at == utc
+    # Named as the page shows it, on the publication's clock.
+    assert str(send).endswith(f"@ {day} {time} {'BST' if utc.month == 7 else 'GMT'}")
 
 
 def test_a_segment_alone_is_an_audience(client: Any, editor: Any) -> None:
