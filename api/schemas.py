@@ -89,6 +89,12 @@ class SubscriberPage(Schema):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
 
 
+_ZONE_IN = (
+    "The reader's IANA time zone (Europe/Berlin), for sends at a local time; blank: the publication's. "
+    "An unknown name is a 422 on time_zone."
+)
+
+
 class SubscriberCreate(Input):
     email: str = Field(max_length=254)
     name: str = Field("", max_length=100)
@@ -104,6 +110,7 @@ class SubscriberCreate(Input):
     attributes: dict[str, Any] = Field(
         default_factory=dict, description=_ATTRIBUTES_IN, json_schema_extra=_typed_attributes
     )
+    time_zone: str = Field("", max_length=64, description=_ZONE_IN)
 
 
 class SubscriberUpdate(Input):
@@ -115,6 +122,7 @@ class SubscriberUpdate(Input):
         description=_ATTRIBUTES_IN + " Only the keys sent change; null removes a value.",
         json_schema_extra=_typed_attributes,
     )
+    time_zone: str | None = Field(None, max_length=64, description=_ZONE_IN + ' "" clears it.')
 
 
 class ErasedOut(Schema):

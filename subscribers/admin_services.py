@@ -32,6 +32,7 @@ from subscribers.selectors import (
     subscriber_by_email,
 )
 from subscribers.services import consent_record, subscriber_resend_confirmation, subscriber_unsubscribe
+from subscribers.timezones import zone_check
 
 
 def _public_lists_changed() -> None:
@@ -197,6 +198,7 @@ def subscriber_create(
     via: str,
     consent_text: str = "",
     attributes: dict[str, Any] | None = None,
+    time_zone: str = "",
 ) -> Subscriber:
     """A reader added by a program acting as ``acting_user`` (who needs subscribers.add_subscriber).
 
@@ -206,7 +208,8 @@ def subscriber_create(
     does. The consent row records the basis, ``via`` and ``consent_text``.
     Refuses a suppressed or already known address (ValidationError on ``email``).
     ``attributes`` are custom-field values as JSON (subscribers.fields.attributes_from_json
-    checks them; a wrong one is a ValidationError on ``attributes.<key>``).
+    checks them; a wrong one is a ValidationError on ``attributes.<key>``), ``time_zone``
+    an IANA name or blank (a ValidationError on ``time_zone`` names an unknown one).
     TaskQueueUnavailable after the commit if the confirmation could not be queued.
     """
     if not acting_user.has_perm("subscribers.add_subscriber"):
@@ -220,6 +223,7 @@ def subscriber_create(
     if is_suppressed(address):
         raise ValidationError({"email": "This address is suppressed (bounced, complained or erased): never added."})
     values = attributes_merge({}, attributes_from_json(attributes)) if attributes else {}
+    zone = _zone(time_zone)
     activate = consent not in (CONFIRM_BY_EMAIL, ConsentBasis.NONE)
     with transaction.atomic():
         if subscriber_by_email(address) is not None:
@@ -233,6 +237,7 @@ def subscriber_create(
                     status=SubscriberStatus.ACTIVE if activate else SubscriberStatus.PENDING,
                     confirmed_at=timezone.now() if activate else None,
                     attributes=values,
+                    time_zone=zone,
                 )
         except IntegrityError:
             raise ValidationError({"email": "A reader with this address already exists."}) from None
@@ -270,8 +275,9 @@ def subscriber_change(
     lists: list[MailingList] | None = None,
     tags: Iterable[str] | None = None,
     attributes: dict[str, Any] | None = None,
+    time_zone: str | None = None,
 ) -> Subscriber:
-    """Change a reader's name, lists, tags or custom fields (each only when given) as ``acting_user``.
+    """Change a reader's name, lists, tags, custom fields or time zone (each only when given) as ``acting_user``.
 
     ``attributes`` changes only the custom fields it names (a null removes one); it is
     checked before anything is written, so a wrong value changes nothing.
@@ -281,7 +287,11 @@ def subscriber_change(
     if not acting_user.has_perm("subscribers.change_subscriber"):
         raise PermissionDenied("You may not change readers.")
     cleaned = attributes_from_json(attributes) if attributes else None
+    zone = _zone(time_zone) if time_zone is not None else None
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if zone is not None:
+        subscriber.time_zone = zone
+        subscriber.save(update_fields=["time_zone"])
     if cleaned is not None:
         subscriber.attributes = attributes_merge(subscriber.attributes, cleaned)
         subscriber.save(update_fields=["attributes"])
@@ -307,3 +317,11 @@ def subscriber_change(
     if tags is not None:
         _tag(subscriber, _tags_named(tags), via=via)
     return subscriber
+
+
+def _zone(value: str) -> str:
+    """An IANA zone name or blank, checked before anything is written (ValidationError on ``time_zone``)."""
+    try:
+        return zone_check(value)
+    except ValidationError as exc:
+        raise ValidationError({"time_zone": exc.messages}) from None

@@ -186,6 +186,7 @@ def subscriber_create(request: HttpRequest, payload: SubscriberCreate) -> Status
         consent=payload.consent,
         consent_text=payload.consent_text,
         attributes=payload.attributes,
+        time_zone=payload.time_zone,
         acting_user=actor(request),
         via=via(request),
     )
@@ -210,6 +211,7 @@ def subscriber_update(request: HttpRequest, subscriber_id: int, payload: Subscri
             lists=existing(MailingList, payload.lists, field="lists") if payload.lists is not None else None,
             tags=payload.tags,
             attributes=payload.attributes,
+            time_zone=payload.time_zone,
         )
     return subscriber_out(one(_readers(), subscriber_id))
 

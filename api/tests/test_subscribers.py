@@ -262,3 +262,24 @@ def test_a_contributor_key_cannot_read_the_audience(make_api, contributor):
 def test_a_reader_carries_their_time_zone(api, daily):
     reader = factories.make_confirmed_reader(email="tz@example.org", lists=[daily], time_zone="Asia/Tokyo")
     assert api.get(f"/subscribers/{reader.pk}").json()["time_zone"] == "Asia/Tokyo"
+
+
+def test_a_readers_time_zone_is_set_on_create_changed_cleared_and_an_unknown_one_stores_nothing(api):
+    created = api.post("/subscribers", {"email": "tz@example.org", "consent": "in_person", "time_zone": "Asia/Tokyo"})
+    assert created.status_code == 201, created.content
+    assert created.json()["time_zone"] == "Asia/Tokyo"
+    reader = Subscriber.objects.get(email="tz@example.org")
+    changed = api.patch(f"/subscribers/{reader.pk}", {"time_zone": "America/New_York", "name": "Tomo"})
+    assert changed.json()["time_zone"] == "America/New_York" and changed.json()["name"] == "Tomo"
+    # Not sent: unchanged. Blank: the publication's zone.
+    assert api.patch(f"/subscribers/{reader.pk}", {"name": "T"}).json()["time_zone"] == "America/New_York"
+    assert api.patch(f"/subscribers/{reader.pk}", {"time_zone": ""}).json()["time_zone"] == ""
+    # Unknown: a 422 on time_zone, and nothing of the request is stored.
+    wrong = api.patch(f"/subscribers/{reader.pk}", {"time_zone": "Mars/Olympus", "name": "Changed"})
+    assert wrong.status_code == 422
+    assert [e["field"] for e in wrong.json()["errors"]] == ["time_zone"]
+    assert "not a known time zone" in wrong.json()["errors"][0]["message"]
+    reader.refresh_from_db()
+    assert (reader.name, reader.time_zone) == ("T", "")
+    refused = api.post("/subscribers", {"email": "mars@example.org", "consent": "in_person", "time_zone": "Mars/X"})
+    assert refused.status_code == 422 and not Subscriber.objects.filter(email="mars@example.org").exists()
