@@ -279,21 +279,8 @@ PROVIDERS = (
 )
 # Providers that need ANYMAIL_API_KEY (Mailjet also ANYMAIL_SECRET_KEY, Unisender Go and Postal
 # ANYMAIL_API_URL, Scaleway ANYMAIL_PROJECT_ID).
-_KEYED = (
-    "mailgun",
-    "postmark",
-    "brevo",
-    "resend",
-    "sendgrid",
-    "sparkpost",
-    "mandrill",
-    "mailjet",
-    "unisender_go",
-    "mailersend",
-    "postal",
-    "scaleway",
-    "mailtrap",
-)
+# Every API provider but Amazon SES (which reads boto3's own credentials).
+_KEYED = tuple(name for name in PROVIDERS if name not in ("outbox", "console", "smtp", "amazon_ses"))
 EMAIL_PROVIDER = env_choice("ANYMAIL_PROVIDER", "outbox", PROVIDERS)
 ANYMAIL_API_KEY = env_str("ANYMAIL_API_KEY")
 ANYMAIL_SENDER_DOMAIN = env_str("ANYMAIL_SENDER_DOMAIN")
