@@ -162,6 +162,11 @@ class Subscriber(models.Model):
         help_text="IANA time zone, e.g. Europe/Berlin (blank: unknown; the publication's zone is used).",
     )
 
+    # Whether the address is on the suppression list: kept by PostgreSQL triggers (migration 0015) on
+    # both tables, for the live count's membership path alone (subscribers.selectors._membership_counts).
+    # Sends, imports and forms check the suppression list itself; on SQLite this stays false, unread.
+    suppressed = models.BooleanField(default=False, db_default=False, editable=False)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -172,6 +177,15 @@ class Subscriber(models.Model):
             # The segment form's live count: the readers a list or tag range names are looked up here and
             # checked for "a send would reach them now" from the index alone (PostgreSQL; issue 17).
             models.Index(fields=["id"], include=["status", "paused_until", "email"], name="subscriber_sendable_cover"),
+            # The readers a send skips for their own status or pause (a few in a healthy audience): the live
+            # count of a list or tag merges its members with these instead of looking each one up
+            # (subscribers.selectors._membership_counts).
+            models.Index(
+                fields=["id"],
+                include=["status", "paused_until", "suppressed"],
+                condition=~models.Q(status="active") | models.Q(paused_until__isnull=False) | models.Q(suppressed=True),
+                name="subscriber_unsendable",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
@@ -233,6 +247,8 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The readers' suppressed flag is kept by address (the triggers of migration 0015).
+        indexes = [models.Index(fields=["email"], name="suppression_email")]
 
     def __str__(self) -> str:
         return self.email or f"(erased) {self.email_hash[:12]}…"

@@ -194,11 +194,85 @@ def segment_count(segment: Segment) -> int:
 
 def segment_counts(rules: SegmentRules) -> dict[str, int]:
     """The admin's live count: readers matching the rules in any state, and those a send would reach now."""
+    members = _membership_counts(rules)
+    if members is not None:
+        return members
     # One pass over the matching readers for both figures (two counts read them twice: 0.9 s at a million).
     counts = Subscriber.objects.filter(rules_filter(rules)).aggregate(
         matching=Count("pk"), sendable=Count("pk", filter=sendable_condition())
     )
     return {"matching": counts["matching"], "sendable": counts["sendable"]}
+
+
+# The rules _membership_counts answers: lists, tags and a status, nothing that needs the reader's row.
+_MEMBERSHIP_ONLY = frozenset({"list_ids", "tag_ids", "status"})
+
+
+def _membership_counts(rules: SegmentRules) -> dict[str, int] | None:
+    """segment_counts for rules of lists and tags (and a status) alone, on PostgreSQL; None otherwise.
+
+    The same figures as the ORM's query, without looking up each member's row. At a million
+    readers that query probes the reader index once per member of the list and tag (90,000 for
+    the benchmark's segment) after a parallel hash join of the two memberships: 290-360 ms. Here
+    the members come from the two membership indexes merged in reader order, and are merged in
+    turn with the few readers a send would skip for their own sake: every reader who is not
+    active, has a pause date or has a suppressed address (Subscriber.suppressed, kept by the
+    database's triggers) is in the partial index subscriber_unsendable. A member not in it is
+    active, not paused and not suppressed.
+    """
+    from django.db import connection
+
+    set_rules = {name for name, value in vars(rules).items() if value not in (None, "", (), False)}
+    if connection.vendor != "postgresql" or not (rules.list_ids or rules.tag_ids) or set_rules - _MEMBERSHIP_ONLY:
+        return None
+    lists, tags = Subscriber.lists.through._meta.db_table, Subscriber.tags.through._meta.db_table
+    readers = Subscriber._meta.db_table
+    params: list[Any] = []
+
+    # Table and column names come from the models, every value is a parameter.
+    def members_of(table: str, column: str, ids: tuple[int, ...], alias: str) -> str:
+        params.extend(ids)
+        marks = ", ".join(["%s"] * len(ids))
+        return f'SELECT {alias}."subscriber_id" FROM "{table}" {alias} WHERE {alias}."{column}" IN ({marks})'  # noqa: S608
+
+    if rules.list_ids and rules.tag_ids:
+        in_lists = members_of(lists, "mailinglist_id", rules.list_ids, "l")
+        in_tags = members_of(tags, "subscribertag_id", rules.tag_ids, "t")
+        members = (
+            f'SELECT DISTINCT l."subscriber_id" AS id FROM ({in_lists}) l JOIN ({in_tags}) t USING ("subscriber_id")'  # noqa: S608
+        )
+    elif rules.list_ids:
+        members = (
+            f'SELECT DISTINCT "subscriber_id" AS id FROM ({members_of(lists, "mailinglist_id", rules.list_ids, "l")}) l'  # noqa: S608
+        )
+    else:
+        members = (
+            f'SELECT DISTINCT "subscriber_id" AS id FROM ({members_of(tags, "subscribertag_id", rules.tag_ids, "t")}) t'  # noqa: S608
+        )
+    active = SubscriberStatus.ACTIVE.value
+    today = timezone.localdate()
+    if rules.status == active or not rules.status:
+        # Readers outside the partial index are sendable; inside it, active ones are paused or suppressed.
+        matching = "TRUE" if not rules.status else "(u.id IS NULL OR u.status = %s)"
+        matching_params = [] if not rules.status else [active]
+        not_paused = "(u.paused_until IS NULL OR u.paused_until <= %s)"
+        sendable = f"(u.id IS NULL OR (u.status = %s AND NOT u.suppressed AND {not_paused}))"
+        sendable_params: list[Any] = [active, today]
+    else:
+        # Any other status is in the partial index, and a send reaches no such reader.
+        matching, matching_params = "u.status = %s", [rules.status]
+        sendable, sendable_params = "FALSE", []
+    # The join's condition is subscriber_unsendable's, so that the partial index serves it.
+    unsendable = "NOT (u.status = %s) OR u.paused_until IS NOT NULL OR u.suppressed"
+    sql = (
+        f"SELECT COUNT(*) FILTER (WHERE {matching}), COUNT(*) FILTER (WHERE {matching} AND {sendable}) "  # noqa: S608
+        f'FROM ({members}) m LEFT JOIN "{readers}" u ON u.id = m.id AND ({unsendable})'
+    )
+    args = matching_params + matching_params + sendable_params + params + [active]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        found, reachable = cursor.fetchone()
+    return {"matching": int(found), "sendable": int(reachable)}
 
 
 def subscriber_by_email(email: str) -> Subscriber | None:

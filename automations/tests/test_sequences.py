@@ -224,6 +224,12 @@ def test_an_editor_taking_a_reader_off_the_trigger_list_or_tagging_them_in_the_a
     run = Run.objects.get(sequence=three_steps, subscriber=reader)
     assert (run.status, run.exit_reason) == (RunStatus.EXITED, services.EXIT_LEFT_LIST)
     assert Run.objects.get(sequence=tagged, subscriber=reader).status == RunStatus.ACTIVE
+    # A reader the editor adds by hand with the tag starts it too.
+    added: dict[str, Any] = {"email": "new@example.org", "name": "", "status": "active", "tags": [tag.pk]}
+    added |= {"consents-TOTAL_FORMS": 0, "consents-INITIAL_FORMS": 0}
+    answer = admin_client.post(reverse("admin:subscribers_subscriber_add"), added)
+    assert answer.status_code == 302, answer.context["adminform"].form.errors
+    assert Run.objects.get(sequence=tagged, subscriber__email="new@example.org").status == RunStatus.ACTIVE
 
 
 def test_the_welcome_is_sent_once_by_the_sequence_and_never_by_the_missed_welcome_job(

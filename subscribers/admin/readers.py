@@ -341,13 +341,13 @@ class SubscriberAdmin(admin.ModelAdmin):
         lists_before = set(reader.lists.values_list("pk", flat=True)) if change else set()
         tags_before = set(reader.tags.values_list("pk", flat=True)) if change else set()
         super().save_related(request, form, formsets, change)
-        if change:
-            admin_services.subscriber_edited(
-                subscriber=reader,
-                lists_before=lists_before,
-                tags_before=tags_before,
-                via=f"admin: {request.user.get_username()}",
-            )
+        # Added or changed: the tags new to the reader start their sequences, as through the API.
+        admin_services.subscriber_edited(
+            subscriber=reader,
+            lists_before=lists_before,
+            tags_before=tags_before,
+            via=f"admin: {request.user.get_username()}",
+        )
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         try:
