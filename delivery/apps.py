@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -16,6 +18,20 @@ class DeliveryConfig(AppConfig):
 
         # Export and erasure of a reader reach their deliveries and events.
         privacy.register()
+
+        # A sending limit saved or deleted holds for the next batch (delivery.pacing caches the rows).
+        from django.db.models.signals import post_delete, post_save
+
+        from delivery.models import SendingLimit
+        from delivery.pacing import limits_forget
+
+        def forget(sender: Any, instance: SendingLimit, **kwargs: Any) -> None:
+            limits_forget(instance.provider)
+
+        post_save.connect(forget, sender=SendingLimit, weak=False, dispatch_uid="delivery.sending_limit_forget")
+        post_delete.connect(
+            forget, sender=SendingLimit, weak=False, dispatch_uid="delivery.sending_limit_forget_deleted"
+        )
 
         # The issue email as a reader's copy of a send carries it (scored by the SpamAssassin test).
         from delivery.samples import register_samples

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -167,15 +168,35 @@ def _settings_limits(provider: str) -> Limits:
     )
 
 
+# Each batch asks for the limits two or three times: the admin's row is read once per
+# LIMITS_CACHE_SECONDS per cache (Redis in production: every worker), and forgotten when it is
+# saved or deleted (delivery.apps connects limits_forget), so an operator's change holds at once.
+LIMITS_CACHE_SECONDS = 5
+_NO_ROW = "settings"
+
+
+def _limits_key(provider: str) -> str:
+    return f"delivery:sending-limit:v1:{provider}"
+
+
 def limits_in_force(provider: str | None = None) -> Limits:
     """The configured provider's limits: its admin row if an operator saved one, else the settings."""
     from delivery.models import SendingLimit
 
     name = provider or settings.EMAIL_PROVIDER
-    row = SendingLimit.objects.filter(provider=name).first()
-    if row is None:
+    stored = cache.get(_limits_key(name))
+    if stored is None:
+        row = SendingLimit.objects.filter(provider=name).first()
+        stored = row.limits() if row is not None else _NO_ROW
+        cache.set(_limits_key(name), stored, LIMITS_CACHE_SECONDS)
+    if stored == _NO_ROW:
         return _settings_limits(name)
-    return row.limits()
+    return stored  # type: ignore[no-any-return]
+
+
+def limits_forget(provider: str) -> None:
+    """The admin row of ``provider`` changed: the next batch reads it again."""
+    cache.delete(_limits_key(provider))
 
 
 def batch_size(limits: Limits | None = None) -> int:
@@ -303,6 +324,11 @@ def _redis() -> Any:
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(url)
     return _clients[url]
+
+
+def unlimited(limits: Limits) -> bool:
+    """No cap, no warm-up cap today and no 429 being waited out: nothing for a batch to take."""
+    return not limits.caps() and limits.day_cap(timezone.localdate()) is None and not _penalized(limits)
 
 
 def budget_take(cost: int, *, limits: Limits | None = None, reserve: float = 0.0) -> Grant:

@@ -418,14 +418,17 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
 
 def _budget(send: Send, batch: int) -> pacing.Grant | None:
     """The batch's share of the shared budget, or how long it waits (for its window or budget);
-    None when it has no reader left to send."""
+    None when no limit applies or it has no reader left to send (the claim takes what is left)."""
     wait = pacing.window_wait(send) or zones.zone_wait(send, batch)
     if wait:
         return pacing.Grant(granted=0, wait=wait)
+    limits = pacing.limits_in_force()
+    if pacing.unlimited(limits):
+        return None  # no cap, no warm-up, no 429 to wait out: the whole batch, unpaced
     open_rows = Delivery.objects.filter(
         send_id=send.pk, batch=batch, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
     ).count()
-    return pacing.budget_take(open_rows, reserve=pacing.RESERVE_SECONDS) if open_rows else None
+    return pacing.budget_take(open_rows, limits=limits, reserve=pacing.RESERVE_SECONDS) if open_rows else None
 
 
 def _send_and_record(

@@ -30,13 +30,12 @@ from subscribers.selectors import SegmentRules, segment_counts
 def counts_live() -> bool:
     """Whether the admin counts lists and segments on each view: the readers are few enough."""
     limit = settings.AUDIENCE_COUNT_LIVE_LIMIT
-    # PostgreSQL's estimate (as old as the last ANALYZE) where it is clearly on one side; near the limit,
-    # on SQLite, or before any ANALYZE, look for the reader past the limit (an index read of ``limit`` rows).
+    # PostgreSQL's estimate (as old as the last ANALYZE) when it says "well under the limit"; otherwise
+    # (near or over it, a table that shrank since, SQLite, no ANALYZE yet) look for the reader past the
+    # limit: an index read of ``limit`` entries, about 8 ms at 100,000.
     estimate = table_estimate(Subscriber.objects.all())
     if estimate is not None and estimate * 2 < limit:
         return True
-    if estimate is not None and estimate > limit * 2 > 0:
-        return False
     return not Subscriber.objects.order_by().values("pk")[limit : limit + 1].exists()
 
 
