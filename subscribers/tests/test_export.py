@@ -37,6 +37,45 @@ def test_export_streams_every_reader_with_lists_and_safe_names() -> None:
     assert rows[0]["name"].startswith("'=") and rows[0]["lists"] == "Daily"
 
 
+def test_lists_and_tags_come_in_their_own_order_and_the_queries_do_not_grow_with_the_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from subscribers import export
+    from subscribers.models import SubscriberTag
+
+    monkeypatch.setattr(export, "CHUNK", 3)
+    from subscribers.models import MailingList
+
+    second = MailingList.objects.create(name="Zebra", slug="zebra", position=2)
+    first = MailingList.objects.create(name="Alpha", slug="alpha", position=1)
+    vip, beta = SubscriberTag.objects.create(name="vip"), SubscriberTag.objects.create(name="beta")
+    readers = [make_confirmed_reader(email=f"r{n}@example.org") for n in range(7)]
+    readers[0].lists.add(second, first)
+    readers[0].tags.add(vip, beta)
+    readers[6].lists.add(second)
+
+    def rows() -> list[dict[str, str]]:
+        with CaptureQueriesContext(connection) as queries:
+            body = "".join(
+                (b if isinstance(b, str) else b.decode())
+                for b in export_response(Subscriber.objects.all()).streaming_content  # type: ignore[union-attr]
+            )
+        rows.queries = len(queries)  # type: ignore[attr-defined]
+        return list(csv.DictReader(io.StringIO(body)))
+
+    got = rows()
+    assert (got[0]["lists"], got[0]["tags"]) == ("Alpha;Zebra", "beta;vip")
+    assert (got[6]["lists"], got[6]["tags"], got[3]["lists"]) == ("Zebra", "", "")
+    # Three chunks of at most three readers: three queries each, and three before the first.
+    assert rows.queries <= 3 + 3 * 3  # type: ignore[attr-defined]
+    more = [make_confirmed_reader(email=f"s{n}@example.org") for n in range(2)]
+    assert len(rows()) == 9 and more
+    assert rows.queries <= 3 + 3 * 3  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("value", ["|cmd", "\uff1dSUM(A1)", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "\uff5ccmd"])
 def test_pipe_and_full_width_formula_starts_are_neutralised(value: str) -> None:
     assert safe_cell(value) == "'" + value
