@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -73,7 +74,7 @@ def _names(through: Any, column: str, ids: list[int], named: list[tuple[int, str
     rank = {pk: n for n, (pk, _) in enumerate(named)}
     names = dict(named)
     found: dict[int, list[int]] = {}
-    for reader, item in through.objects.filter(subscriber_id__in=ids).values_list("subscriber_id", column):
+    for reader, item in _memberships(through, column, ids):
         found.setdefault(reader, []).append(item)
     return {reader: ";".join(names[i] for i in sorted(items, key=rank.__getitem__)) for reader, items in found.items()}
 
@@ -81,3 +82,14 @@ def _names(through: Any, column: str, ids: list[int], named: list[tuple[int, str
 def export_response(queryset: QuerySet[Subscriber]) -> StreamingHttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return csv_response(export_rows(queryset), f"subscribers-{stamp}.csv")
+
+
+def _memberships(through: Any, column: str, ids: list[int]) -> Any:
+    """(reader, list or tag) pairs of these readers: on PostgreSQL the ids go as one array parameter
+    (2,000 placeholders cost more to build and parse than the rows they fetch)."""
+    if connection.vendor != "postgresql":
+        return through.objects.filter(subscriber_id__in=ids).values_list("subscriber_id", column)
+    with connection.cursor() as cursor:
+        table = through._meta.db_table
+        cursor.execute(f'SELECT subscriber_id, "{column}" FROM "{table}" WHERE subscriber_id = ANY(%s)', [ids])  # noqa: S608
+        return cursor.fetchall()
