@@ -125,6 +125,12 @@ def _add_an_image_with_alt_text(page: Any) -> None:
         files=[{"name": "chart.png", "mimeType": "image/png", "buffer": _png()}]
     )
     page.wait_for_selector(".field-body .ck-editor__editable img[src*='/media/uploads/']")
+    # The upload's pending action ends a moment after the image shows; CKEditor writes the body into
+    # the form only after it (a save sent before would carry the text without the image).
+    page.wait_for_function(
+        "() => !document.querySelector('.field-body .ck-editor__editable')"
+        ".ckeditorInstance.plugins.get('PendingActions').hasAny"
+    )
     page.click("input[name=_continue]")
     error = page.wait_for_selector(".field-body .errorlist")
     assert "Every image needs alt text" in error.inner_text()

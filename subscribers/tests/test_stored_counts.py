@@ -50,6 +50,10 @@ def stored(settings: Any) -> None:
 
 
 def test_counts_are_live_below_the_limit_and_stored_above_it(settings: Any, audience: Any) -> None:
+    if connection.vendor == "postgresql":
+        # PostgreSQL's estimate as it would be: an earlier test may have left it at 0 or at thousands.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Subscriber._meta.db_table}")
     settings.AUDIENCE_COUNT_LIVE_LIMIT = 5
     assert counts.counts_live()  # five readers
     settings.AUDIENCE_COUNT_LIVE_LIMIT = 4
