@@ -284,7 +284,14 @@ def wait_for_send(send_id: int, n: int, provider: Any, timeout: float) -> None:
 
 
 def measure_send(
-    n: int, *, workers_count: int, provider: Any, provider_pid: int, naive_sample: int, log_dir: Path
+    n: int,
+    *,
+    workers_count: int,
+    provider: Any,
+    provider_pid: int,
+    naive_sample: int,
+    log_dir: Path,
+    concurrency: int = 1,
 ) -> Row:
     from delivery.models import Delivery, DeliveryStatus
     from testing.workers import Workers, peak_rss_mb, wait_until, worker_env
@@ -296,7 +303,9 @@ def measure_send(
     editor = new_editor()
     provider.reset()
     workers = Workers(
-        worker_env(provider_url=provider.url, redis_url=BENCH_REDIS_URL, db_url=BENCH_DATABASE_URL), log_dir
+        worker_env(provider_url=provider.url, redis_url=BENCH_REDIS_URL, db_url=BENCH_DATABASE_URL),
+        log_dir,
+        concurrency=concurrency,
     )
     # Before the workers start (nothing runs beat here), the snapshot's floor and the start alone.
     plain, start_alone = measure_start_alone(mailing_list, editor)
@@ -486,7 +495,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Newsroom delivery benchmark")
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated audience sizes")
     parser.add_argument("--naive-sample", type=int, default=1000, help="readers sent the naive way before each send")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (one pool process each)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool processes per worker (prefork)")
     parser.add_argument("--batch-size", type=int, default=1000, help="NEWSROOM_BATCH_SIZE (Mailgun's limit: 1000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each size")
     args = parser.parse_args()
@@ -523,6 +533,7 @@ def main() -> None:
                     measure_send(
                         n,
                         workers_count=args.workers,
+                        concurrency=args.concurrency,
                         provider=provider,
                         provider_pid=provider_proc.pid,
                         naive_sample=args.naive_sample,

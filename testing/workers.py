@@ -188,13 +188,24 @@ class Workers:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     #: An ISO moment: the processes run on a clock moved there (testing.moved_clock).
     clock: str | None = None
+    #: Pool processes per worker (prefork children).
+    concurrency: int = 1
 
     def _celery(self) -> list[str]:
         return [sys.executable, "-m", "testing.moved_clock", self.clock] if self.clock else [CELERY]
 
     def _worker(self, name: str) -> CeleryProcess:
         hostname = f"{name}-{self.run_id}@%h"
-        args = [*self._celery(), "-A", "newsroom", "worker", "--pool=prefork", "--concurrency=1", "-Q", "celery"]
+        args = [
+            *self._celery(),
+            "-A",
+            "newsroom",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={self.concurrency}",
+            "-Q",
+            "celery",
+        ]
         args += [f"--hostname={hostname}", "--loglevel=INFO", "--without-mingle", "--without-gossip"]
         return CeleryProcess(name, args, self.log_dir / f"{name}.log", ready_text=" ready.")
 
