@@ -1,9 +1,10 @@
 """Batch rows and their Delivery rows: locks, claiming, and the status moves of an attempt.
 
-A row is claimed (``claimed``) and committed before the provider is called, and
-marked with the provider's answer after (delivery.posting.record). The Batch row
-says how far an attempt got, so that a task taking the batch after a dead
-worker knows whether the provider may have its readers."""
+A batch's rows are claimed (on its Batch row: ``claimed`` and the last Delivery id
+taken) and committed before the provider is called, and each row is marked with the
+provider's answer after (delivery.posting.record). The Batch row says how far an
+attempt got, so that a task taking the batch after a dead worker knows whether the
+provider may have its readers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, Exists, F, TextField, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus, Send, SendStatus
@@ -23,6 +24,8 @@ from subscribers.selectors import sendable_subscribers
 WORKER_STOPPED = "The worker stopped while sending this batch; the provider may have it."
 # A reader who gave no name is greeted "Hi there,".
 NAME_FALLBACK = "there"
+# A batch whose claimed rows are being sent (or were, by a worker that died).
+IN_FLIGHT = Q(status__in=[BatchStatus.CLAIMED, BatchStatus.POSTING], claimed_upto__isnull=False)
 
 
 @dataclass(frozen=True)
@@ -61,69 +64,104 @@ def batch_lock(send_id: int, batch: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+def batches_in_flight(send_ids: Any, *, lock: bool = False) -> list[tuple[int, int, int]]:
+    """``(send_id, number, last id claimed)`` of each batch of these sends whose claimed rows are
+    being sent now (or were, by a worker that died). ``lock`` takes every batch row of the sends
+    first (FOR UPDATE), so that no claim commits between this read and what the caller writes."""
+    batches = Batch.objects.filter(send_id__in=send_ids)
+    if lock:
+        list(batches.select_for_update().order_by("send_id", "number").values_list("pk", flat=True))
+    found = batches.filter(IN_FLIGHT).values_list("send_id", "number", "claimed_upto")
+    return [(send_id, number, upto) for send_id, number, upto in found if upto is not None]
+
+
+def in_flight_rows(flight: list[tuple[int, int, int]]) -> Q:
+    """The Delivery rows of these in-flight batches (see batches_in_flight) still marked queued."""
+    if not flight:
+        return Q(pk__isnull=True)  # no row
+    q = Q()
+    for send_id, number, upto in flight:
+        q |= Q(send_id=send_id, batch=number, pk__lte=upto)
+    return Q(status=DeliveryStatus.QUEUED) & q
+
+
 def batch_claim(*, send_id: int, batch: int, limit: int | None = None) -> list[Row]:
     """Claim the batch's queued rows (the first ``limit`` by id, when the budget granted only
     part of the batch) while the send is sending; skip readers no longer sendable.
 
-    Rows still ``claimed`` from an earlier attempt whose worker died are settled by
-    the batch's status: if the provider call had begun (``posting``, or no Batch row
-    to say) they may have reached the provider and become uncertain; if it had not
-    (``claimed``), nobody got them and they are claimed again here."""
+    The claim is written on the Batch row alone: its status (``claimed``) and the last
+    Delivery id it took. The rows stay ``queued`` until their answer is recorded, so each
+    is written once per attempt. Rows an earlier attempt took whose worker died are
+    settled by the batch's status: if the provider call had begun (``posting``) they may
+    have reached the provider and become uncertain; if it had not (``claimed``), nobody
+    got them and they are claimed again here.
+
+    The Batch row is locked first: a cancel locks the send's Batch rows before it skips
+    queued rows, so it either sees this claim or the claim sees the send cancelled."""
+    if limit is not None and limit < 1:
+        return []
     table = Delivery._meta.db_table
-    send_table = Send._meta.db_table
     with transaction.atomic():
-        _settle_left_claimed(send_id, batch)
-        now = timezone.now()
+        found = _batch_locked(send_id, batch)
+        _settle_left_claimed(send_id, batch, *found)
+        sendable, readers_params = sendable_subscribers().order_by().values("id", "name").query.sql_with_params()
         sending = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
-        params: list[Any] = [DeliveryStatus.CLAIMED, now, send_id, batch, DeliveryStatus.QUEUED, send_id, *sending]
-        # Part of the batch: the rows up to the ``limit``-th queued id (a scalar computed once; an
-        # ``id IN (SELECT … LIMIT)`` is planned as a nested loop, quadratic in the batch, while the
-        # send's new rows are not in the table's statistics yet).
+        params: list[Any] = [*readers_params, send_id, batch, DeliveryStatus.QUEUED, send_id, *sending]
         upto = ""
-        if limit is not None and limit < 1:
-            upto = "AND false "
-        elif limit is not None:
-            upto = (
-                f"AND id <= COALESCE((SELECT id FROM {table} WHERE send_id = %s AND batch = %s "  # noqa: S608
-                "AND status = %s ORDER BY id LIMIT 1 OFFSET %s), id) "
-            )
-            params += [send_id, batch, DeliveryStatus.QUEUED, limit - 1]
+        if limit is not None:
+            upto = " LIMIT %s"
+            params.append(limit)
         with connection.cursor() as cursor:
-            # Table names come from the models; every value is a parameter.
+            # Table names come from the models and the readers' condition from its compiled queryset;
+            # the send's status is read after the Batch row's lock (a new snapshot: a cancel is seen).
             cursor.execute(
-                f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
-                "WHERE send_id = %s AND batch = %s AND status = %s "
-                f"AND EXISTS (SELECT 1 FROM {send_table} s WHERE s.id = %s AND s.status IN (%s, %s)) "
-                f"{upto}RETURNING id, subscriber_id, email",
+                f"SELECT d.id, d.subscriber_id, d.email, s.id, s.name FROM {table} d "  # noqa: S608
+                f"LEFT JOIN ({sendable}) s ON s.id = d.subscriber_id "
+                "WHERE d.send_id = %s AND d.batch = %s AND d.status = %s "
+                f"AND EXISTS (SELECT 1 FROM {Send._meta.db_table} e WHERE e.id = %s AND e.status IN (%s, %s)) "
+                f"ORDER BY d.id{upto}",
                 params,
             )
-            claimed = cursor.fetchall()
-        # The rows this transaction just claimed are the batch's claimed rows: a short subquery,
-        # not a thousand parameters to compile.
-        just_claimed = Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED)
-        names = (
-            dict(sendable_subscribers().filter(pk__in=just_claimed.values("subscriber_id")).values_list("pk", "name"))
-            if claimed
-            else {}
-        )
-        gone = [pk for pk, sub, _ in claimed if sub not in names]
+            taken = cursor.fetchall()
+        if not taken:
+            return []
+        gone = [pk for pk, _, _, reader, _ in taken if reader is None]
         if gone:
             Delivery.objects.filter(pk__in=gone).update(status=DeliveryStatus.SKIPPED, error="No longer sendable.")
-        if claimed:
-            Batch.objects.filter(send_id=send_id, number=batch).update(
-                status=BatchStatus.CLAIMED, started_at=timezone.now(), attempts=F("attempts") + 1
-            )
-    rows = [Row(pk, sub, email, names[sub] or NAME_FALLBACK) for pk, sub, email in claimed if sub in names]
-    return sorted(rows, key=lambda r: r.delivery_id)
+        Batch.objects.filter(send_id=send_id, number=batch).update(
+            status=BatchStatus.CLAIMED,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            claimed_upto=taken[-1][0],
+        )
+    return [Row(pk, sub, email, name or NAME_FALLBACK) for pk, sub, email, reader, name in taken if reader is not None]
 
 
-def _settle_left_claimed(send_id: int, batch: int) -> None:
-    """One UPDATE, usually of no row: back to the queue if the call had not begun, else uncertain."""
-    not_posted = Exists(Batch.objects.filter(send_id=send_id, number=batch, status=BatchStatus.CLAIMED))
-    Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.CLAIMED).update(
-        status=Case(When(not_posted, then=Value(DeliveryStatus.QUEUED)), default=Value(DeliveryStatus.UNCERTAIN)),
-        error=Case(When(not_posted, then=F("error")), default=Value(WORKER_STOPPED), output_field=TextField()),
-    )
+def _batch_locked(send_id: int, batch: int) -> tuple[str, int | None]:
+    """The batch's status and last id claimed, its row locked until the transaction ends
+    (created queued if the batch was never enqueued through batches_due)."""
+    rows = Batch.objects.select_for_update().filter(send_id=send_id, number=batch)
+    found = rows.values_list("status", "claimed_upto").first()
+    if found is None:
+        now = timezone.now()
+        Batch.objects.bulk_create(
+            [Batch(send_id=send_id, number=batch, enqueued_at=now, due_at=now)], ignore_conflicts=True
+        )
+        found = rows.values_list("status", "claimed_upto").first()
+    assert found is not None
+    return found
+
+
+def _settle_left_claimed(send_id: int, batch: int, status: str, upto: int | None) -> None:
+    """The rows a dead worker's attempt took (none, usually): claimed again if its call had not
+    begun, else uncertain."""
+    if upto is None or status not in (BatchStatus.CLAIMED, BatchStatus.POSTING):
+        return
+    if status == BatchStatus.POSTING:
+        Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.QUEUED, pk__lte=upto).update(
+            status=DeliveryStatus.UNCERTAIN, error=WORKER_STOPPED, attempts=F("attempts") + 1
+        )
+    Batch.objects.filter(send_id=send_id, number=batch).update(claimed_upto=None)
 
 
 def batch_posting(*, send_id: int, batch: int) -> None:
@@ -136,9 +174,9 @@ def batch_settle(*, send_id: int, batch: int, retry_at: Any = None) -> None:
     """The batch's attempt is over: due again at ``retry_at`` (a retry's ETA), or done."""
     batches = Batch.objects.filter(send_id=send_id, number=batch)
     if retry_at is not None:
-        batches.update(status=BatchStatus.QUEUED, due_at=retry_at)
+        batches.update(status=BatchStatus.QUEUED, due_at=retry_at, claimed_upto=None)
     else:
-        batches.update(status=BatchStatus.DONE)
+        batches.update(status=BatchStatus.DONE, claimed_upto=None)
 
 
 def batch_retry_due(*, send_id: int, batch: int, countdown: float) -> None:

@@ -136,9 +136,9 @@ class SendZone(models.Model):
 
 class BatchStatus(models.TextChoices):
     QUEUED = "queued", "Queued"  # its task is in the queue, or its retry waits until due_at
-    CLAIMED = "claimed", "Claimed"  # a worker claimed its rows and is building the request
+    CLAIMED = "claimed", "Claimed"  # a worker claimed its rows (up to claimed_upto) and is building the request
     POSTING = "posting", "Posting"  # the provider call has begun (committed before the call)
-    DONE = "done", "Done"  # no row of the batch is queued or claimed
+    DONE = "done", "Done"  # no row of the batch is queued
 
 
 class Batch(models.Model):
@@ -154,6 +154,9 @@ class Batch(models.Model):
     due_at = models.DateTimeField(help_text="When its next attempt is due (a retry's ETA).")
     started_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The claim of an attempt: its queued rows up to this Delivery id are the ones being sent
+    # (delivery.claims.batch_claim), so the rows themselves are written once, with their answer.
+    claimed_upto = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "batches"
@@ -172,6 +175,8 @@ class Batch(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
+    # A send's rows being sent stay queued and are claimed on their Batch row; a sequence's
+    # StepDelivery rows are still claimed one by one (automations.pipeline).
     CLAIMED = "claimed", "Being sent"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
@@ -180,7 +185,7 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    # Every index is written on each claim and each answer: lookups by send use
+    # Every index is written on each answer: lookups by send use
     # the composite index and the unique constraint below, not one of their own.
     send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     subscriber = models.ForeignKey(

@@ -405,9 +405,12 @@ def send_batch_process(*, send_id: int, batch: int, final_attempt: bool = False)
         # built now, and waits for its turn right before the provider call (_send_rows).
         turn = time.monotonic() + grant.wait if grant is not None and grant.wait > 0 else None
         paced = grant is not None and bool(grant.granted)
+        claimed_at = timezone.now()
         rows = claims.batch_claim(send_id=send_id, batch=batch, limit=grant.granted if grant else None)
         if rows:
-            outcome = _send_and_record(send, batch, strategy, rows, final_attempt=final_attempt, turn=turn, paced=paced)
+            outcome = _send_and_record(
+                send, batch, strategy, rows, final_attempt=final_attempt, turn=turn, paced=paced, claimed_at=claimed_at
+            )
             if outcome is not None:
                 return outcome
         elif not Delivery.objects.filter(send_id=send_id, batch=batch, status=DeliveryStatus.QUEUED).exists():
@@ -440,14 +443,16 @@ def _send_and_record(
     final_attempt: bool,
     turn: float | None = None,
     paced: bool = False,
+    claimed_at: datetime.datetime | None = None,
 ) -> BatchOutcome | None:
     """Send the claimed rows and record the answers, the batch queued again if some are to be
     retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
+    claimed_at = claimed_at or timezone.now()
     results = _send_rows(send, batch, strategy, rows, turn=turn, paced=paced)
     if results.retry_after is not None:
         pacing.budget_penalize(results.retry_after)
     with transaction.atomic():
-        posting.record(results, final_attempt=final_attempt)
+        posting.record(results, final_attempt=final_attempt, attempted_at=claimed_at)
         # Part of the batch was granted (the day's cap): the rest waits for its budget.
         rest = Delivery.objects.filter(send_id=send.pk, batch=batch, status=DeliveryStatus.QUEUED).exists()
         again = timezone.now() if results.retry or rest else None
@@ -494,8 +499,11 @@ def _send_rows(
         return posting.send_one_by_one(strategy, rendered, readers, send_id=send.pk, posting=begin_posting)
     except Exception as exc:
         # Whatever broke, these rows may or may not have gone: say so rather than leave them claimed.
-        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
-            status=DeliveryStatus.UNCERTAIN, error=f"Unexpected error while sending: {exc!r}"[:REASON_LIMIT]
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.UNCERTAIN,
+            error=f"Unexpected error while sending: {exc!r}"[:REASON_LIMIT],
+            attempts=F("attempts") + 1,
+            claimed_at=timezone.now(),
         )
         raise
 
@@ -511,8 +519,9 @@ def _pause_for_provider(send_id: int, reason: str) -> None:
 
 
 def send_finish_if_complete(*, send_id: int) -> bool:
-    """End the send once no row is queued or claimed: DONE and the issue SENT when a reader
-    was sent it (or may have been), else FAILED with the reason and the issue approved again."""
+    """End the send once no row is queued (rows being sent stay queued until answered): DONE
+    and the issue SENT when a reader was sent it (or may have been), else FAILED with the reason
+    and the issue approved again."""
     open_rows = Delivery.objects.filter(
         send_id=send_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED]
     ).exists()

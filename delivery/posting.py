@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, models
+from django.db.models import F
 from django.utils import timezone
 
 from delivery.judge import REASON_LIMIT, SEND_ERRORS, Judgement, Verdict, judge, reason_of
@@ -319,23 +320,30 @@ def batch_key(send_id: int, batch: int, recipients: list[Recipient]) -> str:
 # --- recording ---------------------------------------------------------------------------
 
 
-def record(results: Results, *, final_attempt: bool, model: type[models.Model] = Delivery) -> None:
+def record(
+    results: Results, *, final_attempt: bool, model: type[models.Model] = Delivery, attempted_at: Any = None
+) -> None:
     """Write each row's outcome; rows to retry go back to the queue (or fail, on the last attempt).
 
     ``model`` is the row table: Delivery, or another with its status and provider fields
-    (a sequence's StepDelivery)."""
+    (a sequence's StepDelivery). ``attempted_at``, when given, is the time of the claim:
+    each row recorded counts one more attempt made then (a send's rows are claimed on
+    their batch, so their answer is the first write of the attempt)."""
     now = timezone.now()
     table = model._default_manager
-    _record_sent(results.sent, now, model)
+    attempt: dict[str, Any] = {}
+    if attempted_at is not None:
+        attempt = {"attempts": F("attempts") + 1, "claimed_at": attempted_at}
+    _record_sent(results.sent, now, model, attempted_at)
     if final_attempt and not results.config_error:
         results.failed.update({pk: f"Gave up after retries: {why}" for pk, why in results.retry.items()})
         results.retry = {}
     for status, rows in ((DeliveryStatus.FAILED, results.failed), (DeliveryStatus.UNCERTAIN, results.uncertain)):
         for reason, ids in _group(rows).items():
-            table.filter(pk__in=ids).update(status=status, error=reason[:REASON_LIMIT])
+            table.filter(pk__in=ids).update(status=status, error=reason[:REASON_LIMIT], **attempt)
     for reason, ids in _group(results.retry).items():
-        table.filter(pk__in=ids, status=DeliveryStatus.CLAIMED).update(
-            status=DeliveryStatus.QUEUED, error=reason[:REASON_LIMIT]
+        table.filter(pk__in=ids, status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.QUEUED]).update(
+            status=DeliveryStatus.QUEUED, error=reason[:REASON_LIMIT], **attempt
         )
 
 
@@ -346,7 +354,7 @@ def _group(rows: dict[int, Any]) -> dict[Any, list[int]]:
     return groups
 
 
-def _record_sent(sent: dict[int, tuple[str, str]], now: Any, model: type[models.Model]) -> None:
+def _record_sent(sent: dict[int, tuple[str, str]], now: Any, model: type[models.Model], attempted_at: Any) -> None:
     """Sent rows in one statement: one UPDATE per distinct answer, or one UPDATE ... FROM unnest().
 
     On PostgreSQL the ids go as one array parameter: a 1,000-row batch costs one
@@ -356,24 +364,42 @@ def _record_sent(sent: dict[int, tuple[str, str]], now: Any, model: type[models.
     groups = _group(sent)
     table = model._meta.db_table
     if connection.vendor != "postgresql":
+        attempt: dict[str, Any] = {}
+        if attempted_at is not None:
+            attempt = {"attempts": F("attempts") + 1, "claimed_at": attempted_at}
         for (provider_id, code), ids in groups.items():
             model._default_manager.filter(pk__in=ids).update(
-                status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, provider_status=code, error=""
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                provider_message_id=provider_id,
+                provider_status=code,
+                error="",
+                **attempt,
             )
         return
+    counted, counted_params = "", []
+    if attempted_at is not None:
+        counted, counted_params = ", attempts = attempts + 1, claimed_at = %s", [attempted_at]
     with connection.cursor() as cursor:
         if len(groups) == 1:
             ((provider_id, code), ids) = next(iter(groups.items()))
             cursor.execute(
                 f"UPDATE {table} SET status = %s, sent_at = %s, provider_message_id = %s, "  # noqa: S608
-                "provider_status = %s, error = '' WHERE id = ANY(%s)",
-                [DeliveryStatus.SENT, now, provider_id, code, ids],
+                f"provider_status = %s, error = ''{counted} WHERE id = ANY(%s)",
+                [DeliveryStatus.SENT, now, provider_id, code, *counted_params, ids],
             )
             return
         ids = list(sent)
         cursor.execute(
             f"UPDATE {table} AS d SET status = %s, sent_at = %s, provider_message_id = v.mid, "  # noqa: S608
-            "provider_status = v.code, error = '' "
+            f"provider_status = v.code, error = ''{counted} "
             "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, mid, code) WHERE d.id = v.id",
-            [DeliveryStatus.SENT, now, ids, [sent[pk][0] for pk in ids], [sent[pk][1] for pk in ids]],
+            [
+                DeliveryStatus.SENT,
+                now,
+                *counted_params,
+                ids,
+                [sent[pk][0] for pk in ids],
+                [sent[pk][1] for pk in ids],
+            ],
         )

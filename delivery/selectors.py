@@ -43,6 +43,7 @@ def _status_counts(send: Send, now: datetime.datetime) -> dict[str, Any]:
     def count(status: str) -> Count:
         return Count("pk", filter=Q(status=status))
 
+    # Rows being sent stay queued until their answer (delivery.claims): queued is what is left.
     return Delivery.objects.filter(send_id=send.pk).aggregate(
         rows=Count("pk"),
         sent=count(DeliveryStatus.SENT),
@@ -50,7 +51,6 @@ def _status_counts(send: Send, now: datetime.datetime) -> dict[str, Any]:
         uncertain=count(DeliveryStatus.UNCERTAIN),
         skipped=count(DeliveryStatus.SKIPPED),
         queued=count(DeliveryStatus.QUEUED),
-        claimed=count(DeliveryStatus.CLAIMED),
         recent=Count("pk", filter=Q(status=DeliveryStatus.SENT, sent_at__gte=now - RATE_WINDOW)),
         last_sent_at=Max("sent_at"),
     )
@@ -76,7 +76,7 @@ def send_progress(*, send: Send) -> dict[str, Any]:
     counts = _status_counts(send, now)
     total = counts["rows"]
     handled = counts["sent"] + counts["failed"] + counts["uncertain"] + counts["skipped"]
-    remaining = counts["queued"] + counts["claimed"]
+    remaining = counts["queued"]
     rate = _rate(send, counts, now)
     limits = pacing.limits_in_force()
     eta = None
@@ -167,7 +167,7 @@ def _count_subquery(status: str) -> Coalesce:
 def sends_with_counts(queryset: QuerySet[Send]) -> QuerySet[Send]:
     """Sent, failed and uncertain counts per send, computed only for the rows a page shows.
 
-    A finished send has no queued or claimed row left, so its sent readers are its audience less the
+    A finished send has no queued row left, so its sent readers are its audience less the
     failed, uncertain and skipped ones: three short ranges of the (send, status) index rather than a
     count of every row (a page of 100 sends to 60,000 readers each would count six million)."""
     failed, uncertain = _count_subquery(DeliveryStatus.FAILED), _count_subquery(DeliveryStatus.UNCERTAIN)

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from delivery import pipeline, zones
+from delivery import claims, pipeline, zones
 from delivery.forms import publication_tz
-from delivery.models import Delivery, DeliveryStatus, Send, SendStatus
+from delivery.models import Batch, Delivery, DeliveryStatus, Send, SendStatus
 from delivery.providers import provider_check
 from issues.models import Issue, IssueStatus
 from issues.services import issue_transition
@@ -185,7 +185,10 @@ def send_cancel(*, send: Send, acting_user: Any) -> Send:
             raise ValidationError("This send can no longer be cancelled.")
         was_scheduled = locked.status == SendStatus.SCHEDULED
         Send.objects.filter(pk=send.pk).update(status=SendStatus.CANCELLED, finished_at=timezone.now())
-        Delivery.objects.filter(send=send, status=DeliveryStatus.QUEUED).update(
+        # Rows a worker is sending right now stay queued until their answer (claims.batch_claim);
+        # the send's Batch rows are locked first, so no claim commits between this read and the skip.
+        flight = claims.batches_in_flight([send.pk], lock=True)
+        Delivery.objects.filter(send=send, status=DeliveryStatus.QUEUED).exclude(claims.in_flight_rows(flight)).update(
             status=DeliveryStatus.SKIPPED, error="Send cancelled."
         )
         issue = Issue.objects.get(pk=send.issue_id)
@@ -200,9 +203,10 @@ def send_cancel(*, send: Send, acting_user: Any) -> Send:
 def _status_after_cancel(issue: Issue) -> str:
     """A send cancelled part-way: the issue is sent if any reader has or may have it (rows being
     sent right now included), so it stays public and unsendable twice; otherwise approved again."""
-    reached = Delivery.objects.filter(
-        send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.CLAIMED, DeliveryStatus.UNCERTAIN]
-    ).exists()
+    reached = (
+        Delivery.objects.filter(send__issue=issue, status__in=[DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]).exists()
+        or Batch.objects.filter(claims.IN_FLIGHT, send__issue=issue).exists()
+    )
     if reached:
         return IssueStatus.SENT
     # SCHEDULED -> SENT is not a move; a started send has moved the issue to SENDING already.

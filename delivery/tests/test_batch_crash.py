@@ -53,8 +53,10 @@ def test_a_batch_whose_worker_died_before_the_provider_call_is_sent_again(
     monkeypatch.setattr(recipients, "recipients_for", killed)
     with pytest.raises(SystemExit):
         pipeline.send_batch_process(send_id=send.pk, batch=0)
-    assert statuses(send) == {DeliveryStatus.CLAIMED}
-    assert Batch.objects.get(send=send, number=0).status == BatchStatus.CLAIMED
+    # The claim is on the batch: its rows wait, queued, for an answer.
+    assert statuses(send) == {DeliveryStatus.QUEUED}
+    left = Batch.objects.get(send=send, number=0)
+    assert (left.status, left.claimed_upto) == (BatchStatus.CLAIMED, max(Delivery.objects.values_list("pk", flat=True)))
     monkeypatch.setattr(recipients, "recipients_for", real)
 
     with django_capture_on_commit_callbacks(execute=True):

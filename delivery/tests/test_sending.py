@@ -444,7 +444,9 @@ def test_rows_left_claimed_by_a_dead_worker_become_uncertain_and_are_not_sent(
     send, people = new_send(3)
     with django_capture_on_commit_callbacks(execute=False):
         pipeline.sends_start_due()
-    Delivery.objects.filter(send=send, email=people[0].email).update(status=DeliveryStatus.CLAIMED)
+    # A worker claimed the first reader (its budget granted one) and died in the provider call.
+    assert [r.email for r in claims.batch_claim(send_id=send.pk, batch=0, limit=1)] == [people[0].email]
+    claims.batch_posting(send_id=send.pk, batch=0)
 
     pipeline.send_batch_process(send_id=send.pk, batch=0)
 
@@ -551,7 +553,6 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
 
     from django.utils import timezone
 
-    from delivery.models import Batch, BatchStatus
     from delivery.tasks import send_batch
 
     settings.NEWSROOM_BATCH_SIZE = 2
@@ -560,8 +561,9 @@ def test_stalled_sends_are_recovered(settings: Any, django_capture_on_commit_cal
         pipeline.sends_start_due()  # the batch tasks are lost: nothing runs them
     long_ago = timezone.now() - datetime.timedelta(hours=2)
     # batch 0's worker died during its provider call
-    Batch.objects.filter(send=send, number=0).update(status=BatchStatus.POSTING, started_at=timezone.now())
-    Delivery.objects.filter(send=send, batch=0).update(status=DeliveryStatus.CLAIMED, claimed_at=long_ago)
+    assert len(claims.batch_claim(send_id=send.pk, batch=0)) == 2
+    claims.batch_posting(send_id=send.pk, batch=0)
+    Delivery.objects.filter(send=send, batch=0).update(claimed_at=long_ago)
     enqueued: list[tuple[Any, ...]] = []
     monkeypatch.setattr(send_batch, "delay", lambda *args: enqueued.append(args))
 

@@ -38,6 +38,10 @@ def _all_accepted(provider: FakeProviderClient, expected: frozenset[str]) -> boo
     return set(provider.accepted()) == expected
 
 
+def _none_left(rows: Any) -> bool:
+    return not rows.exists()
+
+
 def addresses(zone: str) -> set[str]:
     first = ZONES.index(zone) * PER_ZONE + 1
     return {f"reader{n}@example.org" for n in range(first, first + PER_ZONE)}
@@ -70,6 +74,9 @@ def test_a_three_zone_send_across_the_fall_change_reaches_each_zone_at_its_hour_
         kick_due_sends()
         done |= addresses(zone)
         wait_until(partial(_all_accepted, fake_provider, frozenset(done)), timeout=90, what=f"zone {zone!r} sent")
+        # Rows being sent stay queued until their answer is recorded, a moment after the provider took them.
+        mine = Delivery.objects.filter(send=send, status=DeliveryStatus.QUEUED, email__in=addresses(zone))
+        wait_until(partial(_none_left, mine), timeout=30, what=f"zone {zone!r} recorded")
         queued = set(Delivery.objects.filter(send=send, status=DeliveryStatus.QUEUED).values_list("email", flat=True))
         assert queued == set().union(*(addresses(z) for z in ZONES[index + 1 :]))
         if index < len(ZONES) - 1:
