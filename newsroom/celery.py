@@ -1,14 +1,27 @@
 """The Celery application. Settings come from Django's (CELERY_ prefix)."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
 
 app = Celery("newsroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_postrun.connect
+def _close_old_connections(task: Any = None, **kwargs: Any) -> None:
+    """After each task, close a database connection that broke or outlived DB_CONN_MAX_AGE (the rest
+    are reused: settings.CELERY_DB_REUSE_MAX). Not for a task run eagerly inside a caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @app.on_after_finalize.connect
