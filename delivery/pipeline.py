@@ -49,6 +49,7 @@ from subscribers.selectors import sendable_subscribers
 CONFIG_ERRORS = (ImproperlyConfigured, AnymailConfigurationError)
 # A send whose batches may go out: its audience is still being stored, or it is sending.
 SENDABLE = (SendStatus.SNAPSHOTTING, SendStatus.SENDING)
+NO_ANSWER = "The posting gave no answer for this reader; the provider may have it."
 
 
 # --- 1. start -----------------------------------------------------------------------
@@ -449,6 +450,10 @@ def _send_and_record(
     retried; an outcome when the task should stop here (paused, or to retry), None to go on."""
     claimed_at = claimed_at or timezone.now()
     results = _send_rows(send, batch, strategy, rows, turn=turn, paced=paced)
+    # A claimed row stays queued until its answer is written: one the posting gave no answer for
+    # would be taken again by the batch's next attempt, so it is uncertain, never sent twice.
+    answered = results.sent.keys() | results.failed.keys() | results.uncertain.keys() | results.retry.keys()
+    results.uncertain.update({r.delivery_id: NO_ANSWER for r in rows if r.delivery_id not in answered})
     if results.retry_after is not None:
         pacing.budget_penalize(results.retry_after)
     with transaction.atomic():

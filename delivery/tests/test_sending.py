@@ -281,6 +281,28 @@ def test_when_every_reader_is_refused_the_rows_fail_rather_than_stay_claimed(mon
     assert {d.status for d in rows(send).values()} == {DeliveryStatus.FAILED}
 
 
+def test_a_reader_the_posting_gave_no_answer_for_is_uncertain_and_never_taken_again(
+    as_mailgun: None, monkeypatch: Any
+) -> None:
+    send, people = new_send(3)
+    pipeline.send_start(send=Send.objects.get(pk=send.pk))
+    real = posting.send_in_one_call
+
+    def forgetful(*args: Any, **kwargs: Any) -> posting.Results:
+        results = real(*args, **kwargs)
+        results.sent.pop(min(results.sent))  # an answer lost on the way (a bug, a provider's short list)
+        return results
+
+    monkeypatch.setattr(posting, "send_in_one_call", forgetful)
+    pipeline.send_batch_process(send_id=send.pk, batch=0)
+
+    by_email = rows(send)
+    assert by_email[people[0].email].status == DeliveryStatus.UNCERTAIN
+    assert by_email[people[0].email].error == pipeline.NO_ANSWER
+    assert {by_email[p.email].status for p in people[1:]} == {DeliveryStatus.SENT}
+    assert Send.objects.get(pk=send.pk).status == SendStatus.DONE  # nothing left queued to take again
+
+
 def test_a_finished_send_clears_the_cached_public_pages(
     as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
