@@ -510,6 +510,7 @@ def _send_rows(
             attempts=F("attempts") + 1,
             claimed_at=timezone.now(),
         )
+        Batch.objects.filter(send_id=send.pk, number=batch).update(claimed_upto=None)  # its rows are answered
         raise
 
 

@@ -303,6 +303,27 @@ def test_a_reader_the_posting_gave_no_answer_for_is_uncertain_and_never_taken_ag
     assert Send.objects.get(pk=send.pk).status == SendStatus.DONE  # nothing left queued to take again
 
 
+def test_an_unexpected_error_in_the_posting_leaves_the_readers_uncertain_and_the_batch_answered(
+    as_mailgun: None, monkeypatch: Any
+) -> None:
+    from delivery.models import Batch
+
+    send, _ = new_send(2)
+    pipeline.send_start(send=Send.objects.get(pk=send.pk))
+
+    def broken(*args: Any, **kwargs: Any) -> posting.Results:
+        raise RuntimeError("a bug in the posting")
+
+    monkeypatch.setattr(posting, "send_in_one_call", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.send_batch_process(send_id=send.pk, batch=0)
+
+    assert {(d.status, d.attempts) for d in rows(send).values()} == {(DeliveryStatus.UNCERTAIN, 1)}
+    assert all(d.error.startswith("Unexpected error while sending") for d in rows(send).values())
+    # Nothing is left in flight: a later retry of these readers (the editor's) is not taken for a dead worker's.
+    assert not Batch.objects.filter(claims.IN_FLIGHT, send=send).exists()
+
+
 def test_a_finished_send_clears_the_cached_public_pages(
     as_mailgun: None, celery_eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
