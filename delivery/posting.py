@@ -331,9 +331,7 @@ def record(
     their batch, so their answer is the first write of the attempt)."""
     now = timezone.now()
     table = model._default_manager
-    attempt: dict[str, Any] = {}
-    if attempted_at is not None:
-        attempt = {"attempts": F("attempts") + 1, "claimed_at": attempted_at}
+    attempt = _attempt_fields(attempted_at)
     _record_sent(results.sent, now, model, attempted_at)
     if final_attempt and not results.config_error:
         results.failed.update({pk: f"Gave up after retries: {why}" for pk, why in results.retry.items()})
@@ -345,6 +343,11 @@ def record(
         table.filter(pk__in=ids, status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.QUEUED]).update(
             status=DeliveryStatus.QUEUED, error=reason[:REASON_LIMIT], **attempt
         )
+
+
+def _attempt_fields(attempted_at: Any) -> dict[str, Any]:
+    """The fields an answer writes to count its attempt (none without a claim time)."""
+    return {} if attempted_at is None else {"attempts": F("attempts") + 1, "claimed_at": attempted_at}
 
 
 def _group(rows: dict[int, Any]) -> dict[Any, list[int]]:
@@ -364,9 +367,7 @@ def _record_sent(sent: dict[int, tuple[str, str]], now: Any, model: type[models.
     groups = _group(sent)
     table = model._meta.db_table
     if connection.vendor != "postgresql":
-        attempt: dict[str, Any] = {}
-        if attempted_at is not None:
-            attempt = {"attempts": F("attempts") + 1, "claimed_at": attempted_at}
+        attempt = _attempt_fields(attempted_at)
         for (provider_id, code), ids in groups.items():
             model._default_manager.filter(pk__in=ids).update(
                 status=DeliveryStatus.SENT,
